@@ -1,0 +1,1 @@
+//! The rallybot application: configuration, HTTP endpoints, scheduler and push sender.

@@ -1,0 +1,2 @@
+//! The `rallybot` command line.
+fn main() {}

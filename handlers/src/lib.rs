@@ -1,0 +1,6 @@
+//! rallybot's logic without I/O: commands, campaign rules, scoring, quotas and replies, plus the
+//! `Store` and `Clock` traits the rest of the bot implements.
+
+pub mod campaign;
+pub mod clock;
+pub mod store;

@@ -1,0 +1,1 @@
+//! WeCom wire formats: callback crypto, inbound messages, passive replies and outbound API clients.

@@ -1,0 +1,1 @@
+//! rallybot Store implementations on SQLite and PostgreSQL.

@@ -1,0 +1,1 @@
+//! End-to-end tests of rallybot, one module per user-visible feature.
