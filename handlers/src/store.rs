@@ -357,8 +357,8 @@ pub struct TokenRecord {
     pub expires_at: Timestamp,
 }
 
-/// The persistence the bot needs. One implementation per backend in `storage`; an in-memory
-/// one is not provided: tests run against SQLite in a temp dir.
+/// The persistence the bot needs. One implementation per backend in `storage`, both checked by
+/// one contract suite; logic tests run against SQLite in a temp dir.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     // members
