@@ -3,4 +3,6 @@
 
 pub mod campaign;
 pub mod clock;
+pub mod identity;
+pub mod privacy;
 pub mod store;
