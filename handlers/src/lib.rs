@@ -5,4 +5,5 @@ pub mod campaign;
 pub mod clock;
 pub mod identity;
 pub mod privacy;
+pub mod service;
 pub mod store;
