@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod clock;
+pub mod command;
 pub mod identity;
 pub mod privacy;
 pub mod service;

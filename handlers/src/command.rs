@@ -1,0 +1,1196 @@
+//! What a user asked for: one `Command` enum, one parser, and the help text generated from the
+//! same table (`COMMANDS`), so names, aliases and usage lines cannot drift apart.
+//!
+//! Parsing normalises full-width characters to half-width, strips a leading @-mention, and splits
+//! arguments on spaces and commas. Free text (titles, reasons, notes, announcements) is taken from
+//! the original message so its Chinese punctuation survives.
+
+use std::fmt;
+
+use crate::campaign::Opening;
+use crate::identity::EntryCode;
+
+/// Most entries `榜单` lists.
+pub const TOP_MAX: u32 = 50;
+/// Entries `榜单` lists when no number is given.
+pub const TOP_DEFAULT: u32 = 10;
+/// Largest reading report accepted at once: a whole day.
+pub const READ_MAX_MINUTES: u32 = 24 * 60;
+/// Largest `上报` amount accepted at once; larger numbers are typos.
+pub const REPORT_MAX: i64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Help,
+    Register,
+    Me,
+    Submit,
+    Vote,
+    Like,
+    View,
+    Read,
+    Left,
+    Rank,
+    Top,
+    Stage,
+    Progress,
+    Report,
+    Review,
+    Pending,
+    Broadcast,
+    Cancel,
+    Confirm,
+}
+
+/// Who a command is for (help lists only what the user may use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Everyone, registered or not.
+    All,
+    /// Registered members.
+    Member,
+    /// Members, and officers for their union.
+    MemberOrOfficer,
+    Officer,
+    OfficerOrOrganizer,
+    Reviewer,
+    Organizer,
+    /// Answers inside a dialogue (`取消`, `确认`); not listed on their own.
+    Dialogue,
+}
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub kind: CommandKind,
+    /// The Chinese command word, as shown in help.
+    pub word: &'static str,
+    /// Other accepted spellings (matched case-insensitively).
+    pub aliases: &'static [&'static str],
+    pub usage: &'static str,
+    pub summary: &'static str,
+    pub example: &'static str,
+    pub who: Who,
+    /// Only in a private chat with the app.
+    pub private_only: bool,
+    /// The stage opening it needs, if any.
+    pub needs: Option<Opening>,
+}
+
+/// The command table: the parser, the help text and the bot's request labels all read it.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        kind: CommandKind::Help,
+        word: "帮助",
+        aliases: &["help", "?", "帮忙", "菜单"],
+        usage: "帮助 [命令]",
+        summary: "查看可用的命令，或某个命令的用法",
+        example: "帮助 投票",
+        who: Who::All,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Register,
+        word: "注册",
+        aliases: &["register", "登记"],
+        usage: "注册 [姓名 身份证号 手机号 工会]",
+        summary: "实名登记（私聊），按提示逐项填写，或一行填完",
+        example: "注册",
+        who: Who::All,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Me,
+        word: "我的",
+        aliases: &["me"],
+        usage: "我的",
+        summary: "查看我的登记信息和作品",
+        example: "我的",
+        who: Who::Member,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Submit,
+        word: "提交",
+        aliases: &["submit"],
+        usage: "提交 <赛道> <链接> [标题]",
+        summary: "提交作品，审核通过后展示",
+        example: "提交 奋进故事 https://mp.weixin.qq.com/s/xxxx 我的奋进故事",
+        who: Who::MemberOrOfficer,
+        private_only: false,
+        needs: Some(Opening::Submit),
+    },
+    CommandSpec {
+        kind: CommandKind::Vote,
+        word: "投票",
+        aliases: &["vote"],
+        usage: "投票 <作品号> [票数]",
+        summary: "给作品投票（默认 1 票）",
+        example: "投票 A0017 2",
+        who: Who::Member,
+        private_only: false,
+        needs: Some(Opening::Vote),
+    },
+    CommandSpec {
+        kind: CommandKind::Like,
+        word: "点赞",
+        aliases: &["like"],
+        usage: "点赞 <作品号>",
+        summary: "给作品点赞",
+        example: "点赞 B0003",
+        who: Who::Member,
+        private_only: false,
+        needs: Some(Opening::Vote),
+    },
+    CommandSpec {
+        kind: CommandKind::View,
+        word: "查看",
+        aliases: &["view", "浏览"],
+        usage: "查看 <作品号>",
+        summary: "打开作品链接（浏览计数）",
+        example: "查看 C0008",
+        who: Who::Member,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Read,
+        word: "阅读",
+        aliases: &["read", "打卡"],
+        usage: "阅读 <分钟>",
+        summary: "记录今天的阅读时长，换算积分",
+        example: "阅读 45",
+        who: Who::Member,
+        private_only: false,
+        needs: Some(Opening::Vote),
+    },
+    CommandSpec {
+        kind: CommandKind::Left,
+        word: "剩余",
+        aliases: &["votes", "left", "余票"],
+        usage: "剩余",
+        summary: "查看今天还能投的票、点的赞",
+        example: "剩余",
+        who: Who::Member,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Rank,
+        word: "排名",
+        aliases: &["rank", "名次"],
+        usage: "排名 [赛道]",
+        summary: "查看我（或本单位）的名次、奖项区间和差距",
+        example: "排名 奋进故事",
+        who: Who::MemberOrOfficer,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Top,
+        word: "榜单",
+        aliases: &["top", "排行", "排行榜"],
+        usage: "榜单 [赛道] [N]",
+        summary: "查看赛道前 N 名（默认 10，最多 50）",
+        example: "榜单 奋进故事 20",
+        who: Who::All,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Stage,
+        word: "阶段",
+        aliases: &["stage", "日程"],
+        usage: "阶段",
+        summary: "查看当前阶段、开放内容和截止时间",
+        example: "阶段",
+        who: Who::All,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Progress,
+        word: "进度",
+        aliases: &["progress"],
+        usage: "进度 [工会]",
+        summary: "查看工会任务完成进度",
+        example: "进度 哈尔滨",
+        who: Who::OfficerOrOrganizer,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Report,
+        word: "上报",
+        aliases: &["report"],
+        usage: "上报 <指标> <数量> [说明]",
+        summary: "上报本单位完成的任务",
+        example: "上报 线下活动 2 走进XX企业",
+        who: Who::Officer,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Review,
+        word: "审核",
+        aliases: &["review", "approve", "reject", "通过", "驳回"],
+        usage: "审核 <作品号> 通过|驳回 [理由]",
+        summary: "审核作品，结果会通知提交人",
+        example: "审核 A0017 驳回 链接无法打开",
+        who: Who::Reviewer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Pending,
+        word: "待审",
+        aliases: &["pending", "待审核"],
+        usage: "待审",
+        summary: "列出等待审核的作品",
+        example: "待审",
+        who: Who::Reviewer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Broadcast,
+        word: "公告",
+        aliases: &["broadcast"],
+        usage: "公告 [官员] <内容>",
+        summary: "预览并向所有群（或各单位联络员）发送公告",
+        example: "公告 第二阶段今天开始，欢迎大家踊跃参与！",
+        who: Who::Organizer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Cancel,
+        word: "取消",
+        aliases: &["cancel", "退出"],
+        usage: "取消",
+        summary: "放弃正在进行的登记或公告",
+        example: "取消",
+        who: Who::Dialogue,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Confirm,
+        word: "确认",
+        aliases: &["confirm", "确定"],
+        usage: "确认",
+        summary: "确认登记信息或发送公告",
+        example: "确认",
+        who: Who::Dialogue,
+        private_only: false,
+        needs: None,
+    },
+];
+
+impl CommandKind {
+    pub fn spec(self) -> &'static CommandSpec {
+        COMMANDS
+            .iter()
+            .find(|spec| spec.kind == self)
+            .unwrap_or(&COMMANDS[0])
+    }
+
+    /// The Chinese command word, e.g. `投票`.
+    pub fn word(self) -> &'static str {
+        self.spec().word
+    }
+}
+
+/// The command a word names (Chinese word or alias, case-insensitive, full-width accepted).
+pub fn lookup(word: &str) -> Option<&'static CommandSpec> {
+    let word: String = word.chars().map(normalise_char).collect::<String>();
+    let word = word.trim().to_lowercase();
+    COMMANDS
+        .iter()
+        .find(|spec| spec.word == word || spec.aliases.iter().any(|a| a.to_lowercase() == word))
+}
+
+// ---------------------------------------------------------------- the command
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BroadcastAudience {
+    /// Every known group.
+    Groups,
+    /// Every union officer, by app message.
+    Officers,
+}
+
+/// The one-line registration form, exactly as typed. `Debug` hides the ID and phone numbers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegisterForm {
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    pub union: String,
+}
+
+impl fmt::Debug for RegisterForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisterForm")
+            .field("name", &self.name)
+            .field("id_number", &"<hidden>")
+            .field("phone", &"<hidden>")
+            .field("union", &self.union)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help {
+        topic: Option<CommandKind>,
+    },
+    /// `None` starts the step-by-step dialogue.
+    Register(Option<RegisterForm>),
+    Me,
+    Submit {
+        track: String,
+        link: String,
+        title: Option<String>,
+    },
+    Vote {
+        code: EntryCode,
+        amount: u32,
+    },
+    Like {
+        code: EntryCode,
+    },
+    View {
+        code: EntryCode,
+    },
+    Read {
+        minutes: u32,
+    },
+    Left,
+    Rank {
+        track: Option<String>,
+    },
+    Top {
+        track: Option<String>,
+        n: u32,
+    },
+    Stage,
+    Progress {
+        union: Option<String>,
+    },
+    Report {
+        metric: String,
+        amount: i64,
+        note: Option<String>,
+    },
+    Review {
+        code: EntryCode,
+        decision: Decision,
+        reason: Option<String>,
+    },
+    Pending,
+    Broadcast {
+        audience: BroadcastAudience,
+        content: String,
+    },
+    Cancel,
+    Confirm,
+    /// Not a command: the reply is a short hint and `帮助`.
+    Unknown,
+}
+
+impl Command {
+    pub fn kind(&self) -> Option<CommandKind> {
+        Some(match self {
+            Command::Help { .. } => CommandKind::Help,
+            Command::Register(_) => CommandKind::Register,
+            Command::Me => CommandKind::Me,
+            Command::Submit { .. } => CommandKind::Submit,
+            Command::Vote { .. } => CommandKind::Vote,
+            Command::Like { .. } => CommandKind::Like,
+            Command::View { .. } => CommandKind::View,
+            Command::Read { .. } => CommandKind::Read,
+            Command::Left => CommandKind::Left,
+            Command::Rank { .. } => CommandKind::Rank,
+            Command::Top { .. } => CommandKind::Top,
+            Command::Stage => CommandKind::Stage,
+            Command::Progress { .. } => CommandKind::Progress,
+            Command::Report { .. } => CommandKind::Report,
+            Command::Review { .. } => CommandKind::Review,
+            Command::Pending => CommandKind::Pending,
+            Command::Broadcast { .. } => CommandKind::Broadcast,
+            Command::Cancel => CommandKind::Cancel,
+            Command::Confirm => CommandKind::Confirm,
+            Command::Unknown => return None,
+        })
+    }
+
+    /// Parses a message. A command word glued to its argument (`投票A0017`) is accepted.
+    pub fn parse(text: &str, bot_names: &[String]) -> Result<Command, ParseError> {
+        parse_with(text, bot_names, true)
+    }
+
+    /// Like `parse`, but only a command word standing alone counts: inside a dialogue, an answer
+    /// such as a union name must not be taken for a command that happens to start it.
+    pub fn parse_strict(text: &str, bot_names: &[String]) -> Result<Command, ParseError> {
+        parse_with(text, bot_names, false)
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// What was wrong with a command's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Missing(&'static str),
+    NotANumber(&'static str),
+    OutOfRange {
+        what: &'static str,
+        min: i64,
+        max: i64,
+    },
+    EntryCode,
+    Decision,
+    /// `注册` takes no arguments or exactly the four fields.
+    RegisterFields,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Missing(what) => write!(f, "缺少{what}"),
+            Problem::NotANumber(what) => write!(f, "{what}应为数字"),
+            Problem::OutOfRange { what, min, max } => {
+                write!(f, "{what}应在 {min}–{max} 之间")
+            }
+            Problem::EntryCode => f.write_str("作品号应为字母加数字，例如 A0017"),
+            Problem::Decision => f.write_str("请写明「通过」或「驳回」"),
+            Problem::RegisterFields => {
+                f.write_str("一行注册需要依次填写姓名、身份证号、手机号、工会四项")
+            }
+        }
+    }
+}
+
+/// A command word was recognised but its arguments were not right.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}。用法：{}", kind.spec().usage)]
+pub struct ParseError {
+    pub kind: CommandKind,
+    pub problem: Problem,
+}
+
+// ---------------------------------------------------------------- normalising
+
+/// Full-width ASCII (`１２３`, `，`, `：`, `（）`, `？`) and the ideographic space to half-width;
+/// `、` to a comma, since both separate arguments.
+fn normalise_char(c: char) -> char {
+    match c {
+        '\u{3000}' | '\u{00A0}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '、' => ',',
+        c if c.is_whitespace() => ' ',
+        other => other,
+    }
+}
+
+/// The normalised text: half-width, trimmed, runs of spaces collapsed to one.
+pub fn normalize(text: &str) -> String {
+    text.chars()
+        .map(normalise_char)
+        .collect::<String>()
+        .split(' ')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A message as pairs of (original, normalised) characters, so arguments can be matched on the
+/// normalised form and free text taken from the original.
+struct Message {
+    original: Vec<char>,
+    norm: Vec<char>,
+}
+
+fn is_separator(c: char) -> bool {
+    c == ' ' || c == ','
+}
+
+impl Message {
+    fn new(text: &str) -> Self {
+        let original: Vec<char> = text.chars().collect();
+        let norm = original.iter().map(|&c| normalise_char(c)).collect();
+        Self { original, norm }
+    }
+
+    fn skip_separators(&self, mut at: usize) -> usize {
+        while at < self.norm.len() && is_separator(self.norm[at]) {
+            at += 1;
+        }
+        at
+    }
+
+    /// Position after any leading @-mentions: the bot's own names are stripped even without a
+    /// following space; any other `@name` up to the next space.
+    fn after_mentions(&self, bot_names: &[String]) -> usize {
+        let mut at = self.skip_separators(0);
+        while at < self.norm.len() && self.norm[at] == '@' {
+            at += 1;
+            let rest: String = self.norm[at..].iter().collect::<String>().to_lowercase();
+            let mut names: Vec<String> = bot_names
+                .iter()
+                .map(|n| normalize(n).to_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+            match names.iter().find(|name| rest.starts_with(name.as_str())) {
+                Some(name) => at += name.chars().count(),
+                None => {
+                    while at < self.norm.len() && self.norm[at] != ' ' {
+                        at += 1;
+                    }
+                }
+            }
+            at = self.skip_separators(at);
+        }
+        at
+    }
+
+    /// `(start, end)` of each argument from `from`.
+    fn tokens(&self, from: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut at = self.skip_separators(from);
+        while at < self.norm.len() {
+            let start = at;
+            while at < self.norm.len() && !is_separator(self.norm[at]) {
+                at += 1;
+            }
+            out.push((start, at));
+            at = self.skip_separators(at);
+        }
+        out
+    }
+
+    fn norm_text(&self, (start, end): (usize, usize)) -> String {
+        self.norm[start..end].iter().collect()
+    }
+
+    /// The original text from `start` to the end, trimmed; `None` when empty.
+    fn raw_from(&self, start: usize) -> Option<String> {
+        let text: String = self.original[start..].iter().collect();
+        let text = text.trim_matches(|c: char| c.is_whitespace() || normalise_char(c) == ',');
+        (!text.is_empty()).then(|| text.to_string())
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+/// The arguments after the command word.
+struct Args<'a> {
+    message: &'a Message,
+    tokens: Vec<(usize, usize)>,
+    kind: CommandKind,
+}
+
+impl Args<'_> {
+    fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    fn get(&self, i: usize) -> Option<String> {
+        self.tokens.get(i).map(|&t| self.message.norm_text(t))
+    }
+
+    fn require(&self, i: usize, what: &'static str) -> Result<String, ParseError> {
+        self.get(i)
+            .ok_or_else(|| self.error(Problem::Missing(what)))
+    }
+
+    /// Free text from argument `i` to the end, as originally typed.
+    fn rest(&self, i: usize) -> Option<String> {
+        self.tokens
+            .get(i)
+            .and_then(|&(start, _)| self.message.raw_from(start))
+    }
+
+    /// Arguments from `i` on, normalised, joined with `sep`; `None` when there are none.
+    fn joined(&self, i: usize, sep: &str) -> Option<String> {
+        let parts: Vec<String> = (i..self.len()).filter_map(|j| self.get(j)).collect();
+        (!parts.is_empty()).then(|| parts.join(sep))
+    }
+
+    fn code(&self, i: usize) -> Result<EntryCode, ParseError> {
+        let text = self.require(i, "作品号")?;
+        EntryCode::parse(&text).map_err(|_| self.error(Problem::EntryCode))
+    }
+
+    fn number(
+        &self,
+        text: &str,
+        what: &'static str,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ParseError> {
+        let digits = text.trim_end_matches(['票', '次', '个', '场', '分', '钟']);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.error(Problem::NotANumber(what)));
+        }
+        match digits.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.error(Problem::OutOfRange { what, min, max })),
+        }
+    }
+
+    fn error(&self, problem: Problem) -> ParseError {
+        ParseError {
+            kind: self.kind,
+            problem,
+        }
+    }
+}
+
+/// Heads of `审核` that carry the decision themselves (`通过 A0017`).
+fn implied_decision(head: &str) -> Option<Decision> {
+    match head {
+        "approve" | "通过" => Some(Decision::Approve),
+        "reject" | "驳回" => Some(Decision::Reject),
+        _ => None,
+    }
+}
+
+fn decision_word(word: &str) -> Option<Decision> {
+    match word.to_lowercase().as_str() {
+        "通过" | "同意" | "approve" | "approved" | "pass" | "ok" | "yes" => {
+            Some(Decision::Approve)
+        }
+        "驳回" | "不通过" | "拒绝" | "退回" | "reject" | "rejected" | "no" => {
+            Some(Decision::Reject)
+        }
+        _ => None,
+    }
+}
+
+fn looks_like_link(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("://") || lower.starts_with("www.")
+}
+
+fn parse_with(text: &str, bot_names: &[String], glued: bool) -> Result<Command, ParseError> {
+    let message = Message::new(text);
+    let start = message.after_mentions(bot_names);
+    let mut tokens = message.tokens(start);
+    let Some(&head_token) = tokens.first() else {
+        return Ok(Command::Help { topic: None });
+    };
+    let head = message.norm_text(head_token).to_lowercase();
+    let spec = match lookup(&head) {
+        Some(spec) => spec,
+        None => {
+            // `投票A0017`: a Chinese command word followed directly by its argument.
+            let found = glued
+                .then(|| {
+                    COMMANDS
+                        .iter()
+                        .filter(|spec| head.starts_with(spec.word) && head != spec.word)
+                        .max_by_key(|spec| spec.word.len())
+                })
+                .flatten();
+            let Some(spec) = found else {
+                return Ok(Command::Unknown);
+            };
+            let split = head_token.0 + spec.word.chars().count();
+            tokens[0] = (head_token.0, split);
+            tokens.insert(1, (split, head_token.1));
+            spec
+        }
+    };
+    let args = Args {
+        message: &message,
+        tokens: tokens[1..].to_vec(),
+        kind: spec.kind,
+    };
+    build(spec.kind, &head, &args)
+}
+
+fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, ParseError> {
+    Ok(match kind {
+        CommandKind::Help => Command::Help {
+            topic: args.get(0).and_then(|w| lookup(&w)).map(|s| s.kind),
+        },
+        CommandKind::Register => match args.len() {
+            0 => Command::Register(None),
+            1..=3 => return Err(args.error(Problem::RegisterFields)),
+            _ => Command::Register(Some(RegisterForm {
+                name: args.require(0, "姓名")?,
+                id_number: args.require(1, "身份证号")?,
+                phone: args.require(2, "手机号")?,
+                union: args.joined(3, "").unwrap_or_default(),
+            })),
+        },
+        CommandKind::Me => Command::Me,
+        CommandKind::Submit => submit(args)?,
+        CommandKind::Vote => Command::Vote {
+            code: args.code(0)?,
+            amount: match args.get(1) {
+                Some(n) => u32::try_from(args.number(&n, "票数", 1, 10_000)?).unwrap_or(1),
+                None => 1,
+            },
+        },
+        CommandKind::Like => Command::Like {
+            code: args.code(0)?,
+        },
+        CommandKind::View => Command::View {
+            code: args.code(0)?,
+        },
+        CommandKind::Read => {
+            let n = args.require(0, "阅读分钟数")?;
+            let minutes = args.number(&n, "阅读分钟数", 1, i64::from(READ_MAX_MINUTES))?;
+            Command::Read {
+                minutes: u32::try_from(minutes).unwrap_or(0),
+            }
+        }
+        CommandKind::Left => Command::Left,
+        CommandKind::Rank => Command::Rank {
+            track: args.joined(0, " "),
+        },
+        CommandKind::Top => top(args)?,
+        CommandKind::Stage => Command::Stage,
+        CommandKind::Progress => Command::Progress {
+            union: args.joined(0, ""),
+        },
+        CommandKind::Report => {
+            let metric = args.require(0, "指标")?;
+            let amount = args.require(1, "数量")?;
+            Command::Report {
+                metric,
+                amount: args.number(&amount, "数量", 1, REPORT_MAX)?,
+                note: args.rest(2),
+            }
+        }
+        CommandKind::Review => match implied_decision(head) {
+            Some(decision) => Command::Review {
+                code: args.code(0)?,
+                decision,
+                reason: args.rest(1),
+            },
+            None => {
+                let code = args.code(0)?;
+                let word = args.get(1).ok_or_else(|| args.error(Problem::Decision))?;
+                Command::Review {
+                    code,
+                    decision: decision_word(&word).ok_or_else(|| args.error(Problem::Decision))?,
+                    reason: args.rest(2),
+                }
+            }
+        },
+        CommandKind::Pending => Command::Pending,
+        CommandKind::Broadcast => {
+            let to_officers = args.get(0).is_some_and(|w| {
+                matches!(w.to_lowercase().as_str(), "官员" | "officers" | "联络员")
+            });
+            let (audience, from) = if to_officers {
+                (BroadcastAudience::Officers, 1)
+            } else {
+                (BroadcastAudience::Groups, 0)
+            };
+            Command::Broadcast {
+                audience,
+                content: args
+                    .rest(from)
+                    .ok_or_else(|| args.error(Problem::Missing("公告内容")))?,
+            }
+        }
+        CommandKind::Cancel => Command::Cancel,
+        CommandKind::Confirm => Command::Confirm,
+    })
+}
+
+/// `提交 <赛道> <链接> [标题]`; a link given first, or a shared text with the link somewhere in
+/// it, is understood too.
+fn submit(args: &Args<'_>) -> Result<Command, ParseError> {
+    let link_at = (0..args.len()).find(|&i| args.get(i).is_some_and(|t| looks_like_link(&t)));
+    let (track, link, title_from) = match link_at {
+        Some(0) => (args.get(1), args.get(0), 2),
+        Some(i) => (args.get(0), args.get(i), i + 1),
+        None => (args.get(0), args.get(1), 2),
+    };
+    let track = track.ok_or_else(|| args.error(Problem::Missing("赛道")))?;
+    let link = link.ok_or_else(|| args.error(Problem::Missing("作品链接")))?;
+    Ok(Command::Submit {
+        track,
+        link,
+        title: args.rest(title_from),
+    })
+}
+
+/// `榜单 [赛道] [N]`: a trailing number is N, the rest names the track.
+fn top(args: &Args<'_>) -> Result<Command, ParseError> {
+    let last = args.len().checked_sub(1).and_then(|i| args.get(i));
+    let numeric = last
+        .as_deref()
+        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
+    if !numeric {
+        return Ok(Command::Top {
+            track: args.joined(0, " "),
+            n: TOP_DEFAULT,
+        });
+    }
+    let n = last.unwrap_or_default();
+    // More than the maximum is not a mistake worth an error: show the most we can.
+    let n = match n.parse::<u64>() {
+        Ok(0) => {
+            return Err(args.error(Problem::OutOfRange {
+                what: "名次数",
+                min: 1,
+                max: i64::from(TOP_MAX),
+            }))
+        }
+        Ok(n) => u32::try_from(n.min(u64::from(TOP_MAX))).unwrap_or(TOP_MAX),
+        Err(_) => TOP_MAX,
+    };
+    let track = (0..args.len() - 1)
+        .filter_map(|i| args.get(i))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Command::Top {
+        track: (!track.is_empty()).then_some(track),
+        n,
+    })
+}
+
+/// A short name for what `text` asks, for request logs and metrics (the Chinese command word,
+/// or `其他`). Never contains anything the user typed.
+pub fn command_label(text: &str, bot_names: &[String]) -> &'static str {
+    match Command::parse(text, bot_names) {
+        Ok(command) => command.kind().map_or("其他", CommandKind::word),
+        Err(e) => e.kind.word(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names() -> Vec<String> {
+        vec!["rallybot".to_string(), "工会小助手".to_string()]
+    }
+
+    fn parse(text: &str) -> Result<Command, ParseError> {
+        Command::parse(text, &names())
+    }
+
+    fn code(s: &str) -> EntryCode {
+        EntryCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn every_kind_has_one_row_and_unique_words() {
+        let mut words = Vec::new();
+        for spec in COMMANDS {
+            assert_eq!(spec.kind.spec().word, spec.word);
+            words.push(spec.word.to_lowercase());
+            words.extend(spec.aliases.iter().map(|a| a.to_lowercase()));
+        }
+        let count = words.len();
+        words.sort();
+        words.dedup();
+        assert_eq!(words.len(), count, "a word names two commands");
+    }
+
+    #[test]
+    fn words_and_aliases() {
+        assert_eq!(parse("帮助").unwrap(), Command::Help { topic: None });
+        assert_eq!(parse("HELP").unwrap(), Command::Help { topic: None });
+        assert_eq!(parse("?").unwrap(), Command::Help { topic: None });
+        assert_eq!(parse("？").unwrap(), Command::Help { topic: None });
+        assert_eq!(
+            parse("帮助 投票").unwrap(),
+            Command::Help {
+                topic: Some(CommandKind::Vote)
+            }
+        );
+        assert_eq!(parse("me").unwrap(), Command::Me);
+        assert_eq!(parse("剩余").unwrap(), Command::Left);
+        assert_eq!(parse("votes").unwrap(), Command::Left);
+        assert_eq!(parse("left").unwrap(), Command::Left);
+        assert_eq!(parse("阶段").unwrap(), Command::Stage);
+        assert_eq!(parse("pending").unwrap(), Command::Pending);
+        assert_eq!(parse("取消").unwrap(), Command::Cancel);
+        assert_eq!(parse("Confirm").unwrap(), Command::Confirm);
+        assert_eq!(parse("今天天气不错").unwrap(), Command::Unknown);
+    }
+
+    #[test]
+    fn mentions_are_stripped() {
+        let vote = Command::Vote {
+            code: code("A0017"),
+            amount: 1,
+        };
+        assert_eq!(parse("@rallybot 投票 A0017").unwrap(), vote);
+        assert_eq!(parse("@rallybot投票 A0017").unwrap(), vote);
+        assert_eq!(parse("＠rallybot　投票　a0017").unwrap(), vote);
+        assert_eq!(parse("@工会小助手 投票 A0017").unwrap(), vote);
+        assert_eq!(parse("@某某 投票 A0017").unwrap(), vote);
+        assert_eq!(parse("@RallyBot @rallybot 投票 A0017").unwrap(), vote);
+        assert_eq!(parse("@rallybot").unwrap(), Command::Help { topic: None });
+        assert_eq!(parse("").unwrap(), Command::Help { topic: None });
+    }
+
+    #[test]
+    fn votes() {
+        assert_eq!(
+            parse("投票 A0017 3").unwrap(),
+            Command::Vote {
+                code: code("A0017"),
+                amount: 3
+            }
+        );
+        assert_eq!(
+            parse("vote,a17，５票").unwrap(),
+            Command::Vote {
+                code: code("A17"),
+                amount: 5
+            }
+        );
+        assert_eq!(
+            parse("投票A0017").unwrap(),
+            Command::Vote {
+                code: code("A0017"),
+                amount: 1
+            }
+        );
+        assert_eq!(
+            parse("投票").unwrap_err().problem,
+            Problem::Missing("作品号")
+        );
+        assert_eq!(parse("投票 17").unwrap_err().problem, Problem::EntryCode);
+        assert_eq!(
+            parse("投票 A0017 abc").unwrap_err().problem,
+            Problem::NotANumber("票数")
+        );
+        assert!(matches!(
+            parse("投票 A0017 0").unwrap_err().problem,
+            Problem::OutOfRange { .. }
+        ));
+        let err = parse("投票 A0017 99999999999999999999").unwrap_err();
+        assert_eq!(err.kind, CommandKind::Vote);
+        assert!(err.to_string().contains("用法：投票 <作品号> [票数]"));
+    }
+
+    #[test]
+    fn glued_words_only_when_not_strict() {
+        assert_eq!(
+            Command::parse_strict("排名奋进故事", &names()).unwrap(),
+            Command::Unknown
+        );
+        assert_eq!(
+            parse("排名奋进故事").unwrap(),
+            Command::Rank {
+                track: Some("奋进故事".into())
+            }
+        );
+    }
+
+    #[test]
+    fn register_forms() {
+        assert_eq!(parse("注册").unwrap(), Command::Register(None));
+        let Command::Register(Some(form)) =
+            parse("注册 张三，11010519491231002x，13812345678，哈尔滨").unwrap()
+        else {
+            panic!("not a one-line registration")
+        };
+        assert_eq!(form.name, "张三");
+        assert_eq!(form.id_number, "11010519491231002x");
+        assert_eq!(form.phone, "13812345678");
+        assert_eq!(form.union, "哈尔滨");
+        let debug = format!("{form:?}");
+        assert!(!debug.contains("13812345678") && !debug.contains("19491231"));
+        let err = parse("注册 张三 11010519491231002x").unwrap_err();
+        assert_eq!(err.problem, Problem::RegisterFields);
+        assert!(!err.to_string().contains("19491231"));
+    }
+
+    #[test]
+    fn submissions_keep_the_title_as_typed() {
+        assert_eq!(
+            parse("提交 奋进故事 https://mp.weixin.qq.com/s/abc 我的故事：奋斗，在路上").unwrap(),
+            Command::Submit {
+                track: "奋进故事".into(),
+                link: "https://mp.weixin.qq.com/s/abc".into(),
+                title: Some("我的故事：奋斗，在路上".into()),
+            }
+        );
+        assert_eq!(
+            parse("提交 https://x.cn/1 奋进故事").unwrap(),
+            Command::Submit {
+                track: "奋进故事".into(),
+                link: "https://x.cn/1".into(),
+                title: None,
+            }
+        );
+        assert_eq!(
+            parse("提交 奋进故事").unwrap_err().problem,
+            Problem::Missing("作品链接")
+        );
+    }
+
+    #[test]
+    fn top_and_rank() {
+        assert_eq!(
+            parse("榜单").unwrap(),
+            Command::Top {
+                track: None,
+                n: TOP_DEFAULT
+            }
+        );
+        assert_eq!(
+            parse("榜单 奋进故事 20").unwrap(),
+            Command::Top {
+                track: Some("奋进故事".into()),
+                n: 20
+            }
+        );
+        assert_eq!(
+            parse("top 30").unwrap(),
+            Command::Top { track: None, n: 30 }
+        );
+        assert_eq!(
+            parse("榜单 A 500").unwrap(),
+            Command::Top {
+                track: Some("A".into()),
+                n: TOP_MAX
+            }
+        );
+        assert!(parse("榜单 A 0").is_err());
+        assert_eq!(parse("排名").unwrap(), Command::Rank { track: None });
+    }
+
+    #[test]
+    fn officer_and_reviewer_commands() {
+        assert_eq!(
+            parse("上报 线下活动 2 走进XX企业，开展宣讲").unwrap(),
+            Command::Report {
+                metric: "线下活动".into(),
+                amount: 2,
+                note: Some("走进XX企业，开展宣讲".into()),
+            }
+        );
+        assert_eq!(
+            parse("上报 线下活动").unwrap_err().problem,
+            Problem::Missing("数量")
+        );
+        assert_eq!(
+            parse("审核 a0017 驳回 链接打不开，请重新提交").unwrap(),
+            Command::Review {
+                code: code("A0017"),
+                decision: Decision::Reject,
+                reason: Some("链接打不开，请重新提交".into()),
+            }
+        );
+        assert_eq!(
+            parse("approve A0017").unwrap(),
+            Command::Review {
+                code: code("A0017"),
+                decision: Decision::Approve,
+                reason: None,
+            }
+        );
+        assert_eq!(
+            parse("审核 A0017 也许").unwrap_err().problem,
+            Problem::Decision
+        );
+        assert_eq!(
+            parse("进度 哈尔滨").unwrap(),
+            Command::Progress {
+                union: Some("哈尔滨".into())
+            }
+        );
+    }
+
+    #[test]
+    fn broadcasts_keep_punctuation() {
+        assert_eq!(
+            parse("公告 第二阶段开始了，请大家踊跃参与！").unwrap(),
+            Command::Broadcast {
+                audience: BroadcastAudience::Groups,
+                content: "第二阶段开始了，请大家踊跃参与！".into(),
+            }
+        );
+        assert_eq!(
+            parse("公告 官员 请于本周五前上报").unwrap(),
+            Command::Broadcast {
+                audience: BroadcastAudience::Officers,
+                content: "请于本周五前上报".into(),
+            }
+        );
+        assert_eq!(
+            parse("公告").unwrap_err().problem,
+            Problem::Missing("公告内容")
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(command_label("@rallybot vote A1", &names()), "投票");
+        assert_eq!(command_label("投票", &names()), "投票");
+        assert_eq!(command_label("你好", &names()), "其他");
+    }
+
+    #[test]
+    fn normalise() {
+        assert_eq!(normalize("　投票，Ａ００１７　 ２ "), "投票,A0017 2");
+    }
+
+    /// Full-width form of an ASCII string (space → ideographic space).
+    fn full_width(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                ' ' => '\u{3000}',
+                '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+                other => other,
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(s in "\\PC{0,60}") {
+            let _ = Command::parse(&s, &names());
+            let _ = Command::parse_strict(&s, &names());
+            let _ = command_label(&s, &names());
+        }
+
+        #[test]
+        fn parser_never_panics_on_command_shapes(
+            word in prop::sample::select(COMMANDS.iter().flat_map(|s| std::iter::once(s.word).chain(s.aliases.iter().copied())).collect::<Vec<_>>()),
+            rest in "[ ,，、@＠A-Za-z0-9０-９x-]{0,30}",
+        ) {
+            let _ = Command::parse(&format!("{word}{rest}"), &names());
+            let _ = Command::parse(&format!("@rallybot {word} {rest}"), &names());
+        }
+
+        #[test]
+        fn full_width_parses_equal(
+            code_letter in "[A-Z]", number in 1u32..10_000, amount in 1u32..100,
+            english in any::<bool>(),
+        ) {
+            let word = if english { "vote" } else { "投票" };
+            let half = format!("{word} {code_letter}{number:04} {amount}");
+            prop_assert_eq!(parse(&half), parse(&full_width(&half)));
+            let top = format!("榜单 {code_letter} {amount}");
+            prop_assert_eq!(parse(&top), parse(&full_width(&top)));
+            let read = format!("read {amount}");
+            prop_assert_eq!(parse(&read), parse(&full_width(&read)));
+        }
+    }
+}
