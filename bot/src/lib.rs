@@ -1,1 +1,5 @@
 //! The rallybot application: configuration, HTTP endpoints, scheduler and push sender.
+
+pub mod push;
+pub mod scheduler;
+pub mod simulator;
