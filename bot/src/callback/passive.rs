@@ -1,0 +1,188 @@
+//! Passive replies: the encrypted HTTP 200 body that answers a callback, fitted to the surface's
+//! byte limits. Text beyond the limit is returned as overflow pieces for the push outbox.
+
+use rallybot_messages::text::{split_bytes, APP_TEXT_LIMIT, WEBHOOK_TEXT_LIMIT};
+use rallybot_messages::{reply, Crypter, CryptoError};
+use rand::RngCore;
+
+use super::surface::{Route, Surface};
+
+/// A sealed reply body plus what did not fit into it.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub body: String,
+    pub content_type: &'static str,
+    /// Further pieces of a long reply, to be pushed in order.
+    pub overflow: Vec<String>,
+}
+
+/// What to answer with.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind<'a> {
+    /// A reply to a message.
+    Text { text: &'a str, mention: bool },
+    /// A welcome on entering a chat.
+    Welcome(&'a str),
+}
+
+/// Encrypts and signs the reply for `route`. `nonce` is the callback's nonce (the AI bot
+/// requires it back), `now` the system time in Unix seconds.
+pub fn seal(
+    crypter: &Crypter,
+    corp_id: &str,
+    route: &Route,
+    kind: Kind<'_>,
+    nonce: &str,
+    now: i64,
+) -> Result<Sealed, CryptoError> {
+    let timestamp = now.to_string();
+    let (text, mention) = match kind {
+        Kind::Text { text, mention } => (text, mention),
+        Kind::Welcome(text) => (text, false),
+    };
+    match route.surface {
+        Surface::App => {
+            let mut pieces = split_bytes(text, APP_TEXT_LIMIT).into_iter();
+            let first = pieces.next().unwrap_or_default();
+            let plain = reply::app_text(&route.user, corp_id, &first, now);
+            Ok(Sealed {
+                body: crypter.seal_xml(&plain, nonce, &timestamp)?,
+                content_type: "text/xml; charset=utf-8",
+                overflow: pieces.collect(),
+            })
+        }
+        Surface::Robot => {
+            let mut pieces = split_bytes(text, WEBHOOK_TEXT_LIMIT).into_iter();
+            let first = pieces.next().unwrap_or_default();
+            let mentions: Vec<&str> = if mention && route.is_group() {
+                vec![route.user.as_str()]
+            } else {
+                Vec::new()
+            };
+            let plain = reply::robot_text(&first, &mentions);
+            Ok(Sealed {
+                body: crypter.seal_xml(&plain, nonce, &timestamp)?,
+                content_type: "text/xml; charset=utf-8",
+                overflow: pieces.collect(),
+            })
+        }
+        Surface::Aibot => {
+            let plain = match kind {
+                // The stream is answered finished at once; the limit (20 KiB) is far above
+                // any reply, and `aibot_stream` shortens as a last guard.
+                Kind::Text { .. } => reply::aibot_stream(&stream_id(), text, true),
+                Kind::Welcome(_) => reply::aibot_text(text),
+            };
+            Ok(Sealed {
+                body: crypter.seal_json(&plain, nonce, &timestamp)?,
+                content_type: "application/json",
+                overflow: Vec::new(),
+            })
+        }
+    }
+}
+
+/// A fresh stream id: 16 random bytes, hex.
+fn stream_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::ChatKind;
+
+    const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+
+    fn route(surface: Surface, chat_kind: ChatKind) -> Route {
+        Route {
+            surface,
+            user: "zhangsan".into(),
+            chat_kind,
+            chat_id: "c".into(),
+            webhook_url: None,
+            response_url: None,
+        }
+    }
+
+    fn open_xml(crypter: &Crypter, body: &str) -> String {
+        let encrypted = rallybot_messages::envelope::encrypt_from_xml(body).unwrap();
+        crypter.decrypt_unsigned(&encrypted).unwrap()
+    }
+
+    #[test]
+    fn long_app_replies_overflow_at_the_byte_limit() {
+        let crypter = Crypter::new("tok", KEY, "ww1").unwrap();
+        let text = "投票成功。\n".repeat(400); // ~6 KB
+        let sealed = seal(
+            &crypter,
+            "ww1",
+            &route(Surface::App, ChatKind::Private),
+            Kind::Text {
+                text: &text,
+                mention: false,
+            },
+            "n",
+            1_700_000_000,
+        )
+        .unwrap();
+        assert!(!sealed.overflow.is_empty());
+        let plain = open_xml(&crypter, &sealed.body);
+        let msg = rallybot_messages::xml::parse(&plain).unwrap();
+        let content = msg.child_text("Content").unwrap();
+        assert!(content.len() <= APP_TEXT_LIMIT);
+        let total: usize = content.len() + sealed.overflow.iter().map(String::len).sum::<usize>();
+        assert!(total + 400 >= text.len(), "nothing is lost but newlines");
+        assert_eq!(msg.child_text("ToUserName"), Some("zhangsan"));
+    }
+
+    #[test]
+    fn robot_group_replies_mention_the_sender() {
+        let crypter = Crypter::new("tok", KEY, "").unwrap();
+        let sealed = seal(
+            &crypter,
+            "",
+            &route(Surface::Robot, ChatKind::Group),
+            Kind::Text {
+                text: "好",
+                mention: true,
+            },
+            "n",
+            1,
+        )
+        .unwrap();
+        let plain = open_xml(&crypter, &sealed.body);
+        assert!(
+            plain.contains("<MentionedList><Item><![CDATA[zhangsan]]></Item>"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn aibot_replies_are_finished_streams_with_the_callback_nonce() {
+        let crypter = Crypter::new("tok", KEY, "").unwrap();
+        let sealed = seal(
+            &crypter,
+            "",
+            &route(Surface::Aibot, ChatKind::Group),
+            Kind::Text {
+                text: "好",
+                mention: true,
+            },
+            "nonce-1",
+            1,
+        )
+        .unwrap();
+        let envelope: serde_json::Value = serde_json::from_str(&sealed.body).unwrap();
+        assert_eq!(envelope["nonce"], "nonce-1");
+        let plain = crypter
+            .decrypt_unsigned(envelope["encrypt"].as_str().unwrap())
+            .unwrap();
+        let frame: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(frame["msgtype"], "stream");
+        assert_eq!(frame["stream"]["finish"], true);
+        assert_eq!(frame["stream"]["content"], "好");
+    }
+}

@@ -1,0 +1,298 @@
+//! The three inbound surfaces and what a decrypted callback means for the bot, whichever
+//! surface it came from: who said what, where, and how to answer.
+
+use rallybot_messages::inbound::{AibotEvent, AibotMessageKind, AppEvent, AppMessageKind};
+use rallybot_messages::inbound::{RobotEvent, RobotMessageKind};
+use rallybot_messages::{parse_aibot_message, parse_app_message, parse_robot_message, ParseError};
+
+use crate::conversation::ChatKind;
+
+/// A WeCom surface that calls the bot back (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// The self-built app: private chat, XML.
+    App,
+    /// 智能机器人 in API mode: group @-mentions and single chat, JSON.
+    Aibot,
+    /// 群机器人回调: group @-mentions, XML.
+    Robot,
+}
+
+impl Surface {
+    pub const ALL: [Surface; 3] = [Surface::App, Surface::Aibot, Surface::Robot];
+
+    /// The label used in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::App => "app",
+            Surface::Aibot => "aibot",
+            Surface::Robot => "robot",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Surface::App => "/wecom/app",
+            Surface::Aibot => "/wecom/aibot",
+            Surface::Robot => "/wecom/robot",
+        }
+    }
+
+    /// Whether the envelope and plaintext are JSON (else XML).
+    pub fn is_json(self) -> bool {
+        matches!(self, Surface::Aibot)
+    }
+}
+
+/// What the callback asks of the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A member said something: run it through the conversation.
+    Say(String),
+    /// Someone opened the chat or added the bot: greet them.
+    Welcome,
+    /// Nothing to answer (stream refreshes, feedback, removal from a chat, …).
+    Ignore,
+}
+
+/// Who to answer and through which channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub surface: Surface,
+    pub user: String,
+    pub chat_kind: ChatKind,
+    /// The conversation, stable across messages (dialogues are keyed by it).
+    pub chat_id: String,
+    /// Group robot: where to push into this chat later.
+    pub webhook_url: Option<String>,
+    /// AI bot: the one-shot URL for a late answer.
+    pub response_url: Option<String>,
+}
+
+impl Route {
+    pub fn is_group(&self) -> bool {
+        matches!(self.chat_kind, ChatKind::Group)
+    }
+}
+
+/// A callback, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub dedup_key: String,
+    pub action: Action,
+    pub route: Route,
+}
+
+/// Parses a decrypted plaintext of `surface`.
+pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
+    match surface {
+        Surface::App => {
+            let msg = parse_app_message(plaintext)?;
+            let action = match &msg.kind {
+                AppMessageKind::Text { content, .. } => Action::Say(content.clone()),
+                AppMessageKind::Event(AppEvent::EnterAgent | AppEvent::Subscribe) => {
+                    Action::Welcome
+                }
+                AppMessageKind::Event(_) => Action::Ignore,
+                // Images, voice, …: answered like an unknown command, with a hint.
+                AppMessageKind::Unknown { .. } => Action::Say(String::new()),
+            };
+            let user = msg.from_user_name.clone();
+            Ok(Parsed {
+                dedup_key: msg.dedup_key(),
+                action,
+                route: Route {
+                    surface,
+                    chat_id: format!("app:{user}"),
+                    user,
+                    chat_kind: ChatKind::Private,
+                    webhook_url: None,
+                    response_url: None,
+                },
+            })
+        }
+        Surface::Robot => {
+            let msg = parse_robot_message(plaintext)?;
+            let group = msg.chat_type.is_group();
+            let action = match &msg.kind {
+                RobotMessageKind::Text { .. } | RobotMessageKind::Mixed { .. } => {
+                    Action::Say(msg.text().unwrap_or_default())
+                }
+                RobotMessageKind::Event(RobotEvent::AddToChat | RobotEvent::EnterChat) => {
+                    Action::Welcome
+                }
+                RobotMessageKind::Event(_) | RobotMessageKind::Attachment { .. } => Action::Ignore,
+                RobotMessageKind::Image { .. } | RobotMessageKind::Unknown { .. } => {
+                    if group {
+                        Action::Ignore
+                    } else {
+                        Action::Say(String::new())
+                    }
+                }
+            };
+            let user = msg.from.user_id.clone();
+            let chat_id = if msg.chat_id.is_empty() {
+                format!("robot:{user}")
+            } else {
+                msg.chat_id.clone()
+            };
+            Ok(Parsed {
+                dedup_key: msg.dedup_key(),
+                action,
+                route: Route {
+                    surface,
+                    user,
+                    chat_kind: if group {
+                        ChatKind::Group
+                    } else {
+                        ChatKind::Private
+                    },
+                    chat_id,
+                    webhook_url: msg.webhook_url.clone(),
+                    response_url: None,
+                },
+            })
+        }
+        Surface::Aibot => {
+            let msg = parse_aibot_message(plaintext)?;
+            let group = msg.chat_type.is_group();
+            let action = match &msg.kind {
+                AibotMessageKind::Text { .. }
+                | AibotMessageKind::Voice { .. }
+                | AibotMessageKind::Mixed { .. } => Action::Say(msg.text().unwrap_or_default()),
+                AibotMessageKind::Event(AibotEvent::EnterChat) => Action::Welcome,
+                // Every answer is a finished stream, so refreshes only come from elsewhere.
+                AibotMessageKind::StreamRefresh { .. } | AibotMessageKind::Event(_) => {
+                    Action::Ignore
+                }
+                AibotMessageKind::Image { .. }
+                | AibotMessageKind::File { .. }
+                | AibotMessageKind::Unknown { .. } => {
+                    if group {
+                        Action::Ignore
+                    } else {
+                        Action::Say(String::new())
+                    }
+                }
+            };
+            let user = msg.from_user_id.clone();
+            let chat_id = msg
+                .chat_id
+                .clone()
+                .unwrap_or_else(|| format!("aibot:{user}"));
+            Ok(Parsed {
+                dedup_key: msg.dedup_key(),
+                action,
+                route: Route {
+                    surface,
+                    user,
+                    chat_kind: if group {
+                        ChatKind::Group
+                    } else {
+                        ChatKind::Private
+                    },
+                    chat_id,
+                    webhook_url: None,
+                    response_url: msg.response_url.clone(),
+                },
+            })
+        }
+    }
+}
+
+/// A fixed label for the command a text starts with, for logs and metrics. It never echoes
+/// what the user typed (which may hold an ID or phone number).
+pub fn command_label(text: &str, bot_names: &[String]) -> &'static str {
+    let mut rest = text.trim_start_matches([' ', '\u{3000}', '\n', '\t']);
+    for mark in ['@', '＠'] {
+        if let Some(after) = rest.strip_prefix(mark) {
+            // `@rallybot帮助` has no space after the name: strip a known name first.
+            rest = bot_names
+                .iter()
+                .find_map(|name| after.strip_prefix(name.as_str()))
+                .unwrap_or_else(|| {
+                    after
+                        .split_once([' ', '\u{3000}'])
+                        .map_or("", |(_, tail)| tail)
+                });
+            break;
+        }
+    }
+    let word = rest
+        .trim_start_matches([' ', '\u{3000}'])
+        .split([' ', '\u{3000}', ',', '，', '、'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match word.as_str() {
+        "帮助" | "help" | "?" | "？" => "帮助",
+        "注册" | "register" => "注册",
+        "我的" | "me" => "我的",
+        "提交" | "submit" => "提交",
+        "投票" | "vote" => "投票",
+        "点赞" | "like" => "点赞",
+        "查看" | "view" => "查看",
+        "阅读" | "read" => "阅读",
+        "剩余" | "votes" | "left" => "剩余",
+        "排名" | "rank" => "排名",
+        "榜单" | "top" => "榜单",
+        "阶段" | "stage" => "阶段",
+        "进度" | "progress" => "进度",
+        "上报" | "report" => "上报",
+        "审核" | "review" | "approve" | "reject" => "审核",
+        "待审" | "pending" => "待审",
+        "公告" | "broadcast" => "公告",
+        "取消" | "cancel" => "取消",
+        "确认" | "confirm" => "确认",
+        "" => "empty",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["rallybot".into()]
+    }
+
+    #[test]
+    fn labels_commands_without_echoing_input() {
+        assert_eq!(command_label("帮助", &names()), "帮助");
+        assert_eq!(command_label("@rallybot 投票 A0001", &names()), "投票");
+        assert_eq!(command_label("＠rallybot排名", &names()), "排名");
+        assert_eq!(command_label("@某人 vote a1", &names()), "投票");
+        assert_eq!(command_label("REGISTER x", &names()), "注册");
+        assert_eq!(command_label("230103199001011234", &names()), "other");
+        assert_eq!(command_label("  ", &names()), "empty");
+    }
+
+    #[test]
+    fn app_text_becomes_a_private_say() {
+        let plain = "<xml><ToUserName>ww1</ToUserName><FromUserName>zhangsan</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType><Content>帮助</Content><MsgId>42</MsgId><AgentID>1</AgentID></xml>";
+        let parsed = parse(Surface::App, plain).unwrap();
+        assert_eq!(parsed.action, Action::Say("帮助".into()));
+        assert_eq!(parsed.route.user, "zhangsan");
+        assert_eq!(parsed.route.chat_kind, ChatKind::Private);
+        assert_eq!(parsed.dedup_key, "app:msg:42");
+    }
+
+    #[test]
+    fn robot_group_text_keeps_the_webhook() {
+        let plain = "<xml><WebhookUrl>http://127.0.0.1:1/cgi-bin/webhook/send?key=k</WebhookUrl><MsgId>m1</MsgId><ChatId>c1</ChatId><ChatType>group</ChatType><From><UserId>lisi</UserId></From><MsgType>text</MsgType><Text><Content>@rallybot 排名</Content></Text></xml>";
+        let parsed = parse(Surface::Robot, plain).unwrap();
+        assert_eq!(parsed.route.chat_kind, ChatKind::Group);
+        assert_eq!(parsed.route.chat_id, "c1");
+        assert!(parsed.route.webhook_url.is_some());
+        assert_eq!(parsed.action, Action::Say("@rallybot 排名".into()));
+    }
+
+    #[test]
+    fn aibot_enter_chat_is_a_welcome() {
+        let plain = r#"{"msgid":"e1","aibotid":"b","chattype":"single","from":{"userid":"wangwu"},"msgtype":"event","create_time":1700000000,"event":{"eventtype":"enter_chat"}}"#;
+        let parsed = parse(Surface::Aibot, plain).unwrap();
+        assert_eq!(parsed.action, Action::Welcome);
+        assert_eq!(parsed.route.chat_kind, ChatKind::Private);
+    }
+}

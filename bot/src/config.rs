@@ -1,0 +1,919 @@
+//! The typed `Settings` tree (SPEC §7.1): loaded from `rallybot.toml`, every key overridable by
+//! `RALLYBOT_<SECTION>__<KEY>` environment variables, secrets wrapped so they never print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every environment override; `__` separates the levels of the key path.
+pub const ENV_PREFIX: &str = "RALLYBOT_";
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "RALLYBOT_CONFIG";
+/// The config file used when neither `--config` nor `RALLYBOT_CONFIG` names one.
+pub const DEFAULT_CONFIG_FILE: &str = "rallybot.toml";
+
+/// A value that must never reach a log line or a terminal: `Debug`, `Display` and `Serialize` all
+/// print `***`; only `expose()` gives the value.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The clear value, for the one place that needs it (crypto, HTTP auth).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    // Serialising settings (e.g. to show the effective config) must not leak either.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
+}
+
+/// The whole configuration. Sections and keys as in SPEC §7.1, plus a few the bot needs
+/// (`server.reply_deadline_ms`, `wecom.timeout_ms`, `wecom.bot_names`, `[log]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub wecom: WecomSettings,
+    pub campaign: CampaignSettings,
+    pub roles: RolesSettings,
+    pub privacy: PrivacySettings,
+    pub admin: AdminSettings,
+    pub clock: ClockSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP server binds; port 0 picks a free port (tests, `chat`).
+    pub listen: SocketAddr,
+    /// Used in links the bot sends.
+    pub public_url: String,
+    /// How long a callback may take before it is acknowledged with an empty 200 and its reply
+    /// pushed through the API instead. WeCom gives up after 5 s; 0 always defers.
+    pub reply_deadline_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "https://bot.example.org".into(),
+            reply_deadline_ms: 4000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://rallybot.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WecomSettings {
+    pub corp_id: String,
+    /// Base URL of the WeCom API; a local simulator in tests and `chat`.
+    pub api_base: String,
+    /// Timeout of every outbound API call.
+    pub timeout_ms: u64,
+    /// The names people @-mention the bot with in groups; stripped before parsing.
+    pub bot_names: Vec<String>,
+    pub app: AppSurfaceSettings,
+    pub aibot: CallbackSurfaceSettings,
+    pub robot: CallbackSurfaceSettings,
+    /// Groups the bot pushes to; robot callbacks teach it more.
+    pub groups: Vec<GroupSettings>,
+}
+
+impl Default for WecomSettings {
+    fn default() -> Self {
+        Self {
+            corp_id: String::new(),
+            api_base: "https://qyapi.weixin.qq.com".into(),
+            timeout_ms: 5000,
+            bot_names: vec!["rallybot".into()],
+            app: AppSurfaceSettings::default(),
+            aibot: CallbackSurfaceSettings::default(),
+            robot: CallbackSurfaceSettings::default(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// The self-built app: callbacks for private chat, `message/send` for pushes to one person.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSurfaceSettings {
+    pub agent_id: i64,
+    pub secret: Secret,
+    pub token: Secret,
+    pub encoding_aes_key: Secret,
+}
+
+/// A callback-only surface (AI bot, group robot).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackSurfaceSettings {
+    pub token: Secret,
+    pub encoding_aes_key: Secret,
+}
+
+/// The callback credentials shared by every surface.
+pub trait CallbackCredentials {
+    fn token(&self) -> &Secret;
+    fn encoding_aes_key(&self) -> &Secret;
+    /// A surface whose token or key is empty is disabled: its endpoint answers 404.
+    fn enabled(&self) -> bool {
+        !self.token().is_empty() && !self.encoding_aes_key().is_empty()
+    }
+}
+
+impl CallbackCredentials for AppSurfaceSettings {
+    fn token(&self) -> &Secret {
+        &self.token
+    }
+    fn encoding_aes_key(&self) -> &Secret {
+        &self.encoding_aes_key
+    }
+}
+
+impl CallbackCredentials for CallbackSurfaceSettings {
+    fn token(&self) -> &Secret {
+        &self.token
+    }
+    fn encoding_aes_key(&self) -> &Secret {
+        &self.encoding_aes_key
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupSettings {
+    pub name: String,
+    pub webhook_key: Secret,
+    /// Union code from the unions file; empty when the group belongs to no union.
+    pub union: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignSettings {
+    pub file: PathBuf,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::from("deploy/campaigns/longjiang-2022.toml"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolesSettings {
+    pub organizers: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// HMAC key for ID-number hashes.
+    pub pepper: Secret,
+    /// 32-byte AES key, base64, for phone numbers at rest.
+    pub key: Secret,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Bearer token for `/admin/*`; empty disables those endpoints.
+    pub token: Secret,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockSettings {
+    /// A manual clock that `POST /admin/clock` can set: for rehearsals, never in production.
+    pub rehearsal: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `rallybot=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+// ---------------------------------------------------------------- loading
+
+/// Where a key's value came from, so problems can say `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// A line (1-based) of the config file.
+    File { path: PathBuf, line: usize },
+    /// An environment variable.
+    Env { var: String },
+}
+
+/// One thing wrong with the configuration, printed as `file:line: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Origin::Default => write!(f, "<defaults>:0: {}", self.message),
+            Origin::File { path, line } => {
+                write!(f, "{}:{}: {}", path.display(), line, self.message)
+            }
+            Origin::Env { var } => write!(f, "<env {var}>:0: {}", self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid { problems: Vec<ConfigProblem> },
+}
+
+/// Settings plus what is needed to say where each value came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    source: String,
+    env_keys: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    /// Where the value at `key` (dotted, array items by index: `wecom.groups.0.webhook_key`)
+    /// came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        if let Some(var) = self.env_keys.get(key) {
+            return Origin::Env { var: var.clone() };
+        }
+        // A key inside an array item overridden as a whole by the environment.
+        for (overridden, var) in &self.env_keys {
+            if key.starts_with(&format!("{overridden}.")) {
+                return Origin::Env { var: var.clone() };
+            }
+        }
+        match &self.file {
+            Some(path) => match locate_key(&self.source, key) {
+                Some(line) => Origin::File {
+                    path: path.clone(),
+                    line,
+                },
+                None => Origin::Default,
+            },
+            None => Origin::Default,
+        }
+    }
+
+    fn problem(&self, key: &str, message: impl Into<String>) -> ConfigProblem {
+        ConfigProblem {
+            origin: self.origin(key),
+            message: message.into(),
+        }
+    }
+
+    /// Every problem in the settings themselves (campaign-dependent checks are in `check`).
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let s = &self.settings;
+        let mut out = Vec::new();
+        if url::Url::parse(&s.server.public_url).is_err() {
+            out.push(self.problem("server.public_url", "server.public_url is not a URL"));
+        }
+        if !(s.storage.url.starts_with("sqlite:")
+            || s.storage.url.starts_with("postgres://")
+            || s.storage.url.starts_with("postgresql://"))
+        {
+            out.push(self.problem(
+                "storage.url",
+                "storage.url must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if url::Url::parse(&s.wecom.api_base).is_err() {
+            out.push(self.problem("wecom.api_base", "wecom.api_base is not a URL"));
+        }
+        if s.wecom.timeout_ms == 0 {
+            out.push(self.problem("wecom.timeout_ms", "wecom.timeout_ms must be more than 0"));
+        }
+        if s.server.reply_deadline_ms > 4500 {
+            out.push(self.problem(
+                "server.reply_deadline_ms",
+                "server.reply_deadline_ms must stay below WeCom's 5 s timeout (at most 4500)",
+            ));
+        }
+        self.surface_problems("wecom.app", &s.wecom.app, &mut out);
+        self.surface_problems("wecom.aibot", &s.wecom.aibot, &mut out);
+        self.surface_problems("wecom.robot", &s.wecom.robot, &mut out);
+        if s.wecom.app.enabled() && s.wecom.corp_id.is_empty() {
+            out.push(self.problem(
+                "wecom.corp_id",
+                "wecom.corp_id is required when the app surface is enabled",
+            ));
+        }
+        for (i, group) in s.wecom.groups.iter().enumerate() {
+            if group.name.trim().is_empty() {
+                out.push(self.problem(
+                    &format!("wecom.groups.{i}.name"),
+                    format!("wecom.groups[{i}] has no name"),
+                ));
+            }
+            if group.webhook_key.is_empty() {
+                out.push(self.problem(
+                    &format!("wecom.groups.{i}.webhook_key"),
+                    format!("wecom.groups[{i}] ({}) has no webhook_key", group.name),
+                ));
+            }
+        }
+        if s.privacy.pepper.is_empty() {
+            out.push(self.problem(
+                "privacy.pepper",
+                "privacy.pepper is empty (set RALLYBOT_PRIVACY__PEPPER)",
+            ));
+        }
+        match decode_base64(s.privacy.key.expose()) {
+            Some(bytes) if bytes.len() == 32 => {}
+            _ => out.push(self.problem(
+                "privacy.key",
+                "privacy.key must be 32 bytes in base64 (set RALLYBOT_PRIVACY__KEY; e.g. `openssl rand -base64 32`)",
+            )),
+        }
+        if s.clock.rehearsal && s.admin.token.is_empty() {
+            out.push(self.problem(
+                "clock.rehearsal",
+                "clock.rehearsal = true needs admin.token to move the clock",
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
+            out.push(self.problem("log.level", "log.level is not a valid filter"));
+        }
+        out
+    }
+
+    fn surface_problems(
+        &self,
+        prefix: &str,
+        surface: &dyn CallbackCredentials,
+        out: &mut Vec<ConfigProblem>,
+    ) {
+        let token = surface.token().expose();
+        let key = surface.encoding_aes_key().expose();
+        if token.is_empty() && key.is_empty() {
+            return; // disabled on purpose
+        }
+        if token.is_empty() != key.is_empty() {
+            let missing = if token.is_empty() {
+                "token"
+            } else {
+                "encoding_aes_key"
+            };
+            out.push(self.problem(
+                &format!("{prefix}.{missing}"),
+                format!("{prefix}.{missing} is empty while the other credential is set: set both or neither"),
+            ));
+            return;
+        }
+        if token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.push(self.problem(
+                &format!("{prefix}.token"),
+                format!("{prefix}.token must be at most 32 letters or digits"),
+            ));
+        }
+        if key.len() != 43 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.push(self.problem(
+                &format!("{prefix}.encoding_aes_key"),
+                format!("{prefix}.encoding_aes_key must be exactly 43 letters or digits"),
+            ));
+        }
+    }
+}
+
+fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+}
+
+impl Settings {
+    /// Loads the settings: `path` if given, else `$RALLYBOT_CONFIG`, else `rallybot.toml` if
+    /// it exists, else the defaults; then the `RALLYBOT_*__*` variables of `env` on top.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let from_env = env
+            .iter()
+            .find(|(k, _)| k == CONFIG_ENV)
+            .map(|(_, v)| PathBuf::from(v));
+        let (file, explicit) = match (path, from_env) {
+            (Some(p), _) => (Some(p.to_path_buf()), true),
+            (None, Some(p)) => (Some(p), true),
+            (None, None) => (Some(PathBuf::from(DEFAULT_CONFIG_FILE)), false),
+        };
+        let (file, source) = match file {
+            Some(p) => match std::fs::read_to_string(&p) {
+                Ok(text) => (Some(p), text),
+                // Only the implicit default file may be absent: a named file must exist.
+                Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                    (None, String::new())
+                }
+                Err(source) => return Err(ConfigError::Read { path: p, source }),
+            },
+            None => (None, String::new()),
+        };
+        Self::from_source(file, source, env)
+    }
+
+    /// Parses `source` (the text of `file`) and applies the environment overrides.
+    pub fn from_source(
+        file: Option<PathBuf>,
+        source: String,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let at_line = |line: usize| match &file {
+            Some(path) => Origin::File {
+                path: path.clone(),
+                line,
+            },
+            None => Origin::Default,
+        };
+        // First the file alone, straight from its text, so errors carry a span.
+        if let Err(e) = toml::from_str::<Settings>(&source) {
+            let line = e
+                .span()
+                .map(|span| line_of_offset(&source, span.start))
+                .unwrap_or(0);
+            return Err(ConfigError::Invalid {
+                problems: vec![ConfigProblem {
+                    origin: at_line(line),
+                    message: one_line(e.message()),
+                }],
+            });
+        }
+        let mut tree: toml::Table = source.parse().unwrap_or_default();
+        let schema = toml::Table::try_from(Settings::default()).unwrap_or_default();
+        let mut env_keys = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        env.sort();
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if !rest.contains("__") {
+                continue; // RALLYBOT_CONFIG, RALLYBOT_TEST_DATABASE_URL, …
+            }
+            let origin = Origin::Env { var: var.clone() };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if path.iter().any(String::is_empty) {
+                problems.push(ConfigProblem {
+                    origin,
+                    message: "malformed variable name".into(),
+                });
+                continue;
+            }
+            let value = env_value(&schema, &path, &raw);
+            let mut candidate = tree.clone();
+            if let Err(message) = set_path(&mut candidate, &path, value) {
+                problems.push(ConfigProblem { origin, message });
+                continue;
+            }
+            // Each variable is checked on its own so a problem names the variable.
+            match toml::Value::Table(candidate.clone()).try_into::<Settings>() {
+                Ok(_) => {
+                    tree = candidate;
+                    env_keys.insert(path.join("."), var);
+                }
+                Err(e) => problems.push(ConfigProblem {
+                    origin,
+                    message: one_line(e.message()),
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid { problems });
+        }
+        let settings: Settings =
+            toml::Value::Table(tree)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    problems: vec![ConfigProblem {
+                        origin: at_line(0),
+                        message: one_line(e.message()),
+                    }],
+                })?;
+        Ok(Loaded {
+            settings,
+            file,
+            source,
+            env_keys,
+        })
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Turns an environment value into a TOML value, guided by the type of the default value at
+/// the same path (so `RALLYBOT_WECOM__APP__TOKEN=123` stays a string).
+fn env_value(schema: &toml::Table, path: &[String], raw: &str) -> toml::Value {
+    let mut node: Option<&toml::Value> = None;
+    let mut table = Some(schema);
+    for key in path {
+        node = table.and_then(|t| t.get(key));
+        table = node.and_then(toml::Value::as_table);
+    }
+    let parsed = || {
+        format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+    };
+    match node {
+        Some(toml::Value::String(_)) => toml::Value::String(raw.to_string()),
+        Some(toml::Value::Integer(_)) | Some(toml::Value::Boolean(_)) => {
+            parsed().unwrap_or_else(|| toml::Value::String(raw.to_string()))
+        }
+        Some(toml::Value::Array(_)) => match parsed() {
+            Some(v @ toml::Value::Array(_)) => v,
+            // `a,b,c` for a list of strings.
+            _ => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            ),
+        },
+        _ => parsed().unwrap_or_else(|| toml::Value::String(raw.to_string())),
+    }
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut table = tree;
+    for key in parents {
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(format!("`{key}` is not a section")),
+        };
+    }
+    table.insert(last.clone(), value);
+    Ok(())
+}
+
+fn line_of_offset(source: &str, offset: usize) -> usize {
+    source
+        .get(..offset.min(source.len()))
+        .map_or(0, |s| s.matches('\n').count() + 1)
+}
+
+/// The table header a line opens, e.g. `[wecom.app]` → (`wecom.app`, false),
+/// `[[wecom.groups]]` → (`wecom.groups`, true).
+fn header_of(line: &str) -> Option<(String, bool)> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if let Some(inner) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+        return Some((normalise_path(inner), true));
+    }
+    line.strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+        .map(|inner| (normalise_path(inner), false))
+}
+
+fn normalise_path(path: &str) -> String {
+    path.split('.')
+        .map(|p| p.trim().trim_matches('"'))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The key a `key = value` line sets.
+fn key_of(line: &str) -> Option<String> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('#') || trimmed.starts_with('[') {
+        return None;
+    }
+    let (key, _) = trimmed.split_once('=')?;
+    Some(normalise_path(key))
+}
+
+/// The 1-based line that sets `key` (dotted; array-of-table items by index), if any.
+fn locate_key(source: &str, key: &str) -> Option<usize> {
+    let mut section = String::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut section_line = None;
+    for (i, line) in source.lines().enumerate() {
+        if let Some((name, is_array)) = header_of(line) {
+            section = if is_array {
+                let n = counts.entry(name.clone()).or_insert(0);
+                let current = format!("{name}.{n}");
+                *n += 1;
+                current
+            } else {
+                name
+            };
+            if section == key {
+                section_line = Some(i + 1);
+            }
+            continue;
+        }
+        if let Some(k) = key_of(line) {
+            let full = if section.is_empty() {
+                k
+            } else {
+                format!("{section}.{k}")
+            };
+            if full == key {
+                return Some(i + 1);
+            }
+        }
+    }
+    // A key left at its default: point at its section, or the section above.
+    section_line.or_else(|| {
+        key.rsplit_once('.')
+            .and_then(|(parent, _)| locate_key(source, parent))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn example_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/rallybot.example.toml")
+    }
+
+    #[test]
+    fn the_example_config_parses_and_sets_every_section() {
+        let loaded = Settings::load(Some(&example_path()), Vec::new()).unwrap();
+        let s = &loaded.settings;
+        assert_eq!(s.server.listen.port(), 8080);
+        assert_eq!(s.wecom.app.agent_id, 1000002);
+        assert!(s.wecom.app.enabled());
+        assert_eq!(s.wecom.app.encoding_aes_key.expose().len(), 43);
+        assert!(!s.wecom.groups.is_empty());
+        assert_eq!(s.wecom.groups[0].union, "hrb");
+        assert_eq!(
+            s.campaign.file,
+            PathBuf::from("deploy/campaigns/longjiang-2022.toml")
+        );
+        assert!(!s.roles.organizers.is_empty());
+        assert!(!s.clock.rehearsal);
+    }
+
+    #[test]
+    fn absent_default_file_gives_defaults() {
+        let loaded = Settings::from_source(None, String::new(), Vec::new()).unwrap();
+        assert_eq!(loaded.settings.storage.url, "sqlite://rallybot.db");
+        assert_eq!(loaded.settings.server.reply_deadline_ms, 4000);
+        assert!(!loaded.settings.wecom.app.enabled());
+    }
+
+    #[test]
+    fn a_named_file_that_does_not_exist_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/rallybot.toml")), Vec::new());
+        assert!(matches!(err, Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_with_the_right_types() {
+        let loaded = Settings::load(
+            Some(&example_path()),
+            env(&[
+                ("RALLYBOT_WECOM__APP__SECRET", "s3cret"),
+                ("RALLYBOT_WECOM__APP__TOKEN", "12345"),
+                ("RALLYBOT_WECOM__APP__AGENT_ID", "42"),
+                ("RALLYBOT_CLOCK__REHEARSAL", "true"),
+                ("RALLYBOT_ROLES__ORGANIZERS", "alice, bob"),
+                ("RALLYBOT_SERVER__LISTEN", "0.0.0.0:9000"),
+                ("RALLYBOT_TEST_DATABASE_URL", "postgres://ignored"),
+            ]),
+        )
+        .unwrap();
+        let s = &loaded.settings;
+        assert_eq!(s.wecom.app.secret.expose(), "s3cret");
+        assert_eq!(s.wecom.app.token.expose(), "12345");
+        assert_eq!(s.wecom.app.agent_id, 42);
+        assert!(s.clock.rehearsal);
+        assert_eq!(s.roles.organizers, vec!["alice", "bob"]);
+        assert_eq!(s.server.listen.port(), 9000);
+        assert_eq!(
+            loaded.origin("wecom.app.secret"),
+            Origin::Env {
+                var: "RALLYBOT_WECOM__APP__SECRET".into()
+            }
+        );
+    }
+
+    #[test]
+    fn config_env_names_the_file() {
+        let path = example_path();
+        let loaded = Settings::load(
+            None,
+            env(&[(CONFIG_ENV, path.to_str().unwrap_or_default())]),
+        )
+        .unwrap();
+        assert_eq!(loaded.file.as_deref(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let loaded = Settings::from_source(
+            None,
+            String::new(),
+            env(&[
+                ("RALLYBOT_WECOM__APP__SECRET", "topsecretvalue"),
+                ("RALLYBOT_PRIVACY__PEPPER", "pepper-value"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{:?}", loaded.settings);
+        assert!(!debug.contains("topsecretvalue"), "{debug}");
+        assert!(!debug.contains("pepper-value"));
+        let shown = toml::to_string(&loaded.settings).unwrap();
+        assert!(!shown.contains("topsecretvalue"));
+        assert_eq!(format!("{}", Secret::new("x")), "***");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_their_line() {
+        let source = "[server]\nlisten = \"127.0.0.1:1\"\n\n[wecom]\ncorp_idd = \"x\"\n";
+        let err =
+            Settings::from_source(Some("c.toml".into()), source.into(), Vec::new()).unwrap_err();
+        let ConfigError::Invalid { problems } = err else {
+            panic!("expected problems");
+        };
+        let text = problems[0].to_string();
+        assert!(text.starts_with("c.toml:5: "), "{text}");
+        assert!(text.contains("corp_idd"), "{text}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_the_line() {
+        let source = "[server]\nlisten = \n";
+        let err =
+            Settings::from_source(Some("c.toml".into()), source.into(), Vec::new()).unwrap_err();
+        let ConfigError::Invalid { problems } = err else {
+            panic!("expected problems");
+        };
+        assert!(
+            problems[0].to_string().starts_with("c.toml:2: "),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn semantic_problems_are_all_reported_with_lines() {
+        let source = r#"
+[wecom]
+corp_id = ""
+
+[wecom.app]
+agent_id = 1
+token = "abc"
+encoding_aes_key = "short"
+
+[wecom.robot]
+token = "tok"
+
+[[wecom.groups]]
+name = "g1"
+webhook_key = "k"
+
+[[wecom.groups]]
+name = "g2"
+webhook_key = ""
+
+[privacy]
+pepper = "p"
+key = "not base64!"
+"#;
+        let loaded =
+            Settings::from_source(Some("c.toml".into()), source.into(), Vec::new()).unwrap();
+        let problems: Vec<String> = loaded.problems().iter().map(ToString::to_string).collect();
+        let has = |prefix: &str, needle: &str| {
+            problems
+                .iter()
+                .any(|p| p.starts_with(prefix) && p.contains(needle))
+        };
+        assert!(has("c.toml:8: ", "encoding_aes_key"), "{problems:#?}");
+        assert!(has("c.toml:3: ", "corp_id"), "{problems:#?}");
+        assert!(
+            has("c.toml:10: ", "wecom.robot.encoding_aes_key"),
+            "{problems:#?}"
+        );
+        assert!(has("c.toml:19: ", "g2"), "{problems:#?}");
+        assert!(has("c.toml:23: ", "privacy.key"), "{problems:#?}");
+    }
+
+    #[test]
+    fn a_bad_env_value_names_the_variable() {
+        let err = Settings::from_source(
+            None,
+            String::new(),
+            env(&[("RALLYBOT_WECOM__APP__AGENT_ID", "many")]),
+        )
+        .unwrap_err();
+        let ConfigError::Invalid { problems } = err else {
+            panic!("expected problems");
+        };
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with("<env RALLYBOT_WECOM__APP__AGENT_ID>"),
+            "{}",
+            problems[0]
+        );
+    }
+}

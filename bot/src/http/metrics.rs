@@ -1,0 +1,177 @@
+//! Request metrics in the Prometheus text format: callbacks by surface and outcome, a latency
+//! histogram per surface, and commands by name. Hand-rolled: a few counters need no framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Per bucket, not cumulative; the last slot is `+Inf`.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        let slot = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        self.counts[slot] += 1;
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    callbacks: BTreeMap<(&'static str, String), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    commands: BTreeMap<String, u64>,
+}
+
+/// The bot's metrics; cheap to update from every request.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means a panic mid-increment; the numbers are still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One callback answered: its surface, outcome label and how long it took.
+    pub fn callback(&self, surface: &'static str, outcome: &str, latency: Duration) {
+        let mut inner = self.lock();
+        *inner
+            .callbacks
+            .entry((surface, outcome.to_string()))
+            .or_insert(0) += 1;
+        inner
+            .latency
+            .entry(surface)
+            .or_default()
+            .observe(latency.as_secs_f64());
+    }
+
+    /// One command handled, by its name (`帮助`, `投票`, …).
+    pub fn command(&self, name: &str) {
+        *self.lock().commands.entry(name.to_string()).or_insert(0) += 1;
+    }
+
+    /// How many callbacks of `surface` ended with `outcome` (for tests and the console).
+    pub fn callbacks(&self, surface: &str, outcome: &str) -> u64 {
+        self.lock()
+            .callbacks
+            .iter()
+            .filter(|((s, o), _)| *s == surface && o == outcome)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP rallybot_callbacks_total WeCom callbacks answered, by surface and outcome.\n",
+        );
+        out.push_str("# TYPE rallybot_callbacks_total counter\n");
+        for ((surface, outcome), n) in &inner.callbacks {
+            let _ = writeln!(
+                out,
+                "rallybot_callbacks_total{{surface=\"{surface}\",outcome=\"{}\"}} {n}",
+                escape(outcome)
+            );
+        }
+        out.push_str("# HELP rallybot_callback_latency_seconds Time to answer a WeCom callback.\n");
+        out.push_str("# TYPE rallybot_callback_latency_seconds histogram\n");
+        for (surface, h) in &inner.latency {
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += h.counts[i];
+                let _ = writeln!(
+                    out,
+                    "rallybot_callback_latency_seconds_bucket{{surface=\"{surface}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "rallybot_callback_latency_seconds_bucket{{surface=\"{surface}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "rallybot_callback_latency_seconds_sum{{surface=\"{surface}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "rallybot_callback_latency_seconds_count{{surface=\"{surface}\"}} {}",
+                h.count
+            );
+        }
+        out.push_str("# HELP rallybot_commands_total Commands handled, by name.\n");
+        out.push_str("# TYPE rallybot_commands_total counter\n");
+        for (command, n) in &inner.commands {
+            let _ = writeln!(
+                out,
+                "rallybot_commands_total{{command=\"{}\"}} {n}",
+                escape(command)
+            );
+        }
+        out
+    }
+}
+
+/// Label values are escaped as the exposition format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::new();
+        m.callback("app", "replied", Duration::from_millis(2));
+        m.callback("app", "replied", Duration::from_millis(30));
+        m.callback("robot", "bad_signature", Duration::from_micros(100));
+        m.command("帮助");
+        let text = m.render();
+        assert!(text.contains("rallybot_callbacks_total{surface=\"app\",outcome=\"replied\"} 2"));
+        assert!(text
+            .contains("rallybot_callbacks_total{surface=\"robot\",outcome=\"bad_signature\"} 1"));
+        assert!(text
+            .contains("rallybot_callback_latency_seconds_bucket{surface=\"app\",le=\"0.0025\"} 1"));
+        assert!(text
+            .contains("rallybot_callback_latency_seconds_bucket{surface=\"app\",le=\"0.05\"} 2"));
+        assert!(text.contains("rallybot_callback_latency_seconds_count{surface=\"app\"} 2"));
+        assert!(text.contains("rallybot_commands_total{command=\"帮助\"} 1"));
+        assert_eq!(m.callbacks("app", "replied"), 2);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP server's router: WeCom callbacks, `/healthz`, `/metrics`, `/admin/*`.
+
+pub mod admin;
+pub mod error;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::callback::{self, CallbackState};
+use admin::AdminState;
+use metrics::Metrics;
+
+/// Builds the whole router.
+pub fn router(callbacks: Arc<CallbackState>, admin: Arc<AdminState>) -> Router {
+    let metrics = callbacks.metrics.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(render_metrics).with_state(metrics))
+        .route("/admin/clock", post(admin::clock).with_state(admin))
+        .merge(callback::routes(callbacks))
+}
+
+async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
