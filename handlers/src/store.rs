@@ -448,6 +448,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Back to pending, due again at `retry_at`, with the error recorded and attempts + 1.
     async fn retry_push(&self, id: i64, retry_at: Timestamp, error: &str) -> StoreResult<()>;
     async fn fail_push(&self, id: i64, error: &str) -> StoreResult<()>;
+    /// Back to pending, due again at `not_before`, without counting an attempt or touching
+    /// `last_error`: the sender held it back (rate limit, quiet hours), nothing went wrong.
+    /// Backends should override this; the default counts an attempt.
+    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
+        self.retry_push(id, not_before, "held back by the sender")
+            .await
+    }
     /// Most recent first, optionally only one status.
     async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>>;
 
