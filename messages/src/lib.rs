@@ -19,10 +19,17 @@
 //! Errors: [`CryptoError`] (with [`CryptoError::code`] giving the WXBizMsgCrypt `-400xx` code) for
 //! crypto and envelopes, [`ParseError`] for message plaintexts.
 //!
+//! Outbound: [`client::WeComClient`] implements [`client::WeComApi`] (app `message/send`,
+//! `appchat/send`, webhooks, AI-bot `response_url`), with a token cache that refreshes before
+//! expiry, one refresh per app at a time, a pluggable [`client::TokenStore`], and
+//! [`client::ApiError::kind`] telling retryable, configuration, webhook and recipient errors
+//! apart; [`client::Backoff`] computes retry delays.
+//!
 //! Text limits: [`text::fit_bytes`] and [`text::split_bytes`] cut at UTF-8 byte limits
 //! ([`text::APP_TEXT_LIMIT`], [`text::WEBHOOK_MARKDOWN_LIMIT`], …) without splitting a character.
 
 pub mod callback;
+pub mod client;
 pub mod crypto;
 pub mod envelope;
 pub mod inbound;
