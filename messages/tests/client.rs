@@ -1,5 +1,8 @@
 //! The outbound client against a local fake WeCom API (axum on 127.0.0.1, port 0).
 
+// The fake server's handlers are test code too; a poisoned lock there should fail the test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
