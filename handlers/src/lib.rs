@@ -6,5 +6,7 @@ pub mod clock;
 pub mod command;
 pub mod identity;
 pub mod privacy;
+pub mod quota;
+pub mod scoring;
 pub mod service;
 pub mod store;

@@ -167,6 +167,16 @@ fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// Like `local`, but midnight is shown as 24:00 of the day before, the way `ends = 2022-09-30`
+/// was written.
+fn local_end(at: DateTime<Utc>, tz: Tz) -> String {
+    let t = at.with_timezone(&tz);
+    match t.date_naive().pred_opt() {
+        Some(day) if t.time() == NaiveTime::MIN => format!("{} 24:00", day.format("%Y-%m-%d")),
+        _ => local(at, tz),
+    }
+}
+
 fn when_at(
     fields: &Fields<'_>,
     sink: &mut FileProblems,
@@ -324,7 +334,7 @@ fn read_stages(
                 ends.line,
                 format!(
                     "stage `{key}` ends ({}) before it starts ({})",
-                    local(ends.value, tz),
+                    local_end(ends.value, tz),
                     local(starts.value, tz)
                 ),
             );
@@ -355,7 +365,7 @@ fn read_stages(
                     after.key,
                     local(after.starts, tz),
                     before.key,
-                    local(before.ends, tz)
+                    local_end(before.ends, tz)
                 ),
             );
         }
@@ -448,7 +458,7 @@ fn read_tracks(root: &Fields<'_>, sink: &mut FileProblems) -> (Vec<Track>, Vec<S
         }
         let awards = read_awards(&f, sink);
         let link_hosts = read_link_hosts(&f, sink);
-        let self_vote = f.bool(sink, "self_vote").map_or(true, |b| b.value);
+        let self_vote = f.bool(sink, "self_vote").is_none_or(|b| b.value);
         if let (Some(key), Some(name), Some(code_prefix), Some(entrant), Some(rule), Some(awards)) =
             (key, name, code_prefix, entrant, rule, awards)
         {
@@ -701,7 +711,7 @@ fn read_deadlines(
             }
         }
         // Earliest reminder first.
-        remind.sort_by(|a, b| b.value.cmp(&a.value));
+        remind.sort_by_key(|r| std::cmp::Reverse(r.value));
         let (Some(key), Some(name), Some(due), Some(audience)) = (key, name, due, audience) else {
             continue;
         };
@@ -714,7 +724,7 @@ fn read_deadlines(
                          at {}, after the deadline ({}); pick another offset",
                         format_offset(r.value),
                         local(sent, tz),
-                        local(due.value, tz)
+                        local_end(due.value, tz)
                     ),
                 );
             }
@@ -740,13 +750,8 @@ fn delivered_after_deadline(
 ) -> Option<DateTime<Utc>> {
     let at = (due - offset).with_timezone(&tz);
     let t = at.time();
-    let (start, end) = (nudges.quiet_start, nudges.quiet_end);
-    let quiet = match start.cmp(&end) {
-        std::cmp::Ordering::Equal => false,
-        std::cmp::Ordering::Less => start <= t && t < end,
-        std::cmp::Ordering::Greater => t >= start || t < end,
-    };
-    if !quiet {
+    let end = nudges.quiet_end;
+    if !nudges.is_quiet(t) {
         return None;
     }
     let end_day = if t >= end {
@@ -774,7 +779,7 @@ fn read_metrics(
     let mut metrics = Vec::new();
     for f in root.tables(sink, "metrics", "metric") {
         f.reject_unknown(sink, &["key", "name", "source", "window"]);
-        let key = f.text(sink, "key").and_then(|k| {
+        let key = f.text(sink, "key").map(|k| {
             keys.check(sink, &k.value, k.line);
             if FIXED_COLUMNS.contains(&k.value.as_str()) {
                 sink.at_line(
@@ -791,7 +796,7 @@ fn read_metrics(
                 line,
             };
             declared.push(key.clone());
-            Some(key)
+            key
         });
         let name = f.text(sink, "name").map(|n| {
             names.check(sink, &n.value, n.line);

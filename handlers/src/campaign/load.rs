@@ -46,7 +46,7 @@ pub fn load_campaign(path: &Path) -> Result<Campaign, LoadError> {
             .unwrap_or_else(|| Path::new(""))
             .join(&file.value);
         match read_text(&csv_path) {
-            Err((line, message)) if line == 0 => {
+            Err((0, message)) => {
                 toml_problems.at_line(file.line, format!("unions file: {message}"));
             }
             Err((line, message)) => {

@@ -1,9 +1,11 @@
 //! Questions the rest of the bot asks a campaign: which stage is on, which track or union a
 //! user meant, which day it is locally.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
-use super::model::{Campaign, Deadline, Opening, Rule, Stage, Track, Union, Unions};
+use super::model::{
+    Campaign, Deadline, Metric, Nudges, Opening, Rule, Stage, Track, Union, Unions,
+};
 use crate::store::DailyLimit;
 
 /// How many candidates an ambiguous lookup lists.
@@ -41,7 +43,8 @@ impl Campaign {
     }
 
     pub fn is_open(&self, opening: Opening, now: DateTime<Utc>) -> bool {
-        self.stage_at(now).is_some_and(|s| s.opens.contains(&opening))
+        self.stage_at(now)
+            .is_some_and(|s| s.opens.contains(&opening))
     }
 
     /// The next stage (after now) that opens `opening`.
@@ -92,6 +95,46 @@ impl Campaign {
             0 => TrackMatch::None,
             1 => TrackMatch::One(partial[0]),
             _ => TrackMatch::Ambiguous(partial),
+        }
+    }
+}
+
+impl Campaign {
+    pub fn metric(&self, key: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.key == key)
+    }
+
+    /// By key (case-insensitive) or name (`上报 线下活动 2`), else by an unambiguous part of the
+    /// name.
+    pub fn resolve_metric(&self, query: &str) -> Option<&Metric> {
+        let q = query.trim();
+        if q.is_empty() {
+            return None;
+        }
+        if let Some(m) = self
+            .metrics
+            .iter()
+            .find(|m| m.key.eq_ignore_ascii_case(q) || m.name == q)
+        {
+            return Some(m);
+        }
+        let mut partial = self.metrics.iter().filter(|m| m.name.contains(q));
+        match (partial.next(), partial.next()) {
+            (Some(m), None) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+impl Nudges {
+    /// Whether `local` (a time of day in the campaign's zone) falls in the quiet hours
+    /// `[start, end)`, which wrap midnight when start > end; equal ends mean no quiet hours.
+    pub fn is_quiet(&self, local: NaiveTime) -> bool {
+        let (start, end) = (self.quiet_start, self.quiet_end);
+        if start <= end {
+            start <= local && local < end
+        } else {
+            local >= start || local < end
         }
     }
 }
@@ -186,7 +229,7 @@ impl Unions {
             .map(|u| (q.chars().filter(|c| u.name.contains(*c)).count(), u))
             .filter(|(score, _)| *score > 0)
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         scored
             .into_iter()
             .take(MAX_CANDIDATES)
