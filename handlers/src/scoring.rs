@@ -449,4 +449,72 @@ mod tests {
         assert_eq!(remaining_today(&rule, "reading", &[]), None);
         assert_eq!(left_for_entry(&rule, "reading", &[], "R0001"), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn more_minutes_never_give_fewer_points(a in 0u32..1000, b in 0u32..1000) {
+                let bands = [(30, 5), (60, 8), (120, 10)];
+                let (low, high) = (a.min(b), a.max(b));
+                prop_assert!(points_for_minutes(&bands, low) <= points_for_minutes(&bands, high));
+            }
+
+            #[test]
+            fn ranking_follows_the_comparator(
+                rows in proptest::collection::vec((0i64..20, 0i64..50, 0usize..6), 0..30)
+            ) {
+                let entries: Vec<EntryRecord> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (score, minute, who))| {
+                        entry(&format!("A{i:04}"), &format!("m{who}"), *score, Some(*minute))
+                    })
+                    .collect();
+                let ranked = rank_entries(&entries);
+                let places: Vec<u64> = ranked.iter().map(|r| r.place).collect();
+                prop_assert_eq!(places, (1..=ranked.len() as u64).collect::<Vec<_>>());
+                for pair in ranked.windows(2) {
+                    prop_assert_eq!(compare_entries(&pair[0].entry, &pair[1].entry), Ordering::Less);
+                }
+                // One place per entrant, holding that entrant's best entry.
+                let mut entrants: Vec<&str> = entries.iter().map(|e| e.entrant_id.as_str()).collect();
+                entrants.sort_unstable();
+                entrants.dedup();
+                prop_assert_eq!(ranked.len(), entrants.len());
+                for r in &ranked {
+                    for e in entries.iter().filter(|e| e.entrant_id == r.entry.entrant_id) {
+                        prop_assert_ne!(compare_entries(e, &r.entry), Ordering::Less);
+                    }
+                }
+            }
+
+            #[test]
+            fn the_overtaking_gap_is_exactly_enough(
+                mine in 0i64..100,
+                theirs in 0i64..100,
+                their_minute in -60i64..60,
+                my_code in "A00[0-9][0-9]",
+            ) {
+                let now = t0();
+                let other = RankKey {
+                    score: theirs,
+                    reached_at: Some(now + Duration::minutes(their_minute)),
+                    code: "A0050",
+                };
+                let gap = points_to_overtake(mine, &my_code, other, now);
+                let me = |score: i64| RankKey { score, reached_at: Some(now), code: &my_code };
+                if gap == 0 {
+                    prop_assert!(mine >= theirs);
+                } else {
+                    let gap = i64::try_from(gap).unwrap();
+                    prop_assert!(me(mine + gap) < other);
+                    prop_assert!(me(mine + gap - 1) > other);
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! The shipped campaigns load with the numbers of their notices, and broken campaign files are
 //! reported all at once with the right file and line.
 
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};

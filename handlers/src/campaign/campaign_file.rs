@@ -604,7 +604,7 @@ fn read_awards(f: &Fields<'_>, sink: &mut FileProblems) -> Option<Vec<AwardTier>
     let mut names = Unique::new("award name");
     let mut ok = true;
     for item in list {
-        let Some(tier) = inline_fields(item.value, format!("award on line {}", item.line)) else {
+        let Some(tier) = inline_fields(item.value, "the award") else {
             sink.at_line(
                 item.line,
                 "each award must be written like { name = \"一等奖\", count = 10 }",

@@ -24,10 +24,6 @@ pub(crate) struct Fields<'a> {
     pub(crate) what: String,
 }
 
-fn item_span(item: &Item) -> Option<Range<usize>> {
-    item.span()
-}
-
 fn value_type(value: &Value) -> &'static str {
     match value {
         Value::String(_) => "a string",
@@ -62,22 +58,15 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The line of the table itself (its header, or its first key for the document root).
+    /// The line of the table itself; 0 for the document root, which has no line of its own.
     pub(crate) fn line(&self, sink: &FileProblems) -> usize {
-        sink.line_of_span(self.span.clone()).max(
-            // The root table has no span; fall back to its first key.
-            self.table
-                .iter()
-                .next()
-                .and_then(|(k, _)| self.table.get_key_value(k))
-                .map_or(0, |(key, _)| sink.line_of_span(key.span())),
-        )
+        sink.line_of_span(self.span.clone())
     }
 
     /// The span of `key`'s value (or of the key itself, or the table).
     fn span_of(&self, key: &str) -> Option<Range<usize>> {
         let (k, item) = self.table.get_key_value(key)?;
-        item_span(item)
+        item.span()
             .or_else(|| k.span())
             .or_else(|| self.span.clone())
     }
