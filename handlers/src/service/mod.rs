@@ -1,12 +1,29 @@
 //! The conversation: one inbound chat message in, one reply out, with roles, stages and the
 //! privacy rule applied. `Assistant::handle` is the only entry point the bot calls.
 
+mod broadcast;
+mod dialogue;
+mod entries;
+mod giving;
+mod help;
+mod progress;
+mod register;
+mod stage;
+mod standing;
+mod text;
+
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::campaign::Campaign;
 use crate::clock::Clock;
+use crate::command::{Command, CommandKind, ParseError};
+use crate::identity::contains_personal_number;
 use crate::privacy::Privacy;
-use crate::store::Store;
+use crate::store::{AuditEvent, MemberRecord, Store, StoreError};
+
+use dialogue::{DialogueState, Loaded};
 
 /// Who may review and organize, from config `[roles]`. Organizers are reviewers too.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +61,13 @@ pub struct Reply {
     pub mention_sender: bool,
 }
 
+/// The reply when the store fails: the worker can simply try again.
+pub const BUSY: &str = "系统繁忙，请稍后再试。";
+
+/// The group privacy warning. It never repeats what was written.
+pub const PRIVACY_WARNING: &str = "为保护个人信息，请不要在群里发送身份证号、手机号等登记信息。\
+请在企业微信「工作台」打开本活动应用（或点我的头像发起私聊），在私聊中发送「注册」完成实名登记。";
+
 /// The campaign's conversation logic, shared by every surface.
 #[derive(Debug, Clone)]
 pub struct Assistant {
@@ -54,6 +78,34 @@ pub struct Assistant {
     roles: Roles,
     /// The bot's own names, stripped from the start of group messages (`@rallybot`).
     bot_names: Vec<String>,
+}
+
+/// What the logic answers, or the store failure that stopped it.
+type Answer = Result<String, StoreError>;
+
+/// Everything known about the sender of one message.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub userid: String,
+    pub member: Option<MemberRecord>,
+    /// The union this user is an officer of (the first one listed).
+    pub officer_union: Option<String>,
+    pub reviewer: bool,
+    pub organizer: bool,
+}
+
+/// One message being answered.
+#[derive(Debug)]
+pub(crate) struct Turn<'a> {
+    pub msg: &'a Inbound,
+    pub now: DateTime<Utc>,
+    pub caller: Caller,
+}
+
+impl Turn<'_> {
+    pub fn in_group(&self) -> bool {
+        self.msg.chat_kind == ChatKind::Group
+    }
 }
 
 impl Assistant {
@@ -80,12 +132,178 @@ impl Assistant {
         self
     }
 
+    pub fn campaign(&self) -> &Campaign {
+        &self.campaign
+    }
+
     /// Answers one message. Never fails: problems become polite replies.
     pub async fn handle(&self, msg: &Inbound) -> Reply {
-        let _ = (&self.campaign, &self.store, &self.clock, &self.privacy, &self.roles);
+        let now = self.clock.now();
+        let text = match self.respond(msg, now).await {
+            Ok(text) => text,
+            Err(error) => {
+                // The error text comes from the database driver, never from user input.
+                tracing::warn!(%error, chat_kind = ?msg.chat_kind, "store failed while answering");
+                BUSY.to_string()
+            }
+        };
         Reply {
-            text: "系统升级中，请稍后再试。".into(),
+            text,
             mention_sender: msg.chat_kind == ChatKind::Group,
+        }
+    }
+
+    async fn respond(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
+        match msg.chat_kind {
+            ChatKind::Group => self.respond_in_group(msg, now).await,
+            ChatKind::Private => self.respond_in_private(msg, now).await,
+        }
+    }
+
+    async fn respond_in_group(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
+        // Checked before anything is parsed or stored: personal data in a group is only warned about.
+        if contains_personal_number(&msg.text) {
+            return Ok(PRIVACY_WARNING.to_string());
+        }
+        let parsed = Command::parse(&msg.text, &self.bot_names);
+        match &parsed {
+            Ok(Command::Register(Some(_))) => return Ok(PRIVACY_WARNING.to_string()),
+            Err(ParseError {
+                kind: CommandKind::Register,
+                ..
+            }) => return Ok(PRIVACY_WARNING.to_string()),
+            Ok(command) => {
+                if let Some(kind) = command.kind() {
+                    if kind.spec().private_only {
+                        return Ok(help::private_only(kind));
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+        let turn = self.turn(msg, now).await?;
+        match parsed {
+            Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
+            Ok(command) => self.dispatch(&turn, command).await,
+            Err(error) => Ok(error.to_string()),
+        }
+    }
+
+    async fn respond_in_private(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
+        let loaded = dialogue::load(&*self.store, msg, now).await?;
+        let turn = self.turn(msg, now).await?;
+        match loaded {
+            Loaded::Active(state) => self.respond_in_dialogue(&turn, state).await,
+            Loaded::Expired => {
+                let parsed = Command::parse(&msg.text, &self.bot_names);
+                match parsed {
+                    Ok(Command::Unknown | Command::Confirm) => Ok(dialogue::expired_reply()),
+                    Ok(Command::Cancel) => Ok(help::nothing_pending()),
+                    Ok(command) => self.dispatch(&turn, command).await,
+                    Err(error) => Ok(error.to_string()),
+                }
+            }
+            Loaded::None => match Command::parse(&msg.text, &self.bot_names) {
+                Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
+                Ok(command) => self.dispatch(&turn, command).await,
+                Err(error) => Ok(error.to_string()),
+            },
+        }
+    }
+
+    /// A message while a registration or broadcast dialogue is open: `取消`/`确认` steer it, a
+    /// command word standing alone is answered as usual, anything else answers the question.
+    async fn respond_in_dialogue(&self, turn: &Turn<'_>, state: DialogueState) -> Answer {
+        match Command::parse_strict(&turn.msg.text, &self.bot_names) {
+            Ok(Command::Cancel) => {
+                dialogue::clear(&*self.store, turn.msg).await?;
+                Ok(match state {
+                    DialogueState::Register(_) => "已取消登记，填写的信息没有保存。".to_string(),
+                    DialogueState::Broadcast(_) => "已取消公告，没有发送。".to_string(),
+                })
+            }
+            Ok(Command::Confirm) => match state {
+                DialogueState::Register(draft) => self.confirm_registration(turn, draft).await,
+                DialogueState::Broadcast(draft) => self.send_broadcast(turn, draft).await,
+            },
+            Ok(Command::Unknown) => match state {
+                DialogueState::Register(draft) => self.registration_answer(turn, draft).await,
+                DialogueState::Broadcast(_) => Ok(broadcast::awaiting_confirmation()),
+            },
+            Ok(command) => self.dispatch(turn, command).await,
+            Err(error) => Ok(error.to_string()),
+        }
+    }
+
+    async fn turn<'a>(&self, msg: &'a Inbound, now: DateTime<Utc>) -> Result<Turn<'a>, StoreError> {
+        let member = self.store.member(&msg.user).await?;
+        let organizer = self.roles.organizers.contains(&msg.user);
+        let caller = Caller {
+            userid: msg.user.clone(),
+            member,
+            officer_union: self
+                .campaign
+                .unions
+                .officer_of(&msg.user)
+                .next()
+                .map(|u| u.code.clone()),
+            reviewer: organizer || self.roles.reviewers.contains(&msg.user),
+            organizer,
+        };
+        Ok(Turn { msg, now, caller })
+    }
+
+    async fn dispatch(&self, turn: &Turn<'_>, command: Command) -> Answer {
+        match command {
+            Command::Help { topic } => Ok(self.help(turn, topic)),
+            Command::Register(form) => self.start_registration(turn, form).await,
+            Command::Me => self.me(turn).await,
+            Command::Submit { track, link, title } => {
+                self.submit(turn, &track, &link, title.as_deref()).await
+            }
+            Command::Vote { code, amount } => {
+                self.give(turn, CommandKind::Vote, &code, amount).await
+            }
+            Command::Like { code } => self.give(turn, CommandKind::Like, &code, 1).await,
+            Command::View { code } => self.give(turn, CommandKind::View, &code, 1).await,
+            Command::Read { minutes } => self.read(turn, minutes).await,
+            Command::Left => self.left(turn).await,
+            Command::Rank { track } => self.rank(turn, track.as_deref()).await,
+            Command::Top { track, n } => self.top(track.as_deref(), n).await,
+            Command::Stage => Ok(self.stage(turn.now)),
+            Command::Progress { union } => self.progress(turn, union.as_deref()).await,
+            Command::Report {
+                metric,
+                amount,
+                note,
+            } => self.report(turn, &metric, amount, note.as_deref()).await,
+            Command::Review {
+                code,
+                decision,
+                reason,
+            } => self.review(turn, &code, decision, reason.as_deref()).await,
+            Command::Pending => self.pending(turn).await,
+            Command::Broadcast { audience, content } => {
+                self.preview_broadcast(turn, audience, &content).await
+            }
+            // Outside a dialogue there is nothing to cancel or confirm.
+            Command::Cancel | Command::Confirm => Ok(help::nothing_pending()),
+            Command::Unknown => Ok(help::unknown()),
+        }
+    }
+
+    /// Appends an audit record. A failure here must not undo or hide the change the user made,
+    /// so it is logged and the reply goes out as usual.
+    async fn audit(&self, turn: &Turn<'_>, action: &str, subject: &str, detail: String) {
+        let event = AuditEvent {
+            at: turn.now,
+            actor: turn.caller.userid.clone(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            detail,
+        };
+        if let Err(error) = self.store.audit(&event).await {
+            tracing::warn!(%error, action, "audit record not written");
         }
     }
 }

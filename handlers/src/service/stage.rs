@@ -1,0 +1,66 @@
+//! `阶段`: the current stage, what it opens, days left, the next deadline and the next stage.
+
+use chrono::{DateTime, Utc};
+
+use super::text::{date, days_left, local_day, until};
+use super::Assistant;
+use crate::campaign::Opening;
+
+/// `提交作品、投票/点赞/浏览`.
+pub fn openings_text(opens: &[Opening]) -> String {
+    let parts: Vec<&str> = opens
+        .iter()
+        .map(|o| match o {
+            Opening::Submit => "提交作品",
+            Opening::Vote => "投票、点赞、浏览、阅读打卡",
+        })
+        .collect();
+    if parts.is_empty() {
+        "暂不开放提交和投票".to_string()
+    } else {
+        parts.join("；")
+    }
+}
+
+impl Assistant {
+    pub(super) fn stage(&self, now: DateTime<Utc>) -> String {
+        let c = &*self.campaign;
+        let mut lines = vec![c.name.clone()];
+        match c.stage_at(now) {
+            Some(stage) => {
+                lines.push(format!(
+                    "当前阶段：{}（{}—{}，{}）",
+                    stage.name,
+                    date(local_day(c, stage.starts)),
+                    until(c, stage.ends),
+                    days_left(c, now, stage.ends)
+                ));
+                lines.push(format!("开放：{}", openings_text(&stage.opens)));
+            }
+            None if c.stages.first().is_some_and(|s| now < s.starts) => {
+                lines.push("活动尚未开始。".to_string());
+            }
+            None if c.next_stage(now).is_none() => {
+                lines.push("活动已经结束，感谢大家的参与！发送「榜单」查看最终排名。".to_string());
+            }
+            None => lines.push("当前不在任何阶段。".to_string()),
+        }
+        if let Some(next) = c.next_stage(now) {
+            lines.push(format!(
+                "下一阶段：{}，{}开始（{}）",
+                next.name,
+                date(local_day(c, next.starts)),
+                openings_text(&next.opens)
+            ));
+        }
+        if let Some(deadline) = c.next_deadline(now) {
+            lines.push(format!(
+                "下一个截止：{}，{}（{}）",
+                deadline.name,
+                until(c, deadline.due),
+                days_left(c, now, deadline.due)
+            ));
+        }
+        lines.join("\n")
+    }
+}

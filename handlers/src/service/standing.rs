@@ -1,0 +1,200 @@
+//! Standings: `排名` (my place, award zone and the gap to the next zone, per track) and `榜单`
+//! (top N with award zones).
+
+use super::text::{fit, titled, track_name};
+use super::{Answer, Assistant, Turn};
+use crate::campaign::{EntrantKind, Track};
+use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
+use crate::store::{Ranked, StoreError};
+
+/// Entries per track when `榜单` lists every track at once.
+const OVERVIEW_PER_TRACK: u32 = 3;
+
+impl Assistant {
+    /// Who the caller competes as in a track: themselves, or their union in unit tracks.
+    fn entrant_for(&self, turn: &Turn<'_>, track: &Track) -> Option<(EntrantKind, String)> {
+        let caller = &turn.caller;
+        match track.entrant {
+            EntrantKind::Member => caller
+                .member
+                .as_ref()
+                .map(|m| (EntrantKind::Member, m.userid.clone())),
+            EntrantKind::Unit => caller
+                .officer_union
+                .clone()
+                .or_else(|| caller.member.as_ref().map(|m| m.union_code.clone()))
+                .map(|union| (EntrantKind::Unit, union)),
+        }
+    }
+
+    pub(super) async fn rank(&self, turn: &Turn<'_>, query: Option<&str>) -> Answer {
+        if turn.caller.member.is_none() && turn.caller.officer_union.is_none() {
+            return Ok(self.register_first());
+        }
+        let tracks: Vec<&Track> = match query {
+            Some(q) => match self.find_track(q) {
+                Ok(track) => vec![track],
+                Err(reply) => return Ok(reply),
+            },
+            None => self.campaign.tracks.iter().collect(),
+        };
+        let explicit = query.is_some();
+        let mut lines = Vec::new();
+        for track in tracks {
+            let Some((kind, entrant)) = self.entrant_for(turn, track) else {
+                if explicit {
+                    lines.push(format!(
+                        "{}：你还没有实名登记，发送「注册」后参加。",
+                        track_name(track)
+                    ));
+                }
+                continue;
+            };
+            let whose = match kind {
+                EntrantKind::Member => String::new(),
+                EntrantKind::Unit => format!("{}：", self.union_name(&entrant)),
+            };
+            match self.store.rank_of(&track.key, kind, &entrant).await? {
+                Some(ranked) => {
+                    let line = self.rank_line(turn, track, &ranked).await?;
+                    lines.push(format!("{}{whose}{line}", track_name(track)));
+                }
+                None if explicit => lines.push(format!(
+                    "{}{whose}还没有通过审核的作品。",
+                    track_name(track)
+                )),
+                None => {}
+            }
+        }
+        if lines.is_empty() {
+            return Ok(
+                "你还没有通过审核的作品，暂无排名。发送「帮助 提交」看看怎么参加。".to_string(),
+            );
+        }
+        Ok(fit("我的排名：", &lines, |n| {
+            format!("…另有 {n} 个赛道")
+        }))
+    }
+
+    /// `第 12 名（A0017，35 票），二等奖区间；距一等奖还差 7 票`.
+    async fn rank_line(
+        &self,
+        turn: &Turn<'_>,
+        track: &Track,
+        ranked: &Ranked,
+    ) -> Result<String, StoreError> {
+        let unit = track.rule.unit();
+        let entry = &ranked.entry;
+        let mut line = format!(
+            "第 {} 名（{}，{} {unit}）",
+            ranked.place, entry.code, entry.score
+        );
+        match award_for_place(&track.awards, ranked.place) {
+            Some(tier) => line.push_str(&format!("，{}区间", tier.name)),
+            None if !track.awards.is_empty() => line.push_str("，暂未进入获奖区间"),
+            None => {}
+        }
+        let Some(zone) = next_better_zone(&track.awards, ranked.place) else {
+            if ranked.place == 1 {
+                line.push_str("，暂列第一！");
+            }
+            return Ok(line);
+        };
+        let boundary_place = u32::try_from(zone.last_place).unwrap_or(u32::MAX);
+        let boundary = self.store.top(&track.key, boundary_place).await?;
+        if let Some(other) = boundary.iter().find(|r| r.place == zone.last_place) {
+            let gap = points_to_overtake(
+                entry.score,
+                &entry.code,
+                RankKey::of(&other.entry),
+                turn.now,
+            );
+            line.push_str(&format!(
+                "；距{}（前 {} 名）还差 {gap} {unit}",
+                zone.tier.name, zone.last_place
+            ));
+        }
+        Ok(line)
+    }
+
+    pub(super) async fn top(&self, query: Option<&str>, n: u32) -> Answer {
+        let track = match (query, self.campaign.tracks.as_slice()) {
+            (Some(q), _) => match self.find_track(q) {
+                Ok(track) => track,
+                Err(reply) => return Ok(reply),
+            },
+            (None, [only]) => only,
+            (None, []) => return Ok("本次活动没有设置赛道。".to_string()),
+            (None, _) => return self.top_overview().await,
+        };
+        let ranked = self.store.top(&track.key, n).await?;
+        if ranked.is_empty() {
+            return Ok(format!("{}还没有通过审核的作品。", track_name(track)));
+        }
+        let zones = award_zones(&track.awards);
+        let mut lines = Vec::new();
+        for r in &ranked {
+            if let Some(zone) = zones.iter().find(|z| z.first_place == r.place) {
+                lines.push(format!(
+                    "【{}】第 {}–{} 名",
+                    zone.tier.name, zone.first_place, zone.last_place
+                ));
+            } else if !zones.is_empty() && zones.last().is_some_and(|z| z.last_place + 1 == r.place)
+            {
+                lines.push("【其他】".to_string());
+            }
+            lines.push(self.top_line(track, r).await?);
+        }
+        let header = format!("{}榜单（前 {}）：", track_name(track), ranked.len());
+        Ok(fit(&header, &lines, |left| {
+            format!(
+                "…篇幅有限，其余 {left} 行略；可发送「榜单 {} 20」查看前 20。",
+                track.code_prefix
+            )
+        }))
+    }
+
+    async fn top_overview(&self) -> Answer {
+        let mut lines = Vec::new();
+        for track in &self.campaign.tracks {
+            lines.push(track_name(track));
+            let ranked = self.store.top(&track.key, OVERVIEW_PER_TRACK).await?;
+            if ranked.is_empty() {
+                lines.push("  暂无作品".to_string());
+            }
+            for r in &ranked {
+                lines.push(format!("  {}", self.top_line(track, r).await?));
+            }
+        }
+        lines.push("发送「榜单 赛道 N」查看某个赛道的前 N 名，例如「榜单 A 20」。".to_string());
+        Ok(fit("各赛道前 3 名：", &lines, |n| {
+            format!("…另有 {n} 行")
+        }))
+    }
+
+    /// `1. A0017 张三《标题》 35 票`: with the entrant's name, or the union for unit tracks.
+    async fn top_line(&self, track: &Track, r: &Ranked) -> Result<String, StoreError> {
+        let entry = &r.entry;
+        let who = match entry.entrant_kind {
+            EntrantKind::Unit => self
+                .campaign
+                .unions
+                .get(&entry.entrant_id)
+                .map_or_else(|| entry.entrant_id.clone(), |u| u.name.clone()),
+            EntrantKind::Member => self
+                .store
+                .member(&entry.entrant_id)
+                .await?
+                .map(|m| m.name)
+                .unwrap_or_default(),
+        };
+        Ok(format!(
+            "{}. {} {who}{} {} {}",
+            r.place,
+            entry.code,
+            titled(entry, 10),
+            entry.score,
+            track.rule.unit()
+        ))
+    }
+}
