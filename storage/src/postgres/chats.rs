@@ -1,0 +1,135 @@
+//! Callback dedup keys, registration dialogues and known group chats on PostgreSQL.
+
+use rallybot_handlers::store::{CallbackClaim, DialogueRecord, GroupRecord, Timestamp};
+use sqlx::{PgPool, Row};
+
+use crate::failure::Attempt;
+
+/// One INSERT; only a repeat pays for the second read.
+pub(super) async fn claim_callback(
+    pool: &PgPool,
+    key: &str,
+    now: Timestamp,
+) -> Attempt<CallbackClaim> {
+    let inserted = sqlx::query(
+        "INSERT INTO callbacks (key, claimed_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(CallbackClaim::New);
+    }
+    // The first claim is committed (the insert waited for it), so this sees it unless it
+    // was purged meanwhile.
+    let reply: Option<Option<String>> =
+        sqlx::query_scalar("SELECT reply FROM callbacks WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    Ok(CallbackClaim::Seen {
+        reply: reply.flatten(),
+    })
+}
+
+pub(super) async fn finish_callback(pool: &PgPool, key: &str, reply: &str) -> Attempt<()> {
+    sqlx::query("UPDATE callbacks SET reply = $2 WHERE key = $1")
+        .bind(key)
+        .bind(reply)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn purge_callbacks(pool: &PgPool, before: Timestamp) -> Attempt<u64> {
+    let purged = sqlx::query("DELETE FROM callbacks WHERE claimed_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(purged.rows_affected())
+}
+
+pub(super) async fn dialogue(
+    pool: &PgPool,
+    chat: &str,
+    user: &str,
+) -> Attempt<Option<DialogueRecord>> {
+    let row =
+        sqlx::query("SELECT state, updated_at FROM dialogues WHERE chat = $1 AND userid = $2")
+            .bind(chat)
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(DialogueRecord {
+        chat: chat.to_owned(),
+        user: user.to_owned(),
+        state: row.try_get("state")?,
+        updated_at: row.try_get("updated_at")?,
+    }))
+}
+
+pub(super) async fn save_dialogue(pool: &PgPool, dialogue: &DialogueRecord) -> Attempt<()> {
+    sqlx::query(
+        "INSERT INTO dialogues (chat, userid, state, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (chat, userid) DO UPDATE SET state = excluded.state, \
+            updated_at = excluded.updated_at",
+    )
+    .bind(&dialogue.chat)
+    .bind(&dialogue.user)
+    .bind(&dialogue.state)
+    .bind(dialogue.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn clear_dialogue(pool: &PgPool, chat: &str, user: &str) -> Attempt<()> {
+    sqlx::query("DELETE FROM dialogues WHERE chat = $1 AND userid = $2")
+        .bind(chat)
+        .bind(user)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn upsert_group(pool: &PgPool, group: &GroupRecord) -> Attempt<()> {
+    sqlx::query(
+        "INSERT INTO chat_groups (chat_id, name, webhook_url, union_code, learned_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (chat_id) DO UPDATE SET name = excluded.name, \
+            webhook_url = excluded.webhook_url, union_code = excluded.union_code, \
+            learned_at = excluded.learned_at",
+    )
+    .bind(&group.chat_id)
+    .bind(&group.name)
+    .bind(&group.webhook_url)
+    .bind(&group.union_code)
+    .bind(group.learned_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn groups(pool: &PgPool) -> Attempt<Vec<GroupRecord>> {
+    let found = sqlx::query(
+        "SELECT chat_id, name, webhook_url, union_code, learned_at FROM chat_groups ORDER BY chat_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(GroupRecord {
+                chat_id: row.try_get("chat_id")?,
+                name: row.try_get("name")?,
+                webhook_url: row.try_get("webhook_url")?,
+                union_code: row.try_get("union_code")?,
+                learned_at: row.try_get("learned_at")?,
+            })
+        })
+        .collect()
+}

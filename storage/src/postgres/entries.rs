@@ -1,0 +1,222 @@
+//! Entries on PostgreSQL: submission with atomic code allocation, review, lookups.
+
+use rallybot_handlers::store::{
+    EntrantKind, EntryRecord, NewEntry, Review, ReviewStatus, StoreError, Timestamp,
+};
+use sqlx::{PgConnection, PgPool};
+
+use super::ranking;
+use super::rows::{self, ENTRY_COLUMNS};
+use crate::codec;
+use crate::failure::Attempt;
+
+/// Hands out the next code of a prefix; inside the caller's transaction, so a failed
+/// submission gives its number back (the row stays locked until then).
+pub(super) async fn next_code(conn: &mut PgConnection, prefix: &str) -> Attempt<String> {
+    let prefix = codec::normalize_code(prefix);
+    let number: i64 = sqlx::query_scalar(
+        "INSERT INTO code_sequences (prefix, last) VALUES ($1, 1) \
+         ON CONFLICT (prefix) DO UPDATE SET last = code_sequences.last + 1 RETURNING last",
+    )
+    .bind(&prefix)
+    .fetch_one(conn)
+    .await?;
+    Ok(codec::entry_code(&prefix, number))
+}
+
+pub(super) async fn submit(pool: &PgPool, new: &NewEntry) -> Attempt<EntryRecord> {
+    let mut tx = pool.begin().await?;
+    let code = next_code(&mut tx, &new.code_prefix).await?;
+    let approved = new.status == ReviewStatus::Approved;
+    let reached_at = approved.then_some(new.now);
+    let inserted = sqlx::query(
+        "INSERT INTO entries (code, track, entrant_kind, entrant_id, submitter, union_code, \
+         link, title, status, submitted_at, score, score_reached_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) \
+         ON CONFLICT (track, link) DO NOTHING",
+    )
+    .bind(&code)
+    .bind(&new.track)
+    .bind(new.entrant_kind.as_str())
+    .bind(&new.entrant_id)
+    .bind(&new.submitter)
+    .bind(&new.union_code)
+    .bind(&new.link)
+    .bind(&new.title)
+    .bind(new.status.as_str())
+    .bind(new.now)
+    .bind(reached_at)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::DuplicateLink.into());
+    }
+    if approved {
+        let best = ranking::Standing {
+            track: &new.track,
+            kind: new.entrant_kind,
+            entrant_id: &new.entrant_id,
+            code: &code,
+            score: 0,
+            reached_at: new.now,
+        };
+        ranking::offer(&mut tx, &best).await?;
+    }
+    tx.commit().await?;
+    Ok(EntryRecord {
+        code,
+        track: new.track.clone(),
+        entrant_kind: new.entrant_kind,
+        entrant_id: new.entrant_id.clone(),
+        submitter: new.submitter.clone(),
+        union_code: new.union_code.clone(),
+        link: new.link.clone(),
+        title: new.title.clone(),
+        status: new.status,
+        reason: None,
+        reviewer: None,
+        submitted_at: new.now,
+        reviewed_at: None,
+        score: 0,
+        score_reached_at: reached_at,
+    })
+}
+
+/// Creates the linkless, approved reading entry of a member in a points track.
+pub(super) async fn create_reading_entry(
+    conn: &mut PgConnection,
+    track: &str,
+    code_prefix: &str,
+    member: &str,
+    union_code: &str,
+    now: Timestamp,
+) -> Attempt<String> {
+    let code = next_code(conn, code_prefix).await?;
+    sqlx::query(
+        "INSERT INTO entries (code, track, entrant_kind, entrant_id, submitter, union_code, \
+         link, title, status, submitted_at, score, score_reached_at) \
+         VALUES ($1, $2, 'member', $3, $3, $4, NULL, '', 'approved', $5, 0, $5)",
+    )
+    .bind(&code)
+    .bind(track)
+    .bind(member)
+    .bind(union_code)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let best = ranking::Standing {
+        track,
+        kind: EntrantKind::Member,
+        entrant_id: member,
+        code: &code,
+        score: 0,
+        reached_at: now,
+    };
+    ranking::offer(conn, &best).await?;
+    Ok(code)
+}
+
+pub(super) async fn find(pool: &PgPool, code: &str) -> Attempt<Option<EntryRecord>> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1");
+    let row = sqlx::query(&sql)
+        .bind(codec::normalize_code(code))
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(rows::entry).transpose()
+}
+
+pub(super) async fn pending(pool: &PgPool, limit: u32) -> Attempt<Vec<EntryRecord>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.status = 'pending' \
+         ORDER BY e.submitted_at, e.code LIMIT $1"
+    );
+    let found = sqlx::query(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::entry).collect()
+}
+
+pub(super) async fn review(pool: &PgPool, review: &Review) -> Attempt<EntryRecord> {
+    let mut tx = pool.begin().await?;
+    // The row lock orders this review with concurrent gives to the same entry.
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1 FOR UPDATE");
+    let row = sqlx::query(&sql)
+        .bind(codec::normalize_code(&review.code))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(before) = row.as_ref().map(rows::entry).transpose()? else {
+        return Err(StoreError::NoSuchEntry.into());
+    };
+    let was_approved = before.status == ReviewStatus::Approved;
+    let status = if review.approve {
+        ReviewStatus::Approved
+    } else {
+        ReviewStatus::Rejected
+    };
+    // An entry enters the ranking at its approval time; a repeated approval keeps it.
+    let reached_at = if review.approve && !was_approved {
+        Some(review.now)
+    } else {
+        before.score_reached_at
+    };
+    sqlx::query(
+        "UPDATE entries SET status = $2, reason = $3, reviewer = $4, reviewed_at = $5, \
+         score_reached_at = $6 WHERE code = $1",
+    )
+    .bind(&before.code)
+    .bind(status.as_str())
+    .bind(&review.reason)
+    .bind(&review.reviewer)
+    .bind(review.now)
+    .bind(reached_at)
+    .execute(&mut *tx)
+    .await?;
+    let after = EntryRecord {
+        status,
+        reason: review.reason.clone(),
+        reviewer: Some(review.reviewer.clone()),
+        reviewed_at: Some(review.now),
+        score_reached_at: reached_at,
+        ..before
+    };
+    match (was_approved, review.approve) {
+        (false, true) => {
+            let best = ranking::Standing {
+                track: &after.track,
+                kind: after.entrant_kind,
+                entrant_id: &after.entrant_id,
+                code: &after.code,
+                score: after.score,
+                reached_at: review.now,
+            };
+            ranking::offer(&mut tx, &best).await?;
+        }
+        (true, false) => {
+            ranking::recompute(&mut tx, &after.track, after.entrant_kind, &after.entrant_id)
+                .await?;
+        }
+        _ => {}
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub(super) async fn of(pool: &PgPool, who: &str) -> Attempt<Vec<EntryRecord>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.submitter = $1 OR e.entrant_id = $1 \
+         ORDER BY e.submitted_at DESC, e.code DESC"
+    );
+    let found = sqlx::query(&sql).bind(who).fetch_all(pool).await?;
+    found.iter().map(rows::entry).collect()
+}
+
+pub(super) async fn approved_by_union(pool: &PgPool, track: &str) -> Attempt<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT union_code, COUNT(*) FROM entries WHERE track = $1 AND status = 'approved' \
+         GROUP BY union_code ORDER BY union_code",
+    )
+    .bind(track)
+    .fetch_all(pool)
+    .await?)
+}

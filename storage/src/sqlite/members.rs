@@ -1,0 +1,73 @@
+//! Members on SQLite: registration with its one-person-one-ID-number rule, lookups, counts.
+
+use rallybot_handlers::store::{MemberRecord, RegisterOutcome, StoreError};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::rows::{self, millis, MEMBER_COLUMNS};
+use super::IMMEDIATE;
+use crate::failure::Attempt;
+
+pub(super) async fn register(pool: &SqlitePool, member: &MemberRecord) -> Attempt<RegisterOutcome> {
+    let mut tx = pool.begin_with(IMMEDIATE).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO members (userid, name, id_hash, id_mask, phone_enc, phone_mask, \
+         union_code, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&member.userid)
+    .bind(&member.name)
+    .bind(&member.id_hash)
+    .bind(&member.id_mask)
+    .bind(&member.phone_enc)
+    .bind(&member.phone_mask)
+    .bind(&member.union_code)
+    .bind(millis(member.registered_at))
+    .execute(&mut *tx)
+    .await?;
+    let outcome = if inserted.rows_affected() == 1 {
+        RegisterOutcome::Registered
+    } else {
+        // A clash on the userid or on the ID hash: the same person again, or someone else's
+        // number.
+        update_same_person(&mut tx, member).await?
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn update_same_person(
+    conn: &mut SqliteConnection,
+    member: &MemberRecord,
+) -> Attempt<RegisterOutcome> {
+    let updated = sqlx::query(
+        "UPDATE members SET name = $3, phone_enc = $4, phone_mask = $5, union_code = $6 \
+         WHERE userid = $1 AND id_hash = $2",
+    )
+    .bind(&member.userid)
+    .bind(&member.id_hash)
+    .bind(&member.name)
+    .bind(&member.phone_enc)
+    .bind(&member.phone_mask)
+    .bind(&member.union_code)
+    .execute(conn)
+    .await?;
+    if updated.rows_affected() == 1 {
+        Ok(RegisterOutcome::Updated)
+    } else {
+        Err(StoreError::IdNumberTaken.into())
+    }
+}
+
+pub(super) async fn get(pool: &SqlitePool, userid: &str) -> Attempt<Option<MemberRecord>> {
+    let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE userid = $1");
+    let row = sqlx::query(&sql).bind(userid).fetch_optional(pool).await?;
+    row.as_ref().map(rows::member).transpose()
+}
+
+pub(super) async fn by_union(pool: &SqlitePool) -> Attempt<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT union_code, COUNT(*) FROM members GROUP BY union_code ORDER BY union_code",
+    )
+    .fetch_all(pool)
+    .await?)
+}

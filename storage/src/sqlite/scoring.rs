@@ -1,0 +1,205 @@
+//! Votes, likes, views and reading points on SQLite: each one transaction under the write lock
+//! (`BEGIN IMMEDIATE`), so limits hold however many requests arrive at once.
+
+use chrono::NaiveDate;
+use rallybot_handlers::store::{
+    EntrantKind, Give, GiveOutcome, Reading, ReadingOutcome, StoreError, Timestamp, UsageRow,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::rows::{day_text, millis};
+use super::{entries, ranking, IMMEDIATE};
+use crate::codec;
+use crate::failure::Attempt;
+
+pub(super) async fn give(pool: &SqlitePool, give: &Give) -> Attempt<GiveOutcome> {
+    let code = codec::normalize_code(&give.entry_code);
+    let mut tx = pool.begin_with(IMMEDIATE).await?;
+    let entry =
+        sqlx::query("SELECT status, entrant_kind, entrant_id, score FROM entries WHERE code = $1")
+            .bind(&code)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(entry) = entry else {
+        return Err(StoreError::NoSuchEntry.into());
+    };
+    if entry.try_get::<&str, _>("status")? != "approved" {
+        return Err(StoreError::NotApproved.into());
+    }
+    let (scope, limit) = codec::usage_scope(give.limit, &code);
+    // One upsert applies the limit: both SET expressions see the row as it was.
+    let (used, granted): (i64, i64) = sqlx::query_as(
+        "INSERT INTO daily_usage (member, day, track, entry_code, used, last_granted) \
+         VALUES ($1, $2, $3, $4, min($5, $6), min($5, $6)) \
+         ON CONFLICT (member, day, track, entry_code) DO UPDATE SET \
+            used = used + max(0, min($5, $6 - used)), \
+            last_granted = max(0, min($5, $6 - used)) \
+         RETURNING used, last_granted",
+    )
+    .bind(&give.member)
+    .bind(day_text(give.day))
+    .bind(&give.track)
+    .bind(scope)
+    .bind(i64::from(give.amount))
+    .bind(limit)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut entry_score: i64 = entry.try_get("score")?;
+    if granted > 0 {
+        let scored = Scored {
+            track: &give.track,
+            member: &give.member,
+            code: &code,
+            kind: codec::parse_kind(entry.try_get("entrant_kind")?)?,
+            entrant_id: entry.try_get("entrant_id")?,
+            amount: granted,
+            at: give.now,
+        };
+        entry_score = add_score(&mut tx, &scored).await?;
+    }
+    tx.commit().await?;
+    Ok(GiveOutcome {
+        granted: codec::to_u32(granted),
+        used_today: codec::to_u32(used),
+        entry_score,
+    })
+}
+
+/// Points counted for one entry.
+struct Scored<'a> {
+    track: &'a str,
+    member: &'a str,
+    code: &'a str,
+    kind: EntrantKind,
+    entrant_id: &'a str,
+    amount: i64,
+    at: Timestamp,
+}
+
+/// Writes the ledger row, raises the entry's score and offers it to the ranking; returns the
+/// new score.
+async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<i64> {
+    sqlx::query(
+        "INSERT INTO ledger (track, member, entry_code, amount, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(scored.track)
+    .bind(scored.member)
+    .bind(scored.code)
+    .bind(scored.amount)
+    .bind(millis(scored.at))
+    .execute(&mut *conn)
+    .await?;
+    let score: i64 = sqlx::query_scalar(
+        "UPDATE entries SET score = score + $2, score_reached_at = $3 WHERE code = $1 \
+         RETURNING score",
+    )
+    .bind(scored.code)
+    .bind(scored.amount)
+    .bind(millis(scored.at))
+    .fetch_one(&mut *conn)
+    .await?;
+    let standing = ranking::Standing {
+        track: scored.track,
+        kind: scored.kind,
+        entrant_id: scored.entrant_id,
+        code: scored.code,
+        score,
+        reached_at: scored.at,
+    };
+    ranking::offer(conn, &standing).await?;
+    Ok(score)
+}
+
+pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt<ReadingOutcome> {
+    let mut tx = pool.begin_with(IMMEDIATE).await?;
+    let existing: Option<String> = sqlx::query_scalar(
+        "SELECT code FROM entries WHERE track = $1 AND entrant_id = $2 AND link IS NULL",
+    )
+    .bind(&reading.track)
+    .bind(&reading.member)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let code = match existing {
+        Some(code) => code,
+        None => {
+            entries::create_reading_entry(
+                &mut tx,
+                &reading.track,
+                &reading.code_prefix,
+                &reading.member,
+                &reading.union_code,
+                reading.now,
+            )
+            .await?
+        }
+    };
+    let (minutes, counted): (i64, i64) = sqlx::query_as(
+        "INSERT INTO reading_days (track, member, day, minutes, points) VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (track, member, day) DO UPDATE SET minutes = minutes + excluded.minutes \
+         RETURNING minutes, points",
+    )
+    .bind(&reading.track)
+    .bind(&reading.member)
+    .bind(day_text(reading.day))
+    .bind(i64::from(reading.minutes))
+    .fetch_one(&mut *tx)
+    .await?;
+    // Points never go down, even if the bands were changed to give fewer.
+    let points = codec::reading_points(minutes, &reading.bands).max(counted);
+    let total_points = if points > counted {
+        sqlx::query(
+            "UPDATE reading_days SET points = $4 WHERE track = $1 AND member = $2 AND day = $3",
+        )
+        .bind(&reading.track)
+        .bind(&reading.member)
+        .bind(day_text(reading.day))
+        .bind(points)
+        .execute(&mut *tx)
+        .await?;
+        let scored = Scored {
+            track: &reading.track,
+            member: &reading.member,
+            code: &code,
+            kind: EntrantKind::Member,
+            entrant_id: &reading.member,
+            amount: points - counted,
+            at: reading.now,
+        };
+        add_score(&mut tx, &scored).await?
+    } else {
+        sqlx::query_scalar("SELECT score FROM entries WHERE code = $1")
+            .bind(&code)
+            .fetch_one(&mut *tx)
+            .await?
+    };
+    tx.commit().await?;
+    Ok(ReadingOutcome {
+        entry_code: code,
+        minutes_today: codec::to_u32(minutes),
+        points_today: codec::to_u32(points),
+        total_points,
+    })
+}
+
+pub(super) async fn usage(
+    pool: &SqlitePool,
+    member: &str,
+    day: NaiveDate,
+) -> Attempt<Vec<UsageRow>> {
+    let found: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT track, entry_code, used FROM daily_usage WHERE member = $1 AND day = $2 \
+         ORDER BY track, entry_code",
+    )
+    .bind(member)
+    .bind(day_text(day))
+    .fetch_all(pool)
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|(track, entry_code, used)| UsageRow {
+            track,
+            entry_code,
+            used: codec::to_u32(used),
+        })
+        .collect())
+}

@@ -1,0 +1,115 @@
+//! Small builders for the records the contract cases need.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use rallybot_handlers::store::{
+    DailyLimit, EntrantKind, EntryRecord, Give, MemberRecord, NewEntry, Review, ReviewStatus,
+    Store, Timestamp,
+};
+
+pub type Shared = Arc<dyn Store>;
+
+/// `secs` seconds after a fixed start (whole seconds survive every backend's precision).
+pub fn at(secs: i64) -> Timestamp {
+    start() + Duration::seconds(secs)
+}
+
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 8, 0, 0).unwrap()
+}
+
+/// Campaign day `n` (0 = the first).
+pub fn day(n: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 5, 1).unwrap() + chrono::Days::new(n)
+}
+
+pub fn member(userid: &str, id_hash: &str, union_code: &str) -> MemberRecord {
+    MemberRecord {
+        userid: userid.to_owned(),
+        name: format!("name of {userid}"),
+        id_hash: id_hash.to_owned(),
+        id_mask: "230103********123X".to_owned(),
+        phone_enc: format!("ciphertext-{userid}"),
+        phone_mask: "138****1234".to_owned(),
+        union_code: union_code.to_owned(),
+        registered_at: at(0),
+    }
+}
+
+/// A pending submission by a member for themself.
+pub fn submission(
+    track: &str,
+    prefix: &str,
+    entrant: &str,
+    link: &str,
+    now: Timestamp,
+) -> NewEntry {
+    NewEntry {
+        track: track.to_owned(),
+        code_prefix: prefix.to_owned(),
+        entrant_kind: EntrantKind::Member,
+        entrant_id: entrant.to_owned(),
+        submitter: entrant.to_owned(),
+        union_code: "U1".to_owned(),
+        link: link.to_owned(),
+        title: format!("title of {link}"),
+        status: ReviewStatus::Pending,
+        now,
+    }
+}
+
+pub fn approval(code: &str, now: Timestamp) -> Review {
+    Review {
+        code: code.to_owned(),
+        approve: true,
+        reason: None,
+        reviewer: "reviewer".to_owned(),
+        now,
+    }
+}
+
+/// Submits and approves an entry at `now`.
+pub async fn approved(
+    store: &Shared,
+    track: &str,
+    prefix: &str,
+    entrant: &str,
+    link: &str,
+    now: Timestamp,
+) -> EntryRecord {
+    let entry = store
+        .submit_entry(&submission(track, prefix, entrant, link, now))
+        .await
+        .unwrap();
+    store
+        .review_entry(&approval(&entry.code, now))
+        .await
+        .unwrap()
+}
+
+/// Votes under the usual limit of 5 per entry per day.
+pub fn vote(member: &str, code: &str, amount: u32, day: NaiveDate, now: Timestamp) -> Give {
+    Give {
+        track: "votes".to_owned(),
+        member: member.to_owned(),
+        entry_code: code.to_owned(),
+        amount,
+        limit: DailyLimit::PerWorkPerDay(5),
+        day,
+        now,
+    }
+}
+
+/// Likes under the usual limit of 3 per member per track per day.
+pub fn like(member: &str, code: &str, day: NaiveDate, now: Timestamp) -> Give {
+    Give {
+        track: "likes".to_owned(),
+        member: member.to_owned(),
+        entry_code: code.to_owned(),
+        amount: 1,
+        limit: DailyLimit::PerMemberPerDay(3),
+        day,
+        now,
+    }
+}

@@ -1,0 +1,95 @@
+//! The `Store` contract, written once and run against every backend: each case below becomes
+//! `sqlite::<case>` (a fresh SQLite file) and `postgres::<case>` (a fresh schema on the server
+//! named by `RALLYBOT_TEST_DATABASE_URL`; skipped with one notice when it is unset).
+
+// The cases are test code spread over helper modules, where clippy's in-test allowance does
+// not reach.
+#![allow(clippy::unwrap_used)]
+
+mod chats;
+mod concurrency;
+mod entries;
+mod fixtures;
+mod harness;
+mod instances;
+mod members;
+mod outbox;
+mod ranking;
+mod records;
+mod scoring;
+
+/// Declares every case for both backends.
+macro_rules! contract {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let db = crate::harness::Db::sqlite().await;
+                    crate::$module::$case(db.store()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = crate::harness::Db::postgres().await else {
+                        return;
+                    };
+                    crate::$module::$case(db.store()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    members::registering_again_updates_name_phone_and_union,
+    members::an_id_number_belongs_to_one_user,
+    members::a_user_cannot_change_id_number,
+    members::unknown_member_is_none,
+    members::registrations_are_counted_per_union,
+    entries::codes_are_allocated_per_track_in_order,
+    entries::a_link_enters_a_track_once,
+    entries::entries_created_approved_rank_at_once,
+    entries::pending_entries_come_oldest_first,
+    entries::review_approves_or_rejects,
+    entries::approving_twice_keeps_the_ranking_time,
+    entries::entries_of_lists_submitted_and_entered_newest_first,
+    entries::approved_entries_are_counted_per_union,
+    scoring::votes_are_capped_per_entry_per_day,
+    scoring::a_refused_give_leaves_the_score_time_alone,
+    scoring::likes_are_capped_per_member_per_track_per_day,
+    scoring::a_new_day_resets_the_limits,
+    scoring::gives_need_an_existing_approved_entry,
+    scoring::usage_lists_what_was_used_today,
+    scoring::reading_minutes_become_points,
+    ranking::ties_go_to_the_earlier_time_then_the_code,
+    ranking::only_the_best_entry_of_an_entrant_ranks,
+    ranking::units_rank_like_members,
+    ranking::places_agree_with_a_recomputed_order,
+    records::reports_are_summed_per_union_and_metric,
+    records::the_audit_log_reads_back_in_order_by_pages,
+    chats::a_callback_is_claimed_once_then_seen_with_its_reply,
+    chats::purging_forgets_old_callbacks,
+    chats::dialogues_are_kept_per_chat_and_user,
+    chats::groups_are_learned_and_refreshed,
+    outbox::enqueueing_a_key_twice_is_a_no_op,
+    outbox::due_pushes_are_claimed_in_order_under_a_lease,
+    outbox::pushes_are_retried_sent_or_failed,
+    instances::tokens_are_saved_and_replaced,
+    instances::a_lease_is_held_until_it_expires,
+    instances::job_marks_remember_the_last_occurrence,
+    concurrency::two_hundred_single_votes_count_five,
+    concurrency::two_hundred_likes_count_three,
+    concurrency::one_id_number_races_to_one_registration,
+    concurrency::concurrent_submissions_get_distinct_codes,
+    concurrency::the_same_link_raced_enters_once,
+    concurrency::many_concurrent_writers_all_succeed,
+    concurrency::concurrent_claimers_never_share_a_push,
+    concurrency::crowd_voting_keeps_scores_and_places_exact,
+}
