@@ -95,7 +95,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         word: "注册",
         aliases: &["register", "登记"],
         usage: "注册 [姓名 身份证号 手机号 工会]",
-        summary: "实名登记（私聊），按提示逐项填写，或一行填完",
+        summary: "实名登记，按提示逐项填写，或一行填完",
         example: "注册",
         who: Who::All,
         private_only: true,

@@ -209,7 +209,8 @@ impl fmt::Display for Phone {
 
 // ---------------------------------------------------------------- entry code
 
-/// An entry code: the track's code prefix (letters) and a number, upper case (`A0017`).
+/// An entry code: the track's code prefix (letters) and a number of at least four digits, upper
+/// case (`A0017`; `a17` parses to the same).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntryCode(String);
 
@@ -221,11 +222,12 @@ impl EntryCode {
         let ok = (1..=4).contains(&letters)
             && (1..=8).contains(&digits.len())
             && digits.iter().all(u8::is_ascii_digit);
-        if ok {
-            Ok(Self(code))
-        } else {
-            Err(IdentityError::EntryCode)
+        if !ok {
+            return Err(IdentityError::EntryCode);
         }
+        // Codes are allocated with at least four digits; `A17` means `A0017`.
+        let (prefix, number) = code.split_at(letters);
+        Ok(Self(format!("{prefix}{number:0>4}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -406,7 +408,12 @@ mod tests {
     #[test]
     fn entry_codes() {
         assert_eq!(EntryCode::parse("a0017").unwrap().as_str(), "A0017");
-        assert_eq!(EntryCode::parse(" RF12 ").unwrap().as_str(), "RF12");
+        assert_eq!(EntryCode::parse(" RF12 ").unwrap().as_str(), "RF0012");
+        assert_eq!(
+            EntryCode::parse("a17").unwrap(),
+            EntryCode::parse("A0017").unwrap()
+        );
+        assert_eq!(EntryCode::parse("B12345").unwrap().as_str(), "B12345");
         assert!(EntryCode::parse("0017").is_err());
         assert!(EntryCode::parse("A").is_err());
         assert!(EntryCode::parse("A00-17").is_err());

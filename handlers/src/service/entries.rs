@@ -252,12 +252,7 @@ impl Assistant {
                     }
                     (status_now, _) => status(status_now).to_string(),
                 };
-                format!(
-                    "· {} {}{}",
-                    entry.code,
-                    titled(entry, 12),
-                    state_suffix(&state)
-                )
+                format!("· {}{} {state}", entry.code, titled(entry, 12))
             })
             .collect();
         Ok(fit(&header, &rows, |n| format!("…另有 {n} 件")))
@@ -394,18 +389,18 @@ impl Assistant {
                 )
             })
             .collect();
+        let count = if entries.len() >= 50 {
+            "50 件以上".to_string()
+        } else {
+            format!("{} 件", entries.len())
+        };
         let header = format!(
-            "待审作品{}件（最早的在前），回复「审核 作品号 通过」或「审核 作品号 驳回 理由」：",
-            if entries.len() >= 50 { " 50+ " } else { " " }
+            "待审作品 {count}（最早的在前），回复「审核 作品号 通过」或「审核 作品号 驳回 理由」："
         );
         Ok(fit(&header, &rows, |n| {
             format!("…另有 {n} 件，处理后再发送「待审」。")
         }))
     }
-}
-
-fn state_suffix(state: &str) -> String {
-    format!(" {state}")
 }
 
 #[cfg(test)]

@@ -29,14 +29,19 @@ fn next_question(draft: &RegisterDraft) -> Option<&'static str> {
     }
 }
 
-/// The answer as a worker would mean it: half-width, and spaces inside a Chinese name dropped.
-fn clean_answer(text: &str) -> String {
+/// A name as a worker would mean it: half-width, and spaces inside a Chinese name dropped.
+fn clean_name(text: &str) -> String {
     let text = normalize(text);
     if text.chars().any(|c| c.is_ascii_alphabetic()) {
         text
     } else {
         text.replace(' ', "")
     }
+}
+
+/// A number typed in groups (`230103 19800101 001X`, `139-0000-0001`): half-width, no separators.
+fn clean_number(text: &str) -> String {
+    normalize(text).replace([' ', '-'], "")
 }
 
 impl Assistant {
@@ -110,14 +115,16 @@ impl Assistant {
         turn: &Turn<'_>,
         mut draft: RegisterDraft,
     ) -> Answer {
-        let answer = clean_answer(&turn.msg.text);
         if draft.name.is_none() {
-            match PersonName::parse(&answer) {
+            match PersonName::parse(&clean_name(&turn.msg.text)) {
                 Ok(name) => draft.name = Some(name.as_str().to_string()),
                 Err(e) => return Ok(format!("{e}。{ASK_NAME}")),
             }
         } else if draft.id_hash.is_none() {
-            match IdNumber::parse(&answer, self.campaign.day_of(turn.now)) {
+            match IdNumber::parse(
+                &clean_number(&turn.msg.text),
+                self.campaign.day_of(turn.now),
+            ) {
                 Ok(id) => {
                     draft.id_hash = Some(self.privacy.id_hash(&id));
                     draft.id_mask = Some(id.mask());
@@ -125,7 +132,7 @@ impl Assistant {
                 Err(e) => return Ok(format!("{e}。{ASK_ID}")),
             }
         } else if draft.phone_enc.is_none() {
-            match Phone::parse(&answer) {
+            match Phone::parse(&clean_number(&turn.msg.text)) {
                 Ok(phone) => {
                     draft.phone_enc = Some(self.privacy.encrypt_phone(&phone));
                     draft.phone_mask = Some(phone.mask());
@@ -133,7 +140,9 @@ impl Assistant {
                 Err(e) => return Ok(format!("{e}。{ASK_PHONE}")),
             }
         } else if draft.union_code.is_none() {
-            return self.answer_union(turn, draft, &answer).await;
+            return self
+                .answer_union(turn, draft, &normalize(&turn.msg.text))
+                .await;
         } else {
             return Ok("请回复「确认」提交登记，或回复「取消」放弃。".to_string());
         }

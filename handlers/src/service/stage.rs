@@ -4,15 +4,27 @@ use chrono::{DateTime, Utc};
 
 use super::text::{date, days_left, local_day, until};
 use super::Assistant;
-use crate::campaign::Opening;
+use crate::campaign::{Opening, Rule, Track};
 
-/// `提交作品、投票/点赞/浏览`.
-pub fn openings_text(opens: &[Opening]) -> String {
-    let parts: Vec<&str> = opens
+/// What a stage opens, in words: `提交作品；投票、点赞`, naming only what this campaign's
+/// tracks use.
+pub fn openings_text(opens: &[Opening], tracks: &[Track]) -> String {
+    let word = |rule: &Rule| match rule {
+        Rule::Votes { .. } => "投票",
+        Rule::Likes { .. } => "点赞",
+        Rule::Views { .. } => "浏览",
+        Rule::Points { .. } => "阅读打卡",
+    };
+    let giving: Vec<&str> = ["投票", "点赞", "浏览", "阅读打卡"]
+        .into_iter()
+        .filter(|w| tracks.iter().any(|t| word(&t.rule) == *w))
+        .collect();
+    let parts: Vec<String> = opens
         .iter()
         .map(|o| match o {
-            Opening::Submit => "提交作品",
-            Opening::Vote => "投票、点赞、浏览、阅读打卡",
+            Opening::Submit => "提交作品".to_string(),
+            Opening::Vote if giving.is_empty() => "投票".to_string(),
+            Opening::Vote => giving.join("、"),
         })
         .collect();
     if parts.is_empty() {
@@ -35,7 +47,7 @@ impl Assistant {
                     until(c, stage.ends),
                     days_left(c, now, stage.ends)
                 ));
-                lines.push(format!("开放：{}", openings_text(&stage.opens)));
+                lines.push(format!("开放：{}", openings_text(&stage.opens, &c.tracks)));
             }
             None if c.stages.first().is_some_and(|s| now < s.starts) => {
                 lines.push("活动尚未开始。".to_string());
@@ -50,7 +62,7 @@ impl Assistant {
                 "下一阶段：{}，{}开始（{}）",
                 next.name,
                 date(local_day(c, next.starts)),
-                openings_text(&next.opens)
+                openings_text(&next.opens, &c.tracks)
             ));
         }
         if let Some(deadline) = c.next_deadline(now) {
