@@ -1,0 +1,14 @@
+//! Conversation tests: `Assistant::handle` against a real SQLite store in a temp dir and a
+//! fixed clock, one module per feature.
+
+mod broadcast;
+mod entries;
+mod help;
+mod privacy_rule;
+mod progress;
+mod reading;
+mod register;
+mod stages;
+mod standing;
+mod support;
+mod voting;

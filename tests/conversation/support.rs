@@ -1,0 +1,259 @@
+//! The harness for conversation tests: an `Assistant` on a fresh SQLite store in a temp dir, a
+//! `FixedClock`, and helpers that speak as a user in a private chat or a group.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rallybot_handlers::campaign::{load_campaign, Campaign};
+use rallybot_handlers::clock::FixedClock;
+use rallybot_handlers::privacy::Privacy;
+use rallybot_handlers::service::{Assistant, ChatKind, Inbound, Reply, Roles};
+use rallybot_handlers::store::{AuditEvent, GroupRecord, PushRecord, Store};
+use tempfile::TempDir;
+
+pub const ORGANIZER: &str = "org_wang";
+pub const REVIEWER: &str = "rev_li";
+/// An officer of 哈尔滨市总工会 in the shipped unions file.
+pub const HRB_OFFICER: &str = "hrb_officer01";
+
+/// `2022-08-10T09:00:00+08:00`-style local time in Asia/Shanghai.
+pub fn at(local: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(local)
+        .expect("test timestamps are RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// A valid ID number (GB 11643) for test person `n`.
+pub fn id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECKS: &[u8; 11] = b"10X98765432";
+    let birth = NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + Duration::days(i64::from(n) * 37);
+    let body = format!("230103{}{:03}", birth.format("%Y%m%d"), n % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", CHECKS[(sum % 11) as usize] as char)
+}
+
+/// A valid mobile number for test person `n`.
+pub fn phone(n: u32) -> String {
+    format!("1390000{:04}", n % 10_000)
+}
+
+pub fn shipped_campaign() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/campaigns/longjiang-2022.toml")
+}
+
+/// A small campaign with what the shipped one lacks: a points (reading) track and a track with
+/// `self_vote = false` and `link_hosts`.
+pub fn write_mini_campaign(dir: &Path) -> PathBuf {
+    std::fs::write(
+        dir.join("mini-unions.csv"),
+        "code,name,parent,level,officers,offline\n\
+         prov,测试省总工会,,province,prov_officer,\n\
+         city,测试市总工会,prov,city,city_officer,4\n\
+         county,测试县总工会,city,county,county_officer,2\n",
+    )
+    .unwrap();
+    let toml = r#"
+key = "mini"
+name = "小型测试活动"
+unions = "mini-unions.csv"
+
+[nudges]
+cron = "0 10 * * MON-FRI"
+slack = 0.1
+quiet_hours = "21:00-08:00"
+missed_grace = "6h"
+
+[[stages]]
+key = "warmup"
+name = "预热阶段"
+starts = 2022-07-21
+ends = 2022-07-31
+opens = []
+
+[[stages]]
+key = "activity"
+name = "活动开展阶段"
+starts = 2022-08-01
+ends = 2022-09-30
+opens = ["submit", "vote"]
+
+[[tracks]]
+key = "reading"
+name = "阅读挑战赛"
+code_prefix = "R"
+entrant = "member"
+rule = { kind = "points", bands = [[30, 5], [60, 8], [120, 10]] }
+awards = [{ name = "一等奖", count = 1 }, { name = "二等奖", count = 2 }]
+
+[[tracks]]
+key = "photo"
+name = "光影摄影"
+code_prefix = "P"
+entrant = "member"
+rule = { kind = "votes", per_work_per_day = 5 }
+awards = [{ name = "一等奖", count = 1 }, { name = "二等奖", count = 2 }]
+link_hosts = ["weixin.qq.com"]
+self_vote = false
+
+[[metrics]]
+key = "offline"
+name = "线下活动"
+source = "reported"
+window = "activity"
+"#;
+    let path = dir.join("mini.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+#[derive(Debug)]
+pub struct Harness {
+    pub assistant: Assistant,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<FixedClock>,
+    pub campaign: Arc<Campaign>,
+    _dir: TempDir,
+}
+
+impl Harness {
+    /// The shipped 黑龙江 campaign at 2022-08-10 09:00 (活动开展阶段).
+    pub async fn shipped() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::build(dir, &shipped_campaign()).await
+    }
+
+    /// The small campaign of `write_mini_campaign`, same time.
+    pub async fn mini() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_mini_campaign(dir.path());
+        Self::build(dir, &path).await
+    }
+
+    async fn build(dir: TempDir, campaign_path: &Path) -> Self {
+        let campaign = match load_campaign(campaign_path) {
+            Ok(c) => Arc::new(c),
+            Err(e) => panic!("campaign does not load: {:?}", e.problems),
+        };
+        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let store = rallybot_storage::open(&url).await.expect("sqlite store opens");
+        let clock = Arc::new(FixedClock::new(at("2022-08-10T09:00:00+08:00")));
+        let roles = Roles {
+            organizers: vec![ORGANIZER.to_string()],
+            reviewers: vec![REVIEWER.to_string()],
+        };
+        let assistant = Assistant::new(
+            campaign.clone(),
+            store.clone(),
+            clock.clone(),
+            Arc::new(Privacy::for_development()),
+            roles,
+        )
+        .with_bot_names(vec!["rallybot".to_string()]);
+        Self {
+            assistant,
+            store,
+            clock,
+            campaign,
+            _dir: dir,
+        }
+    }
+
+    pub fn set_time(&self, local: &str) {
+        self.clock.set(at(local));
+    }
+
+    pub async fn say(&self, kind: ChatKind, chat: &str, user: &str, text: &str) -> Reply {
+        self.assistant
+            .handle(&Inbound {
+                chat_kind: kind,
+                chat_id: chat.to_string(),
+                user: user.to_string(),
+                text: text.to_string(),
+            })
+            .await
+    }
+
+    /// Says `text` in the user's private chat; returns the reply text.
+    pub async fn private(&self, user: &str, text: &str) -> String {
+        let reply = self.say(ChatKind::Private, user, user, text).await;
+        assert!(!reply.mention_sender, "private replies mention nobody");
+        reply.text
+    }
+
+    /// Says `text` in group `chat`, @-mentioning the bot; returns the reply text.
+    pub async fn group(&self, chat: &str, user: &str, text: &str) -> String {
+        let reply = self.say(ChatKind::Group, chat, user, &format!("@rallybot {text}")).await;
+        assert!(reply.mention_sender, "group replies mention the sender");
+        reply.text
+    }
+
+    /// Registers test person `n` as `user` in union `union` with the one-line form.
+    pub async fn register(&self, user: &str, n: u32, name: &str, union: &str) {
+        let summary = self
+            .private(user, &format!("注册 {name} {} {} {union}", id_number(n), phone(n)))
+            .await;
+        assert!(summary.contains("确认"), "{summary}");
+        let done = self.private(user, "确认").await;
+        assert!(done.contains("登记成功"), "{done}");
+    }
+
+    /// Submits a link as `user` and has the reviewer approve it; returns the entry code.
+    pub async fn approved_entry(&self, user: &str, track: &str, link: &str) -> String {
+        let reply = self.private(user, &format!("提交 {track} {link} 测试作品")).await;
+        let code = entry_code_in(&reply).unwrap_or_else(|| panic!("no entry code in: {reply}"));
+        let review = self.private(REVIEWER, &format!("审核 {code} 通过")).await;
+        assert!(review.contains("已通过"), "{review}");
+        code
+    }
+
+    pub async fn audit(&self) -> Vec<AuditEvent> {
+        self.store
+            .audit_log(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    pub async fn pushes(&self) -> Vec<PushRecord> {
+        self.store.pushes(None, 1000).await.unwrap()
+    }
+
+    pub async fn add_group(&self, chat_id: &str, name: &str) {
+        self.store
+            .upsert_group(&GroupRecord {
+                chat_id: chat_id.to_string(),
+                name: name.to_string(),
+                webhook_url: format!("http://127.0.0.1:9/cgi-bin/webhook/send?key={chat_id}"),
+                union_code: None,
+                learned_at: self.clock_now(),
+            })
+            .await
+            .unwrap();
+    }
+
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use rallybot_handlers::clock::Clock;
+        self.clock.now()
+    }
+}
+
+/// The first entry code (`A0017`) in a reply.
+pub fn entry_code_in(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len()).find_map(|i| {
+        let starts = chars[i].is_ascii_uppercase() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric());
+        if !starts {
+            return None;
+        }
+        let digits: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
+        (digits.len() == 4).then(|| format!("{}{digits}", chars[i]))
+    })
+}
