@@ -1,6 +1,9 @@
 //! Conversation tests: `Assistant::handle` against a real SQLite store in a temp dir and a
 //! fixed clock, one module per feature.
 
+// Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod broadcast;
 mod entries;
 mod help;

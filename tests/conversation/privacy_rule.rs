@@ -25,8 +25,13 @@ async fn one_line_registration_in_a_group_is_refused_without_echo() {
 
     // Wrong field counts and full-width variants are refused the same way.
     let partial = h.group("g1", "u1", "注册 张三 哈尔滨").await;
-    assert!(partial.contains("私聊") && !partial.contains("张三"), "{partial}");
-    let wide = h.group("g1", "u1", "注册　张三　１３９００００１２３４").await;
+    assert!(
+        partial.contains("私聊") && !partial.contains("张三"),
+        "{partial}"
+    );
+    let wide = h
+        .group("g1", "u1", "注册　张三　１３９００００１２３４")
+        .await;
     assert!(wide.contains("私聊") && !wide.contains("张三"), "{wide}");
     nothing_stored(&h, "u1").await;
 }
@@ -64,6 +69,10 @@ async fn group_replies_mention_the_sender_and_strip_the_mention() {
     for text in ["@rallybot 阶段", "＠rallybot阶段", "@rallybot　stage"] {
         let reply = h.say(ChatKind::Group, "g1", "u4", text).await;
         assert!(reply.mention_sender);
-        assert!(reply.text.contains("活动开展阶段"), "{text} → {}", reply.text);
+        assert!(
+            reply.text.contains("活动开展阶段"),
+            "{text} → {}",
+            reply.text
+        );
     }
 }

@@ -16,8 +16,14 @@ async fn step_by_step_registration_stores_only_hashes_masks_and_ciphertext() {
     let asked_phone = h.private("u1", &id.to_lowercase()).await;
     assert!(asked_phone.contains("手机号"), "{asked_phone}");
     let state = h.store.dialogue("u1", "u1").await.unwrap().unwrap().state;
-    assert!(!state.contains(&id) && !state.contains(&id.to_lowercase()), "{state}");
-    assert!(state.contains(&format!("{}********{}", &id[..6], &id[14..])), "{state}");
+    assert!(
+        !state.contains(&id) && !state.contains(&id.to_lowercase()),
+        "{state}"
+    );
+    assert!(
+        state.contains(&format!("{}********{}", &id[..6], &id[14..])),
+        "{state}"
+    );
 
     assert!(h.private("u1", &phone(1)).await.contains("工会"));
     let state = h.store.dialogue("u1", "u1").await.unwrap().unwrap().state;
@@ -27,7 +33,10 @@ async fn step_by_step_registration_stores_only_hashes_masks_and_ciphertext() {
     assert!(summary.contains("哈尔滨市总工会"), "{summary}");
     assert!(summary.contains("230103********"), "{summary}");
     assert!(summary.contains("139****0001"), "{summary}");
-    assert!(!summary.contains(&id) && !summary.contains(&phone(1)), "{summary}");
+    assert!(
+        !summary.contains(&id) && !summary.contains(&phone(1)),
+        "{summary}"
+    );
 
     let done = h.private("u1", "确认").await;
     assert!(done.contains("登记成功"), "{done}");
@@ -44,7 +53,10 @@ async fn step_by_step_registration_stores_only_hashes_masks_and_ciphertext() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "register");
     let detail = format!("{:?}", audit[0]);
-    assert!(!detail.contains(&id) && !detail.contains(&phone(1)), "{detail}");
+    assert!(
+        !detail.contains(&id) && !detail.contains(&phone(1)),
+        "{detail}"
+    );
 
     let me = h.private("u1", "我的").await;
     assert!(me.contains("张三") && me.contains("139****0001"), "{me}");
@@ -68,29 +80,50 @@ async fn wrong_answers_are_asked_again() {
     let spaced = format!("{} {} {}", &id[..6], &id[6..14], id[14..].to_lowercase());
     assert!(h.private("u1", &spaced).await.contains("手机号"));
     assert!(h.private("u1", "12345").await.contains("11 位"));
-    assert!(h.private("u1", "１３９-００００-０００２").await.contains("工会"));
+    assert!(h
+        .private("u1", "１３９-００００-０００２")
+        .await
+        .contains("工会"));
     let unknown = h.private("u1", "火星").await;
     assert!(unknown.contains("没有找到"), "{unknown}");
     let ambiguous = h.private("u1", "区总工会").await;
-    assert!(ambiguous.contains("道里区总工会") && ambiguous.contains("南岗区总工会"), "{ambiguous}");
+    assert!(
+        ambiguous.contains("道里区总工会") && ambiguous.contains("南岗区总工会"),
+        "{ambiguous}"
+    );
     assert!(h.private("u1", "南岗区总工会").await.contains("确认"));
     assert!(h.private("u1", "confirm").await.contains("登记成功"));
-    assert_eq!(h.store.member("u1").await.unwrap().unwrap().union_code, "hrb-nangang");
+    assert_eq!(
+        h.store.member("u1").await.unwrap().unwrap().union_code,
+        "hrb-nangang"
+    );
 }
 
 #[tokio::test]
 async fn one_line_registration_jumps_to_the_summary() {
     let h = Harness::shipped().await;
     let summary = h
-        .private("u2", &format!("注册，王五，{}，{}，大庆", id_number(3), phone(3)))
+        .private(
+            "u2",
+            &format!("注册，王五，{}，{}，大庆", id_number(3), phone(3)),
+        )
         .await;
-    assert!(summary.contains("王五") && summary.contains("大庆市总工会"), "{summary}");
-    assert!(h.store.member("u2").await.unwrap().is_none(), "nothing is stored before 确认");
+    assert!(
+        summary.contains("王五") && summary.contains("大庆市总工会"),
+        "{summary}"
+    );
+    assert!(
+        h.store.member("u2").await.unwrap().is_none(),
+        "nothing is stored before 确认"
+    );
     assert!(h.private("u2", "确认").await.contains("登记成功"));
     assert!(h.store.member("u2").await.unwrap().is_some());
 
     let errors = h.private("u3", "注册 王 123 456 大庆").await;
-    assert!(errors.contains("姓名") && errors.contains("身份证号") && errors.contains("手机号"), "{errors}");
+    assert!(
+        errors.contains("姓名") && errors.contains("身份证号") && errors.contains("手机号"),
+        "{errors}"
+    );
     assert!(h.store.dialogue("u3", "u3").await.unwrap().is_none());
 }
 
@@ -114,14 +147,22 @@ async fn a_dialogue_expires_after_ten_minutes_of_silence() {
     let h = Harness::shipped().await;
     h.private("u1", "注册").await;
     h.clock.advance(Duration::minutes(9));
-    assert!(h.private("u1", "张三").await.contains("身份证号"), "9 minutes is still in time");
-    h.clock.advance(Duration::minutes(10) + Duration::seconds(1));
+    assert!(
+        h.private("u1", "张三").await.contains("身份证号"),
+        "9 minutes is still in time"
+    );
+    h.clock
+        .advance(Duration::minutes(10) + Duration::seconds(1));
     let expired = h.private("u1", &id_number(5)).await;
     assert!(expired.contains("超过 10 分钟"), "{expired}");
     assert!(!expired.contains(&id_number(5)));
     assert!(h.store.dialogue("u1", "u1").await.unwrap().is_none());
     // A one-line registration left unconfirmed expires the same way.
-    h.private("u1", &format!("注册 张三 {} {} 哈尔滨", id_number(5), phone(5))).await;
+    h.private(
+        "u1",
+        &format!("注册 张三 {} {} 哈尔滨", id_number(5), phone(5)),
+    )
+    .await;
     h.clock.advance(Duration::minutes(11));
     assert!(h.private("u1", "确认").await.contains("超过 10 分钟"));
     assert!(h.store.member("u1").await.unwrap().is_none());
@@ -131,16 +172,31 @@ async fn a_dialogue_expires_after_ten_minutes_of_silence() {
 async fn one_id_number_registers_one_member() {
     let h = Harness::shipped().await;
     h.register("u1", 6, "张三", "哈尔滨").await;
-    h.private("u2", &format!("注册 张三 {} {} 哈尔滨", id_number(6), phone(7))).await;
+    h.private(
+        "u2",
+        &format!("注册 张三 {} {} 哈尔滨", id_number(6), phone(7)),
+    )
+    .await;
     let refused = h.private("u2", "确认").await;
     assert!(refused.contains("已由其他账号登记"), "{refused}");
     assert!(h.store.member("u2").await.unwrap().is_none());
 
     // The same user may update phone and union, but not change the ID number.
-    h.private("u1", &format!("注册 张三 {} {} 大庆", id_number(6), phone(8))).await;
+    h.private(
+        "u1",
+        &format!("注册 张三 {} {} 大庆", id_number(6), phone(8)),
+    )
+    .await;
     assert!(h.private("u1", "确认").await.contains("已更新"));
-    assert_eq!(h.store.member("u1").await.unwrap().unwrap().union_code, "dq");
-    h.private("u1", &format!("注册 张三 {} {} 大庆", id_number(9), phone(8))).await;
+    assert_eq!(
+        h.store.member("u1").await.unwrap().unwrap().union_code,
+        "dq"
+    );
+    h.private(
+        "u1",
+        &format!("注册 张三 {} {} 大庆", id_number(9), phone(8)),
+    )
+    .await;
     assert!(h.private("u1", "确认").await.contains("身份证号不能更改"));
 }
 

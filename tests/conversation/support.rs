@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rallybot_handlers::campaign::{load_campaign, Campaign};
+use rallybot_handlers::campaign::load_campaign;
 use rallybot_handlers::clock::FixedClock;
 use rallybot_handlers::privacy::Privacy;
 use rallybot_handlers::service::{Assistant, ChatKind, Inbound, Reply, Roles};
@@ -117,7 +117,6 @@ pub struct Harness {
     pub assistant: Assistant,
     pub store: Arc<dyn Store>,
     pub clock: Arc<FixedClock>,
-    pub campaign: Arc<Campaign>,
     _dir: TempDir,
 }
 
@@ -141,7 +140,9 @@ impl Harness {
             Err(e) => panic!("campaign does not load: {:?}", e.problems),
         };
         let url = format!("sqlite://{}", dir.path().join("bot.db").display());
-        let store = rallybot_storage::open(&url).await.expect("sqlite store opens");
+        let store = rallybot_storage::open(&url)
+            .await
+            .expect("sqlite store opens");
         let clock = Arc::new(FixedClock::new(at("2022-08-10T09:00:00+08:00")));
         let roles = Roles {
             organizers: vec![ORGANIZER.to_string()],
@@ -159,7 +160,6 @@ impl Harness {
             assistant,
             store,
             clock,
-            campaign,
             _dir: dir,
         }
     }
@@ -188,7 +188,9 @@ impl Harness {
 
     /// Says `text` in group `chat`, @-mentioning the bot; returns the reply text.
     pub async fn group(&self, chat: &str, user: &str, text: &str) -> String {
-        let reply = self.say(ChatKind::Group, chat, user, &format!("@rallybot {text}")).await;
+        let reply = self
+            .say(ChatKind::Group, chat, user, &format!("@rallybot {text}"))
+            .await;
         assert!(reply.mention_sender, "group replies mention the sender");
         reply.text
     }
@@ -196,7 +198,10 @@ impl Harness {
     /// Registers test person `n` as `user` in union `union` with the one-line form.
     pub async fn register(&self, user: &str, n: u32, name: &str, union: &str) {
         let summary = self
-            .private(user, &format!("注册 {name} {} {} {union}", id_number(n), phone(n)))
+            .private(
+                user,
+                &format!("注册 {name} {} {} {union}", id_number(n), phone(n)),
+            )
             .await;
         assert!(summary.contains("确认"), "{summary}");
         let done = self.private(user, "确认").await;
@@ -205,7 +210,9 @@ impl Harness {
 
     /// Submits a link as `user` and has the reviewer approve it; returns the entry code.
     pub async fn approved_entry(&self, user: &str, track: &str, link: &str) -> String {
-        let reply = self.private(user, &format!("提交 {track} {link} 测试作品")).await;
+        let reply = self
+            .private(user, &format!("提交 {track} {link} 测试作品"))
+            .await;
         let code = entry_code_in(&reply).unwrap_or_else(|| panic!("no entry code in: {reply}"));
         let review = self.private(REVIEWER, &format!("审核 {code} 通过")).await;
         assert!(review.contains("已通过"), "{review}");
@@ -249,11 +256,15 @@ impl Harness {
 pub fn entry_code_in(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     (0..chars.len()).find_map(|i| {
-        let starts = chars[i].is_ascii_uppercase() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric());
+        let starts =
+            chars[i].is_ascii_uppercase() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric());
         if !starts {
             return None;
         }
-        let digits: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         (digits.len() == 4).then(|| format!("{}{digits}", chars[i]))
     })
 }

@@ -7,7 +7,9 @@ async fn harness_with_story() -> (Harness, String) {
     let h = Harness::shipped().await;
     h.register("author", 1, "张三", "哈尔滨").await;
     h.register("voter", 2, "李四", "大庆").await;
-    let code = h.approved_entry("author", "C", "https://example.org/story").await;
+    let code = h
+        .approved_entry("author", "C", "https://example.org/story")
+        .await;
     (h, code)
 }
 
@@ -15,10 +17,16 @@ async fn harness_with_story() -> (Harness, String) {
 async fn five_votes_per_work_per_day() {
     let (h, code) = harness_with_story().await;
     let first = h.group("g1", "voter", &format!("投票 {code} 3")).await;
-    assert!(first.contains("投 3 票") && first.contains("当前 3 票"), "{first}");
+    assert!(
+        first.contains("投 3 票") && first.contains("当前 3 票"),
+        "{first}"
+    );
     assert!(first.contains("再投它 2 票"), "{first}");
     let capped = h.group("g1", "voter", &format!("vote {code} 4")).await;
-    assert!(capped.contains("本次计 2 票") && capped.contains("当前 5 票"), "{capped}");
+    assert!(
+        capped.contains("本次计 2 票") && capped.contains("当前 5 票"),
+        "{capped}"
+    );
     let full = h.group("g1", "voter", &format!("投票 {code}")).await;
     assert!(full.contains("投满 5 票"), "{full}");
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 5);
@@ -34,7 +42,12 @@ async fn five_votes_per_work_per_day() {
     assert!(left.contains("其他作品各可投 5 票"), "{left}");
     assert!(left.contains("今天还剩 3/3 次点赞"), "{left}");
 
-    let votes: Vec<_> = h.audit().await.into_iter().filter(|e| e.action == "vote").collect();
+    let votes: Vec<_> = h
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "vote")
+        .collect();
     assert_eq!(votes.len(), 3, "a refused vote is not a state change");
 }
 
@@ -71,16 +84,28 @@ async fn the_day_rolls_over_at_midnight_in_shanghai_not_utc() {
     let (h, code) = harness_with_story().await;
     // 01:00 in Shanghai is 17:00 UTC the day before.
     h.set_time("2022-08-10T01:00:00+08:00");
-    assert!(h.private("voter", &format!("投票 {code} 5")).await.contains("投 5 票"));
+    assert!(h
+        .private("voter", &format!("投票 {code} 5"))
+        .await
+        .contains("投 5 票"));
     // 09:00 in Shanghai: a new UTC day, the same local day → still used up.
     h.set_time("2022-08-10T09:00:00+08:00");
-    assert!(h.private("voter", &format!("投票 {code}")).await.contains("投满"));
+    assert!(h
+        .private("voter", &format!("投票 {code}"))
+        .await
+        .contains("投满"));
     h.set_time("2022-08-10T23:59:59+08:00");
-    assert!(h.private("voter", &format!("投票 {code}")).await.contains("投满"));
+    assert!(h
+        .private("voter", &format!("投票 {code}"))
+        .await
+        .contains("投满"));
     // 00:00 in Shanghai (16:00 UTC): a new day.
     h.set_time("2022-08-11T00:00:00+08:00");
     let next_day = h.private("voter", &format!("投票 {code} 5")).await;
-    assert!(next_day.contains("投 5 票") && next_day.contains("当前 10 票"), "{next_day}");
+    assert!(
+        next_day.contains("投 5 票") && next_day.contains("当前 10 票"),
+        "{next_day}"
+    );
 }
 
 #[tokio::test]
@@ -89,12 +114,28 @@ async fn three_likes_per_member_per_day_across_entries() {
     h.register("a", 1, "张三", "哈尔滨").await;
     h.register("b", 2, "李四", "哈尔滨").await;
     h.register("fan", 3, "王五", "大庆").await;
-    let one = h.approved_entry("a", "网络达人", "https://example.org/dance").await;
-    let two = h.approved_entry("b", "网络达人", "https://example.org/song").await;
-    assert!(h.private("fan", &format!("点赞 {one}")).await.contains("还剩 2 次"));
-    assert!(h.private("fan", &format!("like {two}")).await.contains("还剩 1 次"));
-    assert!(h.private("fan", &format!("点赞 {one}")).await.contains("还剩 0 次"));
-    assert!(h.private("fan", &format!("点赞 {two}")).await.contains("用完"));
+    let one = h
+        .approved_entry("a", "网络达人", "https://example.org/dance")
+        .await;
+    let two = h
+        .approved_entry("b", "网络达人", "https://example.org/song")
+        .await;
+    assert!(h
+        .private("fan", &format!("点赞 {one}"))
+        .await
+        .contains("还剩 2 次"));
+    assert!(h
+        .private("fan", &format!("like {two}"))
+        .await
+        .contains("还剩 1 次"));
+    assert!(h
+        .private("fan", &format!("点赞 {one}"))
+        .await
+        .contains("还剩 0 次"));
+    assert!(h
+        .private("fan", &format!("点赞 {two}"))
+        .await
+        .contains("用完"));
     assert_eq!(h.store.entry(&one).await.unwrap().unwrap().score, 2);
     // Voting on a likes track points to the right command.
     let wrong = h.private("fan", &format!("投票 {two}")).await;
@@ -106,22 +147,39 @@ async fn views_return_the_link_and_count_three_times() {
     let h = Harness::shipped().await;
     h.register("a", 1, "张三", "哈尔滨").await;
     h.register("fan", 3, "王五", "大庆").await;
-    let code = h.approved_entry("a", "光盘", "https://example.org/plate").await;
+    let code = h
+        .approved_entry("a", "光盘", "https://example.org/plate")
+        .await;
     for left in ["还可计 2 次", "还可计 1 次", "还可计 0 次"] {
         let reply = h.private("fan", &format!("查看 {code}")).await;
-        assert!(reply.contains("https://example.org/plate") && reply.contains(left), "{reply}");
+        assert!(
+            reply.contains("https://example.org/plate") && reply.contains(left),
+            "{reply}"
+        );
     }
     let fourth = h.private("fan", &format!("查看 {code}")).await;
-    assert!(fourth.contains("https://example.org/plate") && fourth.contains("计满 3 次"), "{fourth}");
+    assert!(
+        fourth.contains("https://example.org/plate") && fourth.contains("计满 3 次"),
+        "{fourth}"
+    );
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 3);
 }
 
 #[tokio::test]
 async fn guests_and_unknown_entries() {
     let (h, code) = harness_with_story().await;
-    assert!(h.private("guest", &format!("投票 {code}")).await.contains("注册"));
-    assert!(h.private("voter", "投票 C0999").await.contains("没有找到作品 C0999"));
-    assert!(h.private("voter", "投票 Z0001").await.contains("没有找到作品"));
+    assert!(h
+        .private("guest", &format!("投票 {code}"))
+        .await
+        .contains("注册"));
+    assert!(h
+        .private("voter", "投票 C0999")
+        .await
+        .contains("没有找到作品 C0999"));
+    assert!(h
+        .private("voter", "投票 Z0001")
+        .await
+        .contains("没有找到作品"));
     assert!(h.private("voter", "投票 12").await.contains("用法：投票"));
 }
 
@@ -133,8 +191,14 @@ async fn own_entries_cannot_be_voted_when_the_track_says_so() {
     let code = h
         .approved_entry("a", "光影", "https://mp.weixin.qq.com/s/photo")
         .await;
-    assert!(h.private("a", &format!("投票 {code}")).await.contains("不能给自己的作品"));
-    assert!(h.private("b", &format!("投票 {code}")).await.contains("投 1 票"));
+    assert!(h
+        .private("a", &format!("投票 {code}"))
+        .await
+        .contains("不能给自己的作品"));
+    assert!(h
+        .private("b", &format!("投票 {code}"))
+        .await
+        .contains("投 1 票"));
     // link_hosts: only weixin.qq.com links.
     let refused = h.private("a", "提交 光影 https://example.org/photo").await;
     assert!(refused.contains("weixin.qq.com"), "{refused}");
