@@ -13,5 +13,6 @@ mod reading;
 mod register;
 mod stages;
 mod standing;
+mod store_failure;
 mod support;
 mod voting;
