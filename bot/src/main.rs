@@ -1,2 +1,5 @@
-//! The `rallybot` command line.
-fn main() {}
+//! The `rallybot` command line: see `rallybot --help` and `cli.rs`.
+
+fn main() -> std::process::ExitCode {
+    rallybot::cli::run()
+}

@@ -1,2 +1,12 @@
 //! End-to-end tests of rallybot, one module per user-visible feature.
+
+// Test helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod bad_input;
+mod day_rollover;
+mod dedup;
+mod endpoints;
+mod group_privacy;
+mod journey;
 mod simulator_wecom;

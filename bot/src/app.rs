@@ -1,0 +1,305 @@
+//! The composition root: `App::build(settings)` wires storage, the campaign, the clock, the
+//! conversation, the callback endpoints and the background loops; `run_until_stopped` serves
+//! until the shutdown future resolves. Tests, `chat` and `serve` all start exactly this.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rallybot_handlers::campaign::{load_campaign, Campaign};
+use rallybot_handlers::clock::{Clock, RehearsalClock, SystemClock};
+use rallybot_handlers::privacy::Privacy;
+use rallybot_handlers::service::{Assistant, Roles};
+use rallybot_handlers::store::{GroupRecord, Store};
+use rallybot_messages::Crypter;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::callback::dedup::{self, Dedup};
+use crate::callback::{CallbackState, Crypters};
+use crate::config::{CallbackCredentials, Settings};
+use crate::conversation::Conversation;
+use crate::http::admin::AdminState;
+use crate::http::metrics::Metrics;
+
+/// How long shutdown waits for queued dedup replies to be written.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A built application: bound to its port, not yet serving.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    rehearsal: Option<Arc<RehearsalClock>>,
+    campaign: Arc<Campaign>,
+    metrics: Arc<Metrics>,
+    dedup_writer: JoinHandle<()>,
+}
+
+/// Opens the configured database and applies the migrations.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store = rallybot_storage::open(url)
+        .await
+        .with_context(|| format!("opening the database ({})", redact_url(url)))?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Loads the campaign, turning its problems into one readable error.
+pub fn open_campaign(settings: &Settings) -> anyhow::Result<Campaign> {
+    load_campaign(&settings.campaign.file).map_err(|e| {
+        let lines: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "the campaign {} has problems:\n{}",
+            settings.campaign.file.display(),
+            lines.join("\n")
+        )
+    })
+}
+
+/// The crypter of each surface with credentials; a surface without them stays disabled.
+pub fn crypters(settings: &Settings) -> anyhow::Result<Crypters> {
+    let wecom = &settings.wecom;
+    let make = |name: &str, surface: &dyn CallbackCredentials, receive_id: &str| {
+        if !surface.enabled() {
+            return Ok(None);
+        }
+        Crypter::new(
+            surface.token().expose(),
+            surface.encoding_aes_key().expose(),
+            receive_id,
+        )
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("wecom.{name}.encoding_aes_key: {e}"))
+    };
+    Ok(Crypters {
+        app: make("app", &wecom.app, &wecom.corp_id)?,
+        aibot: make("aibot", &wecom.aibot, "")?,
+        robot: make("robot", &wecom.robot, "")?,
+    })
+}
+
+/// The greeting for people who open the chat or add the bot to a group.
+pub fn welcome_text(campaign: &Campaign) -> String {
+    format!(
+        "你好！这里是「{}」活动助手。\n发送「帮助」查看你现在可以做什么；报名参加请私聊我发送「注册」。",
+        campaign.name
+    )
+}
+
+impl App {
+    /// Builds everything and binds `server.listen` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let campaign = Arc::new(open_campaign(&settings)?);
+        let privacy = Privacy::new(
+            settings.privacy.pepper.expose(),
+            settings.privacy.key.expose(),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
+        })?;
+        let store = open_store(&settings.storage.url).await?;
+        let rehearsal = settings
+            .clock
+            .rehearsal
+            .then(|| Arc::new(RehearsalClock::new()));
+        let clock: Arc<dyn Clock> = match &rehearsal {
+            Some(r) => r.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let assistant = Assistant::new(
+            campaign.clone(),
+            store.clone(),
+            clock.clone(),
+            Arc::new(privacy),
+            Roles {
+                organizers: settings.roles.organizers.clone(),
+                reviewers: settings.roles.reviewers.clone(),
+            },
+        )
+        .with_bot_names(settings.wecom.bot_names.clone());
+        Self::build_with(
+            settings,
+            campaign,
+            store,
+            clock,
+            rehearsal,
+            Arc::new(assistant),
+        )
+        .await
+    }
+
+    /// `build` with the parts given: for the load generator's bare mode and for tests that
+    /// need a different conversation.
+    pub async fn build_with(
+        settings: Settings,
+        campaign: Arc<Campaign>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        rehearsal: Option<Arc<RehearsalClock>>,
+        conversation: Arc<dyn Conversation>,
+    ) -> anyhow::Result<App> {
+        let crypters = crypters(&settings)?;
+        upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
+        let metrics = Arc::new(Metrics::new());
+        let (dedup, dedup_writer) = Dedup::start(store.clone());
+        let callbacks = Arc::new(CallbackState {
+            crypters,
+            corp_id: settings.wecom.corp_id.clone(),
+            conversation,
+            store: store.clone(),
+            dedup: Some(dedup),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
+            bot_names: settings.wecom.bot_names.clone(),
+            welcome: welcome_text(&campaign),
+            known_groups: Mutex::new(HashMap::new()),
+        });
+        let admin = Arc::new(AdminState {
+            token: settings.admin.token.clone(),
+            rehearsal: rehearsal.clone(),
+        });
+        let router = crate::http::router(callbacks, admin);
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        Ok(App {
+            listener,
+            router,
+            settings,
+            store,
+            clock,
+            rehearsal,
+            campaign,
+            metrics,
+            dedup_writer,
+        })
+    }
+
+    /// The bound address (the real port when `listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound listener always has an address; fall back to the configured one.
+        self.listener
+            .local_addr()
+            .unwrap_or(self.settings.server.listen)
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The rehearsal clock, when `clock.rehearsal = true`.
+    pub fn rehearsal_clock(&self) -> Option<Arc<RehearsalClock>> {
+        self.rehearsal.clone()
+    }
+
+    pub fn campaign(&self) -> Arc<Campaign> {
+        self.campaign.clone()
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Serves until `shutdown` resolves, with the background loops running alongside; then
+    /// stops accepting, lets requests in flight finish and writes what is queued.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            router,
+            store,
+            clock,
+            dedup_writer,
+            ..
+        } = self;
+        let background: Vec<JoinHandle<()>> = vec![tokio::spawn(dedup::purge_loop(
+            store.clone(),
+            Arc::new(SystemClock),
+        ))];
+        let _ = clock;
+        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server");
+        for task in &background {
+            task.abort();
+        }
+        // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
+        if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("callback replies still queued at shutdown were not all written");
+        }
+        served
+    }
+}
+
+/// Configured `[[wecom.groups]]` become push targets at start (`config:<name>` chat ids).
+async fn upsert_configured_groups(
+    settings: &Settings,
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let base = settings.wecom.api_base.trim_end_matches('/');
+    for group in &settings.wecom.groups {
+        let record = GroupRecord {
+            chat_id: format!("config:{}", group.name),
+            name: group.name.clone(),
+            webhook_url: format!(
+                "{base}/cgi-bin/webhook/send?key={}",
+                group.webhook_key.expose()
+            ),
+            union_code: (!group.union.is_empty()).then(|| group.union.clone()),
+            learned_at: clock.now(),
+        };
+        store
+            .upsert_group(&record)
+            .await
+            .with_context(|| format!("storing the configured group {}", group.name))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://bot:hunter2@db:5432/rallybot"),
+            "postgres://bot:***@db:5432/rallybot"
+        );
+        assert_eq!(redact_url("sqlite://rallybot.db"), "sqlite://rallybot.db");
+    }
+}

@@ -1,0 +1,100 @@
+//! `rallybot bench`: a load generator that sends signed, encrypted callbacks over HTTP to a bot
+//! on 127.0.0.1, each with a distinct msgid (so dedup writes every time), at a fixed rate or as
+//! fast as the bot answers, and reports throughput and latency percentiles.
+//!
+//! Two targets: `--mode bot` (the whole bot: SQLite, dedup, the campaign conversation) and
+//! `--mode bare` (the same HTTP endpoint verifying, decrypting and encrypting a fixed reply,
+//! with no database), whose ratio is the bot's own overhead.
+
+mod load;
+mod setup;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+pub use load::{LoadReport, LoadSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The whole bot (SQLite, dedup, conversation).
+    Bot,
+    /// Verify + decrypt + encrypt a fixed reply; no database, no conversation.
+    Bare,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "bot")]
+    pub mode: Mode,
+    /// The chat message every callback carries (e.g. 帮助, 排名, "投票 A0001").
+    #[arg(long, default_value = "帮助")]
+    pub command: String,
+    /// Concurrent HTTP connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Callbacks per second in total; 0 = as fast as the bot answers.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// How long to measure, e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Unmeasured warm-up before, e.g. 2s.
+    #[arg(long, default_value = "2s")]
+    pub warmup: String,
+    /// Registered members sending the callbacks (votes need many: 5 per member and entry a day).
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u32,
+    /// SQLite database file (default: a temporary one).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Campaign file (default: the bundled 黑龙江 2022 campaign).
+    #[arg(long)]
+    pub campaign: Option<PathBuf>,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(&crate::config::LogSettings {
+        level: "warn".into(),
+        ..Default::default()
+    });
+    let duration = parse_duration(&args.duration).context("--duration")?;
+    let warmup = parse_duration(&args.warmup).context("--warmup")?;
+    let target = setup::Target::start(&args).await?;
+    println!(
+        "target: {} mode, {} · command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
+        match args.mode {
+            Mode::Bot => "bot",
+            Mode::Bare => "bare",
+        },
+        target.base_url,
+        args.command,
+        args.connections,
+        if args.rate == 0 {
+            "max throughput".to_string()
+        } else {
+            format!("{} callbacks/s", args.rate)
+        },
+        warmup,
+        duration
+    );
+    let spec = LoadSpec {
+        text: args.command.clone(),
+        connections: args.connections.max(1),
+        rate: args.rate,
+        warmup,
+        duration,
+        users: target.users.clone(),
+    };
+    let report = load::run(&target.client, &spec).await?;
+    println!("{report}");
+    target.stop().await
+}
+
+fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    crate::http::admin::parse_offset(text)
+        .and_then(|d| d.to_std().ok())
+        .ok_or_else(|| anyhow::anyhow!("{text:?} is not a duration such as 10s, 2m"))
+}

@@ -1,0 +1,153 @@
+//! Settings for a bot that runs entirely on this machine (`rallybot chat`, the load generator,
+//! the end-to-end tests): fresh random credentials for every surface, throwaway privacy keys, a
+//! rehearsal clock, port 0, and the bundled campaign.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use rallybot_handlers::campaign::{Campaign, Opening};
+use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
+
+use crate::config::{Secret, Settings};
+
+/// The campaign shipped in `deploy/campaigns/`: the 黑龙江 2022 campaign of the seed notice.
+pub const BUNDLED_CAMPAIGN: &str = "deploy/campaigns/longjiang-2022.toml";
+
+/// The bundled campaign, found from the working directory or from the source tree.
+pub fn bundled_campaign() -> PathBuf {
+    let here = PathBuf::from(BUNDLED_CAMPAIGN);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(BUNDLED_CAMPAIGN)
+}
+
+/// `n` random letters and digits.
+pub fn random_alnum(n: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), n)
+}
+
+/// Settings for a local bot: every surface enabled with random credentials, random privacy
+/// secrets (the database is throwaway too), a rehearsal clock, listening on 127.0.0.1:0.
+pub fn local_settings(storage_url: &str, api_base: &str, campaign_file: &Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    s.server.public_url = "http://127.0.0.1".into();
+    s.storage.url = storage_url.to_string();
+    s.wecom.corp_id = format!("ww{}", random_alnum(16).to_lowercase());
+    s.wecom.api_base = api_base.to_string();
+    s.wecom.app.agent_id = 1_000_002;
+    s.wecom.app.secret = Secret::new(random_alnum(32));
+    s.wecom.app.token = Secret::new(random_alnum(16));
+    s.wecom.app.encoding_aes_key = Secret::new(random_alnum(43));
+    s.wecom.aibot.token = Secret::new(random_alnum(16));
+    s.wecom.aibot.encoding_aes_key = Secret::new(random_alnum(43));
+    s.wecom.robot.token = Secret::new(random_alnum(16));
+    s.wecom.robot.encoding_aes_key = Secret::new(random_alnum(43));
+    s.campaign.file = campaign_file.to_path_buf();
+    s.privacy.pepper = Secret::new(random_alnum(32));
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    s.privacy.key = Secret::new(base64::engine::general_purpose::STANDARD.encode(key));
+    s.admin.token = Secret::new(random_alnum(24));
+    s.clock.rehearsal = true;
+    s
+}
+
+/// A time when people can submit and vote: the tenth day of the first stage that opens voting,
+/// at 09:00 local time (or that stage's start if it is shorter).
+pub fn voting_time(campaign: &Campaign) -> Option<DateTime<Utc>> {
+    let stage = campaign
+        .stages
+        .iter()
+        .find(|s| s.opens.contains(&Opening::Vote))?;
+    let tz = campaign.timezone;
+    let first_day = stage.starts.with_timezone(&tz).date_naive();
+    let nine = NaiveTime::from_hms_opt(9, 0, 0)?;
+    let candidate = tz
+        .from_local_datetime(&(first_day + Duration::days(9)).and_time(nine))
+        .single()?
+        .to_utc();
+    Some(if candidate < stage.ends {
+        candidate
+    } else {
+        stage.starts
+    })
+}
+
+/// A valid-looking ID number (GB 11643 check digit) for rehearsals and tests: region 230103
+/// (哈尔滨市南岗区), born 1990-01-01 plus `n` days, sequence from `n`. Not a real person's.
+pub fn sample_id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let birth = chrono::NaiveDate::from_ymd_opt(1990, 1, 1)
+        .unwrap_or_default()
+        .checked_add_days(chrono::Days::new(u64::from(n % 7000)))
+        .unwrap_or_default();
+    let body = format!("230103{}{:03}", birth.format("%Y%m%d"), n % 1000);
+    let sum: u32 = body
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    format!("{body}{}", CHECK[(sum % 11) as usize])
+}
+
+/// A valid-looking mobile number for rehearsals and tests.
+pub fn sample_phone(n: u32) -> String {
+    format!("139{:08}", n % 100_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_settings_pass_the_config_checks_that_matter() {
+        let s = local_settings("sqlite::memory:", "http://127.0.0.1:1", Path::new("x.toml"));
+        assert_eq!(s.wecom.app.encoding_aes_key.expose().len(), 43);
+        assert!(rallybot_messages::Crypter::new(
+            s.wecom.app.token.expose(),
+            s.wecom.app.encoding_aes_key.expose(),
+            &s.wecom.corp_id
+        )
+        .is_ok());
+        assert!(rallybot_handlers::privacy::Privacy::new(
+            s.privacy.pepper.expose(),
+            s.privacy.key.expose()
+        )
+        .is_ok());
+        assert_ne!(
+            local_settings("x", "y", Path::new("z")).wecom.app.token,
+            s.wecom.app.token,
+            "credentials are fresh each time"
+        );
+    }
+
+    #[test]
+    fn sample_identities_parse() {
+        let today = chrono::NaiveDate::from_ymd_opt(2022, 8, 10).unwrap();
+        for n in [0, 1, 17, 999, 6999, 123_456] {
+            let id = sample_id_number(n);
+            assert!(
+                rallybot_handlers::identity::IdNumber::parse(&id, today).is_ok(),
+                "{id}"
+            );
+            assert!(rallybot_handlers::identity::Phone::parse(&sample_phone(n)).is_ok());
+        }
+        assert_ne!(sample_id_number(1), sample_id_number(2));
+    }
+
+    #[test]
+    fn voting_time_of_the_bundled_campaign_is_in_august_2022() {
+        let campaign = rallybot_handlers::campaign::load_campaign(&bundled_campaign()).unwrap();
+        let at = voting_time(&campaign).unwrap();
+        assert_eq!(at.to_rfc3339(), "2022-08-10T01:00:00+00:00");
+        assert!(campaign.is_open(Opening::Vote, at));
+        assert!(campaign.is_open(Opening::Submit, at));
+    }
+}
