@@ -419,6 +419,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // callback dedup (kept ≥ 24 h, across restarts)
     async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim>;
     async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()>;
+    /// `claim_callback` for several keys at once, results in order; a key repeated within
+    /// `keys` is `New` at most once. Every callback is claimed, so backends override this to
+    /// claim a whole batch in one round trip.
+    async fn claim_callbacks(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<CallbackClaim>> {
+        let mut claims = Vec::with_capacity(keys.len());
+        for key in keys {
+            claims.push(self.claim_callback(key, now).await?);
+        }
+        Ok(claims)
+    }
+    /// `finish_callback` for several `(key, reply)` pairs at once.
+    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
+        for (key, reply) in done {
+            self.finish_callback(key, reply).await?;
+        }
+        Ok(())
+    }
     /// Deletes keys claimed before `before`; returns how many.
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64>;
 

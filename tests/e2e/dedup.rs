@@ -2,7 +2,7 @@
 //! the first reply again or an empty 200 — also after a restart.
 
 use rallybot::callback::surface::Surface;
-use rallybot_e2e::{spawn_app, TestApp};
+use rallybot_e2e::{postgres_or_skip, spawn_app, spawn_app_with, Database, TestApp, TestOptions};
 
 async fn approved_entry(app: &TestApp) {
     app.register("zhangsan", "张三", 1, "哈尔滨").await;
@@ -17,7 +17,50 @@ async fn approved_entry(app: &TestApp) {
 
 #[tokio::test]
 async fn the_same_msgid_three_times_counts_once() {
+    same_msgid_three_times(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn the_same_msgid_three_times_counts_once_on_postgres() {
+    let Some(server) = postgres_or_skip("the_same_msgid_three_times_counts_once_on_postgres")
+    else {
+        return;
+    };
+    same_msgid_three_times(
+        spawn_app_with(TestOptions {
+            database: Database::Postgres(server),
+            ..Default::default()
+        })
+        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn simultaneous_retries_count_once() {
     let app = spawn_app().await;
+    approved_entry(&app).await;
+    let plain = app
+        .client
+        .app_text_plain("lisi", "投票 C0001", app.client.next_msg_id());
+    let request = app.client.sign(Surface::App, &plain).unwrap();
+    let sends = (0..20).map(|_| app.client.send(&request));
+    let answers = futures::future::join_all(sends).await;
+    let mut replies = 0;
+    for answered in answers {
+        let reply = app.client.open(Surface::App, &answered.unwrap()).unwrap();
+        assert_eq!(reply.status, 200);
+        if let Some(text) = reply.text {
+            assert!(text.contains("投 1 票"), "{text}");
+            replies += 1;
+        }
+    }
+    assert!(replies >= 1);
+    assert_eq!(app.store.entry("C0001").await.unwrap().unwrap().score, 1);
+    app.stop().await;
+}
+
+async fn same_msgid_three_times(app: TestApp) {
     approved_entry(&app).await;
     let id = app.client.next_msg_id();
     let plain = app.client.app_text_plain("lisi", "投票 C0001", id);

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use rallybot_handlers::store::{CallbackClaim, Store, StoreResult, Timestamp};
+use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::store::{CallbackClaim, Store, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// How long dedup keys are kept (SPEC §2: at least 24 h).
@@ -48,43 +49,54 @@ pub enum Claimed {
     InFlight,
 }
 
-/// Claims callbacks in the store and records their replies in the background.
+/// The most keys claimed or finished in one round trip.
+const MAX_BATCH: usize = 256;
+
+struct ClaimRequest {
+    key: String,
+    answer: oneshot::Sender<StoreResult<Claimed>>,
+}
+
+/// Claims callbacks in the store and records their replies, in batches: while one batch is
+/// being written, the next one gathers (group commit), so the dedup write costs one round trip
+/// per batch instead of one per callback. A claim is answered only after its batch committed.
 #[derive(Debug, Clone)]
 pub struct Dedup {
-    store: Arc<dyn Store>,
+    claims: mpsc::Sender<ClaimRequest>,
     finished: mpsc::UnboundedSender<(String, String)>,
 }
 
+impl std::fmt::Debug for ClaimRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimRequest").finish_non_exhaustive()
+    }
+}
+
 impl Dedup {
-    /// Starts the background writer; it ends when every `Dedup` clone is dropped, after writing
-    /// what was queued.
+    /// Starts the claim and reply writers; they end when every `Dedup` clone is dropped, after
+    /// writing what was queued. The handle resolves when both are done.
     pub fn start(store: Arc<dyn Store>) -> (Dedup, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-        let writer_store = store.clone();
-        let writer = tokio::spawn(async move {
-            while let Some((key, reply)) = rx.recv().await {
-                if let Err(e) = writer_store.finish_callback(&key, &reply).await {
-                    // The claim stands; a retry will get an empty 200 instead of the reply.
-                    tracing::warn!(error = %e, "could not record a callback reply");
-                }
-            }
+        let (claims, claim_rx) = mpsc::channel::<ClaimRequest>(4 * MAX_BATCH);
+        let (finished, finish_rx) = mpsc::unbounded_channel::<(String, String)>();
+        let claimer = tokio::spawn(claim_writer(store.clone(), claim_rx));
+        let finisher = tokio::spawn(finish_writer(store, finish_rx));
+        let both = tokio::spawn(async move {
+            let _ = claimer.await;
+            let _ = finisher.await;
         });
-        (
-            Dedup {
-                store,
-                finished: tx,
-            },
-            writer,
-        )
+        (Dedup { claims, finished }, both)
     }
 
     /// Claims `key` durably (the store has committed when this returns `New`).
-    pub async fn claim(&self, key: &str, now: Timestamp) -> StoreResult<Claimed> {
-        Ok(match self.store.claim_callback(key, now).await? {
-            CallbackClaim::New => Claimed::New,
-            CallbackClaim::Seen { reply: Some(r) } => Claimed::Done(StoredReply::decode(&r)),
-            CallbackClaim::Seen { reply: None } => Claimed::InFlight,
-        })
+    pub async fn claim(&self, key: &str) -> StoreResult<Claimed> {
+        let (answer, answered) = oneshot::channel();
+        let request = ClaimRequest {
+            key: key.to_string(),
+            answer,
+        };
+        let gone = || StoreError::Backend("the dedup writer has stopped".into());
+        self.claims.send(request).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 
     /// Records how `key` was answered: `Some` for a passive reply, `None` for an empty 200
@@ -97,8 +109,72 @@ impl Dedup {
     }
 }
 
+async fn claim_writer(store: Arc<dyn Store>, mut requests: mpsc::Receiver<ClaimRequest>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let keys: Vec<String> = batch.iter().map(|r| r.key.clone()).collect();
+        // The transport's real time: dedup keys expire on it, whatever the campaign clock says.
+        let result = store.claim_callbacks(&keys, SystemClock.now()).await;
+        match result {
+            Ok(claims) if claims.len() == batch.len() => {
+                let mut seen = std::collections::HashSet::new();
+                for (request, claim) in batch.drain(..).zip(claims) {
+                    // A retry in the same batch as its original is the original's twin.
+                    let claimed = if seen.insert(request.key.clone()) {
+                        Claimed::from(claim)
+                    } else {
+                        Claimed::InFlight
+                    };
+                    let _ = request.answer.send(Ok(claimed));
+                }
+            }
+            Ok(claims) => {
+                let message = format!(
+                    "the store answered {} claims for {} keys",
+                    claims.len(),
+                    batch.len()
+                );
+                for request in batch.drain(..) {
+                    let _ = request
+                        .answer
+                        .send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for request in batch.drain(..) {
+                    let _ = request
+                        .answer
+                        .send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn finish_writer(store: Arc<dyn Store>, mut done: mpsc::UnboundedReceiver<(String, String)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while done.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if let Err(e) = store.finish_callbacks(&batch).await {
+            // The claims stand; their retries get an empty 200 instead of the reply.
+            tracing::warn!(error = %e, count = batch.len(), "could not record callback replies");
+        }
+        batch.clear();
+    }
+}
+
+impl From<CallbackClaim> for Claimed {
+    fn from(claim: CallbackClaim) -> Self {
+        match claim {
+            CallbackClaim::New => Claimed::New,
+            CallbackClaim::Seen { reply: Some(r) } => Claimed::Done(StoredReply::decode(&r)),
+            CallbackClaim::Seen { reply: None } => Claimed::InFlight,
+        }
+    }
+}
+
 /// Deletes dedup keys older than the retention, once an hour, until the app stops.
-pub async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn rallybot_handlers::clock::Clock>) {
+pub async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -115,6 +191,59 @@ pub async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn rallybot_handlers:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dedup.db").display());
+        (rallybot_storage::open(&url).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_of_one_key_give_exactly_one_new() {
+        let (store, _dir) = store().await;
+        let (dedup, _writers) = Dedup::start(store);
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let dedup = dedup.clone();
+            // 100 keys, each claimed three times at once.
+            tasks.push(tokio::spawn(async move {
+                (
+                    i % 100,
+                    dedup.claim(&format!("k{}", i % 100)).await.unwrap(),
+                )
+            }));
+        }
+        let mut new_per_key = [0u32; 100];
+        for task in tasks {
+            let (key, claimed) = task.await.unwrap();
+            match claimed {
+                Claimed::New => new_per_key[key] += 1,
+                Claimed::InFlight => {}
+                Claimed::Done(_) => panic!("nothing was finished yet"),
+            }
+        }
+        assert!(new_per_key.iter().all(|n| *n == 1), "{new_per_key:?}");
+    }
+
+    #[tokio::test]
+    async fn a_finished_reply_is_given_to_later_claims() {
+        let (store, _dir) = store().await;
+        let (dedup, writers) = Dedup::start(store.clone());
+        assert_eq!(dedup.claim("a").await.unwrap(), Claimed::New);
+        assert_eq!(dedup.claim("b").await.unwrap(), Claimed::New);
+        let reply = StoredReply {
+            text: "已投 1 票".into(),
+            mention: false,
+        };
+        dedup.finish("a", Some(&reply));
+        dedup.finish("b", None);
+        drop(dedup);
+        writers.await.unwrap(); // everything queued is written before the writers end
+        let (dedup, _writers) = Dedup::start(store);
+        assert_eq!(dedup.claim("a").await.unwrap(), Claimed::Done(Some(reply)));
+        assert_eq!(dedup.claim("b").await.unwrap(), Claimed::Done(None));
+        assert_eq!(dedup.claim("c").await.unwrap(), Claimed::New);
+    }
 
     #[test]
     fn stored_replies_round_trip_and_empty_means_no_reply() {

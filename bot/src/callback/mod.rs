@@ -258,7 +258,7 @@ async fn process(
 
     if let Some(dedup) = &state.dedup {
         match dedup
-            .claim(&parsed.dedup_key, SystemClock.now())
+            .claim(&parsed.dedup_key)
             .await
             .map_err(|e| HttpError::Internal(e.to_string()))?
         {

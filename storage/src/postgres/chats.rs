@@ -33,6 +33,74 @@ pub(super) async fn claim_callback(
     })
 }
 
+/// A whole batch in one INSERT; only the repeats pay for a second read.
+pub(super) async fn claim_callbacks(
+    pool: &PgPool,
+    keys: &[String],
+    now: Timestamp,
+) -> Attempt<Vec<CallbackClaim>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inserted: std::collections::HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO callbacks (key, claimed_at) SELECT DISTINCT k, $2 FROM UNNEST($1::text[]) AS k \
+         ON CONFLICT (key) DO NOTHING RETURNING key",
+    )
+    .bind(keys)
+    .bind(now)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let seen: Vec<String> = keys
+        .iter()
+        .filter(|k| !inserted.contains(*k))
+        .cloned()
+        .collect();
+    let mut replies = std::collections::HashMap::new();
+    if !seen.is_empty() {
+        let rows = sqlx::query("SELECT key, reply FROM callbacks WHERE key = ANY($1)")
+            .bind(&seen)
+            .fetch_all(pool)
+            .await?;
+        for row in rows {
+            let key: String = row.try_get("key")?;
+            let reply: Option<String> = row.try_get("reply")?;
+            replies.insert(key, reply);
+        }
+    }
+    let mut given = std::collections::HashSet::new();
+    Ok(keys
+        .iter()
+        .map(|key| {
+            if inserted.contains(key) && given.insert(key) {
+                CallbackClaim::New
+            } else {
+                CallbackClaim::Seen {
+                    reply: replies.get(key).cloned().flatten(),
+                }
+            }
+        })
+        .collect())
+}
+
+/// A whole batch in one UPDATE.
+pub(super) async fn finish_callbacks(pool: &PgPool, done: &[(String, String)]) -> Attempt<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let (keys, replies): (Vec<String>, Vec<String>) = done.iter().cloned().unzip();
+    sqlx::query(
+        "UPDATE callbacks SET reply = v.reply FROM UNNEST($1::text[], $2::text[]) AS v(key, reply) \
+         WHERE callbacks.key = v.key",
+    )
+    .bind(&keys)
+    .bind(&replies)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn finish_callback(pool: &PgPool, key: &str, reply: &str) -> Attempt<()> {
     sqlx::query("UPDATE callbacks SET reply = $2 WHERE key = $1")
         .bind(key)

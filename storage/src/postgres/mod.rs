@@ -158,6 +158,18 @@ impl Store for PostgresStore {
         retrying(|| chats::finish_callback(&self.pool, key, reply)).await
     }
 
+    async fn claim_callbacks(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<CallbackClaim>> {
+        retrying(|| chats::claim_callbacks(&self.pool, keys, now)).await
+    }
+
+    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
+        retrying(|| chats::finish_callbacks(&self.pool, done)).await
+    }
+
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {
         retrying(|| chats::purge_callbacks(&self.pool, before)).await
     }

@@ -34,6 +34,71 @@ pub(super) async fn claim_callback(
     })
 }
 
+/// A whole batch in one INSERT; only the repeats pay for a second read.
+pub(super) async fn claim_callbacks(
+    writer: &SqlitePool,
+    readers: &SqlitePool,
+    keys: &[String],
+    now: Timestamp,
+) -> Attempt<Vec<CallbackClaim>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut insert = sqlx::QueryBuilder::new("INSERT INTO callbacks (key, claimed_at) ");
+    insert.push_values(keys, |mut row, key| {
+        row.push_bind(key).push_bind(millis(now));
+    });
+    insert.push(" ON CONFLICT (key) DO NOTHING RETURNING key");
+    let inserted: std::collections::HashSet<String> = insert
+        .build_query_scalar::<String>()
+        .fetch_all(writer)
+        .await?
+        .into_iter()
+        .collect();
+    let seen: Vec<&String> = keys.iter().filter(|k| !inserted.contains(*k)).collect();
+    let mut replies = std::collections::HashMap::new();
+    if !seen.is_empty() {
+        let mut select = sqlx::QueryBuilder::new("SELECT key, reply FROM callbacks WHERE key IN (");
+        let mut list = select.separated(", ");
+        for key in &seen {
+            list.push_bind(*key);
+        }
+        select.push(")");
+        for row in select.build().fetch_all(readers).await? {
+            let key: String = row.try_get("key")?;
+            let reply: Option<String> = row.try_get("reply")?;
+            replies.insert(key, reply);
+        }
+    }
+    let mut given = std::collections::HashSet::new();
+    Ok(keys
+        .iter()
+        .map(|key| {
+            if inserted.contains(key) && given.insert(key) {
+                CallbackClaim::New
+            } else {
+                CallbackClaim::Seen {
+                    reply: replies.get(key).cloned().flatten(),
+                }
+            }
+        })
+        .collect())
+}
+
+/// A whole batch in one UPDATE.
+pub(super) async fn finish_callbacks(pool: &SqlitePool, done: &[(String, String)]) -> Attempt<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let mut update = sqlx::QueryBuilder::new("UPDATE callbacks SET reply = v.column2 FROM (");
+    update.push_values(done, |mut row, (key, reply)| {
+        row.push_bind(key).push_bind(reply);
+    });
+    update.push(") AS v WHERE callbacks.key = v.column1");
+    update.build().execute(pool).await?;
+    Ok(())
+}
+
 pub(super) async fn finish_callback(pool: &SqlitePool, key: &str, reply: &str) -> Attempt<()> {
     sqlx::query("UPDATE callbacks SET reply = $2 WHERE key = $1")
         .bind(key)

@@ -197,6 +197,18 @@ impl Store for SqliteStore {
         retrying(|| chats::finish_callback(&self.writer, key, reply)).await
     }
 
+    async fn claim_callbacks(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<CallbackClaim>> {
+        retrying(|| chats::claim_callbacks(&self.writer, &self.readers, keys, now)).await
+    }
+
+    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
+        retrying(|| chats::finish_callbacks(&self.writer, done)).await
+    }
+
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {
         retrying(|| chats::purge_callbacks(&self.writer, before)).await
     }
