@@ -7,9 +7,10 @@ use crate::xml;
 
 /// The `Encrypt` value of an XML envelope (`<xml>…<Encrypt>E</Encrypt>…</xml>`): app and group robot.
 pub fn encrypt_from_xml(body: &str) -> Result<String, CryptoError> {
-    let root = xml::parse(body).map_err(|e| CryptoError::ParseEnvelope(e.to_string()))?;
-    match root.child_text("Encrypt") {
-        Some(value) if !value.is_empty() => Ok(value.to_owned()),
+    let mut root = xml::parse(body).map_err(|e| CryptoError::ParseEnvelope(e.to_string()))?;
+    // Taken, not copied: the payload is the bulk of the envelope.
+    match root.children.iter_mut().find(|c| c.name == "Encrypt") {
+        Some(element) if !element.text.is_empty() => Ok(std::mem::take(&mut element.text)),
         _ => Err(CryptoError::ParseEnvelope(
             "no Encrypt element in the envelope".into(),
         )),

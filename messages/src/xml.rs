@@ -170,11 +170,9 @@ fn contains_entity_declaration(raw: &[u8]) -> bool {
     raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"))
 }
 
-fn unescape_raw(raw: &[u8]) -> Result<String, XmlError> {
+fn unescape_raw(raw: &[u8]) -> Result<std::borrow::Cow<'_, str>, XmlError> {
     let text = std::str::from_utf8(raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
-    quick_xml::escape::unescape(text)
-        .map(|cow| cow.into_owned())
-        .map_err(|e| XmlError::Malformed(e.to_string()))
+    quick_xml::escape::unescape(text).map_err(|e| XmlError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]
