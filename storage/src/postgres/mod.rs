@@ -219,6 +219,10 @@ impl Store for PostgresStore {
         retrying(|| outbox::fail(&self.pool, id, error)).await
     }
 
+    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
+        retrying(|| outbox::release(&self.pool, id, not_before)).await
+    }
+
     async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>> {
         retrying(|| outbox::list(&self.pool, status, limit)).await
     }

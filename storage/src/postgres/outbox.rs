@@ -81,6 +81,18 @@ pub(super) async fn retry(pool: &PgPool, id: i64, retry_at: Timestamp, error: &s
     Ok(())
 }
 
+/// Back to pending without counting an attempt: the sender held the push back.
+pub(super) async fn release(pool: &PgPool, id: i64, not_before: Timestamp) -> Attempt<()> {
+    sqlx::query(
+        "UPDATE pushes SET status = 'pending', not_before = $2, lease_until = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(not_before)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn fail(pool: &PgPool, id: i64, error: &str) -> Attempt<()> {
     sqlx::query(
         "UPDATE pushes SET status = 'failed', last_error = $2, attempts = attempts + 1, \

@@ -258,6 +258,10 @@ impl Store for SqliteStore {
         retrying(|| outbox::fail(&self.writer, id, error)).await
     }
 
+    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
+        retrying(|| outbox::release(&self.writer, id, not_before)).await
+    }
+
     async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>> {
         retrying(|| outbox::list(&self.readers, status, limit)).await
     }

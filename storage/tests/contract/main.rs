@@ -81,6 +81,7 @@ contract! {
     outbox::enqueueing_a_key_twice_is_a_no_op,
     outbox::due_pushes_are_claimed_in_order_under_a_lease,
     outbox::pushes_are_retried_sent_or_failed,
+    outbox::a_released_push_comes_back_without_an_attempt,
     instances::tokens_are_saved_and_replaced,
     instances::a_lease_is_held_until_it_expires,
     instances::job_marks_remember_the_last_occurrence,

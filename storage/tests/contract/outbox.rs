@@ -156,3 +156,32 @@ pub async fn pushes_are_retried_sent_or_failed(store: Shared) {
         ["one"]
     );
 }
+
+pub async fn a_released_push_comes_back_without_an_attempt(store: Shared) {
+    store.enqueue_push(&push("held", 0)).await.unwrap();
+    let claimed = store.claim_pushes(at(1), at(60), 10).await.unwrap();
+    store.release_push(claimed[0].id, at(120)).await.unwrap();
+    let held = &store.pushes(None, 10).await.unwrap()[0];
+    assert_eq!(
+        (
+            held.status,
+            held.attempts,
+            held.not_before,
+            held.last_error.as_deref()
+        ),
+        (PushStatus::Pending, 0, at(120), None)
+    );
+    assert!(store
+        .claim_pushes(at(119), at(200), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .claim_pushes(at(120), at(200), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

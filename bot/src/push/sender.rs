@@ -1,0 +1,463 @@
+//! The outbox sender: claims due pushes, keeps within WeCom's per-recipient rate limits, holds
+//! pushes during quiet hours, retries temporary failures with backoff and marks permanent ones
+//! failed.
+//!
+//! One instance sends at a time (the `sender` lease), because WeCom's limits are per
+//! recipient across all our instances and the windows live in memory; a new holder seeds its
+//! windows from the recently sent pushes. Claims are leased too, so a push whose sender died
+//! is picked up again — the one case where a push can go out twice is a crash between WeCom's
+//! answer and our commit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use rallybot_handlers::clock::Clock;
+use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget, Store, StoreError};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{Mutex, Notify};
+
+use super::quiet::QuietHours;
+use super::transport::{DeliveryError, Transport};
+use super::window::SlidingWindows;
+
+/// The lease name that makes one instance the sender.
+pub const SENDER_LEASE: &str = "sender";
+
+/// Key prefixes of pushes that answer a user's own message (late replies, greetings): they go
+/// out at once, even in quiet hours.
+pub const IMMEDIATE_PREFIXES: &[&str] = &["reply/", "welcome/"];
+
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// This instance's name in leases (e.g. host and pid).
+    pub holder: String,
+    /// The sending lease; another instance takes over this long after we stop renewing it.
+    pub lease_ttl: Duration,
+    /// How long a claimed push stays ours; far longer than one request with a token refresh.
+    pub claim_ttl: Duration,
+    /// Pushes claimed per database round trip.
+    pub batch: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Messages per window per group robot (WeCom: 20/min).
+    pub webhook_limit: u32,
+    /// App messages per window per member (WeCom: 30/min).
+    pub user_limit: u32,
+    pub window: Duration,
+    /// First retry delay; doubles with each attempt up to `backoff_max`, with jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A push still failing temporarily this long after it was queued is marked failed.
+    pub give_up_after: Duration,
+    /// Longest sleep between two looks at the outbox (other instances queue pushes too).
+    pub idle_poll: Duration,
+    /// Seed for the retry jitter (tests); `None` seeds from the OS.
+    pub seed: Option<u64>,
+}
+
+impl SenderConfig {
+    pub fn new(holder: impl Into<String>) -> Self {
+        Self {
+            holder: holder.into(),
+            lease_ttl: Duration::seconds(30),
+            claim_ttl: Duration::minutes(5),
+            batch: 200,
+            concurrency: 8,
+            webhook_limit: 20,
+            user_limit: 30,
+            window: Duration::seconds(60),
+            backoff_base: Duration::seconds(10),
+            backoff_max: Duration::minutes(15),
+            give_up_after: Duration::hours(24),
+            idle_poll: Duration::seconds(2),
+            seed: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("outbox storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// False when another instance holds the sending lease (nothing was done).
+    pub leading: bool,
+    pub delivered: usize,
+    /// Put back for later: rate limit or quiet hours.
+    pub held: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug)]
+struct SenderState {
+    webhook: SlidingWindows,
+    user: SlidingWindows,
+    rng: StdRng,
+    leading: bool,
+    /// The earliest time we put a push back for; the loop wakes up then.
+    next_due: Option<DateTime<Utc>>,
+}
+
+impl SenderState {
+    fn windows(&mut self, target: &PushTarget) -> Option<&mut SlidingWindows> {
+        match target {
+            PushTarget::User { .. } => Some(&mut self.user),
+            PushTarget::Webhook { .. } => Some(&mut self.webhook),
+            // A response URL is used once: there is nothing to pace.
+            PushTarget::ResponseUrl { .. } => None,
+        }
+    }
+
+    fn due_at(&mut self, at: DateTime<Utc>) {
+        self.next_due = Some(self.next_due.map_or(at, |d| d.min(at)));
+    }
+}
+
+/// What became of one attempt.
+#[derive(Debug)]
+enum Settled {
+    Delivered,
+    Failed,
+    Retry {
+        at: DateTime<Utc>,
+        rate_limited: bool,
+    },
+}
+
+#[derive(Debug)]
+struct SendResult {
+    target: PushTarget,
+    /// When the answer came.
+    done: DateTime<Utc>,
+    outcome: Settled,
+}
+
+#[derive(Debug)]
+pub struct Sender {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    quiet: QuietHours,
+    config: SenderConfig,
+    state: Mutex<SenderState>,
+    wake: Arc<Notify>,
+}
+
+impl Sender {
+    pub fn new(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        quiet: QuietHours,
+        config: SenderConfig,
+    ) -> Self {
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        let state = SenderState {
+            webhook: SlidingWindows::new(config.webhook_limit, config.window),
+            user: SlidingWindows::new(config.user_limit, config.window),
+            rng,
+            leading: false,
+            next_due: None,
+        };
+        Self {
+            store,
+            transport,
+            clock,
+            quiet,
+            config,
+            state: Mutex::new(state),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notify this after queueing a push (or moving the clock) to wake the loop at once.
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// One pass over the outbox at `now`: sends everything due that the limits allow and puts
+    /// the rest back for when it can go. Tests drive the sender with this.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, SenderError> {
+        let mut state = self.state.lock().await;
+        let leading = self
+            .store
+            .try_lease(
+                SENDER_LEASE,
+                &self.config.holder,
+                now,
+                now + self.config.lease_ttl,
+            )
+            .await?;
+        if !leading {
+            if state.leading {
+                tracing::info!(holder = %self.config.holder, "another instance took over sending");
+            }
+            state.leading = false;
+            return Ok(TickReport::default());
+        }
+        if !state.leading {
+            self.seed_windows(&mut state, now).await?;
+            state.leading = true;
+        }
+        state.next_due = None;
+        let mut report = TickReport {
+            leading: true,
+            ..TickReport::default()
+        };
+        loop {
+            let claimed = self
+                .store
+                .claim_pushes(now, now + self.config.claim_ttl, self.config.batch)
+                .await?;
+            let full_batch = claimed.len() >= self.config.batch as usize;
+            let ready = self
+                .hold_back(&mut state, claimed, now, &mut report)
+                .await?;
+            self.send_all(&mut state, ready, now, &mut report).await?;
+            if !full_batch {
+                break;
+            }
+        }
+        if report.delivered + report.failed + report.retried > 0 {
+            tracing::debug!(
+                delivered = report.delivered,
+                held = report.held,
+                retried = report.retried,
+                failed = report.failed,
+                "outbox tick"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Puts back what cannot go now (quiet hours, full rate window) and returns the rest,
+    /// already counted in the rate windows.
+    async fn hold_back(
+        &self,
+        state: &mut SenderState,
+        claimed: Vec<PushRecord>,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<Vec<PushRecord>, SenderError> {
+        let quiet = self.quiet.contains(now);
+        let mut held_per_key: HashMap<String, i32> = HashMap::new();
+        let mut ready = Vec::with_capacity(claimed.len());
+        for push in claimed {
+            if quiet && !is_immediate(&push) {
+                let at = self.quiet.defer(now);
+                self.store.release_push(push.id, at).await?;
+                state.due_at(at);
+                report.held += 1;
+                continue;
+            }
+            let rate_key = push.target.rate_key();
+            let Some(windows) = state.windows(&push.target) else {
+                ready.push(push);
+                continue;
+            };
+            match windows.try_admit(&rate_key, now) {
+                Ok(()) => ready.push(push),
+                Err(free_at) => {
+                    // Several held pushes for one recipient are spread over the windows they
+                    // will fit in, instead of all coming back at the same moment.
+                    let limit = windows.limit() as i32;
+                    let window = windows.window();
+                    let nth = held_per_key.entry(rate_key).or_insert(0);
+                    let at = free_at + window * (*nth / limit);
+                    *nth += 1;
+                    self.store.release_push(push.id, at).await?;
+                    state.due_at(at);
+                    report.held += 1;
+                }
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Sends `ready` with up to `concurrency` requests in flight. Each request records its own
+    /// outcome in the store; only in-memory bookkeeping happens between them, so no request
+    /// holding a database connection (a token refresh) waits on another's turn.
+    async fn send_all(
+        &self,
+        state: &mut SenderState,
+        ready: Vec<PushRecord>,
+        admitted_at: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), SenderError> {
+        // Jitter is drawn up front: the requests run while `state` is being updated.
+        let jobs: Vec<(PushRecord, f64)> = ready
+            .into_iter()
+            .map(|push| (push, state.rng.gen_range(0.5..1.0)))
+            .collect();
+        let mut results = futures::stream::iter(jobs)
+            .map(|(push, jitter)| self.send_one(push, jitter, admitted_at))
+            .buffer_unordered(self.config.concurrency.max(1));
+        let mut first_error = None;
+        while let Some(settled) = results.next().await {
+            let settled = match settled {
+                Ok(settled) => settled,
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                    continue;
+                }
+            };
+            let rate_key = settled.target.rate_key();
+            if let Some(windows) = state.windows(&settled.target) {
+                // WeCom saw the request somewhere between admission and the answer; stamping
+                // the answer time keeps our window at least as strict as WeCom's.
+                windows.restamp(&rate_key, admitted_at, settled.done);
+            }
+            match settled.outcome {
+                Settled::Delivered => report.delivered += 1,
+                Settled::Failed => report.failed += 1,
+                Settled::Retry { at, rate_limited } => {
+                    if rate_limited {
+                        if let Some(windows) = state.windows(&settled.target) {
+                            windows.block(&rate_key, settled.done + self.config.window);
+                        }
+                    }
+                    state.due_at(at);
+                    report.retried += 1;
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// One attempt at one push, and its outcome written to the outbox.
+    async fn send_one(
+        &self,
+        push: PushRecord,
+        jitter: f64,
+        admitted_at: DateTime<Utc>,
+    ) -> Result<SendResult, SenderError> {
+        let result = self.transport.deliver(&push).await;
+        let done = self.clock.now().max(admitted_at);
+        let outcome = match result {
+            Ok(()) => {
+                self.store.mark_push_sent(push.id, done).await?;
+                Settled::Delivered
+            }
+            Err(DeliveryError::Permanent(reason)) => {
+                tracing::warn!(push = %push.key, %reason, "push failed for good");
+                self.store.fail_push(push.id, &reason).await?;
+                Settled::Failed
+            }
+            Err(error) => self.retry_or_give_up(&push, &error, jitter, done).await?,
+        };
+        Ok(SendResult {
+            target: push.target,
+            done,
+            outcome,
+        })
+    }
+
+    async fn retry_or_give_up(
+        &self,
+        push: &PushRecord,
+        error: &DeliveryError,
+        jitter: f64,
+        done: DateTime<Utc>,
+    ) -> Result<Settled, SenderError> {
+        let reason = error.to_string();
+        if done - push.created_at >= self.config.give_up_after {
+            let final_reason = format!(
+                "gave up after {} attempts: {reason}",
+                push.attempts.saturating_add(1)
+            );
+            tracing::warn!(push = %push.key, reason = %final_reason, "push failed for good");
+            self.store.fail_push(push.id, &final_reason).await?;
+            return Ok(Settled::Failed);
+        }
+        let rate_limited = matches!(error, DeliveryError::RateLimited(_));
+        let mut delay = self.backoff(push.attempts, jitter);
+        if rate_limited {
+            delay = delay.max(self.config.window);
+        }
+        let at = done + delay;
+        tracing::info!(push = %push.key, %reason, retry_at = %at, "push will be retried");
+        self.store.retry_push(push.id, at, &reason).await?;
+        Ok(Settled::Retry { at, rate_limited })
+    }
+
+    /// `base × 2^attempts`, capped, then scaled by `jitter` (drawn from [0.5, 1)) so that pushes
+    /// failing together do not all come back together.
+    fn backoff(&self, attempts: u32, jitter: f64) -> Duration {
+        let base = self.config.backoff_base.num_milliseconds().max(1);
+        let max = self.config.backoff_max.num_milliseconds().max(base);
+        let exponential = base.saturating_mul(1_i64 << attempts.min(30)).min(max);
+        Duration::milliseconds(((exponential as f64) * jitter) as i64)
+    }
+
+    /// A new sending instance learns what the previous one sent in the current windows.
+    async fn seed_windows(
+        &self,
+        state: &mut SenderState,
+        now: DateTime<Utc>,
+    ) -> Result<(), SenderError> {
+        let recent = self.store.pushes(Some(PushStatus::Sent), 5_000).await?;
+        let since = now - self.config.window;
+        for push in recent {
+            let Some(sent_at) = push.sent_at.filter(|t| *t > since) else {
+                continue;
+            };
+            let key = push.target.rate_key();
+            if let Some(windows) = state.windows(&push.target) {
+                windows.seed(&key, sent_at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown` resolves: a tick, then sleep until the next push we know is due,
+    /// a wake-up, or `idle_poll`.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let now = self.clock.now();
+            let leading = match self.tick(now).await {
+                Ok(report) => report.leading,
+                Err(error) => {
+                    tracing::error!(%error, "push sender tick failed");
+                    false
+                }
+            };
+            let pause = self.pause(leading).await;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn pause(&self, leading: bool) -> std::time::Duration {
+        let mut pause = self.config.idle_poll.min(self.config.lease_ttl / 3);
+        if leading {
+            if let Some(due) = self.state.lock().await.next_due {
+                pause = pause.min(due - self.clock.now());
+            }
+        }
+        pause.to_std().unwrap_or(std::time::Duration::ZERO)
+    }
+}
+
+fn is_immediate(push: &PushRecord) -> bool {
+    matches!(push.target, PushTarget::ResponseUrl { .. })
+        || IMMEDIATE_PREFIXES.iter().any(|p| push.key.starts_with(p))
+}

@@ -1,0 +1,240 @@
+//! Shared set-up for the scheduler and outbox tests: a fresh database (SQLite, or PostgreSQL when
+//! `RALLYBOT_TEST_DATABASE_URL` is set), the seed-000 campaign, the WeCom simulator on a
+//! `FixedClock`, and schedulers and senders wired to them as `serve` wires them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use rallybot::push::{QuietHours, Sender, SenderConfig, WeComTransport};
+use rallybot::scheduler::{Scheduler, SchedulerConfig};
+use rallybot::simulator::{Received, Simulator, SimulatorOptions};
+use rallybot_handlers::campaign::{load_campaign, Campaign};
+use rallybot_handlers::clock::{Clock, FixedClock};
+use rallybot_handlers::store::{GroupRecord, PushRecord, PushStatus, Store};
+use rallybot_messages::client::ClientConfig;
+
+/// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
+pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+/// The PostgreSQL server URL, or `None` after printing a skip line.
+pub fn postgres_or_skip(test: &str) -> Option<Db> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
+        _ => {
+            eprintln!(
+                "skipped {test}: set {POSTGRES_ENV}=postgres://… to run the PostgreSQL variant"
+            );
+            None
+        }
+    }
+}
+
+/// The campaign's time zone (Asia/Shanghai has no daylight saving: a fixed +08:00).
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap()
+}
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn campaign_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("deploy/campaigns/longjiang-2022.toml")
+}
+
+pub struct Harness {
+    pub clock: Arc<FixedClock>,
+    pub sim: Simulator,
+    pub store: Arc<dyn Store>,
+    pub campaign: Arc<Campaign>,
+    pub organizers: Vec<String>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new(db: Db, start: DateTime<Utc>) -> Harness {
+        Self::with_simulator(db, start, SimulatorOptions::default()).await
+    }
+
+    pub async fn with_simulator(
+        db: Db,
+        start: DateTime<Utc>,
+        options: SimulatorOptions,
+    ) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match db {
+            Db::Sqlite => format!("sqlite://{}", dir.path().join("outbox.db").display()),
+            Db::Postgres(server) => fresh_postgres_database(&server).await,
+        };
+        let store = rallybot_storage::open(&url).await.unwrap();
+        let clock = Arc::new(FixedClock::new(start));
+        let sim = Simulator::start_with(clock.clone(), options).await.unwrap();
+        let campaign = Arc::new(load_campaign(&campaign_path()).unwrap());
+        Harness {
+            clock,
+            sim,
+            store,
+            campaign,
+            organizers: vec!["organizer01".into()],
+            url,
+            _dir: dir,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A second connection pool on the same database: another instance of the bot.
+    pub async fn another_store(&self) -> Arc<dyn Store> {
+        rallybot_storage::open(&self.url).await.unwrap()
+    }
+
+    /// Registers groups whose robots post to the simulator; returns their webhook keys.
+    pub async fn add_groups(&self, keys: &[&str]) -> Vec<String> {
+        for key in keys {
+            self.store
+                .upsert_group(&GroupRecord {
+                    chat_id: format!("chat-{key}"),
+                    name: format!("{key}职工群"),
+                    webhook_url: self.sim.webhook_url(key),
+                    union_code: None,
+                    learned_at: self.now(),
+                })
+                .await
+                .unwrap();
+        }
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    pub fn scheduler(&self, store: Arc<dyn Store>, holder: &str) -> Scheduler {
+        Scheduler::new(
+            self.campaign.clone(),
+            store,
+            self.clock.clone(),
+            SchedulerConfig::new(holder, self.organizers.clone()),
+        )
+        .unwrap()
+    }
+
+    pub fn sender_config(&self, holder: &str) -> SenderConfig {
+        SenderConfig {
+            seed: Some(20_220_801),
+            ..SenderConfig::new(holder)
+        }
+    }
+
+    pub fn sender(&self, store: Arc<dyn Store>, config: SenderConfig) -> Sender {
+        let client = ClientConfig {
+            base_url: self.sim.base_url(),
+            timeout: StdDuration::from_secs(10),
+            corp_id: "wwsimulated".into(),
+            corp_secret: "simulated-secret".into(),
+            agent_id: 1_000_002,
+        };
+        let transport = WeComTransport::connect(client, store.clone(), self.clock.clone()).unwrap();
+        Sender::new(
+            store,
+            Arc::new(transport),
+            self.clock.clone(),
+            QuietHours::of_campaign(&self.campaign),
+            config,
+        )
+    }
+
+    /// Pushes not yet sent or failed.
+    pub async fn unfinished(&self) -> Vec<PushRecord> {
+        let mut rows = self
+            .store
+            .pushes(Some(PushStatus::Pending), 100_000)
+            .await
+            .unwrap();
+        rows.extend(
+            self.store
+                .pushes(Some(PushStatus::Sending), 100_000)
+                .await
+                .unwrap(),
+        );
+        rows
+    }
+
+    pub async fn all_pushes(&self) -> Vec<PushRecord> {
+        self.store.pushes(None, 1_000_000).await.unwrap()
+    }
+
+    /// Ticks `sender`, moving the clock by `step` between ticks, until nothing is left to send.
+    /// Returns the number of ticks.
+    pub async fn drain(&self, sender: &Sender, step: Duration, max_ticks: usize) -> usize {
+        for ticks in 1..=max_ticks {
+            sender.tick(self.now()).await.unwrap();
+            if self.unfinished().await.is_empty() {
+                return ticks;
+            }
+            self.clock.advance(step);
+        }
+        panic!(
+            "outbox not drained after {max_ticks} ticks: {} left",
+            self.unfinished().await.len()
+        );
+    }
+}
+
+/// How many times each (destination, content) was delivered.
+pub fn delivery_counts(delivered: &[Received]) -> HashMap<(String, String), usize> {
+    let mut counts = HashMap::new();
+    for r in delivered {
+        for destination in r.destinations() {
+            *counts
+                .entry((destination, r.content().unwrap_or_default().to_owned()))
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Creates an empty database on the server and returns its URL.
+async fn fresh_postgres_database(server: &str) -> String {
+    let name = format!("rallybot_outbox_{}_{}", std::process::id(), rand_suffix());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(server)
+        .await
+        .expect("connect to the PostgreSQL test server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a PostgreSQL test database");
+    let (before_query, query) = server.split_once('?').unwrap_or((server, ""));
+    let scheme_end = before_query.find("://").map_or(0, |i| i + 3);
+    let base = match before_query[scheme_end..].find('/') {
+        Some(slash) => &before_query[..scheme_end + slash],
+        None => before_query,
+    };
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{nanos}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
