@@ -24,6 +24,7 @@ use crate::config::{CallbackCredentials, Settings};
 use crate::conversation::Conversation;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
+use crate::wakeups::Wakeups;
 
 /// How long shutdown waits for queued dedup replies to be written.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,6 +40,7 @@ pub struct App {
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     metrics: Arc<Metrics>,
+    wakeups: Arc<Wakeups>,
     dedup_writer: JoinHandle<()>,
 }
 
@@ -158,6 +160,7 @@ impl App {
         let crypters = crypters(&settings)?;
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
         let metrics = Arc::new(Metrics::new());
+        let wakeups = Wakeups::new();
         let (dedup, dedup_writer) = Dedup::start(store.clone());
         let callbacks = Arc::new(CallbackState {
             crypters,
@@ -171,10 +174,12 @@ impl App {
             bot_names: settings.wecom.bot_names.clone(),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
+            wakeups: wakeups.clone(),
         });
         let admin = Arc::new(AdminState {
             token: settings.admin.token.clone(),
             rehearsal: rehearsal.clone(),
+            wakeups: wakeups.clone(),
         });
         let router = crate::http::router(callbacks, admin);
         let listener = TcpListener::bind(settings.server.listen)
@@ -189,6 +194,7 @@ impl App {
             rehearsal,
             campaign,
             metrics,
+            wakeups,
             dedup_writer,
         })
     }
@@ -226,8 +232,9 @@ impl App {
         &self.settings
     }
 
-    /// Serves until `shutdown` resolves, with the background loops running alongside; then
-    /// stops accepting, lets requests in flight finish and writes what is queued.
+    /// Serves until `shutdown` resolves, with the scheduler, the push sender and the dedup
+    /// purge running alongside; then stops accepting, lets requests in flight finish, stops the
+    /// loops after their current tick and writes what is queued.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -235,24 +242,23 @@ impl App {
         let App {
             listener,
             router,
+            settings,
             store,
             clock,
+            campaign,
+            wakeups,
             dedup_writer,
             ..
         } = self;
-        let background: Vec<JoinHandle<()>> = vec![tokio::spawn(dedup::purge_loop(
-            store.clone(),
-            Arc::new(SystemClock),
-        ))];
-        let _ = clock;
+        // The scheduler and the push sender plug in here (`wakeups.connect`).
+        let _ = (&settings, campaign, clock, &wakeups);
+        let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server");
-        for task in &background {
-            task.abort();
-        }
+        purge.abort();
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
         if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)
             .await

@@ -15,6 +15,7 @@ pub mod push;
 pub mod scheduler;
 pub mod simulator;
 pub mod telemetry;
+pub mod wakeups;
 
 pub use app::App;
 pub use config::Settings;

@@ -2,9 +2,10 @@
 //! on 127.0.0.1, each with a distinct msgid (so dedup writes every time), at a fixed rate or as
 //! fast as the bot answers, and reports throughput and latency percentiles.
 //!
-//! Two targets: `--mode bot` (the whole bot: SQLite, dedup, the campaign conversation) and
+//! Three targets: `--mode bot` (the whole bot: SQLite, dedup, the campaign conversation),
 //! `--mode bare` (the same HTTP endpoint verifying, decrypting and encrypting a fixed reply,
-//! with no database), whose ratio is the bot's own overhead.
+//! with no database), whose ratio is the bot's own overhead, and `--mode dedup` (bare plus the
+//! durable dedup) in between.
 
 mod load;
 mod setup;
@@ -22,6 +23,8 @@ pub enum Mode {
     Bot,
     /// Verify + decrypt + encrypt a fixed reply; no database, no conversation.
     Bare,
+    /// The bare endpoint plus the durable dedup (SQLite), to see what dedup costs alone.
+    Dedup,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -68,6 +71,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         match args.mode {
             Mode::Bot => "bot",
             Mode::Bare => "bare",
+            Mode::Dedup => "bare+dedup",
         },
         target.base_url,
         args.command,

@@ -14,11 +14,13 @@ use tokio::task::JoinHandle;
 
 use super::{BenchArgs, Mode};
 use crate::app::App;
+use crate::callback::dedup::Dedup;
 use crate::callback::CallbackState;
 use crate::callback_client::CallbackClient;
 use crate::conversation::FixedReply;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
+use crate::wakeups::Wakeups;
 
 /// A fixed reply about as long as the 帮助 answer, for the bare endpoint.
 const BARE_REPLY: &str = "可用命令：\n帮助 [命令] — 查看说明\n注册 — 实名登记（请私聊）\n我的 — 我的登记信息和作品\n提交 <赛道> <链接> [标题] — 提交作品\n投票 <作品号> [票数] — 为作品投票\n剩余 — 今天还能投几票\n排名 [赛道] — 我的排名\n榜单 [赛道] [N] — 排行榜\n阶段 — 当前阶段和截止时间";
@@ -68,24 +70,29 @@ impl Target {
                 let server = tokio::spawn(app.run_until_stopped(shutdown));
                 (base_url, users, server)
             }
-            Mode::Bare => {
+            Mode::Bare | Mode::Dedup => {
                 let store = crate::app::open_store(&settings.storage.url).await?;
                 let state = Arc::new(CallbackState {
                     crypters: crate::app::crypters(&settings)?,
                     corp_id: settings.wecom.corp_id.clone(),
                     conversation: Arc::new(FixedReply(BARE_REPLY.into())),
+                    dedup: (args.mode == Mode::Dedup).then(|| {
+                        let (dedup, _writers) = Dedup::start(store.clone());
+                        dedup
+                    }),
                     store,
-                    dedup: None,
                     clock: Arc::new(SystemClock),
                     metrics: Arc::new(Metrics::new()),
                     reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
                     bot_names: settings.wecom.bot_names.clone(),
                     welcome: String::new(),
                     known_groups: Mutex::new(HashMap::new()),
+                    wakeups: Wakeups::new(),
                 });
                 let admin = Arc::new(AdminState {
                     token: settings.admin.token.clone(),
                     rehearsal: None,
+                    wakeups: Wakeups::new(),
                 });
                 let router = crate::http::router(state, admin);
                 let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;

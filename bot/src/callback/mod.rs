@@ -26,10 +26,15 @@ use tokio::sync::oneshot;
 use crate::conversation::{Conversation, Inbound, Reply};
 use crate::http::error::HttpError;
 use crate::http::metrics::Metrics;
+use crate::wakeups::Wakeups;
 use dedup::{Claimed, Dedup, StoredReply};
 use passive::{Kind, Sealed};
 use query::CallbackQuery;
 use surface::{Action, Parsed, Route, Surface};
+
+/// Commands whose handling may queue pushes (review results, broadcasts): the sender is woken
+/// after them instead of finding the push at its next poll.
+const QUEUES_PUSHES: &[&str] = &["审核", "公告", "确认"];
 
 /// SPEC §2: bodies over 64 KiB are refused.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -73,6 +78,8 @@ pub struct CallbackState {
     pub welcome: String,
     /// Group webhooks already stored (chat id → webhook URL), so each is written once.
     pub known_groups: Mutex<HashMap<String, String>>,
+    /// Tells the push sender when something was queued.
+    pub wakeups: Arc<Wakeups>,
 }
 
 /// The three callback routes, each with the body limit.
@@ -344,8 +351,9 @@ async fn welcome(
             not_before: now,
             now,
         };
-        if let Err(e) = state.store.enqueue_push(&push).await {
-            tracing::warn!(error = %e, "could not queue a welcome message");
+        match state.store.enqueue_push(&push).await {
+            Ok(_) => state.wakeups.outbox(),
+            Err(e) => tracing::warn!(error = %e, "could not queue a welcome message"),
         }
         return Ok(Answer::empty("welcome", "welcome_pushed"));
     }
@@ -387,6 +395,9 @@ async fn say(
     let task_parsed = parsed.clone();
     tokio::spawn(async move {
         let reply = task_state.conversation.handle(&inbound).await;
+        if QUEUES_PUSHES.contains(&command) {
+            task_state.wakeups.outbox();
+        }
         if let Err(reply) = tx.send(reply) {
             deliver_late(&task_state, &task_parsed, reply).await;
         }
@@ -532,6 +543,7 @@ async fn enqueue_pieces(
             tracing::warn!(error = %e, surface = route.surface.name(), "could not queue a reply push");
         }
     }
+    state.wakeups.outbox();
 }
 
 /// Remembers a group's webhook from a robot callback, writing only when it is new or changed.

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::HttpError;
 use crate::config::Secret;
+use crate::wakeups::Wakeups;
 
 /// What the admin endpoints need.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct AdminState {
     pub token: Secret,
     /// Present only when `clock.rehearsal = true`.
     pub rehearsal: Option<Arc<RehearsalClock>>,
+    /// Told when the clock moved, so reminders and pushes now due go out at once.
+    pub wakeups: Arc<Wakeups>,
 }
 
 /// `{"set": "2022-08-10T09:00:00+08:00"}` or `{"advance": "24h"}`.
@@ -72,6 +75,7 @@ pub async fn clock(
         }
         _ => return Err(HttpError::BadRequest("bad_clock_request")),
     }
+    state.wakeups.all();
     let now = clock.now();
     tracing::info!(now = %now.to_rfc3339(), "rehearsal clock moved");
     Ok(Json(serde_json::json!({ "now": now.to_rfc3339() })))
