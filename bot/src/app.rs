@@ -24,6 +24,7 @@ use crate::config::{CallbackCredentials, Settings};
 use crate::conversation::Conversation;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
+use crate::scheduler::Background;
 use crate::wakeups::Wakeups;
 
 /// How long shutdown waits for queued dedup replies to be written.
@@ -250,8 +251,9 @@ impl App {
             dedup_writer,
             ..
         } = self;
-        // The scheduler and the push sender plug in here (`wakeups.connect`).
-        let _ = (&settings, campaign, clock, &wakeups);
+        // The scheduler and the push sender run beside the endpoints.
+        let loops = Background::start(&settings, campaign, store.clone(), clock)?;
+        wakeups.connect(loops.scheduler_wake(), loops.sender_wake());
         let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
         let served = axum::serve(listener, router)
@@ -259,6 +261,7 @@ impl App {
             .await
             .context("HTTP server");
         purge.abort();
+        loops.stop().await;
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
         if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)
             .await

@@ -136,8 +136,12 @@ async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> 
             Ok(())
         }
         // The scheduler, outbox and export commands are provided by their modules.
-        Command::Schedule(_) => anyhow::bail!("`schedule` is not available in this build yet"),
-        Command::Outbox(_) => anyhow::bail!("`outbox` is not available in this build yet"),
+        Command::Schedule(args) => {
+            crate::scheduler::command::schedule(&settings, &args.from, &args.to).await
+        }
+        Command::Outbox(args) => {
+            crate::scheduler::command::outbox(&settings, args.status.as_deref(), args.limit).await
+        }
         Command::Export(_) => anyhow::bail!("`export` is not available in this build yet"),
         Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
     }

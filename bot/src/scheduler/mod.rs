@@ -7,6 +7,8 @@
 //! marks remember the last occurrence handled; after downtime, a missed occurrence is enqueued if
 //! its send time is less than `missed_grace` ago, otherwise skipped and logged.
 
+pub mod background;
+pub mod command;
 pub mod jobs;
 pub mod plan;
 pub mod texts;
@@ -21,6 +23,7 @@ use rallybot_handlers::clock::Clock;
 use rallybot_handlers::store::{Store, StoreError};
 use tokio::sync::Notify;
 
+pub use background::Background;
 pub use jobs::{Job, JobKind, Occurrence};
 pub use plan::{plan, print_plan, PlanError, PlannedPush, Planner};
 

@@ -283,7 +283,7 @@ fn users<'u>(ids: impl Iterator<Item = &'u String>) -> Vec<Recipient> {
         .collect()
 }
 
-/// Every push the campaign's jobs would make with occurrences in `[from, to]`, by send time,
+/// Every push the campaign's jobs would make with occurrences in `[from, to)`, by send time,
 /// with the store's current groups and progress. Nothing is enqueued.
 pub async fn plan(
     campaign: &Campaign,
@@ -295,8 +295,9 @@ pub async fn plan(
     let planner = Planner::new(campaign, store, organizers);
     let mut out = Vec::new();
     let after = from - chrono::Duration::nanoseconds(1);
+    let until = to - chrono::Duration::nanoseconds(1);
     for job in jobs::jobs(campaign)? {
-        for occurrence in job.occurrences(campaign, after, to) {
+        for occurrence in job.occurrences(campaign, after, until) {
             out.extend(planner.pushes_for(&job, occurrence).await?);
         }
     }
