@@ -75,6 +75,8 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         "{group_reply}"
     );
     assert!(!group_reply.contains(&rallybot::local::sample_id_number(12)));
+    // The review result reached the submitter as an app message through the simulator.
+    assert!(out.contains("[推送 push → 私聊 zhangwei]"), "{out}");
     // /clock moved the campaign clock a day.
     assert!(out.contains("2022-08-11"), "{out}");
     // /quit stopped reading.

@@ -48,6 +48,22 @@ async fn journey(app: &TestApp) {
     assert!(approved.contains("C0001"), "{approved}");
     let entry = app.store.entry("C0001").await.unwrap().unwrap();
     assert_eq!(entry.status, ReviewStatus::Approved);
+    // … and the submitter is told by app message, through the outbox and the simulator.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        app.simulator.wait_until(|all| {
+            all.iter()
+                .any(|r| r.delivered() && r.recipients() == ["zhangsan"])
+        }),
+    )
+    .await
+    .expect("the review result is pushed to the submitter");
+    let told = app.simulator.delivered_to_user("zhangsan");
+    assert!(
+        told[0].content().unwrap_or("").contains("C0001"),
+        "{:?}",
+        told[0].body
+    );
 
     // Others vote, within 5 per work per day.
     app.register("wangwu", "王五", 3, "齐齐哈尔").await;

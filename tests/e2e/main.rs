@@ -9,6 +9,7 @@ mod dedup;
 mod endpoints;
 mod group_privacy;
 mod journey;
+mod late_reply;
 mod outbox_faults;
 mod outbox_harness;
 mod outbox_quiet;

@@ -61,8 +61,8 @@ pub const HELP: &str = "\
   /whoami             当前身份和位置 / who and where you are
   /help               本帮助 / this help
   /quit               退出（或 Ctrl-D）/ quit (or Ctrl-D)
-其他输入都作为聊天消息发给机器人，例如：帮助、注册、提交、投票 A0001、剩余、排名、榜单。
-Anything else is sent to the bot as a chat message, e.g. 帮助, 注册, 投票 A0001.";
+其他输入都作为聊天消息发给机器人，例如：帮助、注册、提交、投票 C0001、剩余、排名、榜单。
+Anything else is sent to the bot as a chat message, e.g. 帮助, 注册, 投票 C0001.";
 
 impl Console {
     pub fn new(user: &str) -> Self {
