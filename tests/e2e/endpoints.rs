@@ -152,3 +152,26 @@ async fn the_admin_clock_does_not_exist_without_rehearsal() {
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn configured_groups_are_known_at_start() {
+    let app = spawn_app_with(TestOptions {
+        configure: |s| {
+            s.wecom.groups = vec![rallybot::config::GroupSettings {
+                name: "哈尔滨市总工会职工群".into(),
+                webhook_key: rallybot::config::Secret::new("hrb-key"),
+                union: "hrb".into(),
+            }];
+        },
+        ..Default::default()
+    })
+    .await;
+    let groups = app.store.groups().await.unwrap();
+    let group = groups
+        .iter()
+        .find(|g| g.name == "哈尔滨市总工会职工群")
+        .expect("the configured group is stored");
+    assert_eq!(group.union_code.as_deref(), Some("hrb"));
+    assert_eq!(group.webhook_url, app.simulator.webhook_url("hrb-key"));
+    app.stop().await;
+}
