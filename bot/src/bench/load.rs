@@ -27,6 +27,7 @@ pub struct LoadSpec {
 /// What one connection saw during the measured window.
 #[derive(Debug, Default)]
 struct Tally {
+    sent: u64,
     latencies_us: Vec<u32>,
     replied: u64,
     empty: u64,
@@ -39,6 +40,8 @@ struct Tally {
 #[derive(Debug)]
 pub struct LoadReport {
     pub measured: Duration,
+    /// Every callback sent, warm-up included.
+    pub sent_total: u64,
     pub replied: u64,
     pub empty: u64,
     pub refused: u64,
@@ -115,6 +118,7 @@ pub async fn run(client: &Arc<CallbackClient>, spec: &LoadSpec) -> anyhow::Resul
     }
     let mut report = LoadReport {
         measured: spec.duration,
+        sent_total: 0,
         replied: 0,
         empty: 0,
         refused: 0,
@@ -124,6 +128,7 @@ pub async fn run(client: &Arc<CallbackClient>, spec: &LoadSpec) -> anyhow::Resul
     };
     for task in tasks {
         let tally = task.await?;
+        report.sent_total += tally.sent;
         report.replied += tally.replied;
         report.empty += tally.empty;
         report.refused += tally.refused;
@@ -175,6 +180,7 @@ async fn connection(
             Err(e) => Err(e),
         };
         let done = Instant::now();
+        tally.sent += 1;
         if scheduled < measure_from {
             continue;
         }

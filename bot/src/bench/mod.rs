@@ -92,9 +92,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         duration,
         users: target.users.clone(),
     };
+    let cpu_before = process_cpu_seconds();
     let report = load::run(&target.client, &spec).await?;
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     println!("{report}");
+    if let Some(cpu) = cpu {
+        // Client and bot share this process and the machine's cores.
+        let callbacks = report.sent_total.max(1) as f64;
+        println!(
+            "process CPU (load generator + bot): {cpu:.2} s over warm-up and measurement = {:.0} µs per callback",
+            cpu * 1e6 / callbacks
+        );
+    }
     target.stop().await
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`), in seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks; USER_HZ is 100 on every mainstream configuration.
+    Some((utime + stime) / 100.0)
 }
 
 fn parse_duration(text: &str) -> anyhow::Result<Duration> {

@@ -33,9 +33,9 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct Inner {
-    callbacks: BTreeMap<(&'static str, String), u64>,
+    callbacks: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
-    commands: BTreeMap<String, u64>,
+    commands: BTreeMap<&'static str, u64>,
 }
 
 /// The bot's metrics; cheap to update from every request.
@@ -55,12 +55,9 @@ impl Metrics {
     }
 
     /// One callback answered: its surface, outcome label and how long it took.
-    pub fn callback(&self, surface: &'static str, outcome: &str, latency: Duration) {
+    pub fn callback(&self, surface: &'static str, outcome: &'static str, latency: Duration) {
         let mut inner = self.lock();
-        *inner
-            .callbacks
-            .entry((surface, outcome.to_string()))
-            .or_insert(0) += 1;
+        *inner.callbacks.entry((surface, outcome)).or_insert(0) += 1;
         inner
             .latency
             .entry(surface)
@@ -69,8 +66,8 @@ impl Metrics {
     }
 
     /// One command handled, by its name (`帮助`, `投票`, …).
-    pub fn command(&self, name: &str) {
-        *self.lock().commands.entry(name.to_string()).or_insert(0) += 1;
+    pub fn command(&self, name: &'static str) {
+        *self.lock().commands.entry(name).or_insert(0) += 1;
     }
 
     /// How many callbacks of `surface` ended with `outcome` (for tests and the console).
@@ -78,7 +75,7 @@ impl Metrics {
         self.lock()
             .callbacks
             .iter()
-            .filter(|((s, o), _)| *s == surface && o == outcome)
+            .filter(|((s, o), _)| *s == surface && *o == outcome)
             .map(|(_, n)| *n)
             .sum()
     }
