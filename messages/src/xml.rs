@@ -86,13 +86,13 @@ pub fn parse(input: &str) -> Result<Element, XmlError> {
                     return Err(XmlError::TooDeep);
                 }
                 stack.push(Element {
-                    name: element_name(start.name().as_ref())?,
+                    name: as_input_str(input, start.name().as_ref())?.to_owned(),
                     ..Element::default()
                 });
             }
             Event::Empty(empty) => {
                 let element = Element {
-                    name: element_name(empty.name().as_ref())?,
+                    name: as_input_str(input, empty.name().as_ref())?.to_owned(),
                     ..Element::default()
                 };
                 attach(&mut stack, &mut root, element)?;
@@ -114,14 +114,13 @@ pub fn parse(input: &str) -> Result<Element, XmlError> {
                 }
                 // Only the five predefined entities and character references are resolved;
                 // any other `&name;` is an error, so nothing is ever expanded from a declaration.
-                let text = unescape_raw(&raw)?;
+                let text = quick_xml::escape::unescape(as_input_str(input, &raw)?)
+                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
                 push_text(&mut stack, &root, &text)?;
             }
             Event::CData(cdata) => {
                 let raw = cdata.into_inner();
-                let text =
-                    std::str::from_utf8(&raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
-                push_text(&mut stack, &root, text)?;
+                push_text(&mut stack, &root, as_input_str(input, &raw)?)?;
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
@@ -134,10 +133,19 @@ pub fn parse(input: &str) -> Result<Element, XmlError> {
     root.ok_or(XmlError::NoRoot)
 }
 
-fn element_name(raw: &[u8]) -> Result<String, XmlError> {
-    std::str::from_utf8(raw)
-        .map(str::to_owned)
-        .map_err(|e| XmlError::Malformed(e.to_string()))
+/// The event's bytes as `&str`. They are a slice of `input` (already valid UTF-8, cut at ASCII
+/// delimiters), so they are found there by position instead of being validated again; anything
+/// that is not such a slice is validated the ordinary way.
+fn as_input_str<'a>(input: &'a str, raw: &'a [u8]) -> Result<&'a str, XmlError> {
+    let start = (raw.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    let within = start
+        .checked_add(raw.len())
+        .and_then(|end| input.get(start..end))
+        .filter(|s| s.as_ptr() == raw.as_ptr());
+    match within {
+        Some(text) => Ok(text),
+        None => std::str::from_utf8(raw).map_err(|e| XmlError::Malformed(e.to_string())),
+    }
 }
 
 fn attach(
@@ -155,6 +163,9 @@ fn attach(
 
 fn push_text(stack: &mut [Element], root: &Option<Element>, text: &str) -> Result<(), XmlError> {
     match stack.last_mut() {
+        // Leading whitespace would be trimmed at the end tag anyway; skipping it saves the
+        // allocations for the indentation between elements.
+        Some(current) if current.text.is_empty() && text.trim().is_empty() => {}
         Some(current) => current.text.push_str(text),
         // Whitespace around the root is normal; anything else outside it is not XML.
         None if text.trim().is_empty() => {}
@@ -168,11 +179,6 @@ fn push_text(stack: &mut [Element], root: &Option<Element>, text: &str) -> Resul
 
 fn contains_entity_declaration(raw: &[u8]) -> bool {
     raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"))
-}
-
-fn unescape_raw(raw: &[u8]) -> Result<std::borrow::Cow<'_, str>, XmlError> {
-    let text = std::str::from_utf8(raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
-    quick_xml::escape::unescape(text).map_err(|e| XmlError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]
