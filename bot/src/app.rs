@@ -18,6 +18,7 @@ use rallybot_messages::Crypter;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::cache::CachedStore;
 use crate::callback::dedup::{self, Dedup};
 use crate::callback::{CallbackState, Crypters};
 use crate::config::{CallbackCredentials, Settings};
@@ -51,6 +52,17 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         .await
         .with_context(|| format!("opening the database ({})", redact_url(url)))?;
     Ok(store)
+}
+
+/// `open_store` for serving: an SQLite database belongs to this process alone, so the reads
+/// every message makes (member, dialogue) are cached in front of it.
+pub async fn open_serving_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store = open_store(url).await?;
+    Ok(if url.starts_with("sqlite:") {
+        Arc::new(CachedStore::new(store))
+    } else {
+        store
+    })
 }
 
 /// A database URL without its password, for messages.
@@ -117,7 +129,7 @@ impl App {
         .map_err(|e| {
             anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
         })?;
-        let store = open_store(&settings.storage.url).await?;
+        let store = open_serving_store(&settings.storage.url).await?;
         let rehearsal = settings
             .clock
             .rehearsal

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod cache;
 pub mod callback;
 pub mod callback_client;
 pub mod chat;
