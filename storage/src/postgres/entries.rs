@@ -1,11 +1,11 @@
-//! Entries on PostgreSQL: submission with atomic code allocation, review, lookups.
+//! Entries on PostgreSQL: submission with atomic code allocation, review, lookups. The
+//! ranking follows approvals and rejections by itself (triggers on `entries`).
 
 use rallybot_handlers::store::{
-    EntrantKind, EntryRecord, NewEntry, Review, ReviewStatus, StoreError, Timestamp,
+    EntryRecord, NewEntry, Review, ReviewStatus, StoreError, Timestamp,
 };
 use sqlx::{PgConnection, PgPool};
 
-use super::ranking;
 use super::rows::{self, ENTRY_COLUMNS};
 use crate::codec;
 use crate::failure::Attempt;
@@ -51,17 +51,6 @@ pub(super) async fn submit(pool: &PgPool, new: &NewEntry) -> Attempt<EntryRecord
     if inserted.rows_affected() == 0 {
         return Err(StoreError::DuplicateLink.into());
     }
-    if approved {
-        let best = ranking::Standing {
-            track: &new.track,
-            kind: new.entrant_kind,
-            entrant_id: &new.entrant_id,
-            code: &code,
-            score: 0,
-            reached_at: new.now,
-        };
-        ranking::offer(&mut tx, &best).await?;
-    }
     tx.commit().await?;
     Ok(EntryRecord {
         code,
@@ -102,17 +91,8 @@ pub(super) async fn create_reading_entry(
     .bind(member)
     .bind(union_code)
     .bind(now)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    let best = ranking::Standing {
-        track,
-        kind: EntrantKind::Member,
-        entrant_id: member,
-        code: &code,
-        score: 0,
-        reached_at: now,
-    };
-    ranking::offer(conn, &best).await?;
     Ok(code)
 }
 
@@ -148,14 +128,13 @@ pub(super) async fn review(pool: &PgPool, review: &Review) -> Attempt<EntryRecor
     let Some(before) = row.as_ref().map(rows::entry).transpose()? else {
         return Err(StoreError::NoSuchEntry.into());
     };
-    let was_approved = before.status == ReviewStatus::Approved;
     let status = if review.approve {
         ReviewStatus::Approved
     } else {
         ReviewStatus::Rejected
     };
     // An entry enters the ranking at its approval time; a repeated approval keeps it.
-    let reached_at = if review.approve && !was_approved {
+    let reached_at = if review.approve && before.status != ReviewStatus::Approved {
         Some(review.now)
     } else {
         before.score_reached_at
@@ -180,24 +159,6 @@ pub(super) async fn review(pool: &PgPool, review: &Review) -> Attempt<EntryRecor
         score_reached_at: reached_at,
         ..before
     };
-    match (was_approved, review.approve) {
-        (false, true) => {
-            let best = ranking::Standing {
-                track: &after.track,
-                kind: after.entrant_kind,
-                entrant_id: &after.entrant_id,
-                code: &after.code,
-                score: after.score,
-                reached_at: review.now,
-            };
-            ranking::offer(&mut tx, &best).await?;
-        }
-        (true, false) => {
-            ranking::recompute(&mut tx, &after.track, after.entrant_kind, &after.entrant_id)
-                .await?;
-        }
-        _ => {}
-    }
     tx.commit().await?;
     Ok(after)
 }

@@ -1,27 +1,26 @@
 //! Votes, likes, views and reading points on PostgreSQL: each one transaction. The entry row is
 //! locked first and the daily counter is a conditional upsert, so limits hold across any
 //! number of concurrent requests and instances; locks are always taken in the order entry →
-//! counter → best → score counts, so these transactions cannot deadlock each other.
+//! counter → best → score counts (the last two by trigger), so these transactions cannot
+//! deadlock each other.
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    EntrantKind, Give, GiveOutcome, Reading, ReadingOutcome, StoreError, Timestamp, UsageRow,
+    Give, GiveOutcome, Reading, ReadingOutcome, StoreError, Timestamp, UsageRow,
 };
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::{entries, ranking};
+use super::entries;
 use crate::codec;
 use crate::failure::Attempt;
 
 pub(super) async fn give(pool: &PgPool, give: &Give) -> Attempt<GiveOutcome> {
     let code = codec::normalize_code(&give.entry_code);
     let mut tx = pool.begin().await?;
-    let entry = sqlx::query(
-        "SELECT status, entrant_kind, entrant_id, score FROM entries WHERE code = $1 FOR UPDATE",
-    )
-    .bind(&code)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let entry = sqlx::query("SELECT status, score FROM entries WHERE code = $1 FOR UPDATE")
+        .bind(&code)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(entry) = entry else {
         return Err(StoreError::NoSuchEntry.into());
     };
@@ -53,8 +52,6 @@ pub(super) async fn give(pool: &PgPool, give: &Give) -> Attempt<GiveOutcome> {
             track: &give.track,
             member: &give.member,
             code: &code,
-            kind: codec::parse_kind(entry.try_get("entrant_kind")?)?,
-            entrant_id: entry.try_get("entrant_id")?,
             amount: granted,
             at: give.now,
         };
@@ -73,14 +70,12 @@ struct Scored<'a> {
     track: &'a str,
     member: &'a str,
     code: &'a str,
-    kind: EntrantKind,
-    entrant_id: &'a str,
     amount: i64,
     at: Timestamp,
 }
 
-/// Writes the ledger row, raises the entry's score and offers it to the ranking; returns the
-/// new score.
+/// Writes the ledger row and raises the entry's score (the ranking follows by trigger);
+/// returns the new score.
 async fn add_score(conn: &mut PgConnection, scored: &Scored<'_>) -> Attempt<i64> {
     sqlx::query(
         "INSERT INTO ledger (track, member, entry_code, amount, at) VALUES ($1, $2, $3, $4, $5)",
@@ -92,25 +87,15 @@ async fn add_score(conn: &mut PgConnection, scored: &Scored<'_>) -> Attempt<i64>
     .bind(scored.at)
     .execute(&mut *conn)
     .await?;
-    let score: i64 = sqlx::query_scalar(
+    Ok(sqlx::query_scalar(
         "UPDATE entries SET score = score + $2, score_reached_at = $3 WHERE code = $1 \
          RETURNING score",
     )
     .bind(scored.code)
     .bind(scored.amount)
     .bind(scored.at)
-    .fetch_one(&mut *conn)
-    .await?;
-    let standing = ranking::Standing {
-        track: scored.track,
-        kind: scored.kind,
-        entrant_id: scored.entrant_id,
-        code: scored.code,
-        score,
-        reached_at: scored.at,
-    };
-    ranking::offer(conn, &standing).await?;
-    Ok(score)
+    .fetch_one(conn)
+    .await?)
 }
 
 pub(super) async fn add_reading(pool: &PgPool, reading: &Reading) -> Attempt<ReadingOutcome> {
@@ -173,8 +158,6 @@ pub(super) async fn add_reading(pool: &PgPool, reading: &Reading) -> Attempt<Rea
             track: &reading.track,
             member: &reading.member,
             code: &code,
-            kind: EntrantKind::Member,
-            entrant_id: &reading.member,
             amount: points - counted,
             at: reading.now,
         };

@@ -3,6 +3,7 @@
 
 mod chats;
 mod entries;
+mod give_queue;
 mod instances;
 mod members;
 mod outbox;
@@ -15,18 +16,22 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use futures::future::BoxFuture;
 use rallybot_handlers::store::{
     AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
     GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked,
     Reading, ReadingOutcome, RegisterOutcome, Review, Store, StoreResult, Timestamp, TokenRecord,
     UsageRow,
 };
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
 use crate::failure::retrying;
 use crate::StorageError;
+use give_queue::GiveQueue;
 
 /// Write transactions take the write lock up front, so they queue on `busy_timeout` instead
 /// of failing when a read turns into a write.
@@ -46,6 +51,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections; the writer itself for an in-memory database.
     readers: SqlitePool,
+    /// Gives, applied in batches on the writer.
+    gives: GiveQueue,
 }
 
 impl SqliteStore {
@@ -60,7 +67,7 @@ impl SqliteStore {
         if url.contains(":memory:") || url.contains("mode=memory") {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
-            let pool = SqlitePoolOptions::new()
+            let pool = writer_pool()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -68,19 +75,19 @@ impl SqliteStore {
                 .connect_with(options)
                 .await
                 .map_err(StorageError::Connect)?;
-            return Ok(Self {
-                writer: pool.clone(),
-                readers: pool,
-            });
+            return Ok(Self::new(pool.clone(), pool));
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        let writer = writer_pool()
             .connect_with(
                 options
                     .clone()
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal),
+                    .synchronous(SqliteSynchronous::Normal)
+                    // The writer copies the WAL back into the database (and syncs it) when the
+                    // WAL reaches this many pages: rarely enough that votes seldom wait for it,
+                    // and hot pages (counters, the ranking) are copied once per many commits.
+                    .pragma("wal_autocheckpoint", "10000"),
             )
             .await
             .map_err(StorageError::Connect)?;
@@ -90,7 +97,15 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(StorageError::Connect)?;
-        Ok(Self { writer, readers })
+        Ok(Self::new(writer, readers))
+    }
+
+    fn new(writer: SqlitePool, readers: SqlitePool) -> Self {
+        Self {
+            gives: GiveQueue::start(writer.clone()),
+            writer,
+            readers,
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), StorageError> {
@@ -104,6 +119,24 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+/// The pool of the single writer connection, which carries the batch objects of `give_queue`.
+fn writer_pool() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .after_connect(create_batch_objects)
+}
+
+fn create_batch_objects(
+    conn: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        // Several statements in one query: SQLite runs them in turn.
+        sqlx::query(give_queue::SETUP).execute(conn).await?;
+        Ok(())
+    })
 }
 
 #[async_trait::async_trait]
@@ -145,7 +178,7 @@ impl Store for SqliteStore {
     }
 
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
-        retrying(|| scoring::give(&self.writer, give)).await
+        self.gives.give(give).await
     }
 
     async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {

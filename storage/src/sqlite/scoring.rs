@@ -1,83 +1,25 @@
-//! Votes, likes, views and reading points on SQLite: each one transaction under the write lock
-//! (`BEGIN IMMEDIATE`), so limits hold however many requests arrive at once.
+//! Reading points and daily usage on SQLite (gives are applied in batches: `give_queue`).
 
 use chrono::NaiveDate;
-use rallybot_handlers::store::{
-    EntrantKind, Give, GiveOutcome, Reading, ReadingOutcome, StoreError, Timestamp, UsageRow,
-};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use rallybot_handlers::store::{Reading, ReadingOutcome, Timestamp, UsageRow};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::rows::{day_text, millis};
-use super::{entries, ranking, IMMEDIATE};
+use super::{entries, IMMEDIATE};
 use crate::codec;
 use crate::failure::Attempt;
-
-pub(super) async fn give(pool: &SqlitePool, give: &Give) -> Attempt<GiveOutcome> {
-    let code = codec::normalize_code(&give.entry_code);
-    let mut tx = pool.begin_with(IMMEDIATE).await?;
-    let entry =
-        sqlx::query("SELECT status, entrant_kind, entrant_id, score FROM entries WHERE code = $1")
-            .bind(&code)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(entry) = entry else {
-        return Err(StoreError::NoSuchEntry.into());
-    };
-    if entry.try_get::<&str, _>("status")? != "approved" {
-        return Err(StoreError::NotApproved.into());
-    }
-    let (scope, limit) = codec::usage_scope(give.limit, &code);
-    // One upsert applies the limit: both SET expressions see the row as it was.
-    let (used, granted): (i64, i64) = sqlx::query_as(
-        "INSERT INTO daily_usage (member, day, track, entry_code, used, last_granted) \
-         VALUES ($1, $2, $3, $4, min($5, $6), min($5, $6)) \
-         ON CONFLICT (member, day, track, entry_code) DO UPDATE SET \
-            used = used + max(0, min($5, $6 - used)), \
-            last_granted = max(0, min($5, $6 - used)) \
-         RETURNING used, last_granted",
-    )
-    .bind(&give.member)
-    .bind(day_text(give.day))
-    .bind(&give.track)
-    .bind(scope)
-    .bind(i64::from(give.amount))
-    .bind(limit)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut entry_score: i64 = entry.try_get("score")?;
-    if granted > 0 {
-        let scored = Scored {
-            track: &give.track,
-            member: &give.member,
-            code: &code,
-            kind: codec::parse_kind(entry.try_get("entrant_kind")?)?,
-            entrant_id: entry.try_get("entrant_id")?,
-            amount: granted,
-            at: give.now,
-        };
-        entry_score = add_score(&mut tx, &scored).await?;
-    }
-    tx.commit().await?;
-    Ok(GiveOutcome {
-        granted: codec::to_u32(granted),
-        used_today: codec::to_u32(used),
-        entry_score,
-    })
-}
 
 /// Points counted for one entry.
 struct Scored<'a> {
     track: &'a str,
     member: &'a str,
     code: &'a str,
-    kind: EntrantKind,
-    entrant_id: &'a str,
     amount: i64,
     at: Timestamp,
 }
 
-/// Writes the ledger row, raises the entry's score and offers it to the ranking; returns the
-/// new score.
+/// Writes the ledger row and raises the entry's score (the ranking follows by trigger);
+/// returns the new score.
 async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<i64> {
     sqlx::query(
         "INSERT INTO ledger (track, member, entry_code, amount, at) VALUES ($1, $2, $3, $4, $5)",
@@ -89,25 +31,15 @@ async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<
     .bind(millis(scored.at))
     .execute(&mut *conn)
     .await?;
-    let score: i64 = sqlx::query_scalar(
+    Ok(sqlx::query_scalar(
         "UPDATE entries SET score = score + $2, score_reached_at = $3 WHERE code = $1 \
          RETURNING score",
     )
     .bind(scored.code)
     .bind(scored.amount)
     .bind(millis(scored.at))
-    .fetch_one(&mut *conn)
-    .await?;
-    let standing = ranking::Standing {
-        track: scored.track,
-        kind: scored.kind,
-        entrant_id: scored.entrant_id,
-        code: scored.code,
-        score,
-        reached_at: scored.at,
-    };
-    ranking::offer(conn, &standing).await?;
-    Ok(score)
+    .fetch_one(conn)
+    .await?)
 }
 
 pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt<ReadingOutcome> {
@@ -160,8 +92,6 @@ pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt
             track: &reading.track,
             member: &reading.member,
             code: &code,
-            kind: EntrantKind::Member,
-            entrant_id: &reading.member,
             amount: points - counted,
             at: reading.now,
         };
