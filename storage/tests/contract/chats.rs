@@ -105,3 +105,50 @@ pub async fn groups_are_learned_and_refreshed(store: Shared) {
         ]
     );
 }
+
+pub async fn callbacks_are_claimed_and_finished_in_batches(store: Shared) {
+    assert!(store.claim_callbacks(&[], at(0)).await.unwrap().is_empty());
+    store.claim_callback("old", at(0)).await.unwrap();
+    store.finish_callback("old", "old reply").await.unwrap();
+    store.claim_callback("unfinished", at(0)).await.unwrap();
+
+    let keys: Vec<String> = ["a", "old", "b", "a", "unfinished"]
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
+    assert_eq!(
+        store.claim_callbacks(&keys, at(1)).await.unwrap(),
+        vec![
+            CallbackClaim::New,
+            CallbackClaim::Seen {
+                reply: Some("old reply".to_owned())
+            },
+            CallbackClaim::New,
+            CallbackClaim::Seen { reply: None },
+            CallbackClaim::Seen { reply: None },
+        ]
+    );
+
+    store.finish_callbacks(&[]).await.unwrap();
+    store
+        .finish_callbacks(&[
+            ("a".to_owned(), "reply a".to_owned()),
+            ("b".to_owned(), "reply b".to_owned()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_callback("a", at(2)).await.unwrap(),
+        CallbackClaim::Seen {
+            reply: Some("reply a".to_owned())
+        }
+    );
+    assert_eq!(
+        store.claim_callback("b", at(2)).await.unwrap(),
+        CallbackClaim::Seen {
+            reply: Some("reply b".to_owned())
+        }
+    );
+    // Batch claims are purged like single ones.
+    assert_eq!(store.purge_callbacks(at(2)).await.unwrap(), 4);
+}

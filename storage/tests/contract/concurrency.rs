@@ -300,3 +300,46 @@ pub async fn crowd_voting_keeps_scores_and_places_exact(store: Shared) {
         assert_eq!(own.place, ranked.place);
     }
 }
+
+/// Gives that are refused travel in the same batches as gives that count, without harming
+/// them.
+pub async fn refused_gives_amid_a_crowd_refuse_alone(store: Shared) {
+    approved(&store, "votes", "A", "author", "https://a.example/1", at(0)).await;
+    store
+        .submit_entry(&submission(
+            "votes",
+            "A",
+            "pending",
+            "https://a.example/2",
+            at(0),
+        ))
+        .await
+        .unwrap();
+    let outcomes = together(90, |n| {
+        let store = store.clone();
+        let code = ["A0001", "A0002", "A0099"][n % 3].to_owned();
+        let voter = format!("voter{n}");
+        async move {
+            (
+                code.clone(),
+                store.give(&vote(&voter, &code, 1, day(0), at(1))).await,
+            )
+        }
+    })
+    .await;
+    for (code, outcome) in outcomes {
+        match code.as_str() {
+            "A0001" => assert_eq!(outcome.unwrap().granted, 1),
+            "A0002" => assert!(
+                matches!(outcome, Err(StoreError::NotApproved)),
+                "{outcome:?}"
+            ),
+            _ => assert!(
+                matches!(outcome, Err(StoreError::NoSuchEntry)),
+                "{outcome:?}"
+            ),
+        }
+    }
+    assert_eq!(store.entry("A0001").await.unwrap().unwrap().score, 30);
+    assert_eq!(store.entry("A0002").await.unwrap().unwrap().score, 0);
+}

@@ -76,6 +76,7 @@ contract! {
     records::the_audit_log_reads_back_in_order_by_pages,
     chats::a_callback_is_claimed_once_then_seen_with_its_reply,
     chats::purging_forgets_old_callbacks,
+    chats::callbacks_are_claimed_and_finished_in_batches,
     chats::dialogues_are_kept_per_chat_and_user,
     chats::groups_are_learned_and_refreshed,
     outbox::enqueueing_a_key_twice_is_a_no_op,
@@ -93,4 +94,5 @@ contract! {
     concurrency::many_concurrent_writers_all_succeed,
     concurrency::concurrent_claimers_never_share_a_push,
     concurrency::crowd_voting_keeps_scores_and_places_exact,
+    concurrency::refused_gives_amid_a_crowd_refuse_alone,
 }
