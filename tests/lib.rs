@@ -36,7 +36,11 @@ pub fn postgres_or_skip(test: &str) -> Option<String> {
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
+            // Written to the stream itself, not through `eprintln!`, so the test harness does
+            // not swallow it: a skipped variant must be visible.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipped {test}: set {POSTGRES_ENV}=postgres://… to run the PostgreSQL variant"
             );
             None
