@@ -6,6 +6,7 @@ use rallybot_handlers::store::{Give, GiveOutcome, StoreError, StoreResult};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpointer;
 use super::rows::{day_text, millis};
 use super::IMMEDIATE;
 use crate::codec;
@@ -15,6 +16,8 @@ use crate::failure::{retrying, Attempt, Failure};
 const MAX_BATCH: usize = 128;
 /// Gives waiting at most; further callers wait to be queued.
 const MAX_WAITING: usize = 4096;
+/// Gives between two checkpoint requests (a give dirties a handful of pages).
+const GIVES_PER_CHECKPOINT: usize = 500;
 
 struct Request {
     give: Give,
@@ -27,10 +30,11 @@ pub(super) struct GiveQueue {
 }
 
 impl GiveQueue {
-    /// Starts the applying task on the current runtime; it ends when the last queue is dropped.
-    pub(super) fn start(writer: SqlitePool) -> Self {
+    /// Starts the applying task on the current runtime; it ends when the last queue is dropped,
+    /// and with it the checkpointer.
+    pub(super) fn start(writer: SqlitePool, checkpointer: Option<Checkpointer>) -> Self {
         let (requests, waiting) = mpsc::channel(MAX_WAITING);
-        tokio::spawn(apply_batches(writer, waiting));
+        tokio::spawn(apply_batches(writer, waiting, checkpointer));
         Self { requests }
     }
 
@@ -51,9 +55,21 @@ fn stopped() -> StoreError {
     StoreError::Backend("the vote writer has stopped".to_owned())
 }
 
-async fn apply_batches(writer: SqlitePool, mut waiting: mpsc::Receiver<Request>) {
+async fn apply_batches(
+    writer: SqlitePool,
+    mut waiting: mpsc::Receiver<Request>,
+    checkpointer: Option<Checkpointer>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut since_checkpoint = 0;
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        since_checkpoint += batch.len();
+        if since_checkpoint >= GIVES_PER_CHECKPOINT {
+            since_checkpoint = 0;
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.request();
+            }
+        }
         let gives: Vec<&Give> = batch.iter().map(|request| &request.give).collect();
         let outcomes =
             match retrying(|| apply(&writer, &gives)).await {

@@ -1,7 +1,10 @@
 //! The `Store` on SQLite: one writer connection (so writers queue in the process instead of
-//! failing with "database is locked") and a few read-only connections, in WAL mode.
+//! failing with "database is locked") and a few read-only connections, in WAL mode. Gives, the
+//! hot write, are group-committed by `give_queue`. One process owns a database file; several
+//! instances share a PostgreSQL database instead.
 
 mod chats;
+mod checkpoint;
 mod entries;
 mod give_queue;
 mod instances;
@@ -31,6 +34,7 @@ use sqlx::sqlite::{
 
 use crate::failure::retrying;
 use crate::StorageError;
+use checkpoint::Checkpointer;
 use give_queue::GiveQueue;
 
 /// Write transactions take the write lock up front, so they queue on `busy_timeout` instead
@@ -63,7 +67,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Reads straight from the mapped file instead of copying pages in.
+            .pragma("mmap_size", "1073741824");
         if url.contains(":memory:") || url.contains("mode=memory") {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
@@ -75,7 +81,7 @@ impl SqliteStore {
                 .connect_with(options)
                 .await
                 .map_err(StorageError::Connect)?;
-            return Ok(Self::new(pool.clone(), pool));
+            return Ok(Self::new(pool.clone(), pool, None));
         }
         let writer = writer_pool()
             .connect_with(
@@ -92,17 +98,26 @@ impl SqliteStore {
             .await
             .map_err(StorageError::Connect)?;
         // The writer has created the file and switched it to WAL (a persistent setting).
+        let checkpoints = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StorageError::Connect)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
             .await
             .map_err(StorageError::Connect)?;
-        Ok(Self::new(writer, readers))
+        Ok(Self::new(
+            writer,
+            readers,
+            Some(Checkpointer::start(checkpoints)),
+        ))
     }
 
-    fn new(writer: SqlitePool, readers: SqlitePool) -> Self {
+    fn new(writer: SqlitePool, readers: SqlitePool, checkpointer: Option<Checkpointer>) -> Self {
         Self {
-            gives: GiveQueue::start(writer.clone()),
+            gives: GiveQueue::start(writer.clone(), checkpointer),
             writer,
             readers,
         }
