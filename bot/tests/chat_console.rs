@@ -21,6 +21,8 @@ fn a_piped_script_registers_submits_approves_and_votes() {
          /group\n\
          注册 李四 {id2} {phone2} 齐齐哈尔\n\
          榜单 C\n\
+         /surface aibot\n\
+         排名\n\
          /clock +1d\n\
          /private\n\
          /quit\n\
@@ -75,6 +77,10 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         "{group_reply}"
     );
     assert!(!group_reply.contains(&rallybot::local::sample_id_number(12)));
+    // Through the AI bot the same group gets answers too (a finished stream, decrypted).
+    let aibot_part = out.split("/surface aibot").nth(1).unwrap_or("");
+    assert!(aibot_part.contains("lisi@群:职工群> 排名"), "{out}");
+    assert!(aibot_part.contains("bot › "), "{out}");
     // The review result reached the submitter as an app message through the simulator.
     assert!(out.contains("[推送 push → 私聊 zhangwei]"), "{out}");
     // /clock moved the campaign clock a day.
