@@ -63,6 +63,18 @@ async fn a_stale_timestamp_is_refused_even_with_a_good_signature() {
         assert_eq!(answered.status, 401, "skew {skew}");
         nothing_stored(&app, &format!("app:msg:{id}"), "zhangsan").await;
     }
+    // Absurd timestamps are refused, not overflowed.
+    for timestamp in [i64::MIN, i64::MAX, 0] {
+        let plain = app
+            .client
+            .app_text_plain("zhangsan", "帮助", app.client.next_msg_id());
+        let request = app.client.sign_at(Surface::App, &plain, timestamp).unwrap();
+        assert_eq!(
+            app.client.send(&request).await.unwrap().status,
+            401,
+            "{timestamp}"
+        );
+    }
     // Within the window is fine, even if the rehearsal clock is in 2022.
     let plain = app
         .client

@@ -127,14 +127,15 @@ async fn verify(
             .decrypt_unsigned(echostr)
             .map_err(|_| HttpError::BadRequest("bad_echostr"))
     })();
-    let (outcome, response) = match result {
+    let (outcome, refused, response) = match result {
         Ok(plain) => (
             "verified",
+            false,
             ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], plain).into_response(),
         ),
-        Err(e) => (e.outcome(), e.into_response()),
+        Err(e) => (e.outcome(), true, e.into_response()),
     };
-    finish_request(&state, surface, "url_verify", outcome, started);
+    finish_request(&state, surface, "url_verify", outcome, refused, started);
     response
 }
 
@@ -146,11 +147,12 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let (command, outcome, response) = match process(&state, surface, raw.as_deref(), &body).await {
-        Ok(answer) => (answer.command, answer.outcome, answer.response),
-        Err(e) => ("-", e.outcome(), e.into_response()),
-    };
-    finish_request(&state, surface, command, outcome, started);
+    let (command, outcome, refused, response) =
+        match process(&state, surface, raw.as_deref(), &body).await {
+            Ok(answer) => (answer.command, answer.outcome, false, answer.response),
+            Err(e) => ("-", e.outcome(), true, e.into_response()),
+        };
+    finish_request(&state, surface, command, outcome, refused, started);
     response
 }
 
@@ -160,30 +162,13 @@ fn finish_request(
     surface: Surface,
     command: &'static str,
     outcome: &'static str,
+    refused: bool,
     started: Instant,
 ) {
     let latency = started.elapsed();
     state.metrics.callback(surface.name(), outcome, latency);
     let latency_ms = latency.as_secs_f64() * 1000.0;
-    let failed = matches!(
-        outcome,
-        "not_found"
-            | "too_large"
-            | "internal_error"
-            | "bad_signature"
-            | "stale_timestamp"
-            | "bad_timestamp"
-            | "bad_query"
-            | "missing_query"
-            | "missing_echostr"
-            | "bad_echostr"
-            | "not_utf8"
-            | "bad_envelope"
-            | "bad_ciphertext"
-            | "bad_message"
-            | "robot_json_unsupported"
-    );
-    if failed {
+    if refused {
         tracing::warn!(
             surface = surface.name(),
             command,
@@ -249,7 +234,12 @@ async fn process(
         .map_err(|_| HttpError::Unauthorized("bad_signature"))?;
     // The transport check uses the real time, never the rehearsal clock.
     let now_secs = SystemClock.now().timestamp();
-    if (now_secs - query.unix_timestamp()?).abs() > MAX_CLOCK_SKEW_SECS {
+    // Saturating: a hostile timestamp such as i64::MIN must not overflow.
+    if now_secs
+        .saturating_sub(query.unix_timestamp()?)
+        .saturating_abs()
+        > MAX_CLOCK_SKEW_SECS
+    {
         return Err(HttpError::Unauthorized("stale_timestamp"));
     }
     let plaintext = crypter
