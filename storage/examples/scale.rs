@@ -348,7 +348,11 @@ async fn load(loader: &mut Loader, sizes: Sizes) -> Result<(), Failure> {
         )
         .await?;
     eprintln!("  entries and ranking loaded");
-    loader.execute("ANALYZE").await?;
+    // Planner statistics (and, on PostgreSQL, the visibility map that index-only scans need).
+    match loader {
+        Loader::Sqlite(_) => loader.execute("ANALYZE").await?,
+        Loader::Postgres(_) => loader.execute("VACUUM ANALYZE").await?,
+    }
     Ok(())
 }
 

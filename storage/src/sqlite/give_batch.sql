@@ -1,7 +1,8 @@
 -- How SQLite applies a batch of gives: the batch is inserted into this per-connection table in
 -- order, and the trigger applies each row as it arrives, so every give sees the counters as
 -- the gives before it left them. The writer connection creates these objects when it opens;
--- `give_queue.rs` fills the table, reads the outcomes and empties it, all in one transaction.
+-- `give_queue.rs` empties the table, fills it and reads the outcomes, in one statement list
+-- inside one transaction.
 
 CREATE TEMP TABLE IF NOT EXISTS give_batch (
     seq       INTEGER PRIMARY KEY,
@@ -14,24 +15,26 @@ CREATE TEMP TABLE IF NOT EXISTS give_batch (
     amount    INTEGER NOT NULL,
     day_limit INTEGER NOT NULL,
     at        INTEGER NOT NULL,
-    -- the outcome: the entry's review status (NULL: no such entry), what was granted, the
-    -- counter after the give and the entry's score after it
+    -- the outcome: the entry's review status (NULL: no such entry), the counter and the
+    -- entry's score before the give, and what the give was granted
     status    TEXT,
-    granted   INTEGER NOT NULL DEFAULT 0,
     used      INTEGER NOT NULL DEFAULT 0,
-    score     INTEGER NOT NULL DEFAULT 0
+    score     INTEGER NOT NULL DEFAULT 0,
+    granted   INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TEMP TRIGGER IF NOT EXISTS give_batch_apply AFTER INSERT ON give_batch
 BEGIN
-    UPDATE give_batch SET status = (SELECT status FROM entries WHERE code = NEW.code)
+    UPDATE give_batch SET
+            status = (SELECT status FROM entries WHERE code = NEW.code),
+            score = coalesce((SELECT score FROM entries WHERE code = NEW.code), 0),
+            used = coalesce((SELECT used FROM daily_usage
+                             WHERE member = NEW.member AND day = NEW.day AND track = NEW.track
+                               AND entry_code = NEW.scope), 0)
         WHERE seq = NEW.seq;
 
-    -- Grant what is left of the day's limit, from the counter as it stands.
-    UPDATE give_batch SET granted = max(0, min(NEW.amount, NEW.day_limit - coalesce(
-            (SELECT used FROM daily_usage
-             WHERE member = NEW.member AND day = NEW.day AND track = NEW.track
-               AND entry_code = NEW.scope), 0)))
+    -- Grant what is left of the day's limit.
+    UPDATE give_batch SET granted = max(0, min(amount, day_limit - used))
         WHERE seq = NEW.seq AND status = 'approved';
 
     INSERT INTO daily_usage (member, day, track, entry_code, used, last_granted)
@@ -50,11 +53,4 @@ BEGIN
             score_reached_at = NEW.at
         WHERE code = NEW.code
           AND (SELECT granted FROM give_batch WHERE seq = NEW.seq) > 0;
-
-    UPDATE give_batch SET
-            used = coalesce((SELECT used FROM daily_usage
-                             WHERE member = NEW.member AND day = NEW.day AND track = NEW.track
-                               AND entry_code = NEW.scope), 0),
-            score = coalesce((SELECT score FROM entries WHERE code = NEW.code), 0)
-        WHERE seq = NEW.seq;
 END;

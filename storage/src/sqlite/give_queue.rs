@@ -117,25 +117,25 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
         })
         .collect();
     let mut tx = writer.begin_with(IMMEDIATE).await?;
-    // One statement hands over the whole batch; the trigger applies it row by row, in order.
-    sqlx::query(
-        "INSERT INTO give_batch (seq, member, day, track, scope, code, amount, day_limit, at) \
+    // One round trip: empty the table, hand over the whole batch (the trigger applies it row by
+    // row, in order) and read all outcomes back as one JSON row. `fetch_all` runs every
+    // statement of the list.
+    let outcomes: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM give_batch; \
+         INSERT INTO give_batch (seq, member, day, track, scope, code, amount, day_limit, at) \
          SELECT key, value ->> 'member', value ->> 'day', value ->> 'track', \
                 value ->> 'scope', value ->> 'code', value ->> 'amount', value ->> 'limit', \
                 value ->> 'at' \
-         FROM json_each($1) ORDER BY key",
+         FROM json_each($1) ORDER BY key; \
+         SELECT json_group_array(json_array(status, used, score, granted)) \
+         FROM (SELECT * FROM give_batch ORDER BY seq)",
     )
     .bind(serde_json::Value::Array(batch).to_string())
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let applied: Vec<(Option<String>, i64, i64, i64)> =
-        sqlx::query_as("SELECT status, granted, used, score FROM give_batch ORDER BY seq")
-            .fetch_all(&mut *tx)
-            .await?;
-    sqlx::query("DELETE FROM give_batch")
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
+    let outcomes = outcomes.first().map_or("[]", String::as_str);
+    let applied: Vec<(Option<String>, i64, i64, i64)> = serde_json::from_str(outcomes)?;
     if applied.len() != gives.len() {
         return Err(Failure::Corrupt(format!(
             "{} gives applied for {} asked",
@@ -145,12 +145,12 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     }
     Ok(applied
         .into_iter()
-        .map(|(status, granted, used, score)| match status.as_deref() {
+        .map(|(status, used, score, granted)| match status.as_deref() {
             None => Err(StoreError::NoSuchEntry),
             Some("approved") => Ok(GiveOutcome {
                 granted: codec::to_u32(granted),
-                used_today: codec::to_u32(used),
-                entry_score: score,
+                used_today: codec::to_u32(used + granted),
+                entry_score: score + granted,
             }),
             Some(_) => Err(StoreError::NotApproved),
         })
