@@ -32,7 +32,8 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(long, value_enum, default_value = "bot")]
     pub mode: Mode,
-    /// The chat message every callback carries (e.g. 帮助, 排名, "投票 A0001").
+    /// The chat message every callback carries (e.g. 帮助, 排名, "投票 C0001": the seeded entry
+    /// is the first of the first member `votes` track, C0001 in the bundled campaign).
     #[arg(long, default_value = "帮助")]
     pub command: String,
     /// Concurrent HTTP connections.
