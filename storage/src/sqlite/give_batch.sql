@@ -25,13 +25,15 @@ CREATE TEMP TABLE IF NOT EXISTS give_batch (
 
 CREATE TEMP TRIGGER IF NOT EXISTS give_batch_apply AFTER INSERT ON give_batch
 BEGIN
-    UPDATE give_batch SET
-            status = (SELECT status FROM entries WHERE code = NEW.code),
-            score = coalesce((SELECT score FROM entries WHERE code = NEW.code), 0),
-            used = coalesce((SELECT used FROM daily_usage
-                             WHERE member = NEW.member AND day = NEW.day AND track = NEW.track
-                               AND entry_code = NEW.scope), 0)
-        WHERE seq = NEW.seq;
+    -- No such entry leaves the status NULL.
+    UPDATE give_batch SET status = e.status, score = e.score
+        FROM entries AS e
+        WHERE give_batch.seq = NEW.seq AND e.code = NEW.code;
+
+    UPDATE give_batch SET used = coalesce((SELECT used FROM daily_usage
+                                           WHERE member = NEW.member AND day = NEW.day
+                                             AND track = NEW.track AND entry_code = NEW.scope), 0)
+        WHERE seq = NEW.seq AND status = 'approved';
 
     -- Grant what is left of the day's limit.
     UPDATE give_batch SET granted = max(0, min(amount, day_limit - used))

@@ -60,7 +60,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at a `sqlite:` URL.
+    /// Opens (creating if missing) the database at a `sqlite:` URL. Must run inside the Tokio
+    /// runtime that will use the store: the give queue and the checkpointer are tasks on it.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StorageError::Connect)?
