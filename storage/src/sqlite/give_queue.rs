@@ -133,7 +133,7 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     .bind(serde_json::Value::Array(batch).to_string())
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    // Checked before committing: a batch that failed after its commit would be applied twice.
     let outcomes = outcomes.first().map_or("[]", String::as_str);
     let applied: Vec<(Option<String>, i64, i64, i64)> = serde_json::from_str(outcomes)?;
     if applied.len() != gives.len() {
@@ -143,6 +143,7 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
             gives.len()
         )));
     }
+    tx.commit().await?;
     Ok(applied
         .into_iter()
         .map(|(status, used, score, granted)| match status.as_deref() {
