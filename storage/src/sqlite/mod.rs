@@ -45,6 +45,7 @@ const IMMEDIATE: &str = "BEGIN IMMEDIATE";
 /// (and being retried by the store).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Read-only connections; reads never wait for the writer in WAL mode.
 const READERS: u32 = 4;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,7 +76,6 @@ impl SqliteStore {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
             let pool = writer_pool()
-                .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
