@@ -12,6 +12,7 @@ mod journey;
 mod late_reply;
 mod outbox_faults;
 mod outbox_harness;
+mod outbox_pacing;
 mod outbox_quiet;
 mod outbox_restart;
 mod outbox_two_instances;

@@ -8,7 +8,7 @@
 //! is picked up again — the one case where a push can go out twice is a crash between WeCom's
 //! answer and our commit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -41,6 +41,9 @@ pub struct SenderConfig {
     pub claim_ttl: Duration,
     /// Pushes claimed per database round trip.
     pub batch: u32,
+    /// Pushes claimed before sending starts: within a round, the recipients with the longest
+    /// queues (in rate windows) go first, since they decide when a fan-out ends.
+    pub round: u32,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Messages per window per group robot (WeCom: 20/min).
@@ -66,6 +69,7 @@ impl SenderConfig {
             lease_ttl: Duration::seconds(30),
             claim_ttl: Duration::minutes(5),
             batch: 200,
+            round: 20_000,
             concurrency: 8,
             webhook_limit: 20,
             user_limit: 30,
@@ -103,8 +107,9 @@ struct SenderState {
     user: SlidingWindows,
     rng: StdRng,
     leading: bool,
-    /// The earliest time we put a push back for; the loop wakes up then.
-    next_due: Option<DateTime<Utc>>,
+    /// Times we put pushes back for (with how many), so the loop wakes when they are due
+    /// instead of at its next poll; what is past is forgotten at each tick.
+    due: BTreeMap<DateTime<Utc>, u32>,
 }
 
 impl SenderState {
@@ -118,8 +123,26 @@ impl SenderState {
     }
 
     fn due_at(&mut self, at: DateTime<Utc>) {
-        self.next_due = Some(self.next_due.map_or(at, |d| d.min(at)));
+        *self.due.entry(at).or_insert(0) += 1;
     }
+
+    /// The earliest put-back time after `now`.
+    fn next_due(&mut self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Everything at or before `now` was claimable in this tick.
+        self.due = self.due.split_off(&(now + Duration::nanoseconds(1)));
+        self.due.keys().next().copied()
+    }
+}
+
+/// A claimed batch, sorted.
+#[derive(Debug, Default)]
+struct Sorted {
+    /// To send now; already counted in the rate windows.
+    ready: Vec<PushRecord>,
+    /// (push id, when it may go): quiet hours.
+    held: Vec<(i64, DateTime<Utc>)>,
+    /// Per recipient whose window is full, in claim order: (rate key, target, push ids).
+    waiting: Vec<(String, PushTarget, Vec<i64>)>,
 }
 
 /// What became of one attempt.
@@ -169,7 +192,7 @@ impl Sender {
             user: SlidingWindows::new(config.user_limit, config.window),
             rng,
             leading: false,
-            next_due: None,
+            due: BTreeMap::new(),
         };
         Self {
             store,
@@ -211,22 +234,33 @@ impl Sender {
             self.seed_windows(&mut state, now).await?;
             state.leading = true;
         }
-        state.next_due = None;
         let mut report = TickReport {
             leading: true,
             ..TickReport::default()
         };
+        let mut slots_taken: HashMap<String, usize> = HashMap::new();
         loop {
-            let claimed = self
-                .store
-                .claim_pushes(now, now + self.config.claim_ttl, self.config.batch)
-                .await?;
-            let full_batch = claimed.len() >= self.config.batch as usize;
-            let ready = self
-                .hold_back(&mut state, claimed, now, &mut report)
-                .await?;
+            // Everything due (up to a round's worth) first, so the recipients with the longest
+            // queues can go first wherever they are in the outbox.
+            let mut claimed = Vec::new();
+            let mut more = false;
+            while claimed.len() < self.config.round as usize {
+                let page = self
+                    .store
+                    .claim_pushes(now, now + self.config.claim_ttl, self.config.batch)
+                    .await?;
+                more = page.len() >= self.config.batch as usize;
+                claimed.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            let mut sorted = self.sort_claimed(&mut state, claimed, now);
+            let ready = std::mem::take(&mut sorted.ready);
             self.send_all(&mut state, ready, now, &mut report).await?;
-            if !full_batch {
+            self.put_back(&mut state, sorted, now, &mut slots_taken, &mut report)
+                .await?;
+            if !more {
                 break;
             }
         }
@@ -242,48 +276,90 @@ impl Sender {
         Ok(report)
     }
 
-    /// Puts back what cannot go now (quiet hours, full rate window) and returns the rest,
-    /// already counted in the rate windows.
-    async fn hold_back(
+    /// Splits a claimed batch into what goes now (already counted in the rate windows), what
+    /// waits for the end of the quiet hours, and what waits for room in a recipient's window.
+    fn sort_claimed(
         &self,
         state: &mut SenderState,
         claimed: Vec<PushRecord>,
         now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<Vec<PushRecord>, SenderError> {
+    ) -> Sorted {
         let quiet = self.quiet.contains(now);
-        let mut held_per_key: HashMap<String, i32> = HashMap::new();
-        let mut ready = Vec::with_capacity(claimed.len());
+        let mut backlog: HashMap<String, u32> = HashMap::new();
+        for push in &claimed {
+            *backlog.entry(push.target.rate_key()).or_insert(0) += 1;
+        }
+        let mut sorted = Sorted::default();
         for push in claimed {
             if quiet && !is_immediate(&push) {
-                let at = self.quiet.defer(now);
-                self.store.release_push(push.id, at).await?;
-                state.due_at(at);
-                report.held += 1;
+                sorted.held.push((push.id, self.quiet.defer(now)));
                 continue;
             }
             let rate_key = push.target.rate_key();
             let Some(windows) = state.windows(&push.target) else {
-                ready.push(push);
+                sorted.ready.push(push);
                 continue;
             };
-            match windows.try_admit(&rate_key, now) {
-                Ok(()) => ready.push(push),
-                Err(free_at) => {
-                    // Several held pushes for one recipient are spread over the windows they
-                    // will fit in, instead of all coming back at the same moment.
-                    let limit = windows.limit() as i32;
-                    let window = windows.window();
-                    let nth = held_per_key.entry(rate_key).or_insert(0);
-                    let at = free_at + window * (*nth / limit);
-                    *nth += 1;
-                    self.store.release_push(push.id, at).await?;
-                    state.due_at(at);
-                    report.held += 1;
+            if windows.try_admit(&rate_key, now).is_ok() {
+                sorted.ready.push(push);
+            } else {
+                match sorted
+                    .waiting
+                    .iter_mut()
+                    .find(|(key, _, _)| *key == rate_key)
+                {
+                    Some((_, _, ids)) => ids.push(push.id),
+                    None => sorted.waiting.push((rate_key, push.target, vec![push.id])),
                 }
             }
         }
-        Ok(ready)
+        // Windows each recipient's queue needs; the longest go first (stable: outbox order
+        // within a recipient and among equals).
+        let windows_needed = |push: &PushRecord| -> u32 {
+            let limit = match push.target {
+                PushTarget::User { .. } => self.config.user_limit,
+                PushTarget::Webhook { .. } => self.config.webhook_limit,
+                PushTarget::ResponseUrl { .. } => return 0,
+            };
+            backlog
+                .get(&push.target.rate_key())
+                .map_or(0, |n| n.saturating_sub(1) / limit.max(1))
+        };
+        sorted
+            .ready
+            .sort_by_key(|push| std::cmp::Reverse(windows_needed(push)));
+        sorted
+    }
+
+    /// Puts held pushes back: quiet-hours ones for the morning, rate-limited ones each for its
+    /// own future slot in the recipient's window (after the sends, whose answer times the
+    /// slots follow), queued behind the slots already handed out this tick.
+    async fn put_back(
+        &self,
+        state: &mut SenderState,
+        sorted: Sorted,
+        now: DateTime<Utc>,
+        slots_taken: &mut HashMap<String, usize>,
+        report: &mut TickReport,
+    ) -> Result<(), SenderError> {
+        let mut held = sorted.held;
+        let after = self.clock.now().max(now);
+        for (rate_key, target, ids) in sorted.waiting {
+            let Some(windows) = state.windows(&target) else {
+                continue;
+            };
+            let taken = slots_taken.entry(rate_key.clone()).or_insert(0);
+            let count = ids.len();
+            let slots = windows.next_slots(&rate_key, after, *taken + count);
+            held.extend(ids.into_iter().zip(slots.into_iter().skip(*taken)));
+            *taken += count;
+        }
+        for (id, at) in held {
+            self.store.release_push(id, at).await?;
+            state.due_at(at);
+            report.held += 1;
+        }
+        Ok(())
     }
 
     /// Sends `ready` with up to `concurrency` requests in flight. Each request records its own
@@ -449,8 +525,9 @@ impl Sender {
     async fn pause(&self, leading: bool) -> std::time::Duration {
         let mut pause = self.config.idle_poll.min(self.config.lease_ttl / 3);
         if leading {
-            if let Some(due) = self.state.lock().await.next_due {
-                pause = pause.min(due - self.clock.now());
+            let now = self.clock.now();
+            if let Some(due) = self.state.lock().await.next_due(now) {
+                pause = pause.min(due - now);
             }
         }
         pause.to_std().unwrap_or(std::time::Duration::ZERO)

@@ -75,6 +75,27 @@ impl SlidingWindows {
         earliest
     }
 
+    /// The next `n` times (each ≥ `now`) at which events for `key` fit, if each of them
+    /// happened exactly at its time: where held-back pushes should come back.
+    pub fn next_slots(&mut self, key: &str, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        let mut earliest = self.free_at(key, now);
+        let mut times: Vec<DateTime<Utc>> = self.events.get(key).cloned().unwrap_or_default();
+        times.sort_unstable();
+        let limit = self.limit as usize;
+        let mut slots = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut slot = earliest;
+            if times.len() >= limit {
+                slot = slot.max(times[times.len() - limit] + self.window);
+            }
+            let at = times.partition_point(|t| *t <= slot);
+            times.insert(at, slot);
+            slots.push(slot);
+            earliest = slot;
+        }
+        slots
+    }
+
     /// Moves one event of `key` from `from` to `to`: the sender admits a send when it starts and
     /// stamps it when the answer arrives, since WeCom saw it somewhere in between.
     pub fn restamp(&mut self, key: &str, from: DateTime<Utc>, to: DateTime<Utc>) {
@@ -145,6 +166,21 @@ mod tests {
         }
         // 100 events at 20 per minute need four more windows after the first.
         assert_eq!(admitted.last().copied(), Some(t(240)));
+    }
+
+    #[test]
+    fn next_slots_follow_the_events_leaving_the_window() {
+        let mut w = SlidingWindows::new(3, Duration::seconds(60));
+        for at in [0, 10, 20] {
+            assert!(w.try_admit("k", t(at)).is_ok());
+        }
+        assert_eq!(
+            w.next_slots("k", t(30), 5),
+            vec![t(60), t(70), t(80), t(120), t(130)]
+        );
+        assert_eq!(w.next_slots("other", t(30), 2), vec![t(30), t(30)]);
+        // Asking does not use anything up.
+        assert_eq!(w.free_at("k", t(30)), t(60));
     }
 
     #[test]
