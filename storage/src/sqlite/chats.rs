@@ -34,7 +34,8 @@ pub(super) async fn claim_callback(
     })
 }
 
-/// A whole batch in one INSERT; only the repeats pay for a second read.
+/// A whole batch in one INSERT; only the repeats pay for a second read. The keys travel as
+/// one JSON array so the statement text never changes (prepared once, whatever the batch size).
 pub(super) async fn claim_callbacks(
     writer: &SqlitePool,
     readers: &SqlitePool,
@@ -44,27 +45,28 @@ pub(super) async fn claim_callbacks(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut insert = sqlx::QueryBuilder::new("INSERT INTO callbacks (key, claimed_at) ");
-    insert.push_values(keys, |mut row, key| {
-        row.push_bind(key).push_bind(millis(now));
-    });
-    insert.push(" ON CONFLICT (key) DO NOTHING RETURNING key");
-    let inserted: std::collections::HashSet<String> = insert
-        .build_query_scalar::<String>()
-        .fetch_all(writer)
-        .await?
-        .into_iter()
-        .collect();
+    let keys_json = serde_json::to_string(keys)?;
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+    let inserted: std::collections::HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO callbacks (key, claimed_at) SELECT value, $2 FROM json_each($1) WHERE true \
+         ON CONFLICT (key) DO NOTHING RETURNING key",
+    )
+    .bind(&keys_json)
+    .bind(millis(now))
+    .fetch_all(writer)
+    .await?
+    .into_iter()
+    .collect();
     let seen: Vec<&String> = keys.iter().filter(|k| !inserted.contains(*k)).collect();
     let mut replies = std::collections::HashMap::new();
     if !seen.is_empty() {
-        let mut select = sqlx::QueryBuilder::new("SELECT key, reply FROM callbacks WHERE key IN (");
-        let mut list = select.separated(", ");
-        for key in &seen {
-            list.push_bind(*key);
-        }
-        select.push(")");
-        for row in select.build().fetch_all(readers).await? {
+        let rows = sqlx::query(
+            "SELECT key, reply FROM callbacks WHERE key IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(&seen)?)
+        .fetch_all(readers)
+        .await?;
+        for row in rows {
             let key: String = row.try_get("key")?;
             let reply: Option<String> = row.try_get("reply")?;
             replies.insert(key, reply);
@@ -85,17 +87,18 @@ pub(super) async fn claim_callbacks(
         .collect())
 }
 
-/// A whole batch in one UPDATE.
+/// A whole batch in one UPDATE, the pairs as one JSON array (one prepared statement).
 pub(super) async fn finish_callbacks(pool: &SqlitePool, done: &[(String, String)]) -> Attempt<()> {
     if done.is_empty() {
         return Ok(());
     }
-    let mut update = sqlx::QueryBuilder::new("UPDATE callbacks SET reply = v.column2 FROM (");
-    update.push_values(done, |mut row, (key, reply)| {
-        row.push_bind(key).push_bind(reply);
-    });
-    update.push(") AS v WHERE callbacks.key = v.column1");
-    update.build().execute(pool).await?;
+    sqlx::query(
+        "UPDATE callbacks SET reply = json_extract(d.value, '$[1]') FROM json_each($1) AS d \
+         WHERE callbacks.key = json_extract(d.value, '$[0]')",
+    )
+    .bind(serde_json::to_string(done)?)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
