@@ -8,7 +8,7 @@ use chrono::Duration;
 use rallybot::simulator::{Endpoint, Fault, FaultTarget, Outcome, Times};
 use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
 
-use super::outbox_harness::{at, delivery_counts, Db, Harness};
+use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};
 
 fn push(
     key: String,
@@ -65,8 +65,21 @@ async fn enqueue_fan_out(h: &Harness) -> usize {
 }
 
 #[tokio::test]
-async fn everything_arrives_once_within_the_limits_despite_faults() {
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
+async fn everything_arrives_once_within_the_limits_despite_faults_on_sqlite() {
+    despite_faults(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn everything_arrives_once_within_the_limits_despite_faults_on_postgres() {
+    if let Some(db) =
+        postgres_or_skip("everything_arrives_once_within_the_limits_despite_faults_on_postgres")
+    {
+        despite_faults(db).await;
+    }
+}
+
+async fn despite_faults(db: Db) {
+    let h = Harness::new(db, at("2022-08-10T09:00:00+08:00")).await;
     let expected = enqueue_fan_out(&h).await;
     h.sim.inject(Fault::Errcode(-1), Times::Fraction(0.15));
     h.sim.inject(Fault::Http(502), Times::Fraction(0.1));

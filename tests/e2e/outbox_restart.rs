@@ -9,11 +9,23 @@ use chrono::Duration;
 use rallybot::simulator::{Fault, Times};
 use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
 
-use super::outbox_harness::{at, delivery_counts, Db, Harness};
+use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};
 
 #[tokio::test]
-async fn a_new_sender_finishes_what_a_dead_one_started() {
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T10:00:00+08:00")).await;
+async fn a_new_sender_finishes_what_a_dead_one_started_on_sqlite() {
+    restart(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_new_sender_finishes_what_a_dead_one_started_on_postgres() {
+    if let Some(db) = postgres_or_skip("a_new_sender_finishes_what_a_dead_one_started_on_postgres")
+    {
+        restart(db).await;
+    }
+}
+
+async fn restart(db: Db) {
+    let h = Harness::new(db, at("2022-08-10T10:00:00+08:00")).await;
     let now = h.now();
     // A nudge fan-out to 300 officers and an announcement to 20 groups.
     for i in 0..300 {

@@ -257,7 +257,6 @@ fn union_lag(union: &LaggingUnion) -> UnionLag {
                 metric: lag.metric_name.clone(),
                 done: lag.progress.done,
                 target: lag.progress.target.unwrap_or(0),
-                #[allow(clippy::cast_possible_truncation)] // quota numbers are small
                 expected: lag.progress.expected_now.ceil() as i64,
                 days_left: lag.progress.days_left,
             })
