@@ -19,6 +19,12 @@ pub async fn schedule(settings: &Settings, from: &str, to: &str) -> anyhow::Resu
     let to = parse_when(to, tz).with_context(|| format!("--to {to:?}"))?;
     anyhow::ensure!(from < to, "--from must be before --to");
     let store = crate::app::open_store(&settings.storage.url).await?;
+    if store.groups().await?.is_empty() {
+        eprintln!(
+            "note: no group is known yet ([[wecom.groups]] in the config, or robots that called \
+             back), so announcements and reminders to everyone go nowhere"
+        );
+    }
     let planned = plan(
         &campaign,
         store.as_ref(),

@@ -321,7 +321,7 @@ pub fn print_plan(plan: &[PlannedPush], tz: Tz, out: &mut dyn Write) -> std::io:
             "{send_at}{held}  {:<24} {:<28} {}",
             push.job,
             recipient_label(push),
-            first_line(&push.content, 40)
+            summary(&push.content, 48)
         )?;
     }
     let groups = plan
@@ -343,6 +343,17 @@ fn recipient_label(push: &PlannedPush) -> String {
         PushTarget::User { userid } => format!("用户 {userid}"),
         PushTarget::ResponseUrl { .. } => "reply".into(),
     }
+}
+
+/// The text on one line (line breaks shown as ` / `), at most `chars` characters.
+fn summary(text: &str, chars: usize) -> String {
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    first_line(&joined, chars)
 }
 
 /// The first line of `text`, at most `chars` characters.
