@@ -13,8 +13,34 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Duration;
 
-use crate::campaign::{Campaign, Metric, Union, UnionLevel};
-use crate::store::Timestamp;
+use crate::campaign::{Campaign, Metric, MetricSource, Union, UnionLevel};
+use crate::store::{Store, StoreError, Timestamp};
+
+/// Reads from the store what each union did itself for every metric of the campaign, by the
+/// metric's source (registrations are read once even when several metrics count them).
+pub async fn gather_direct_done(
+    campaign: &Campaign,
+    store: &dyn Store,
+) -> Result<DirectDone, StoreError> {
+    let mut done = DirectDone::new();
+    let mut registrations: Option<Vec<(String, i64)>> = None;
+    for metric in &campaign.metrics {
+        let rows = match &metric.source {
+            MetricSource::Reported => store.reported_by_union(&metric.key).await?,
+            MetricSource::Registrations => match &registrations {
+                Some(rows) => rows.clone(),
+                None => {
+                    let rows = store.registrations_by_union().await?;
+                    registrations = Some(rows.clone());
+                    rows
+                }
+            },
+            MetricSource::Entries(track) => store.approved_entries_by_union(track).await?,
+        };
+        done.add_rows(&metric.key, &rows);
+    }
+    Ok(done)
+}
 
 /// What each union did itself, per metric, as the store reports it (no roll-up yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

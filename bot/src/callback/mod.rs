@@ -248,7 +248,7 @@ async fn process(
     let parsed =
         surface::parse(surface, &plaintext).map_err(|_| HttpError::BadRequest("bad_message"))?;
     let command = match &parsed.action {
-        Action::Say(text) => surface::command_label(text, &state.bot_names),
+        Action::Say(text) => rallybot_handlers::command::command_label(text, &state.bot_names),
         Action::Welcome => "welcome",
         Action::Ignore => return Ok(Answer::empty("-", "ignored")),
     };

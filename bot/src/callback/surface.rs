@@ -200,73 +200,9 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
     }
 }
 
-/// A fixed label for the command a text starts with, for logs and metrics. It never echoes
-/// what the user typed (which may hold an ID or phone number).
-pub fn command_label(text: &str, bot_names: &[String]) -> &'static str {
-    let mut rest = text.trim_start_matches([' ', '\u{3000}', '\n', '\t']);
-    for mark in ['@', '＠'] {
-        if let Some(after) = rest.strip_prefix(mark) {
-            // `@rallybot帮助` has no space after the name: strip a known name first.
-            rest = bot_names
-                .iter()
-                .find_map(|name| after.strip_prefix(name.as_str()))
-                .unwrap_or_else(|| {
-                    after
-                        .split_once([' ', '\u{3000}'])
-                        .map_or("", |(_, tail)| tail)
-                });
-            break;
-        }
-    }
-    let word = rest
-        .trim_start_matches([' ', '\u{3000}'])
-        .split([' ', '\u{3000}', ',', '，', '、'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match word.as_str() {
-        "帮助" | "help" | "?" | "？" => "帮助",
-        "注册" | "register" => "注册",
-        "我的" | "me" => "我的",
-        "提交" | "submit" => "提交",
-        "投票" | "vote" => "投票",
-        "点赞" | "like" => "点赞",
-        "查看" | "view" => "查看",
-        "阅读" | "read" => "阅读",
-        "剩余" | "votes" | "left" => "剩余",
-        "排名" | "rank" => "排名",
-        "榜单" | "top" => "榜单",
-        "阶段" | "stage" => "阶段",
-        "进度" | "progress" => "进度",
-        "上报" | "report" => "上报",
-        "审核" | "review" | "approve" | "reject" => "审核",
-        "待审" | "pending" => "待审",
-        "公告" | "broadcast" => "公告",
-        "取消" | "cancel" => "取消",
-        "确认" | "confirm" => "确认",
-        "" => "empty",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names() -> Vec<String> {
-        vec!["rallybot".into()]
-    }
-
-    #[test]
-    fn labels_commands_without_echoing_input() {
-        assert_eq!(command_label("帮助", &names()), "帮助");
-        assert_eq!(command_label("@rallybot 投票 A0001", &names()), "投票");
-        assert_eq!(command_label("＠rallybot排名", &names()), "排名");
-        assert_eq!(command_label("@某人 vote a1", &names()), "投票");
-        assert_eq!(command_label("REGISTER x", &names()), "注册");
-        assert_eq!(command_label("230103199001011234", &names()), "other");
-        assert_eq!(command_label("  ", &names()), "empty");
-    }
 
     #[test]
     fn app_text_becomes_a_private_say() {

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rallybot_handlers::campaign::{Audience, Campaign, MetricSource};
-use rallybot_handlers::quota::{self, DirectDone, LaggingUnion};
+use rallybot_handlers::campaign::{Audience, Campaign};
+use rallybot_handlers::quota::{self, LaggingUnion};
 use rallybot_handlers::store::{NewPush, PushTarget, Store, StoreError};
 
 use super::jobs::{self, Job, JobKind, Occurrence};
@@ -184,7 +184,7 @@ impl<'a> Planner<'a> {
 
     /// One message per officer whose union (or whose city's counties) lag at `at`.
     async fn nudges(&self, at: DateTime<Utc>) -> Result<Vec<(Recipient, String)>, PlanError> {
-        let done = direct_done(self.campaign, self.store).await?;
+        let done = quota::gather_direct_done(self.campaign, self.store).await?;
         let progress = quota::progress(self.campaign, &done, at);
         Ok(quota::officer_nudges(self.campaign, &progress, at)
             .into_iter()
@@ -223,28 +223,6 @@ impl<'a> Planner<'a> {
             .to_string();
         Ok(Some(texts::leaderboard(&date, &sections)))
     }
-}
-
-/// What every union did itself, per metric, as the store has it now.
-pub async fn direct_done(campaign: &Campaign, store: &dyn Store) -> Result<DirectDone, StoreError> {
-    let mut done = DirectDone::new();
-    let mut registrations: Option<Vec<(String, i64)>> = None;
-    for metric in &campaign.metrics {
-        let rows = match &metric.source {
-            MetricSource::Reported => store.reported_by_union(&metric.key).await?,
-            MetricSource::Registrations => match &registrations {
-                Some(rows) => rows.clone(),
-                None => {
-                    let rows = store.registrations_by_union().await?;
-                    registrations = Some(rows.clone());
-                    rows
-                }
-            },
-            MetricSource::Entries(track) => store.approved_entries_by_union(track).await?,
-        };
-        done.add_rows(&metric.key, &rows);
-    }
-    Ok(done)
 }
 
 fn union_lag(union: &LaggingUnion) -> UnionLag {

@@ -4,8 +4,8 @@
 use super::text::fit;
 use super::{Answer, Assistant, Turn};
 use crate::campaign::{Metric, MetricSource, Union, UnionMatch};
-use crate::quota::{self, DirectDone, MetricProgress, Progress};
-use crate::store::{NewReport, StoreError};
+use crate::quota::{self, MetricProgress, Progress};
+use crate::store::NewReport;
 
 /// `4/10（40%）`, or just the count for metrics without a target.
 fn done_text(p: &MetricProgress) -> String {
@@ -19,28 +19,6 @@ fn done_text(p: &MetricProgress) -> String {
 }
 
 impl Assistant {
-    /// What every union did itself, per metric, from the store.
-    async fn direct_done(&self) -> Result<DirectDone, StoreError> {
-        let mut done = DirectDone::new();
-        let mut registrations: Option<Vec<(String, i64)>> = None;
-        for metric in &self.campaign.metrics {
-            let rows = match &metric.source {
-                MetricSource::Reported => self.store.reported_by_union(&metric.key).await?,
-                MetricSource::Registrations => match &registrations {
-                    Some(rows) => rows.clone(),
-                    None => {
-                        let rows = self.store.registrations_by_union().await?;
-                        registrations = Some(rows.clone());
-                        rows
-                    }
-                },
-                MetricSource::Entries(track) => self.store.approved_entries_by_union(track).await?,
-            };
-            done.add_rows(&metric.key, &rows);
-        }
-        Ok(done)
-    }
-
     /// The union whose progress the caller asked for, or why they may not see it.
     fn progress_union(&self, turn: &Turn<'_>, query: Option<&str>) -> Result<&Union, String> {
         let unions = &self.campaign.unions;
@@ -87,7 +65,11 @@ impl Assistant {
         if self.campaign.metrics.is_empty() {
             return Ok("本次活动没有设置任务指标。".to_string());
         }
-        let progress = quota::progress(&self.campaign, &self.direct_done().await?, turn.now);
+        let progress = quota::progress(
+            &self.campaign,
+            &quota::gather_direct_done(&self.campaign, self.store.as_ref()).await?,
+            turn.now,
+        );
         let mut lines = Vec::new();
         for metric in &self.campaign.metrics {
             let Some(p) = progress.get(&union.code, &metric.key) else {
@@ -194,7 +176,11 @@ impl Assistant {
             format!("metric={} amount={amount} note={note}", metric.key),
         )
         .await;
-        let progress = quota::progress(&self.campaign, &self.direct_done().await?, turn.now);
+        let progress = quota::progress(
+            &self.campaign,
+            &quota::gather_direct_done(&self.campaign, self.store.as_ref()).await?,
+            turn.now,
+        );
         let total = progress
             .get(&union_code, &metric.key)
             .map(|p| format!("{}累计 {}。", metric.name, done_text(p)))
