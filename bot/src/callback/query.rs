@@ -1,61 +1,39 @@
-//! The query string of a WeCom callback: `msg_signature`, `timestamp`, `nonce`, and `echostr`
-//! on URL verification. Values are percent-decoded once; `+` stays `+` (base64 needs it).
+//! The query string of a WeCom callback as the endpoints see it: the signed values, parsed by
+//! `rallybot_messages::CallbackQuery` (decoded once, `+` kept), plus the group robot's
+//! `robot_callback_format` flag.
 
-use percent_encoding::percent_decode_str;
+use std::ops::Deref;
+
+use rallybot_messages::CallbackQuery as SignedQuery;
 
 use crate::http::error::HttpError;
 
-/// The longest value we accept for any one parameter (signatures are 40 hex characters, nonces
-/// and timestamps are short, echostr is a short ciphertext).
-const MAX_VALUE_LEN: usize = 1024;
+/// The longest query string we read (signatures are 40 hex characters, nonces and timestamps
+/// are short, echostr is a short ciphertext).
+const MAX_QUERY_LEN: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackQuery {
-    pub msg_signature: String,
-    pub timestamp: String,
-    pub nonce: String,
-    pub echostr: Option<String>,
+    signed: SignedQuery,
     /// `robot_callback_format=json`: the group robot sends JSON instead of XML.
     pub json_format: bool,
 }
 
 impl CallbackQuery {
     pub fn parse(raw: Option<&str>) -> Result<Self, HttpError> {
-        let mut msg_signature = None;
-        let mut timestamp = None;
-        let mut nonce = None;
-        let mut echostr = None;
-        let mut json_format = false;
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if value.len() > MAX_VALUE_LEN * 3 {
-                return Err(HttpError::BadRequest("bad_query"));
-            }
-            let value = percent_decode_str(value)
-                .decode_utf8()
-                .map_err(|_| HttpError::BadRequest("bad_query"))?
-                .into_owned();
-            match name {
-                "msg_signature" => msg_signature = Some(value),
-                "timestamp" => timestamp = Some(value),
-                "nonce" => nonce = Some(value),
-                "echostr" => echostr = Some(value),
-                "robot_callback_format" => json_format = value == "json",
-                _ => {} // WeCom may add parameters; only the four above are signed
-            }
+        let raw = raw.unwrap_or("");
+        if raw.len() > MAX_QUERY_LEN {
+            return Err(HttpError::BadRequest("bad_query"));
         }
-        let (Some(msg_signature), Some(timestamp), Some(nonce)) = (msg_signature, timestamp, nonce)
-        else {
-            return Err(HttpError::BadRequest("missing_query"));
-        };
-        if msg_signature.is_empty() || timestamp.is_empty() {
+        let signed = SignedQuery::parse(raw).map_err(|_| HttpError::BadRequest("bad_query"))?;
+        if signed.msg_signature.is_empty() || signed.timestamp.is_empty() {
             return Err(HttpError::BadRequest("missing_query"));
         }
+        let json_format = raw
+            .split('&')
+            .any(|pair| pair == "robot_callback_format=json");
         Ok(Self {
-            msg_signature,
-            timestamp,
-            nonce,
-            echostr,
+            signed,
             json_format,
         })
     }
@@ -66,6 +44,14 @@ impl CallbackQuery {
             .trim()
             .parse()
             .map_err(|_| HttpError::BadRequest("bad_timestamp"))
+    }
+}
+
+impl Deref for CallbackQuery {
+    type Target = SignedQuery;
+
+    fn deref(&self) -> &SignedQuery {
+        &self.signed
     }
 }
 
