@@ -88,6 +88,17 @@ pub async fn approved(
         .unwrap()
 }
 
+/// `n` approved entries of the `votes` track (`A0001`…) by `author1`… with links
+/// `https://a.example/1`…, all at `now`.
+pub async fn approved_votes(store: &Shared, n: usize, now: Timestamp) -> Vec<EntryRecord> {
+    let mut entries = Vec::with_capacity(n);
+    for k in 1..=n {
+        let link = format!("https://a.example/{k}");
+        entries.push(approved(store, "votes", "A", &format!("author{k}"), &link, now).await);
+    }
+    entries
+}
+
 /// Votes under the usual limit of 5 per entry per day.
 pub fn vote(member: &str, code: &str, amount: u32, day: NaiveDate, now: Timestamp) -> Give {
     Give {

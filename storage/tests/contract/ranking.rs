@@ -7,7 +7,7 @@ use rallybot_handlers::store::{EntrantKind, EntryRecord, ReviewStatus};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::fixtures::{approval, approved, at, day, submission, vote, Shared};
+use crate::fixtures::{approval, approved, approved_votes, at, day, submission, vote, Shared};
 
 fn codes(ranked: &[rallybot_handlers::store::Ranked]) -> Vec<(u64, String)> {
     ranked
@@ -21,24 +21,7 @@ fn expected(places: &[(u64, &str)]) -> Vec<(u64, String)> {
 }
 
 pub async fn ties_go_to_the_earlier_time_then_the_code(store: Shared) {
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/1",
-        at(0),
-    )
-    .await;
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author2",
-        "https://a.example/2",
-        at(0),
-    )
-    .await;
+    approved_votes(&store, 2, at(0)).await;
     approved(
         &store,
         "votes",
@@ -112,24 +95,7 @@ pub async fn ties_go_to_the_earlier_time_then_the_code(store: Shared) {
 }
 
 pub async fn only_the_best_entry_of_an_entrant_ranks(store: Shared) {
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/1",
-        at(0),
-    )
-    .await;
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author2",
-        "https://a.example/2",
-        at(0),
-    )
-    .await;
+    approved_votes(&store, 2, at(0)).await;
     let second = store
         .submit_entry(&submission(
             "votes",

@@ -2,27 +2,10 @@
 
 use rallybot_handlers::store::{DailyLimit, EntrantKind, Reading, StoreError, UsageRow};
 
-use crate::fixtures::{approved, at, day, like, submission, vote, Shared};
+use crate::fixtures::{approved, approved_votes, at, day, like, submission, vote, Shared};
 
 pub async fn votes_are_capped_per_entry_per_day(store: Shared) {
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/1",
-        at(0),
-    )
-    .await;
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author2",
-        "https://a.example/2",
-        at(0),
-    )
-    .await;
+    approved_votes(&store, 2, at(0)).await;
 
     let first = store
         .give(&vote("voter", "A0001", 3, day(0), at(10)))
@@ -249,24 +232,7 @@ pub async fn gives_need_an_existing_approved_entry(store: Shared) {
 }
 
 pub async fn usage_lists_what_was_used_today(store: Shared) {
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/1",
-        at(0),
-    )
-    .await;
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author2",
-        "https://a.example/2",
-        at(0),
-    )
-    .await;
+    approved_votes(&store, 2, at(0)).await;
     approved(
         &store,
         "views",
