@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod push;
+
+pub use push::{HumanDuration, PushSettings};
+
 /// The prefix of every environment override; `__` separates the levels of the key path.
 pub const ENV_PREFIX: &str = "RALLYBOT_";
 /// The environment variable naming the config file when `--config` is not given.
@@ -56,7 +60,7 @@ impl Serialize for Secret {
 }
 
 /// The whole configuration. Sections and keys as in SPEC §7.1, plus a few the bot needs
-/// (`server.reply_deadline_ms`, `wecom.timeout_ms`, `wecom.bot_names`, `[log]`).
+/// (`server.reply_deadline_ms`, `wecom.timeout_ms`, `wecom.bot_names`, `[push]`, `[log]`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -68,6 +72,7 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub admin: AdminSettings,
     pub clock: ClockSettings,
+    pub push: PushSettings,
     pub log: LogSettings,
 }
 
@@ -419,6 +424,9 @@ impl Loaded {
                 "clock.rehearsal = true needs admin.token to move the clock",
             ));
         }
+        for (key, message) in s.push.problems(s.wecom.timeout_ms) {
+            out.push(self.problem(key, message));
+        }
         if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
             out.push(self.problem("log.level", "log.level is not a valid filter"));
         }
@@ -749,6 +757,9 @@ mod tests {
         );
         assert!(!s.roles.organizers.is_empty());
         assert!(!s.clock.rehearsal);
+        // The example documents the defaults; it must not drift from them.
+        assert_eq!(s.push, PushSettings::default());
+        assert!(loaded.origin("push.claim_ttl") != Origin::Default);
     }
 
     #[test]
@@ -914,6 +925,110 @@ key = "not base64!"
                 .starts_with("<env RALLYBOT_WECOM__APP__AGENT_ID>"),
             "{}",
             problems[0]
+        );
+    }
+
+    #[test]
+    fn push_settings_come_from_the_file_and_the_environment() {
+        let source = "[push]\nlease_ttl = \"10s\"\nbatch = 50\n";
+        let loaded = Settings::from_source(
+            Some("c.toml".into()),
+            source.into(),
+            env(&[
+                ("RALLYBOT_PUSH__CLAIM_TTL", "1m30s"),
+                ("RALLYBOT_PUSH__CONCURRENCY", "3"),
+            ]),
+        )
+        .unwrap();
+        let push = &loaded.settings.push;
+        assert_eq!(push.lease_ttl.get(), chrono::Duration::seconds(10));
+        assert_eq!(push.batch.get(), 50);
+        assert_eq!(push.claim_ttl.get(), chrono::Duration::seconds(90));
+        assert_eq!(push.concurrency.get(), 3);
+        // Untouched keys keep their defaults.
+        assert_eq!(push.idle_poll, PushSettings::default().idle_poll);
+        assert_eq!(
+            loaded.origin("push.claim_ttl"),
+            Origin::Env {
+                var: "RALLYBOT_PUSH__CLAIM_TTL".into()
+            }
+        );
+        assert!(loaded
+            .problems()
+            .iter()
+            .all(|p| !p.message.contains("push.")));
+        let config = push.sender_config("host-1");
+        assert_eq!(config.claim_ttl, chrono::Duration::seconds(90));
+        assert_eq!(config.concurrency, 3);
+    }
+
+    #[test]
+    fn bad_push_values_in_the_file_carry_their_line() {
+        for (source, line, needle) in [
+            (
+                "[push]\nbatch = 10\nconcurrency = 0\n",
+                3,
+                "push.concurrency must be at least 1",
+            ),
+            ("[push]\nbatch = 0\n", 2, "push.batch must be at least 1"),
+            ("[push]\nclaim_ttl = \"5 minutes\"\n", 2, "not a duration"),
+            ("[push]\n\nidle_poll = \"0s\"\n", 3, "longer than zero"),
+            ("[push]\nlease_ttl = 30\n", 2, "string"),
+        ] {
+            let err = Settings::from_source(Some("c.toml".into()), source.into(), Vec::new())
+                .unwrap_err();
+            let ConfigError::Invalid { problems } = err else {
+                panic!("expected problems for {source:?}");
+            };
+            let text = problems[0].to_string();
+            assert!(text.starts_with(&format!("c.toml:{line}: ")), "{text}");
+            assert!(text.contains(needle), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_push_values_in_the_environment_name_their_variable() {
+        let err = Settings::from_source(
+            None,
+            String::new(),
+            env(&[
+                ("RALLYBOT_PUSH__CONCURRENCY", "0"),
+                ("RALLYBOT_PUSH__LEASE_TTL", "-30s"),
+            ]),
+        )
+        .unwrap_err();
+        let ConfigError::Invalid { problems } = err else {
+            panic!("expected problems");
+        };
+        let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(texts.len(), 2, "{texts:#?}");
+        assert!(texts
+            .iter()
+            .any(|t| t.starts_with("<env RALLYBOT_PUSH__CONCURRENCY>")
+                && t.contains("push.concurrency must be at least 1")));
+        assert!(texts
+            .iter()
+            .any(|t| t.starts_with("<env RALLYBOT_PUSH__LEASE_TTL>")
+                && t.contains("longer than zero")));
+    }
+
+    #[test]
+    fn push_settings_that_do_not_fit_together_are_reported_with_lines() {
+        let source = "[wecom]\ntimeout_ms = 4000\n\n[push]\nclaim_ttl = \"8s\"\nbackoff_base = \"1m\"\nbackoff_max = \"30s\"\n";
+        let loaded =
+            Settings::from_source(Some("c.toml".into()), source.into(), Vec::new()).unwrap();
+        let problems: Vec<String> = loaded.problems().iter().map(ToString::to_string).collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("c.toml:5: ") && p.contains("push.claim_ttl")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("c.toml:7: ") && p.contains("push.backoff_max")),
+            "{problems:#?}"
         );
     }
 }
