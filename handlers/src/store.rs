@@ -158,7 +158,9 @@ pub enum DailyLimit {
     PerMemberPerDay(u32),
 }
 
-/// One vote / like / view request. The store grants `min(amount, what is left)`.
+/// One vote / like / view request. The store grants `min(amount, what is left)`, and records
+/// a counted give in the audit log in the same transaction (actor: the member, subject: the
+/// entry, detail: `granted=N used_today=M`).
 #[derive(Debug, Clone)]
 pub struct Give {
     pub track: String,
@@ -169,6 +171,8 @@ pub struct Give {
     /// The calendar day in the campaign's time zone.
     pub day: NaiveDate,
     pub now: Timestamp,
+    /// The audit action of a counted give: `vote`, `like` or `view`.
+    pub action: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

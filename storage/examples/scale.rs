@@ -385,6 +385,7 @@ fn vote(member: u64, entry: u64, on: u64, now: DateTime<Utc>) -> Give {
         limit: DailyLimit::PerWorkPerDay(5),
         day: day(on),
         now,
+        action: "vote".to_owned(),
     }
 }
 

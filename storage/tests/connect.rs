@@ -38,6 +38,7 @@ fn one_vote(voter: &str, code: &str) -> Give {
         limit: DailyLimit::PerWorkPerDay(5),
         day: token().expires_at.date_naive(),
         now: token().expires_at,
+        action: "vote".to_owned(),
     }
 }
 

@@ -98,6 +98,7 @@ impl Assistant {
                 limit,
                 day: self.campaign.day_of(turn.now),
                 now: turn.now,
+                action: kind_action(kind).to_string(),
             })
             .await
         {
@@ -108,18 +109,6 @@ impl Assistant {
             Err(StoreError::NoSuchEntry) => return Ok(format!("没有找到作品 {code}。")),
             Err(e) => return Err(e),
         };
-        if outcome.granted > 0 {
-            self.audit(
-                turn,
-                kind_action(kind),
-                &entry.code,
-                format!(
-                    "granted={} used_today={}",
-                    outcome.granted, outcome.used_today
-                ),
-            )
-            .await;
-        }
         let unit = track.rule.unit();
         let title = titled(&entry, 12);
         let (cap, left) = match limit {
@@ -180,6 +169,7 @@ impl Assistant {
                 limit,
                 day: self.campaign.day_of(turn.now),
                 now: turn.now,
+                action: kind_action(CommandKind::View).to_string(),
             })
             .await
         {
@@ -196,13 +186,6 @@ impl Assistant {
                 outcome.entry_score
             ));
         }
-        self.audit(
-            turn,
-            "view",
-            &entry.code,
-            format!("used_today={}", outcome.used_today),
-        )
-        .await;
         Ok(format!(
             "{heading}\n已计 1 次浏览，当前 {} 次浏览；今天还可计 {} 次。",
             outcome.entry_score,
@@ -320,6 +303,7 @@ impl Assistant {
     }
 }
 
+/// The audit action of a counted give.
 fn kind_action(kind: CommandKind) -> &'static str {
     match kind {
         CommandKind::Like => "like",

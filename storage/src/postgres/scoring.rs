@@ -35,6 +35,11 @@ pub(super) async fn give(pool: &PgPool, give: &Give) -> Attempt<GiveOutcome> {
          ), ledgered AS ( \
             INSERT INTO ledger (track, member, entry_code, amount, at) \
             SELECT $3, $1, $7, last_granted, $8 FROM counted WHERE last_granted > 0 \
+         ), audited AS ( \
+            INSERT INTO audit_log (at, actor, action, subject, detail) \
+            SELECT $8, $1, $9, $7, \
+                   'granted=' || last_granted || ' used_today=' || used \
+            FROM counted WHERE last_granted > 0 \
          ), scored AS ( \
             UPDATE entries SET score = entries.score + counted.last_granted, \
                    score_reached_at = $8 \
@@ -53,6 +58,7 @@ pub(super) async fn give(pool: &PgPool, give: &Give) -> Attempt<GiveOutcome> {
     .bind(limit)
     .bind(&code)
     .bind(give.now)
+    .bind(&give.action)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else {

@@ -15,6 +15,8 @@ CREATE TEMP TABLE IF NOT EXISTS give_batch (
     amount    INTEGER NOT NULL,
     day_limit INTEGER NOT NULL,
     at        INTEGER NOT NULL,
+    -- the audit action recorded when the give counts
+    action    TEXT NOT NULL,
     -- the outcome: the entry's review status (NULL: no such entry), the counter and the
     -- entry's score before the give, and what the give was granted
     status    TEXT,
@@ -48,6 +50,11 @@ BEGIN
     INSERT INTO ledger (track, member, entry_code, amount, at)
         SELECT track, member, code, granted, at FROM give_batch
         WHERE seq = NEW.seq AND granted > 0;
+
+    INSERT INTO audit_log (at, actor, action, subject, detail)
+        SELECT at, member, action, code,
+               'granted=' || granted || ' used_today=' || (used + granted)
+        FROM give_batch WHERE seq = NEW.seq AND granted > 0;
 
     -- The ranking follows the score by the triggers on entries.
     UPDATE entries SET

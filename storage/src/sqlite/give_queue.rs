@@ -113,6 +113,7 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
                 "amount": give.amount,
                 "limit": limit,
                 "at": millis(give.now),
+                "action": give.action,
             })
         })
         .collect();
@@ -122,10 +123,11 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     // statement of the list.
     let outcomes: Vec<String> = sqlx::query_scalar(
         "DELETE FROM give_batch; \
-         INSERT INTO give_batch (seq, member, day, track, scope, code, amount, day_limit, at) \
+         INSERT INTO give_batch \
+             (seq, member, day, track, scope, code, amount, day_limit, at, action) \
          SELECT key, value ->> 'member', value ->> 'day', value ->> 'track', \
                 value ->> 'scope', value ->> 'code', value ->> 'amount', value ->> 'limit', \
-                value ->> 'at' \
+                value ->> 'at', value ->> 'action' \
          FROM json_each($1) ORDER BY key; \
          SELECT json_group_array(json_array(status, used, score, granted)) \
          FROM (SELECT * FROM give_batch ORDER BY seq)",

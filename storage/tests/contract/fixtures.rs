@@ -109,6 +109,7 @@ pub fn vote(member: &str, code: &str, amount: u32, day: NaiveDate, now: Timestam
         limit: DailyLimit::PerWorkPerDay(5),
         day,
         now,
+        action: "vote".to_owned(),
     }
 }
 
@@ -122,5 +123,6 @@ pub fn like(member: &str, code: &str, day: NaiveDate, now: Timestamp) -> Give {
         limit: DailyLimit::PerMemberPerDay(3),
         day,
         now,
+        action: "like".to_owned(),
     }
 }

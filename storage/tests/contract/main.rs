@@ -62,6 +62,7 @@ contract! {
     entries::entries_of_lists_submitted_and_entered_newest_first,
     entries::approved_entries_are_counted_per_union,
     scoring::votes_are_capped_per_entry_per_day,
+    scoring::a_counted_give_is_audited_in_the_same_write,
     scoring::a_refused_give_leaves_the_score_time_alone,
     scoring::likes_are_capped_per_member_per_track_per_day,
     scoring::a_new_day_resets_the_limits,

@@ -56,6 +56,49 @@ pub async fn votes_are_capped_per_entry_per_day(store: Shared) {
     assert_eq!(entry.score_reached_at, Some(at(50)));
 }
 
+pub async fn a_counted_give_is_audited_in_the_same_write(store: Shared) {
+    approved_votes(&store, 1, at(0)).await;
+    let before = store.audit_log(0, 1000).await.unwrap().len();
+    store
+        .give(&vote("voter", "A0001", 4, day(0), at(10)))
+        .await
+        .unwrap();
+    // No such entry: nothing is audited.
+    store
+        .give(&like("voter", "Z9999", day(0), at(20)))
+        .await
+        .unwrap_err();
+    // The limit is reached: nothing is counted, nothing is audited.
+    store
+        .give(&vote("voter", "A0001", 2, day(0), at(30)))
+        .await
+        .unwrap();
+    store
+        .give(&vote("voter", "A0001", 1, day(0), at(40)))
+        .await
+        .unwrap();
+    let log = store.audit_log(0, 1000).await.unwrap();
+    let gives: Vec<_> = log[before..]
+        .iter()
+        .map(|(_, e)| {
+            (
+                e.at,
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.subject.as_str(),
+                e.detail.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gives,
+        vec![
+            (at(10), "voter", "vote", "A0001", "granted=4 used_today=4"),
+            (at(30), "voter", "vote", "A0001", "granted=1 used_today=5"),
+        ]
+    );
+}
+
 pub async fn a_refused_give_leaves_the_score_time_alone(store: Shared) {
     approved(
         &store,
