@@ -1,6 +1,6 @@
-//! The load loop: `connections` tasks, each sending one callback at a time, open-loop at a fixed
-//! rate (latency counted from the scheduled send time, so a slow bot cannot hide its queueing)
-//! or closed-loop at full speed.
+//! The load loop: `connections` tasks, each with its own keep-alive connection sending one
+//! callback at a time, open-loop at a fixed rate (latency counted from the scheduled send time,
+//! so a slow bot cannot hide its queueing) or closed-loop at full speed.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::http1::Connection;
 use crate::callback::surface::Surface;
-use crate::callback_client::CallbackClient;
+use crate::callback_client::{Answered, CallbackClient};
 
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
+    /// The bot's address, `127.0.0.1:port`.
+    pub addr: String,
     /// The message text of every callback.
     pub text: String,
     pub connections: usize,
@@ -158,6 +161,7 @@ async fn connection(
         i.mul_f64(conn as f64 / spec.connections as f64)
     });
     let mut n: u64 = 0;
+    let mut connection = None;
     tokio::time::sleep_until(start).await;
     loop {
         let scheduled = match interval {
@@ -176,8 +180,11 @@ async fn connection(
         n += 1;
         let plain = client.app_text_plain(user, &spec.text, client.next_msg_id());
         let outcome = match client.sign(Surface::App, &plain) {
-            Ok(request) => client.send(&request).await,
-            Err(e) => Err(e),
+            Ok(request) => {
+                let path = format!("{}?{}", Surface::App.path(), request.query);
+                post(&mut connection, &spec.addr, &path, request.body).await
+            }
+            Err(e) => Err(e.into()),
         };
         let done = Instant::now();
         tally.sent += 1;
@@ -191,6 +198,10 @@ async fn connection(
                 } else {
                     tally.replied += 1;
                     if tally.sample.is_none() {
+                        let answered = Answered {
+                            status: answered.status,
+                            body: String::from_utf8_lossy(&answered.body).into_owned(),
+                        };
                         tally.sample = client
                             .open(Surface::App, &answered)
                             .ok()
@@ -207,4 +218,22 @@ async fn connection(
         }
     }
     tally
+}
+
+/// Sends on the task's connection, opening it first (again, after a failure).
+async fn post(
+    connection: &mut Option<Connection>,
+    addr: &str,
+    path: &str,
+    body: String,
+) -> anyhow::Result<super::http1::Answer> {
+    let open = match connection {
+        Some(open) => open,
+        None => connection.insert(Connection::open(addr).await?),
+    };
+    let answer = open.post(path, body).await;
+    if answer.is_err() {
+        *connection = None;
+    }
+    answer
 }

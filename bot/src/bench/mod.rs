@@ -1,21 +1,31 @@
 //! `rallybot bench`: a load generator that sends signed, encrypted callbacks over HTTP to a bot
 //! on 127.0.0.1, each with a distinct msgid (so dedup writes every time), at a fixed rate or as
-//! fast as the bot answers, and reports throughput and latency percentiles.
+//! fast as the bot answers, and reports throughput, latency percentiles and the CPU each side
+//! spent per callback.
 //!
-//! Three targets: `--mode bot` (the whole bot: SQLite, dedup, the campaign conversation),
-//! `--mode bare` (the same HTTP endpoint verifying, decrypting and encrypting a fixed reply,
-//! with no database), whose ratio is the bot's own overhead, and `--mode dedup` (bare plus the
-//! durable dedup) in between.
+//! The target runs in its own process (this binary again, with `--serve-only`), so generator and
+//! bot are measured apart, as a real client would see the bot. Three targets: `--mode bot` (the
+//! whole bot: SQLite, dedup, the campaign conversation), `--mode bare` (the same HTTP endpoint
+//! verifying, decrypting and encrypting a fixed reply, with no database), whose ratio is the
+//! bot's own overhead, and `--mode dedup` (bare plus the durable dedup) in between.
 
+mod http1;
 mod load;
 mod setup;
 
 use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, Command};
 
 pub use load::{LoadReport, LoadSpec};
+
+use crate::callback_client::CallbackClient;
+use crate::config::{Secret, WecomSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -25,6 +35,16 @@ pub enum Mode {
     Bare,
     /// The bare endpoint plus the durable dedup (SQLite), to see what dedup costs alone.
     Dedup,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Bot => "bot",
+            Mode::Bare => "bare",
+            Mode::Dedup => "dedup",
+        }
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +77,20 @@ pub struct BenchArgs {
     /// Campaign file (default: the bundled 黑龙江 2022 campaign).
     #[arg(long)]
     pub campaign: Option<PathBuf>,
+    /// Run only the target: print its address and credentials as one JSON line, serve until
+    /// standard input closes. The generator starts itself this way.
+    #[arg(long, hide = true)]
+    pub serve_only: bool,
+}
+
+/// What the target process tells the generator, as its first line of output.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Ready {
+    base_url: String,
+    corp_id: String,
+    agent_id: i64,
+    token: String,
+    encoding_aes_key: String,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -64,17 +98,55 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         level: "warn".into(),
         ..Default::default()
     });
+    if args.serve_only {
+        serve_only(&args).await
+    } else {
+        generate(&args).await
+    }
+}
+
+/// The target process: starts the bot (or bare endpoint), announces itself, serves until the
+/// generator closes our standard input.
+async fn serve_only(args: &BenchArgs) -> anyhow::Result<()> {
+    let target = setup::Target::start(args).await?;
+    let ready = Ready {
+        base_url: target.base_url.clone(),
+        corp_id: target.wecom.corp_id.clone(),
+        agent_id: target.wecom.app.agent_id,
+        token: target.wecom.app.token.expose().to_string(),
+        encoding_aes_key: target.wecom.app.encoding_aes_key.expose().to_string(),
+    };
+    println!("{}", serde_json::to_string(&ready)?);
+    // EOF (or an error) on standard input means the generator is done or gone.
+    let (closed, input_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut rest);
+        let _ = closed.send(());
+    });
+    let _ = input_closed.await;
+    target.stop().await
+}
+
+/// The generator: starts the target process, drives it, reports.
+async fn generate(args: &BenchArgs) -> anyhow::Result<()> {
     let duration = parse_duration(&args.duration).context("--duration")?;
     let warmup = parse_duration(&args.warmup).context("--warmup")?;
-    let target = setup::Target::start(&args).await?;
+    let mut target = TargetProcess(start_target(args)?);
+    let ready = tokio::task::block_in_place(|| read_ready(&mut target.0))?;
+    let mut wecom = WecomSettings {
+        corp_id: ready.corp_id.clone(),
+        ..WecomSettings::default()
+    };
+    wecom.app.agent_id = ready.agent_id;
+    wecom.app.token = Secret::new(ready.token.clone());
+    wecom.app.encoding_aes_key = Secret::new(ready.encoding_aes_key.clone());
+    let client = Arc::new(CallbackClient::new(&ready.base_url, &wecom)?);
     println!(
-        "target: {} mode, {} · command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
-        match args.mode {
-            Mode::Bot => "bot",
-            Mode::Bare => "bare",
-            Mode::Dedup => "bare+dedup",
-        },
-        target.base_url,
+        "target: {} mode in process {}, {} · command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
+        args.mode.name(),
+        target.0.id(),
+        ready.base_url,
         args.command,
         args.connections,
         if args.rate == 0 {
@@ -86,33 +158,97 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         duration
     );
     let spec = LoadSpec {
+        addr: ready
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
         text: args.command.clone(),
         connections: args.connections.max(1),
         rate: args.rate,
         warmup,
         duration,
-        users: target.users.clone(),
+        users: Arc::new(setup::user_ids(args.users)),
     };
-    let cpu_before = process_cpu_seconds();
-    let report = load::run(&target.client, &spec).await?;
-    let cpu = process_cpu_seconds()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
+    let target_pid = target.0.id().to_string();
+    let cpu_before = (cpu_seconds("self"), cpu_seconds(&target_pid));
+    let report = load::run(&client, &spec).await?;
+    let cpu_after = (cpu_seconds("self"), cpu_seconds(&target_pid));
     println!("{report}");
-    if let Some(cpu) = cpu {
-        // Client and bot share this process and the machine's cores.
-        let callbacks = report.sent_total.max(1) as f64;
-        println!(
-            "process CPU (load generator + bot): {cpu:.2} s over warm-up and measurement = {:.0} µs per callback",
-            cpu * 1e6 / callbacks
-        );
-    }
-    target.stop().await
+    let callbacks = report.sent_total.max(1) as f64;
+    let per_callback = |after: Option<f64>, before: Option<f64>| {
+        after
+            .zip(before)
+            .map(|(a, b)| {
+                format!(
+                    "{:.2} s = {:.0} µs per callback",
+                    a - b,
+                    (a - b) * 1e6 / callbacks
+                )
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    println!(
+        "CPU over warm-up and measurement: target {} · generator {}",
+        per_callback(cpu_after.1, cpu_before.1),
+        per_callback(cpu_after.0, cpu_before.0)
+    );
+    // Closing its standard input stops the target; wait for it to finish cleanly.
+    drop(target.0.stdin.take());
+    let status =
+        tokio::task::block_in_place(|| target.0.wait()).context("waiting for the target")?;
+    anyhow::ensure!(status.success(), "the target process ended with {status}");
+    Ok(())
 }
 
-/// User + system CPU time of this process so far (Linux `/proc/self/stat`), in seconds.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// The target process, killed if the generator stops early.
+struct TargetProcess(Child);
+
+impl Drop for TargetProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_target(args: &BenchArgs) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("bench")
+        .arg("--serve-only")
+        .args(["--mode", args.mode.name()])
+        .args(["--users", &args.users.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(db) = &args.db {
+        command.arg("--db").arg(db);
+    }
+    if let Some(campaign) = &args.campaign {
+        command.arg("--campaign").arg(campaign);
+    }
+    command.spawn().context("starting the target process")
+}
+
+fn read_ready(target: &mut Child) -> anyhow::Result<Ready> {
+    let stdout = target
+        .stdout
+        .take()
+        .context("the target's output is not captured")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading the target's address")?;
+    serde_json::from_str(&line)
+        .with_context(|| format!("the target did not start (it said {:?})", line.trim()))
+}
+
+/// User + system CPU time so far of a process (`self` or a pid), from Linux `/proc`, in seconds.
+fn cpu_seconds(process: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;

@@ -16,7 +16,7 @@ use super::{BenchArgs, Mode};
 use crate::app::App;
 use crate::callback::dedup::Dedup;
 use crate::callback::CallbackState;
-use crate::callback_client::CallbackClient;
+use crate::config::WecomSettings;
 use crate::conversation::FixedReply;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
@@ -25,11 +25,11 @@ use crate::wakeups::Wakeups;
 /// A fixed reply about as long as the 帮助 answer, for the bare endpoint.
 const BARE_REPLY: &str = "可用命令：\n帮助 [命令] — 查看说明\n注册 — 实名登记（请私聊）\n我的 — 我的登记信息和作品\n提交 <赛道> <链接> [标题] — 提交作品\n投票 <作品号> [票数] — 为作品投票\n剩余 — 今天还能投几票\n排名 [赛道] — 我的排名\n榜单 [赛道] [N] — 排行榜\n阶段 — 当前阶段和截止时间";
 
-/// A running target and a client for it.
+/// A running target.
 pub struct Target {
     pub base_url: String,
-    pub client: Arc<CallbackClient>,
-    pub users: Arc<Vec<String>>,
+    /// The credentials callbacks must be signed with.
+    pub wecom: WecomSettings,
     stop: oneshot::Sender<()>,
     server: JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -56,7 +56,7 @@ impl Target {
         let shutdown = async {
             let _ = stopped.await;
         };
-        let (base_url, users, server) = match args.mode {
+        let (base_url, server) = match args.mode {
             Mode::Bot => {
                 let app = App::build(settings.clone()).await?;
                 let campaign = app.campaign();
@@ -65,10 +65,10 @@ impl Target {
                 {
                     clock.set(at);
                 }
-                let users = seed(app.store(), app.clock(), &campaign, args.users).await?;
+                seed(app.store(), app.clock(), &campaign, args.users).await?;
                 let base_url = format!("http://{}", app.local_addr());
                 let server = tokio::spawn(app.run_until_stopped(shutdown));
-                (base_url, users, server)
+                (base_url, server)
             }
             Mode::Bare | Mode::Dedup => {
                 let store = crate::app::open_store(&settings.storage.url).await?;
@@ -103,15 +103,12 @@ impl Target {
                         .await
                         .context("bare endpoint")
                 });
-                let users = (0..args.users.max(1)).map(user_id).collect();
-                (base_url, users, server)
+                (base_url, server)
             }
         };
-        let client = Arc::new(CallbackClient::new(&base_url, &settings.wecom)?);
         Ok(Target {
             base_url,
-            client,
-            users: Arc::new(users),
+            wecom: settings.wecom,
             stop,
             server,
             _dir: dir,
@@ -124,17 +121,19 @@ impl Target {
     }
 }
 
-fn user_id(i: u32) -> String {
-    format!("bench{i:06}")
+/// The members the bench registers and sends as: `bench000000`, `bench000001`, …
+pub fn user_ids(count: u32) -> Vec<String> {
+    (0..count.max(1)).map(|i| format!("bench{i:06}")).collect()
 }
 
-/// Registers `count` members and one approved entry (printed) in the first votes track.
+/// Registers the `user_ids(count)` members and one approved entry (printed) in the first
+/// votes track.
 async fn seed(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     campaign: &rallybot_handlers::campaign::Campaign,
     count: u32,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<()> {
     let now = clock.now();
     let union = campaign
         .unions
@@ -145,13 +144,12 @@ async fn seed(
         .map(|u| u.code.clone())
         .unwrap_or_default();
     let started = std::time::Instant::now();
-    let mut users = Vec::with_capacity(count as usize);
-    for i in 0..count.max(1) {
-        let userid = user_id(i);
+    let users = user_ids(count);
+    for (i, userid) in users.iter().enumerate() {
         let member = MemberRecord {
             userid: userid.clone(),
             name: format!("测试{i}"),
-            id_hash: format!("{:064x}", u64::from(i) + 1),
+            id_hash: format!("{:064x}", i + 1),
             id_mask: "230103********000X".into(),
             phone_enc: String::new(),
             phone_mask: "139****0000".into(),
@@ -162,7 +160,6 @@ async fn seed(
             .register_member(&member)
             .await
             .with_context(|| format!("registering {userid}"))?;
-        users.push(userid);
     }
     if let Some(track) = campaign
         .tracks
@@ -194,7 +191,8 @@ async fn seed(
             })
             .await
             .context("approving the bench entry")?;
-        println!(
+        // Standard output carries the ready line for the generator.
+        eprintln!(
             "seeded {} members and approved entry {} in track {} in {:.1?}",
             users.len(),
             entry.code,
@@ -202,5 +200,5 @@ async fn seed(
             started.elapsed()
         );
     }
-    Ok(users)
+    Ok(())
 }
