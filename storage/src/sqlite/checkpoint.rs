@@ -1,6 +1,8 @@
 //! WAL checkpoints off the write path: copying the WAL back into the database (and syncing it)
-//! runs on a connection of its own when the give queue asks, so votes do not wait behind it.
-//! The writer's own automatic checkpoint stays as a backstop for other writes.
+//! runs on a connection of its own, a few times a second and whenever the give queue asks, so
+//! no write waits behind it. The writer's own automatic checkpoint is only a backstop.
+
+use std::time::Duration;
 
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
@@ -25,8 +27,16 @@ impl Checkpointer {
     }
 }
 
+/// Longest time between two checkpoints: short enough that the WAL stays far below the
+/// writer's own checkpoint threshold whatever is written.
+const PERIOD: Duration = Duration::from_millis(250);
+
 async fn run(pool: SqlitePool, mut woken: mpsc::Receiver<()>) {
-    while woken.recv().await.is_some() {
+    loop {
+        tokio::select! {
+            asked = woken.recv() => if asked.is_none() { break },
+            () = tokio::time::sleep(PERIOD) => {}
+        }
         // PASSIVE never waits for readers or the writer: what cannot be copied now is copied
         // next time.
         if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
