@@ -152,14 +152,25 @@ async fn claim_writer(store: Arc<dyn Store>, mut requests: mpsc::Receiver<ClaimR
     }
 }
 
+/// The most replies recorded in one round trip.
+const MAX_FINISH_BATCH: usize = 1024;
+
+/// How long the reply writer lets replies gather after each write. Nothing waits for these
+/// writes (WeCom retries after seconds, not milliseconds), so fewer, larger writes leave the
+/// single database writer free for the claims and votes that callers do wait for.
+const FINISH_GATHERING: std::time::Duration = std::time::Duration::from_millis(20);
+
 async fn finish_writer(store: Arc<dyn Store>, mut done: mpsc::UnboundedReceiver<(String, String)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while done.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut batch = Vec::with_capacity(MAX_FINISH_BATCH);
+    while done.recv_many(&mut batch, MAX_FINISH_BATCH).await > 0 {
         if let Err(e) = store.finish_callbacks(&batch).await {
             // The claims stand; their retries get an empty 200 instead of the reply.
             tracing::warn!(error = %e, count = batch.len(), "could not record callback replies");
         }
         batch.clear();
+        if !done.is_closed() {
+            tokio::time::sleep(FINISH_GATHERING).await;
+        }
     }
 }
 
