@@ -1,6 +1,6 @@
-//! The loops `serve` runs next to the HTTP endpoints: the scheduler and the push sender, wired
-//! to WeCom as configured (`wecom.api_base`, `wecom.timeout_ms`, the app's corp id, agent id and
-//! secret), with the access token kept in the database for every instance.
+//! The loops `serve` runs next to the HTTP endpoints: the scheduler and the push sender (tuned by
+//! `[push]`), wired to WeCom as configured (`wecom.api_base`, `wecom.timeout_ms`, the app's corp
+//! id, agent id and secret), with the access token kept in the database for every instance.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::{Scheduler, SchedulerConfig};
 use crate::config::Settings;
-use crate::push::{QuietHours, Sender, SenderConfig, WeComTransport};
+use crate::push::{QuietHours, Sender, WeComTransport};
 
 /// The running scheduler and sender of one instance.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl Background {
             Arc::new(transport),
             clock.clone(),
             QuietHours::of_campaign(&campaign),
-            SenderConfig::new(holder.clone()),
+            settings.push.sender_config(holder.clone()),
         ));
         let scheduler = Arc::new(
             Scheduler::new(
