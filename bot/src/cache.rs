@@ -185,6 +185,10 @@ impl Store for CachedStore {
         self.inner.ranking(track).await
     }
 
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        self.inner.standings(asks).await
+    }
+
     async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
         self.inner.add_report(report).await
     }

@@ -223,6 +223,28 @@ pub struct Ranked {
     pub entry: EntryRecord,
 }
 
+/// One entrant's question to `standings`: where do they stand in `track`, and who holds the
+/// nearest of `marks` ahead of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingAsk {
+    pub track: String,
+    pub kind: EntrantKind,
+    /// userid for members, union code for units.
+    pub entrant: String,
+    /// Places worth reaching, e.g. the last place of each award zone (any order; 0 is none).
+    pub marks: Vec<u32>,
+}
+
+/// The answer to one `StandingAsk`, ranked exactly as `rank_of` and `top` rank.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// The entrant's best entry and its place; `None` without an approved entry.
+    pub ranked: Option<Ranked>,
+    /// The entry at the nearest mark ahead of the entrant: the greatest asked mark smaller than
+    /// its place. `None` when the entrant is not ranked or no mark is ahead of it.
+    pub ahead: Option<Ranked>,
+}
+
 // ---------------------------------------------------------------- quotas and audit
 
 #[derive(Debug, Clone)]
@@ -409,6 +431,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<Ranked>>;
     /// All ranked entrants of a track, in order (for exports).
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>>;
+    /// Where each asked entrant stands, and who holds the nearest asked mark ahead of it, in
+    /// one round trip; one `Standing` per ask, in the order of `asks`.
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>>;
 
     // quotas
     async fn add_report(&self, report: &NewReport) -> StoreResult<()>;

@@ -66,6 +66,9 @@ impl Store for DownStore {
     async fn ranking(&self, _: &str) -> StoreResult<Vec<Ranked>> {
         down()
     }
+    async fn standings(&self, _: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        down()
+    }
     async fn add_report(&self, _: &NewReport) -> StoreResult<()> {
         down()
     }

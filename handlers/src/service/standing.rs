@@ -5,7 +5,7 @@ use super::text::{fit, titled, track_name};
 use super::{Answer, Assistant, Turn};
 use crate::campaign::{EntrantKind, Track};
 use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
-use crate::store::{Ranked, StoreError};
+use crate::store::{Ranked, StandingAsk, StoreError};
 
 /// Entries per track when `榜单` lists every track at once.
 const OVERVIEW_PER_TRACK: u32 = 3;
@@ -39,9 +39,27 @@ impl Assistant {
             None => self.campaign.tracks.iter().collect(),
         };
         let explicit = query.is_some();
+        let entrants: Vec<(&Track, Option<(EntrantKind, String)>)> = tracks
+            .into_iter()
+            .map(|track| (track, self.entrant_for(turn, track)))
+            .collect();
+        // One round trip for every track.
+        let asks: Vec<StandingAsk> = entrants
+            .iter()
+            .filter_map(|(track, who)| {
+                let (kind, entrant) = who.as_ref()?;
+                Some(standing_ask(track, *kind, entrant))
+            })
+            .collect();
+        let mut standings = if asks.is_empty() {
+            Vec::new()
+        } else {
+            self.store.standings(&asks).await?
+        }
+        .into_iter();
         let mut lines = Vec::new();
-        for track in tracks {
-            let Some((kind, entrant)) = self.entrant_for(turn, track) else {
+        for (track, who) in entrants {
+            let Some((kind, entrant)) = who else {
                 if explicit {
                     lines.push(format!(
                         "{}：你还没有实名登记，发送「注册」后参加。",
@@ -50,13 +68,18 @@ impl Assistant {
                 }
                 continue;
             };
+            let Some(standing) = standings.next() else {
+                return Err(StoreError::Backend(
+                    "standings answered fewer entrants than asked".to_string(),
+                ));
+            };
             let whose = match kind {
                 EntrantKind::Member => String::new(),
                 EntrantKind::Unit => format!("{}：", self.union_name(&entrant)),
             };
-            match self.store.rank_of(&track.key, kind, &entrant).await? {
+            match &standing.ranked {
                 Some(ranked) => {
-                    let line = self.rank_line(turn, track, &ranked).await?;
+                    let line = rank_line(turn, track, ranked, standing.ahead.as_ref());
                     lines.push(format!("{}{whose}{line}", track_name(track)));
                 }
                 None if explicit => lines.push(format!(
@@ -74,47 +97,6 @@ impl Assistant {
         Ok(fit("我的排名：", &lines, |n| {
             format!("…另有 {n} 个赛道")
         }))
-    }
-
-    /// `第 12 名（A0017，35 票），二等奖区间；距一等奖还差 7 票`.
-    async fn rank_line(
-        &self,
-        turn: &Turn<'_>,
-        track: &Track,
-        ranked: &Ranked,
-    ) -> Result<String, StoreError> {
-        let unit = track.rule.unit();
-        let entry = &ranked.entry;
-        let mut line = format!(
-            "第 {} 名（{}，{} {unit}）",
-            ranked.place, entry.code, entry.score
-        );
-        match award_for_place(&track.awards, ranked.place) {
-            Some(tier) => line.push_str(&format!("，{}区间", tier.name)),
-            None if !track.awards.is_empty() => line.push_str("，暂未进入获奖区间"),
-            None => {}
-        }
-        let Some(zone) = next_better_zone(&track.awards, ranked.place) else {
-            if ranked.place == 1 {
-                line.push_str("，暂列第一！");
-            }
-            return Ok(line);
-        };
-        let boundary_place = u32::try_from(zone.last_place).unwrap_or(u32::MAX);
-        let boundary = self.store.top(&track.key, boundary_place).await?;
-        if let Some(other) = boundary.iter().find(|r| r.place == zone.last_place) {
-            let gap = points_to_overtake(
-                entry.score,
-                &entry.code,
-                RankKey::of(&other.entry),
-                turn.now,
-            );
-            line.push_str(&format!(
-                "；距{}（前 {} 名）还差 {gap} {unit}",
-                zone.tier.name, zone.last_place
-            ));
-        }
-        Ok(line)
     }
 
     pub(super) async fn top(&self, query: Option<&str>, n: u32) -> Answer {
@@ -197,4 +179,53 @@ impl Assistant {
             track.rule.unit()
         ))
     }
+}
+
+/// The caller's place in `track`, and who holds the last place of the next better award zone:
+/// that is the nearest zone end ahead of the caller.
+fn standing_ask(track: &Track, kind: EntrantKind, entrant: &str) -> StandingAsk {
+    StandingAsk {
+        track: track.key.clone(),
+        kind,
+        entrant: entrant.to_string(),
+        marks: award_zones(&track.awards)
+            .iter()
+            .map(|zone| u32::try_from(zone.last_place).unwrap_or(u32::MAX))
+            .collect(),
+    }
+}
+
+/// `第 12 名（A0017，35 票），二等奖区间；距一等奖还差 7 票`, `ahead` being the entry at the
+/// last place of the next better zone.
+fn rank_line(turn: &Turn<'_>, track: &Track, ranked: &Ranked, ahead: Option<&Ranked>) -> String {
+    let unit = track.rule.unit();
+    let entry = &ranked.entry;
+    let mut line = format!(
+        "第 {} 名（{}，{} {unit}）",
+        ranked.place, entry.code, entry.score
+    );
+    match award_for_place(&track.awards, ranked.place) {
+        Some(tier) => line.push_str(&format!("，{}区间", tier.name)),
+        None if !track.awards.is_empty() => line.push_str("，暂未进入获奖区间"),
+        None => {}
+    }
+    let Some(zone) = next_better_zone(&track.awards, ranked.place) else {
+        if ranked.place == 1 {
+            line.push_str("，暂列第一！");
+        }
+        return line;
+    };
+    if let Some(other) = ahead.filter(|r| r.place == zone.last_place) {
+        let gap = points_to_overtake(
+            entry.score,
+            &entry.code,
+            RankKey::of(&other.entry),
+            turn.now,
+        );
+        line.push_str(&format!(
+            "；距{}（前 {} 名）还差 {gap} {unit}",
+            zone.tier.name, zone.last_place
+        ));
+    }
+    line
 }

@@ -17,8 +17,8 @@ use chrono::NaiveDate;
 use rallybot_handlers::store::{
     AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
     GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked,
-    Reading, ReadingOutcome, RegisterOutcome, Review, Store, StoreResult, Timestamp, TokenRecord,
-    UsageRow,
+    Reading, ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult,
+    Timestamp, TokenRecord, UsageRow,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -132,6 +132,10 @@ impl Store for PostgresStore {
 
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
         retrying(|| ranking::leaders(&self.pool, track, None)).await
+    }
+
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        retrying(|| ranking::standings(&self.pool, asks)).await
     }
 
     async fn add_report(&self, report: &NewReport) -> StoreResult<()> {

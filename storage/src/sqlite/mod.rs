@@ -23,8 +23,8 @@ use futures::future::BoxFuture;
 use rallybot_handlers::store::{
     AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
     GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked,
-    Reading, ReadingOutcome, RegisterOutcome, Review, Store, StoreResult, Timestamp, TokenRecord,
-    UsageRow,
+    Reading, ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult,
+    Timestamp, TokenRecord, UsageRow,
 };
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
@@ -220,6 +220,10 @@ impl Store for SqliteStore {
 
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
         retrying(|| ranking::leaders(&self.readers, track, None)).await
+    }
+
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        retrying(|| ranking::standings(&self.readers, asks)).await
     }
 
     async fn add_report(&self, report: &NewReport) -> StoreResult<()> {

@@ -1,11 +1,21 @@
 //! The ranking on SQLite: each entrant's best approved entry (`entrant_best`, which triggers keep
 //! current on every change of an entry) and the places computed from it.
 
-use rallybot_handlers::store::{EntrantKind, Ranked};
+use rallybot_handlers::store::{EntrantKind, Ranked, Standing, StandingAsk};
 use sqlx::{Row, SqlitePool};
 
 use super::rows::{self, ENTRY_COLUMNS};
-use crate::failure::Attempt;
+use crate::failure::{Attempt, Failure};
+
+/// The place of the best entry `b` (an `entrant_best` row): 1 + the entrants at higher scores
+/// (from `score_counts`) + the entrants tied on score that reached it earlier or have a smaller
+/// code.
+const PLACE_OF_B: &str = "1 \
+    + COALESCE((SELECT SUM(c.entrants) FROM score_counts c \
+                WHERE c.track = b.track AND c.score > b.score), 0) \
+    + (SELECT COUNT(*) FROM entrant_best o \
+       WHERE o.track = b.track AND o.score = b.score \
+         AND (o.reached_at, o.code) < (b.reached_at, b.code))";
 
 /// The first `limit` places of a track, or all of them.
 pub(super) async fn leaders(
@@ -36,8 +46,7 @@ pub(super) async fn leaders(
         .collect()
 }
 
-/// One entrant's place: 1 + the entrants at higher scores (from `score_counts`) + the entrants
-/// tied on score that reached it earlier or have a smaller code.
+/// One entrant's place (`PLACE_OF_B`).
 pub(super) async fn place_of(
     pool: &SqlitePool,
     track: &str,
@@ -45,12 +54,7 @@ pub(super) async fn place_of(
     entrant_id: &str,
 ) -> Attempt<Option<Ranked>> {
     let sql = format!(
-        "SELECT {ENTRY_COLUMNS}, 1 \
-            + COALESCE((SELECT SUM(c.entrants) FROM score_counts c \
-                        WHERE c.track = b.track AND c.score > b.score), 0) \
-            + (SELECT COUNT(*) FROM entrant_best o \
-               WHERE o.track = b.track AND o.score = b.score \
-                 AND (o.reached_at, o.code) < (b.reached_at, b.code)) AS place \
+        "SELECT {ENTRY_COLUMNS}, {PLACE_OF_B} AS place \
          FROM entrant_best b JOIN entries e ON e.code = b.code \
          WHERE b.track = $1 AND b.entrant_kind = $2 AND b.entrant_id = $3"
     );
@@ -68,4 +72,82 @@ pub(super) async fn place_of(
         place: u64::try_from(place).unwrap_or(1),
         entry: rows::entry(&row)?,
     }))
+}
+
+/// Every ask's own place (as `place_of`) and the entry at its nearest mark ahead (the one
+/// `leaders` puts there), in one statement. The asks travel as one JSON array of
+/// `[track, kind, entrant, [marks]]`. Only ranked entrants are looked further into: their
+/// nearest mark ahead is picked from their marks, and the entry there from the track's leaders
+/// down to the deepest mark asked, gathered in order as a JSON array of codes (SQLite takes no
+/// OFFSET from the row at hand). One row per ranked entrant (slot 0) and one per mark found
+/// (slot 1), ordered by ask.
+pub(super) async fn standings(pool: &SqlitePool, asks: &[StandingAsk]) -> Attempt<Vec<Standing>> {
+    let mut standings = vec![Standing::default(); asks.len()];
+    if asks.is_empty() {
+        return Ok(standings);
+    }
+    let asks_json = serde_json::to_string(
+        &asks
+            .iter()
+            .map(|a| (&a.track, a.kind.as_str(), &a.entrant, &a.marks))
+            .collect::<Vec<_>>(),
+    )?;
+    let deepest = asks
+        .iter()
+        .flat_map(|a| a.marks.iter().copied())
+        .max()
+        .unwrap_or(0);
+    // MATERIALIZED: each place and each mark is worked out once.
+    let sql = format!(
+        "WITH asks AS ( \
+             SELECT a.key AS ask, a.value ->> 0 AS track, a.value ->> 1 AS kind, \
+                    a.value ->> 2 AS entrant, a.value -> 3 AS marks \
+             FROM json_each($1) AS a), \
+         standing AS MATERIALIZED ( \
+             SELECT a.ask, b.track, b.code, a.marks, {PLACE_OF_B} AS place \
+             FROM asks a \
+             JOIN entrant_best b \
+               ON b.track = a.track AND b.entrant_kind = a.kind AND b.entrant_id = a.entrant), \
+         mark AS MATERIALIZED ( \
+             SELECT s.ask, s.track, \
+                    (SELECT max(m.value) FROM json_each(s.marks) m \
+                     WHERE m.value >= 1 AND m.value < s.place) AS place \
+             FROM standing s) \
+         SELECT s.ask, 0 AS slot, s.place, {ENTRY_COLUMNS} \
+         FROM standing s JOIN entries e ON e.code = s.code \
+         UNION ALL \
+         SELECT k.ask, 1, k.place, {ENTRY_COLUMNS} \
+         FROM mark k CROSS JOIN entries e \
+         WHERE k.place IS NOT NULL \
+           AND e.code = (SELECT json_group_array(l.code ORDER BY l.score DESC, l.reached_at, l.code) \
+                         FROM (SELECT o.code, o.score, o.reached_at FROM entrant_best o \
+                               WHERE o.track = k.track \
+                               ORDER BY o.score DESC, o.reached_at, o.code LIMIT $2) l) \
+                        ->> (k.place - 1) \
+         ORDER BY 1, 2"
+    );
+    let found = sqlx::query(&sql)
+        .bind(asks_json)
+        .bind(i64::from(deepest))
+        .fetch_all(pool)
+        .await?;
+    for row in &found {
+        let ask: i64 = row.try_get("ask")?;
+        let slot: i64 = row.try_get("slot")?;
+        let place: i64 = row.try_get("place")?;
+        let standing = usize::try_from(ask)
+            .ok()
+            .and_then(|ask| standings.get_mut(ask))
+            .ok_or_else(|| Failure::Corrupt(format!("standing for an unasked entrant {ask}")))?;
+        let ranked = Some(Ranked {
+            place: u64::try_from(place).unwrap_or(1),
+            entry: rows::entry(row)?,
+        });
+        if slot == 0 {
+            standing.ranked = ranked;
+        } else {
+            standing.ahead = ranked;
+        }
+    }
+    Ok(standings)
 }

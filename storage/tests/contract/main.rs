@@ -73,6 +73,7 @@ contract! {
     ranking::only_the_best_entry_of_an_entrant_ranks,
     ranking::units_rank_like_members,
     ranking::places_agree_with_a_recomputed_order,
+    ranking::standings_agree_with_rank_of_and_top,
     records::reports_are_summed_per_union_and_metric,
     records::the_audit_log_reads_back_in_order_by_pages,
     chats::a_callback_is_claimed_once_then_seen_with_its_reply,
