@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use rallybot::push::{QuietHours, Sender, SenderConfig, WeComTransport};
+use rallybot::push::{DeliveryError, QuietHours, Sender, SenderConfig, Transport, WeComTransport};
 use rallybot::scheduler::{Scheduler, SchedulerConfig};
 use rallybot::simulator::{Received, Simulator, SimulatorOptions};
 use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, FixedClock};
-use rallybot_handlers::store::{GroupRecord, PushRecord, PushStatus, Store};
+use rallybot_handlers::store::{GroupRecord, NewPush, PushRecord, PushStatus, PushTarget, Store};
 use rallybot_messages::client::ClientConfig;
+use tokio::sync::watch;
 
 /// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
 pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
@@ -139,6 +140,28 @@ impl Harness {
     }
 
     pub fn sender(&self, store: Arc<dyn Store>, config: SenderConfig) -> Sender {
+        let transport = Arc::new(self.transport(store.clone()));
+        self.sender_over(store, transport, config)
+    }
+
+    /// A sender whose pushes go through `transport` (e.g. a [`GatedTransport`]).
+    pub fn sender_over(
+        &self,
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        config: SenderConfig,
+    ) -> Sender {
+        Sender::new(
+            store,
+            transport,
+            self.clock.clone(),
+            QuietHours::of_campaign(&self.campaign),
+            config,
+        )
+    }
+
+    /// The WeCom transport `serve` uses, pointed at the simulator.
+    pub fn transport(&self, store: Arc<dyn Store>) -> WeComTransport {
         let client = ClientConfig {
             base_url: self.sim.base_url(),
             timeout: StdDuration::from_secs(10),
@@ -146,14 +169,7 @@ impl Harness {
             corp_secret: "simulated-secret".into(),
             agent_id: 1_000_002,
         };
-        let transport = WeComTransport::connect(client, store.clone(), self.clock.clone()).unwrap();
-        Sender::new(
-            store,
-            Arc::new(transport),
-            self.clock.clone(),
-            QuietHours::of_campaign(&self.campaign),
-            config,
-        )
+        WeComTransport::connect(client, store, self.clock.clone()).unwrap()
     }
 
     /// Pushes not yet sent or failed.
@@ -170,6 +186,26 @@ impl Harness {
                 .unwrap(),
         );
         rows
+    }
+
+    /// A nudge to each of `count` officers (`officer000`, …), due at `now`.
+    pub async fn enqueue_nudges(&self, count: usize, now: DateTime<Utc>) {
+        for i in 0..count {
+            let userid = format!("officer{i:03}");
+            let key = format!("nudge/x/user:{userid}");
+            self.store
+                .enqueue_push(&NewPush {
+                    content: format!("内容 {key}"),
+                    key,
+                    target: PushTarget::User { userid },
+                    format: "text".into(),
+                    mentions: Vec::new(),
+                    not_before: now,
+                    now,
+                })
+                .await
+                .unwrap();
+        }
     }
 
     pub async fn all_pushes(&self) -> Vec<PushRecord> {
@@ -190,6 +226,71 @@ impl Harness {
             "outbox not drained after {max_ticks} ticks: {} left",
             self.unfinished().await.len()
         );
+    }
+}
+
+/// A transport for stopping a sender at a known point: the first `pass` requests go through
+/// (each moving the test clock on by `step` when its answer arrives, as if it had taken that
+/// long), the following ones wait at a gate until the test opens it. So the test knows exactly
+/// what was sent and what is in flight when it acts.
+#[derive(Debug)]
+pub struct GatedTransport {
+    inner: WeComTransport,
+    clock: Arc<FixedClock>,
+    step: Duration,
+    pass: usize,
+    /// Requests started so far.
+    started: watch::Sender<usize>,
+    open: watch::Sender<bool>,
+}
+
+impl GatedTransport {
+    pub fn new(inner: WeComTransport, clock: Arc<FixedClock>, step: Duration, pass: usize) -> Self {
+        Self {
+            inner,
+            clock,
+            step,
+            pass,
+            started: watch::Sender::new(0),
+            open: watch::Sender::new(false),
+        }
+    }
+
+    /// Waits until `waiting` requests are held at the gate.
+    pub async fn wait_for_held(&self, waiting: usize) {
+        let mut started = self.started.subscribe();
+        started
+            .wait_for(|n| *n >= self.pass + waiting)
+            .await
+            .unwrap();
+    }
+
+    /// Requests started so far, held ones included.
+    pub fn started(&self) -> usize {
+        *self.started.borrow()
+    }
+
+    /// Lets the held requests, and every later one, through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for GatedTransport {
+    async fn deliver(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        let mut number = 0;
+        self.started.send_modify(|n| {
+            number = *n;
+            *n += 1;
+        });
+        if number >= self.pass {
+            let mut open = self.open.subscribe();
+            open.wait_for(|open| *open).await.unwrap();
+        }
+        let result = self.inner.deliver(push).await;
+        self.clock.advance(self.step);
+        result
     }
 }
 

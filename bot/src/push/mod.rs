@@ -1,6 +1,7 @@
 //! The outbox sender: drains queued pushes to WeCom within its rate limits, outside quiet hours,
 //! retrying what can be retried and recording what cannot.
 
+mod lease;
 pub mod outbox;
 pub mod quiet;
 pub mod sender;

@@ -4,22 +4,26 @@
 //!
 //! One instance sends at a time (the `sender` lease), because WeCom's limits are per
 //! recipient across all our instances and the windows live in memory; a new holder seeds its
-//! windows from the recently sent pushes. Claims are leased too, so a push whose sender died
-//! is picked up again — the one case where a push can go out twice is a crash between WeCom's
-//! answer and our commit.
+//! windows from the recently sent pushes. The lease is renewed while a pass sends; a pass that
+//! loses it, or is asked to stop, starts no new request, lets those in flight finish and puts
+//! the pushes it claimed but did not send back at once. Claims are leased too, so a push whose
+//! sender died is picked up again — the one case where a push can go out twice is a crash
+//! between WeCom's answer and our commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rallybot_handlers::clock::Clock;
 use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget, Store, StoreError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{watch, Mutex, Notify};
 
+use super::lease::{self, HeldLease};
 use super::quiet::QuietHours;
 use super::transport::{DeliveryError, Transport};
 use super::window::SlidingWindows;
@@ -35,7 +39,8 @@ pub const IMMEDIATE_PREFIXES: &[&str] = &["reply/", "welcome/"];
 pub struct SenderConfig {
     /// This instance's name in leases (e.g. host and pid).
     pub holder: String,
-    /// The sending lease; another instance takes over this long after we stop renewing it.
+    /// The sending lease; another instance takes over this long after we stop renewing it. A
+    /// pass renews it each time a third of it has passed.
     pub lease_ttl: Duration,
     /// How long a claimed push stays ours; far longer than one request with a token refresh.
     pub claim_ttl: Duration,
@@ -92,13 +97,36 @@ pub enum SenderError {
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TickReport {
-    /// False when another instance holds the sending lease (nothing was done).
+    /// False when another instance holds the sending lease: it did before the pass (nothing was
+    /// done), or it took the lease over during the pass (which then stopped).
     pub leading: bool,
     pub delivered: usize,
     /// Put back for later: rate limit or quiet hours.
     pub held: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Claimed but not sent because the pass stopped early (another instance took the lease
+    /// over, or the sender is stopping): due again at once, for whichever instance sends next.
+    pub released: usize,
+}
+
+/// Why a pass stopped before sending everything it claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Another instance holds the sending lease now.
+    TakenOver,
+    /// `run` was told to shut down.
+    ShuttingDown,
+}
+
+/// How sending one round ended.
+#[derive(Debug)]
+struct RoundEnd {
+    stop: Option<Stop>,
+    /// Claimed pushes no request was started for (only when stopped).
+    unsent: Vec<PushRecord>,
+    /// The first store error met while recording outcomes.
+    error: Option<SenderError>,
 }
 
 #[derive(Debug)]
@@ -173,6 +201,8 @@ pub struct Sender {
     config: SenderConfig,
     state: Mutex<SenderState>,
     wake: Arc<Notify>,
+    /// Set once by `run` at shutdown: a pass in progress starts no new request.
+    stopping: watch::Sender<bool>,
 }
 
 impl Sender {
@@ -202,6 +232,7 @@ impl Sender {
             config,
             state: Mutex::new(state),
             wake: Arc::new(Notify::new()),
+            stopping: watch::Sender::new(false),
         }
     }
 
@@ -214,22 +245,21 @@ impl Sender {
     /// the rest back for when it can go. Tests drive the sender with this.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, SenderError> {
         let mut state = self.state.lock().await;
-        let leading = self
-            .store
-            .try_lease(
-                SENDER_LEASE,
-                &self.config.holder,
-                now,
-                now + self.config.lease_ttl,
-            )
-            .await?;
-        if !leading {
+        let lease = HeldLease::take(
+            &*self.store,
+            SENDER_LEASE,
+            &self.config.holder,
+            self.config.lease_ttl,
+            now,
+        )
+        .await?;
+        let Some(mut lease) = lease else {
             if state.leading {
                 tracing::info!(holder = %self.config.holder, "another instance took over sending");
             }
             state.leading = false;
             return Ok(TickReport::default());
-        }
+        };
         if !state.leading {
             self.seed_windows(&mut state, now).await?;
             state.leading = true;
@@ -239,7 +269,7 @@ impl Sender {
             ..TickReport::default()
         };
         let mut slots_taken: HashMap<String, usize> = HashMap::new();
-        loop {
+        let stopped = loop {
             // Everything due (up to a round's worth) first, so the recipients with the longest
             // queues can go first wherever they are in the outbox.
             let mut claimed = Vec::new();
@@ -257,12 +287,42 @@ impl Sender {
             }
             let mut sorted = self.sort_claimed(&mut state, claimed, now);
             let ready = std::mem::take(&mut sorted.ready);
-            self.send_all(&mut state, ready, now, &mut report).await?;
+            let end = self
+                .send_all(&mut state, ready, now, &mut lease, &mut report)
+                .await;
+            if end.stop.is_some() {
+                report.released += self.release_unsent(end.unsent, now).await?;
+            }
+            if let Some(error) = end.error {
+                return Err(error);
+            }
             self.put_back(&mut state, sorted, now, &mut slots_taken, &mut report)
                 .await?;
-            if !more {
-                break;
+            let stop = match end.stop {
+                None if more => self.stop_between_rounds(&mut lease, now).await?,
+                stop => stop,
+            };
+            if stop.is_some() || !more {
+                break stop;
             }
+        };
+        match stopped {
+            Some(Stop::TakenOver) => {
+                tracing::info!(
+                    holder = %self.config.holder,
+                    released = report.released,
+                    "another instance took over sending during a pass; its unsent pushes are released"
+                );
+                state.leading = false;
+                report.leading = false;
+            }
+            Some(Stop::ShuttingDown) => {
+                tracing::info!(
+                    released = report.released,
+                    "push sender stopping: pass ended early, unsent pushes released"
+                );
+            }
+            None => {}
         }
         if report.delivered + report.failed + report.retried > 0 {
             tracing::debug!(
@@ -270,10 +330,56 @@ impl Sender {
                 held = report.held,
                 retried = report.retried,
                 failed = report.failed,
+                released = report.released,
                 "outbox tick"
             );
         }
         Ok(report)
+    }
+
+    /// Whether the pass should stop before claiming another round; renews the lease if due.
+    async fn stop_between_rounds(
+        &self,
+        lease: &mut HeldLease<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Stop>, SenderError> {
+        if *self.stopping.borrow() {
+            return Ok(Some(Stop::ShuttingDown));
+        }
+        if !lease.keep(self.clock.now().max(now)).await? {
+            return Ok(Some(Stop::TakenOver));
+        }
+        Ok(None)
+    }
+
+    /// Puts pushes claimed at `claimed_at` but never sent back as they were (pending, due at
+    /// their own time), so whoever sends next has them at once instead of after `claim_ttl`.
+    /// Claims that already ran out are left alone: another sender may hold them by now.
+    async fn release_unsent(
+        &self,
+        unsent: Vec<PushRecord>,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<usize, SenderError> {
+        if unsent.is_empty() || self.clock.now() >= claimed_at + self.config.claim_ttl {
+            return Ok(0);
+        }
+        let mut releases = futures::stream::iter(unsent)
+            .map(|push| async move { self.store.release_push(push.id, push.not_before).await })
+            .buffer_unordered(self.config.concurrency.max(1));
+        let mut released = 0;
+        let mut first_error = None;
+        while let Some(result) = releases.next().await {
+            match result {
+                Ok(()) => released += 1,
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error.into()),
+            None => Ok(released),
+        }
     }
 
     /// Splits a claimed batch into what goes now (already counted in the rate windows), what
@@ -365,53 +471,125 @@ impl Sender {
     /// Sends `ready` with up to `concurrency` requests in flight. Each request records its own
     /// outcome in the store; only in-memory bookkeeping happens between them, so no request
     /// holding a database connection (a token refresh) waits on another's turn.
+    ///
+    /// Meanwhile the lease is renewed when due (looked at as answers arrive, and on a timer while
+    /// they are slow). Once it is lost, or `run` is stopping, no new request starts; those in
+    /// flight finish and are recorded, and the rest come back as `unsent`.
     async fn send_all(
         &self,
         state: &mut SenderState,
         ready: Vec<PushRecord>,
         admitted_at: DateTime<Utc>,
+        lease: &mut HeldLease<'_>,
         report: &mut TickReport,
-    ) -> Result<(), SenderError> {
+    ) -> RoundEnd {
         // Jitter is drawn up front: the requests run while `state` is being updated.
-        let jobs: Vec<(PushRecord, f64)> = ready
+        let mut queue = ready
             .into_iter()
             .map(|push| (push, state.rng.gen_range(0.5..1.0)))
-            .collect();
-        let mut results = futures::stream::iter(jobs)
-            .map(|(push, jitter)| self.send_one(push, jitter, admitted_at))
-            .buffer_unordered(self.config.concurrency.max(1));
-        let mut first_error = None;
-        while let Some(settled) = results.next().await {
-            let settled = match settled {
-                Ok(settled) => settled,
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                    continue;
+            .collect::<Vec<_>>()
+            .into_iter();
+        let concurrency = self.config.concurrency.max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let mut stopping = self.stopping.subscribe();
+        let mut lease_check = tokio::time::interval_at(
+            tokio::time::Instant::now() + lease.check_every(),
+            lease.check_every(),
+        );
+        lease_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = None;
+        let mut error = None;
+        loop {
+            if stop.is_none() {
+                while in_flight.len() < concurrency {
+                    let Some((push, jitter)) = queue.next() else {
+                        break;
+                    };
+                    in_flight.push(self.send_one(push, jitter, admitted_at));
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = stopping.wait_for(|stopping| *stopping), if stop.is_none() => {
+                    stop = Some(Stop::ShuttingDown);
+                }
+                Some(settled) = in_flight.next() => {
+                    self.settle(state, settled, admitted_at, report, &mut error);
+                }
+                _ = lease_check.tick() => {}
+            }
+            let now = self.clock.now().max(admitted_at);
+            if stop.is_some() || !lease.renewal_due(now) {
+                continue;
+            }
+            // The sends in flight go on being driven while the lease is renewed: one of them
+            // may hold the store's only writer connection (SQLite), which the renewal needs.
+            let renewal = lease.keep(now);
+            tokio::pin!(renewal);
+            let renewed = loop {
+                tokio::select! {
+                    biased;
+                    renewed = &mut renewal => break renewed,
+                    Some(settled) = in_flight.next() => {
+                        self.settle(state, settled, admitted_at, report, &mut error);
+                    }
                 }
             };
-            let rate_key = settled.target.rate_key();
-            if let Some(windows) = state.windows(&settled.target) {
-                // WeCom saw the request somewhere between admission and the answer; stamping
-                // the answer time keeps our window at least as strict as WeCom's.
-                windows.restamp(&rate_key, admitted_at, settled.done);
-            }
-            match settled.outcome {
-                Settled::Delivered => report.delivered += 1,
-                Settled::Failed => report.failed += 1,
-                Settled::Retry { at, rate_limited } => {
-                    if rate_limited {
-                        if let Some(windows) = state.windows(&settled.target) {
-                            windows.block(&rate_key, settled.done + self.config.window);
-                        }
-                    }
-                    state.due_at(at);
-                    report.retried += 1;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => stop = Some(Stop::TakenOver),
+                Err(failure) => {
+                    // Without a renewal another instance may take over soon: stop as if it had.
+                    error.get_or_insert(failure.into());
+                    stop = Some(Stop::TakenOver);
                 }
             }
         }
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(()),
+        RoundEnd {
+            stop,
+            unsent: queue.map(|(push, _)| push).collect(),
+            error,
+        }
+    }
+
+    /// Books one answer: the recipient's rate window and the report, or the first store error
+    /// met while recording outcomes.
+    fn settle(
+        &self,
+        state: &mut SenderState,
+        settled: Result<SendResult, SenderError>,
+        admitted_at: DateTime<Utc>,
+        report: &mut TickReport,
+        error: &mut Option<SenderError>,
+    ) {
+        let settled = match settled {
+            Ok(settled) => settled,
+            Err(failure) => {
+                error.get_or_insert(failure);
+                return;
+            }
+        };
+        let rate_key = settled.target.rate_key();
+        if let Some(windows) = state.windows(&settled.target) {
+            // WeCom saw the request somewhere between admission and the answer; stamping
+            // the answer time keeps our window at least as strict as WeCom's.
+            windows.restamp(&rate_key, admitted_at, settled.done);
+        }
+        match settled.outcome {
+            Settled::Delivered => report.delivered += 1,
+            Settled::Failed => report.failed += 1,
+            Settled::Retry { at, rate_limited } => {
+                if rate_limited {
+                    if let Some(windows) = state.windows(&settled.target) {
+                        windows.block(&rate_key, settled.done + self.config.window);
+                    }
+                }
+                state.due_at(at);
+                report.retried += 1;
+            }
         }
     }
 
@@ -480,12 +658,16 @@ impl Sender {
         Duration::milliseconds(((exponential as f64) * jitter) as i64)
     }
 
-    /// A new sending instance learns what the previous one sent in the current windows.
+    /// A new sending instance learns what was sent in the current windows, by whichever
+    /// instance: the outbox is the record (what this instance counted before it last lost the
+    /// lease, sent or not, is forgotten).
     async fn seed_windows(
         &self,
         state: &mut SenderState,
         now: DateTime<Utc>,
     ) -> Result<(), SenderError> {
+        state.webhook = SlidingWindows::new(self.config.webhook_limit, self.config.window);
+        state.user = SlidingWindows::new(self.config.user_limit, self.config.window);
         let recent = self.store.pushes(Some(PushStatus::Sent), 5_000).await?;
         let since = now - self.config.window;
         for push in recent {
@@ -502,22 +684,68 @@ impl Sender {
 
     /// Runs until `shutdown` resolves: a tick, then sleep until the next push we know is due,
     /// a wake-up, or `idle_poll`.
+    ///
+    /// Shutdown also reaches a pass in progress: it starts no new request, waits for those in
+    /// flight (each bounded by the WeCom request timeout) and releases what it claimed but did
+    /// not send. Then the lease is given up, so another instance (or this one restarted) sends
+    /// the rest at once rather than after `lease_ttl` and `claim_ttl`.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let now = self.clock.now();
-            let leading = match self.tick(now).await {
+            let mut stopping = false;
+            let result = {
+                let pass = self.tick(now);
+                tokio::pin!(pass);
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => {
+                        stopping = true;
+                        self.stopping.send_replace(true);
+                        pass.await
+                    }
+                    result = &mut pass => result,
+                }
+            };
+            let leading = match result {
                 Ok(report) => report.leading,
                 Err(error) => {
                     tracing::error!(%error, "push sender tick failed");
                     false
                 }
             };
+            if stopping {
+                break;
+            }
             let pause = self.pause(leading).await;
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.give_up_lease().await;
+    }
+
+    /// Lets the sending lease expire now if this instance holds it.
+    async fn give_up_lease(&self) {
+        let mut state = self.state.lock().await;
+        if !state.leading {
+            return;
+        }
+        state.leading = false;
+        let given_up = lease::give_up(
+            &*self.store,
+            SENDER_LEASE,
+            &self.config.holder,
+            self.clock.now(),
+        )
+        .await;
+        match given_up {
+            Ok(true) => tracing::info!(holder = %self.config.holder, "sending lease given up"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not give up the sending lease; it runs out by itself")
             }
         }
     }
