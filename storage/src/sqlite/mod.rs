@@ -69,9 +69,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536")
-            // Reads straight from the mapped file instead of copying pages in.
-            .pragma("mmap_size", "1073741824");
+            // No memory-mapped reads: a reader whose snapshot is older than the last commit
+            // drops its whole mapping at the start of its next read (one munmap, with a TLB
+            // shootdown on every core, per read transaction while writes stream in).
+            .pragma("cache_size", "-65536");
         if url.contains(":memory:") || url.contains("mode=memory") {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
