@@ -1,7 +1,8 @@
-//! A read cache in front of the store for what every message looks up: the sender's member
-//! record and their open dialogue. Only for a database this process alone writes (SQLite):
-//! every write to those records goes through here and invalidates, so the cache is never
-//! stale; with several instances on PostgreSQL another process could write, so it is not used.
+//! A read cache in front of the store for what messages look up most: the sender's member
+//! record, their open dialogue, and the answers of `排名` and `榜单`. Only for a database this
+//! process alone writes (SQLite): every write to those records goes through here and
+//! invalidates, so the cache is never stale; with several instances on PostgreSQL another
+//! process could write, so it is not used.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -63,12 +64,48 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     }
 }
 
-/// The store with cached `member` and `dialogue` reads.
+/// The version of one track's ranking: answers cached under an older one are never read again.
+type RankingVersion = (u64, u64);
+
+/// Versions of the tracks' rankings, moved on after every write that may change a score or an
+/// approval in a track (whether it committed or failed).
+#[derive(Debug, Default)]
+struct RankingVersions {
+    /// Moved on when the track a write touched is not known: every track's version changes.
+    all: AtomicU64,
+    tracks: Mutex<HashMap<String, u64>>,
+}
+
+impl RankingVersions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.tracks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn of(&self, track: &str) -> RankingVersion {
+        let all = self.all.load(Ordering::SeqCst);
+        (all, self.lock().get(track).copied().unwrap_or(0))
+    }
+
+    /// After a write to `track`'s scores or approvals; `None` when the track is not known.
+    fn move_on(&self, track: Option<&str>) {
+        match track {
+            Some(track) => *self.lock().entry(track.to_string()).or_insert(0) += 1,
+            None => {
+                self.all.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// The store with cached `member`, `dialogue`, `standings` and `top` reads.
 #[derive(Debug)]
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     members: Cache<String, Option<MemberRecord>>,
     dialogues: Cache<(String, String), Option<DialogueRecord>>,
+    rankings: RankingVersions,
+    standings: Cache<(RankingVersion, StandingAsk), Standing>,
+    tops: Cache<(RankingVersion, String, u32), Vec<Ranked>>,
 }
 
 impl CachedStore {
@@ -77,6 +114,9 @@ impl CachedStore {
             inner,
             members: Cache::new(),
             dialogues: Cache::new(),
+            rankings: RankingVersions::default(),
+            standings: Cache::new(),
+            tops: Cache::new(),
         }
     }
 }
@@ -145,7 +185,10 @@ impl Store for CachedStore {
     }
 
     async fn review_entry(&self, review: &Review) -> StoreResult<EntryRecord> {
-        self.inner.review_entry(review).await
+        let result = self.inner.review_entry(review).await;
+        self.rankings
+            .move_on(result.as_ref().ok().map(|entry| entry.track.as_str()));
+        result
     }
 
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
@@ -157,11 +200,15 @@ impl Store for CachedStore {
     }
 
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
-        self.inner.give(give).await
+        let result = self.inner.give(give).await;
+        self.rankings.move_on(Some(&give.track));
+        result
     }
 
     async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {
-        self.inner.add_reading(reading).await
+        let result = self.inner.add_reading(reading).await;
+        self.rankings.move_on(Some(&reading.track));
+        result
     }
 
     async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>> {
@@ -169,7 +216,14 @@ impl Store for CachedStore {
     }
 
     async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
-        self.inner.top(track, n).await
+        let key = (self.rankings.of(track), track.to_string(), n);
+        if let Some(hit) = self.tops.get(&key) {
+            return Ok(hit);
+        }
+        let generation = self.tops.generation();
+        let found = self.inner.top(track, n).await?;
+        self.tops.fill(key, found.clone(), generation);
+        Ok(found)
     }
 
     async fn rank_of(
@@ -186,7 +240,31 @@ impl Store for CachedStore {
     }
 
     async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
-        self.inner.standings(asks).await
+        let mut answers: Vec<Option<Standing>> = Vec::with_capacity(asks.len());
+        let mut missing = Vec::new();
+        for ask in asks {
+            let key = (self.rankings.of(&ask.track), ask.clone());
+            let hit = self.standings.get(&key);
+            if hit.is_none() {
+                missing.push((answers.len(), key));
+            }
+            answers.push(hit);
+        }
+        if !missing.is_empty() {
+            let generation = self.standings.generation();
+            let asked: Vec<StandingAsk> = missing.iter().map(|(_, (_, ask))| ask.clone()).collect();
+            let found = self.inner.standings(&asked).await?;
+            if found.len() != asked.len() {
+                return Err(StoreError::Backend(
+                    "standings answered fewer entrants than asked".into(),
+                ));
+            }
+            for ((slot, key), standing) in missing.into_iter().zip(found) {
+                self.standings.fill(key, standing.clone(), generation);
+                answers[slot] = Some(standing);
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
     }
 
     async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
@@ -351,6 +429,119 @@ mod tests {
         // Written behind the cache's back (which the bot never does): the cache still answers.
         inner.register_member(&member("u2", "李肆")).await.unwrap();
         assert_eq!(cached.member("u2").await.unwrap().unwrap().name, "李四");
+    }
+
+    /// An approved entry of `author` in `track` (member entrants), at the epoch.
+    async fn approved_entry(store: &dyn Store, track: &str, prefix: &str, author: &str) -> String {
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let entry = store
+            .submit_entry(&NewEntry {
+                track: track.into(),
+                code_prefix: prefix.into(),
+                entrant_kind: EntrantKind::Member,
+                entrant_id: author.into(),
+                submitter: author.into(),
+                union_code: "hrb".into(),
+                link: format!("https://{track}.example/{author}"),
+                title: format!("{author} 的作品"),
+                status: ReviewStatus::Pending,
+                now,
+            })
+            .await
+            .unwrap();
+        store
+            .review_entry(&Review {
+                code: entry.code.clone(),
+                approve: true,
+                reason: None,
+                reviewer: "reviewer".into(),
+                now,
+            })
+            .await
+            .unwrap();
+        entry.code
+    }
+
+    fn vote(track: &str, code: &str, voter: &str) -> Give {
+        Give {
+            track: track.into(),
+            member: voter.into(),
+            entry_code: code.into(),
+            amount: 1,
+            limit: DailyLimit::PerWorkPerDay(5),
+            day: NaiveDate::from_ymd_opt(2022, 8, 10).unwrap(),
+            now: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(1),
+            action: "vote".into(),
+        }
+    }
+
+    fn ask(track: &str, author: &str) -> StandingAsk {
+        StandingAsk {
+            track: track.into(),
+            kind: EntrantKind::Member,
+            entrant: author.into(),
+            marks: vec![1],
+        }
+    }
+
+    /// (place, score) of `author` in each asked track, through `store`.
+    async fn places(store: &dyn Store, asks: &[StandingAsk]) -> Vec<Option<(u64, i64)>> {
+        store
+            .standings(asks)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.ranked.map(|r| (r.place, r.entry.score)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn rankings_are_cached_per_track_until_a_score_in_it_changes() {
+        let (inner, cached, _dir) = stores().await;
+        let a1 = approved_entry(&cached, "votes", "A", "zhang").await;
+        let a2 = approved_entry(&cached, "votes", "A", "li").await;
+        let b1 = approved_entry(&cached, "stories", "B", "zhang").await;
+        let asks = [ask("votes", "li"), ask("stories", "zhang")];
+        assert_eq!(
+            places(&cached, &asks).await,
+            [Some((2, 0)), Some((1, 0))],
+            "tied at 0: the smaller code first"
+        );
+        let top = cached.top("votes", 2).await.unwrap();
+        assert_eq!(top[0].entry.code, a1);
+
+        // Written behind the cache's back (which the bot never does): the cache still answers.
+        inner.give(&vote("votes", &a2, "v1")).await.unwrap();
+        inner.give(&vote("stories", &b1, "v1")).await.unwrap();
+        assert_eq!(places(&cached, &asks).await, [Some((2, 0)), Some((1, 0))]);
+        assert_eq!(cached.top("votes", 2).await.unwrap()[0].entry.code, a1);
+
+        // A vote through the cache in `votes` refreshes that track only.
+        cached.give(&vote("votes", &a2, "v2")).await.unwrap();
+        assert_eq!(places(&cached, &asks).await, [Some((1, 2)), Some((1, 0))]);
+        assert_eq!(cached.top("votes", 2).await.unwrap()[0].entry.code, a2);
+
+        // So does a review: a new approved entry in `stories` moves zhang's standing there on.
+        approved_entry(&cached, "stories", "B", "wang").await;
+        assert_eq!(places(&cached, &asks).await, [Some((1, 2)), Some((1, 1))]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_review_refreshes_every_track() {
+        let (inner, cached, _dir) = stores().await;
+        let a1 = approved_entry(&cached, "votes", "A", "zhang").await;
+        let asks = [ask("votes", "zhang")];
+        assert_eq!(places(&cached, &asks).await, [Some((1, 0))]);
+        inner.give(&vote("votes", &a1, "v1")).await.unwrap();
+        let review = Review {
+            code: "Z9999".into(),
+            approve: true,
+            reason: None,
+            reviewer: "reviewer".into(),
+            now: chrono::DateTime::UNIX_EPOCH,
+        };
+        assert!(cached.review_entry(&review).await.is_err());
+        assert_eq!(places(&cached, &asks).await, [Some((1, 1))]);
     }
 
     #[test]

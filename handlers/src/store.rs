@@ -225,7 +225,7 @@ pub struct Ranked {
 
 /// One entrant's question to `standings`: where do they stand in `track`, and who holds the
 /// nearest of `marks` ahead of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StandingAsk {
     pub track: String,
     pub kind: EntrantKind,
