@@ -24,14 +24,12 @@ pub(super) async fn claim_callback(
         return Ok(CallbackClaim::New);
     }
     // The first claim is committed, so any reader sees it (unless purged meanwhile).
-    let reply: Option<Option<String>> =
-        sqlx::query_scalar("SELECT reply FROM callbacks WHERE key = $1")
+    let reply: Option<String> =
+        sqlx::query_scalar("SELECT reply FROM callback_replies WHERE key = $1")
             .bind(key)
             .fetch_optional(readers)
             .await?;
-    Ok(CallbackClaim::Seen {
-        reply: reply.flatten(),
-    })
+    Ok(CallbackClaim::Seen { reply })
 }
 
 /// A whole batch in one INSERT; only the repeats pay for a second read. The keys travel as
@@ -61,7 +59,7 @@ pub(super) async fn claim_callbacks(
     let mut replies = std::collections::HashMap::new();
     if !seen.is_empty() {
         let rows = sqlx::query(
-            "SELECT key, reply FROM callbacks WHERE key IN (SELECT value FROM json_each($1))",
+            "SELECT key, reply FROM callback_replies WHERE key IN (SELECT value FROM json_each($1))",
         )
         .bind(serde_json::to_string(&seen)?)
         .fetch_all(readers)
@@ -87,15 +85,18 @@ pub(super) async fn claim_callbacks(
         .collect())
 }
 
-/// Replies written per UPDATE statement. Every statement has exactly this many pairs (a short
+/// Replies written per INSERT statement. Every statement has exactly this many pairs (a short
 /// last chunk repeats its last pair, which writes the same reply twice), so one statement text
 /// covers every batch size and stays prepared; bound values are not parsed again, unlike JSON.
 const FINISH_CHUNK: usize = 64;
 
+/// Records replies; a key answered again keeps the last reply.
+const RECORD_REPLY: &str = "INSERT INTO callback_replies (key, reply) VALUES ";
+const RECORD_REPLY_CONFLICT: &str = " ON CONFLICT (key) DO UPDATE SET reply = excluded.reply";
+
 static FINISH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "WITH v(key, reply) AS (VALUES {}) \
-         UPDATE callbacks SET reply = v.reply FROM v WHERE callbacks.key = v.key",
+        "{RECORD_REPLY}{}{RECORD_REPLY_CONFLICT}",
         vec!["(?, ?)"; FINISH_CHUNK].join(", ")
     )
 });
@@ -119,7 +120,7 @@ pub(super) async fn finish_callbacks(pool: &SqlitePool, done: &[(String, String)
 }
 
 pub(super) async fn finish_callback(pool: &SqlitePool, key: &str, reply: &str) -> Attempt<()> {
-    sqlx::query("UPDATE callbacks SET reply = $2 WHERE key = $1")
+    sqlx::query(&format!("{RECORD_REPLY}($1, $2){RECORD_REPLY_CONFLICT}"))
         .bind(key)
         .bind(reply)
         .execute(pool)
@@ -128,10 +129,19 @@ pub(super) async fn finish_callback(pool: &SqlitePool, key: &str, reply: &str) -
 }
 
 pub(super) async fn purge_callbacks(pool: &SqlitePool, before: Timestamp) -> Attempt<u64> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM callback_replies \
+         WHERE key IN (SELECT key FROM callbacks WHERE claimed_at < $1)",
+    )
+    .bind(millis(before))
+    .execute(&mut *tx)
+    .await?;
     let purged = sqlx::query("DELETE FROM callbacks WHERE claimed_at < $1")
         .bind(millis(before))
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(purged.rows_affected())
 }
 

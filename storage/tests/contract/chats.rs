@@ -33,15 +33,24 @@ pub async fn purging_forgets_old_callbacks(store: Shared) {
     store.claim_callback("old-1", at(0)).await.unwrap();
     store.claim_callback("old-2", at(10)).await.unwrap();
     store.claim_callback("new-1", at(100)).await.unwrap();
+    store.finish_callback("old-1", "旧的回复").await.unwrap();
+    store.finish_callback("new-1", "新的回复").await.unwrap();
     assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 2);
     assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 0);
     assert_eq!(
         store.claim_callback("old-1", at(200)).await.unwrap(),
         CallbackClaim::New
     );
+    // The purged reply went with its claim.
+    assert_eq!(
+        store.claim_callback("old-1", at(201)).await.unwrap(),
+        CallbackClaim::Seen { reply: None }
+    );
     assert_eq!(
         store.claim_callback("new-1", at(200)).await.unwrap(),
-        CallbackClaim::Seen { reply: None }
+        CallbackClaim::Seen {
+            reply: Some("新的回复".to_owned())
+        }
     );
 }
 
