@@ -1,7 +1,9 @@
 //! Conversions shared by both backends: enum texts, entry codes, daily-limit scopes, reading
-//! points, and the JSON columns of the outbox.
+//! points, the JSON columns of the outbox, and the rows of a standings answer.
 
-use rallybot_handlers::store::{DailyLimit, EntrantKind, PushStatus, PushTarget, ReviewStatus};
+use rallybot_handlers::store::{
+    DailyLimit, EntrantKind, EntryRecord, PushStatus, PushTarget, Ranked, ReviewStatus, Standing,
+};
 
 use crate::failure::{Attempt, Failure};
 
@@ -79,6 +81,31 @@ pub(crate) fn mentions_json(mentions: &[String]) -> Attempt<String> {
 
 pub(crate) fn parse_mentions(json: &str) -> Attempt<Vec<String>> {
     Ok(serde_json::from_str(json)?)
+}
+
+/// Puts one row of a standings answer in its place: the entrant's own entry (`ahead` false) or
+/// the one at the nearest mark ahead of it, for the ask at index `ask`.
+pub(crate) fn place_standing(
+    standings: &mut [Standing],
+    ask: i64,
+    ahead: bool,
+    place: i64,
+    entry: EntryRecord,
+) -> Attempt<()> {
+    let standing = usize::try_from(ask)
+        .ok()
+        .and_then(|ask| standings.get_mut(ask))
+        .ok_or_else(|| Failure::Corrupt(format!("standing for an unasked entrant {ask}")))?;
+    let ranked = Some(Ranked {
+        place: u64::try_from(place).unwrap_or(1),
+        entry,
+    });
+    if ahead {
+        standing.ahead = ranked;
+    } else {
+        standing.ranked = ranked;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -294,6 +294,34 @@ impl Transport for GatedTransport {
     }
 }
 
+/// Every one of `pushes` delivered exactly once and recorded sent, within the rate limits.
+pub async fn assert_each_delivered_once(h: &Harness, pushes: usize) {
+    let counts = delivery_counts(&h.sim.delivered());
+    assert_eq!(counts.len(), pushes, "every push delivered");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    let rows = h.all_pushes().await;
+    assert!(rows.iter().all(|p| p.status == PushStatus::Sent));
+    assert!(h.sim.violations().is_empty(), "{:?}", h.sim.violations());
+}
+
+/// `count` pushes were put back as they were: pending, due now, none left claimed.
+pub async fn assert_released_at_once(h: &Harness, count: usize) {
+    let pending = h
+        .store
+        .pushes(Some(PushStatus::Pending), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), count);
+    assert!(pending.iter().all(|p| p.not_before <= h.now()));
+    assert!(h
+        .store
+        .pushes(Some(PushStatus::Sending), 1_000)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// How many times each (destination, content) was delivered.
 pub fn delivery_counts(delivered: &[Received]) -> HashMap<(String, String), usize> {
     let mut counts = HashMap::new();

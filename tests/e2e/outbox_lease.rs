@@ -9,9 +9,11 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use rallybot::push::{Sender, SenderConfig};
 use rallybot::simulator::{Fault, Times};
-use rallybot_handlers::store::PushStatus;
 
-use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, GatedTransport, Harness};
+use super::outbox_harness::{
+    assert_each_delivered_once, assert_released_at_once, at, postgres_or_skip, Db, GatedTransport,
+    Harness,
+};
 
 const PUSHES: usize = 300;
 const CONCURRENCY: usize = 2;
@@ -84,7 +86,7 @@ async fn long_pass_keeps_the_lease(db: Db) {
     // The lease was renewed near the end of the pass, not only at its start.
     assert_follows(&second, &h).await;
 
-    assert_each_delivered_once(&h).await;
+    assert_each_delivered_once(&h, PUSHES).await;
 }
 
 async fn lease_taken_over(db: Db) {
@@ -132,25 +134,12 @@ async fn lease_taken_over(db: Db) {
         "no request started after the takeover"
     );
 
-    // Released at once: pending, due now, nothing left claimed.
-    let pending = h
-        .store
-        .pushes(Some(PushStatus::Pending), 1_000)
-        .await
-        .unwrap();
-    assert_eq!(pending.len(), PUSHES - sent_by_first);
-    assert!(pending.iter().all(|p| p.not_before <= h.now()));
-    assert!(h
-        .store
-        .pushes(Some(PushStatus::Sending), 1_000)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_released_at_once(&h, PUSHES - sent_by_first).await;
 
     let rest = second.tick(h.now()).await.unwrap();
     assert!(rest.leading);
     assert_eq!(rest.delivered, PUSHES - sent_by_first);
-    assert_each_delivered_once(&h).await;
+    assert_each_delivered_once(&h, PUSHES).await;
 }
 
 fn config(h: &Harness, holder: &str) -> SenderConfig {
@@ -169,14 +158,4 @@ async fn assert_follows(sender: &Sender, h: &Harness) {
         "the second sender took the lease: {report:?}"
     );
     assert_eq!(report.delivered, 0);
-}
-
-async fn assert_each_delivered_once(h: &Harness) {
-    let counts = delivery_counts(&h.sim.delivered());
-    assert_eq!(counts.len(), PUSHES, "every push delivered");
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
-    let rows = h.all_pushes().await;
-    assert!(rows.iter().all(|p| p.status == PushStatus::Sent));
-    assert!(h.sim.violations().is_empty(), "{:?}", h.sim.violations());
 }

@@ -10,7 +10,10 @@ use chrono::Duration;
 use rallybot::push::SenderConfig;
 use rallybot_handlers::store::PushStatus;
 
-use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, GatedTransport, Harness};
+use super::outbox_harness::{
+    assert_each_delivered_once, assert_released_at_once, at, postgres_or_skip, Db, GatedTransport,
+    Harness,
+};
 
 const PUSHES: usize = 300;
 const CONCURRENCY: usize = 2;
@@ -95,19 +98,7 @@ async fn stopped_mid_pass(db: Db) {
         sent_before_stop,
         "the requests in flight were recorded"
     );
-    let pending = h
-        .store
-        .pushes(Some(PushStatus::Pending), 1_000)
-        .await
-        .unwrap();
-    assert_eq!(pending.len(), PUSHES - sent_before_stop);
-    assert!(pending.iter().all(|p| p.not_before <= h.now()));
-    assert!(h
-        .store
-        .pushes(Some(PushStatus::Sending), 1_000)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_released_at_once(&h, PUSHES - sent_before_stop).await;
 
     // The same moment on the test clock: neither the lease nor the claims have run out.
     let second = h.sender(h.another_store().await, h.sender_config("restarted"));
@@ -115,12 +106,7 @@ async fn stopped_mid_pass(db: Db) {
     assert!(report.leading, "the lease was given up");
     assert_eq!(report.delivered, PUSHES - sent_before_stop);
 
-    let counts = delivery_counts(&h.sim.delivered());
-    assert_eq!(counts.len(), PUSHES, "every push delivered");
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
-    assert!(h.unfinished().await.is_empty());
-    assert!(h.sim.violations().is_empty(), "{:?}", h.sim.violations());
+    assert_each_delivered_once(&h, PUSHES).await;
 }
 
 async fn idle_sender_stops(db: Db) {

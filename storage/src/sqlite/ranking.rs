@@ -5,7 +5,8 @@ use rallybot_handlers::store::{EntrantKind, Ranked, Standing, StandingAsk};
 use sqlx::{Row, SqlitePool};
 
 use super::rows::{self, ENTRY_COLUMNS};
-use crate::failure::{Attempt, Failure};
+use crate::codec;
+use crate::failure::Attempt;
 
 /// The place of the best entry `b` (an `entrant_best` row): 1 + the entrants at higher scores
 /// (from `score_counts`) + the entrants tied on score that reached it earlier or have a smaller
@@ -135,19 +136,7 @@ pub(super) async fn standings(pool: &SqlitePool, asks: &[StandingAsk]) -> Attemp
         let ask: i64 = row.try_get("ask")?;
         let slot: i64 = row.try_get("slot")?;
         let place: i64 = row.try_get("place")?;
-        let standing = usize::try_from(ask)
-            .ok()
-            .and_then(|ask| standings.get_mut(ask))
-            .ok_or_else(|| Failure::Corrupt(format!("standing for an unasked entrant {ask}")))?;
-        let ranked = Some(Ranked {
-            place: u64::try_from(place).unwrap_or(1),
-            entry: rows::entry(row)?,
-        });
-        if slot == 0 {
-            standing.ranked = ranked;
-        } else {
-            standing.ahead = ranked;
-        }
+        codec::place_standing(&mut standings, ask, slot == 1, place, rows::entry(row)?)?;
     }
     Ok(standings)
 }
