@@ -19,5 +19,6 @@ mod outbox_restart;
 mod outbox_shutdown;
 mod outbox_two_instances;
 mod schedule_missed;
+mod schedule_nudge_parts;
 mod schedule_season;
 mod simulator_wecom;

@@ -1,6 +1,7 @@
 //! What each job occurrence pushes, to whom and when: the one place that turns the campaign and
 //! the store's current data into pushes, used by the scheduler tick and by `rallybot schedule`.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
@@ -138,17 +139,28 @@ impl<'a> Planner<'a> {
             }
         };
         let stamp = occurrence.at.format("%Y-%m-%dT%H:%M:%SZ");
+        // A recipient's second and later messages of one occurrence (a nudge in several parts)
+        // have keys of their own.
+        let mut parts: HashMap<String, usize> = HashMap::new();
         Ok(messages
             .into_iter()
-            .map(|(recipient, content)| PlannedPush {
-                job: job.name.clone(),
-                occurrence: occurrence.at,
-                send_at,
-                key: format!("{}/{stamp}/{}", job.name, recipient.id),
-                recipient: recipient.id,
-                recipient_name: recipient.name,
-                target: recipient.target,
-                content,
+            .map(|(recipient, content)| {
+                let part = parts.entry(recipient.id.clone()).or_insert(0);
+                *part += 1;
+                let key = match *part {
+                    1 => format!("{}/{stamp}/{}", job.name, recipient.id),
+                    n => format!("{}/{stamp}/{}/part{n}", job.name, recipient.id),
+                };
+                PlannedPush {
+                    job: job.name.clone(),
+                    occurrence: occurrence.at,
+                    send_at,
+                    key,
+                    recipient: recipient.id,
+                    recipient_name: recipient.name,
+                    target: recipient.target,
+                    content,
+                }
             })
             .collect())
     }
@@ -182,18 +194,20 @@ impl<'a> Planner<'a> {
         })
     }
 
-    /// One message per officer whose union (or whose city's counties) lag at `at`.
+    /// One message (several for a long one) per officer whose union (or whose city's counties)
+    /// lag at `at`.
     async fn nudges(&self, at: DateTime<Utc>) -> Result<Vec<(Recipient, String)>, PlanError> {
         let done = quota::gather_direct_done(self.campaign, self.store).await?;
         let progress = quota::progress(self.campaign, &done, at);
         Ok(quota::officer_nudges(self.campaign, &progress, at)
             .into_iter()
             .filter(|n| !n.own.is_empty() || !n.digest.is_empty())
-            .map(|n| {
+            .flat_map(|n| {
                 let own: Vec<UnionLag> = n.own.iter().map(union_lag).collect();
                 let digest: Vec<UnionLag> = n.digest.iter().map(union_lag).collect();
-                let content = texts::nudge(&own, &digest);
-                (user(&n.officer), content)
+                texts::nudge(&own, &digest)
+                    .into_iter()
+                    .map(move |content| (user(&n.officer), content))
             })
             .collect())
     }

@@ -1,9 +1,10 @@
 //! The words of scheduled pushes: announcements, deadline reminders, quota nudges and the
-//! leaderboard digest. Pure functions, each fitting WeCom's 2048-byte text limit.
+//! leaderboard digest. Pure functions, each fitting WeCom's 2048-byte text limit (a nudge too
+//! long for one message comes in several).
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
-use rallybot_messages::text::{fit_bytes, APP_TEXT_LIMIT};
+use rallybot_messages::text::{fit_bytes, split_bytes, APP_TEXT_LIMIT};
 
 /// Every scheduled push is plain text; app text and webhook text share this limit.
 pub const TEXT_LIMIT: usize = APP_TEXT_LIMIT;
@@ -39,9 +40,13 @@ pub struct UnionLag {
     pub lines: Vec<LagLine>,
 }
 
+/// The heading of every message of a nudge after the first.
+const NUDGE_CONTINUED: &str = "【进度提醒（续）】";
+
 /// The nudge to one officer: their own unions' lagging metrics, then (for city officers) the
-/// counties below them that lag.
-pub fn nudge(own: &[UnionLag], counties: &[UnionLag]) -> String {
+/// counties below them that lag. A city with many lagging counties gets it in several messages,
+/// split between lines; nothing is left out.
+pub fn nudge(own: &[UnionLag], counties: &[UnionLag]) -> Vec<String> {
     let mut text = String::from("【进度提醒】");
     for union in own {
         text.push_str(&format!("\n{}以下指标落后于进度：", union.union_name));
@@ -64,7 +69,15 @@ pub fn nudge(own: &[UnionLag], counties: &[UnionLag]) -> String {
         }
     }
     text.push_str("\n发送“进度”查看详情，“上报 指标 数量”报告完成情况。");
-    fit(&text)
+    let room = TEXT_LIMIT - NUDGE_CONTINUED.len() - 1;
+    split_bytes(&text, room)
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| match i {
+            0 => piece,
+            _ => format!("{NUDGE_CONTINUED}\n{piece}"),
+        })
+        .collect()
 }
 
 /// One track's top entries for the digest: (place, code, title, score).
@@ -167,10 +180,52 @@ mod tests {
                 days_left: 12,
             }],
         }];
-        let text = nudge(&own, &counties);
+        let texts = nudge(&own, &counties);
+        assert_eq!(texts.len(), 1);
+        let text = &texts[0];
         assert!(text.contains("临汾市总工会以下指标落后于进度"));
         assert!(text.contains("线下活动：已完成2/10（按进度应达5），剩12天"));
         assert!(text.contains("尧都区总工会：注册人数 3/100"));
+    }
+
+    #[test]
+    fn a_nudge_too_long_for_one_message_comes_in_several_with_every_county() {
+        let metrics = [
+            "摄影作品",
+            "诵读作品",
+            "书画作品",
+            "微视频",
+            "网络文章",
+            "宣传员",
+            "注册人数",
+            "线下活动",
+        ];
+        let counties: Vec<UnionLag> = (1..=19)
+            .map(|n| UnionLag {
+                union_name: format!("第{n}县总工会"),
+                lines: metrics
+                    .iter()
+                    .map(|m| LagLine {
+                        metric: (*m).into(),
+                        done: n,
+                        target: 100,
+                        expected: 50,
+                        days_left: 20,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let texts = nudge(&[], &counties);
+        assert!(texts.len() > 1, "{} bytes fit in one", texts[0].len());
+        assert!(texts.iter().all(|t| t.len() <= TEXT_LIMIT));
+        assert!(texts[0].starts_with("【进度提醒】"));
+        assert!(texts[1..].iter().all(|t| t.starts_with(NUDGE_CONTINUED)));
+        let all = texts.concat();
+        for n in 1..=19 {
+            let line = format!("第{n}县总工会：摄影作品 {n}/100，");
+            assert_eq!(all.matches(&line).count(), 1, "{line}");
+        }
+        assert!(texts.last().unwrap().ends_with("报告完成情况。"));
     }
 
     #[test]
