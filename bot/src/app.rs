@@ -25,6 +25,7 @@ use crate::config::{CallbackCredentials, Settings};
 use crate::conversation::Conversation;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
+use crate::owner::SqliteOwner;
 use crate::scheduler::Background;
 use crate::wakeups::Wakeups;
 
@@ -44,6 +45,8 @@ pub struct App {
     metrics: Arc<Metrics>,
     wakeups: Arc<Wakeups>,
     dedup_writer: JoinHandle<()>,
+    /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
+    owner: Option<SqliteOwner>,
 }
 
 /// Opens the configured database and applies the migrations.
@@ -54,15 +57,18 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// `open_store` for serving: an SQLite database belongs to this process alone, so the reads
-/// every message makes (member, dialogue) are cached in front of it.
-pub async fn open_serving_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// `open_store` for serving. An SQLite database belongs to this process alone (a second
+/// serving process is refused for as long as the returned owner lives), so the reads messages
+/// make most are cached in front of it.
+pub async fn open_serving_store(
+    url: &str,
+) -> anyhow::Result<(Arc<dyn Store>, Option<SqliteOwner>)> {
+    if !url.starts_with("sqlite:") {
+        return Ok((open_store(url).await?, None));
+    }
+    let owner = SqliteOwner::take(url)?;
     let store = open_store(url).await?;
-    Ok(if url.starts_with("sqlite:") {
-        Arc::new(CachedStore::new(store))
-    } else {
-        store
-    })
+    Ok((Arc::new(CachedStore::new(store)), owner))
 }
 
 /// A database URL without its password, for messages.
@@ -129,7 +135,7 @@ impl App {
         .map_err(|e| {
             anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
         })?;
-        let store = open_serving_store(&settings.storage.url).await?;
+        let (store, owner) = open_serving_store(&settings.storage.url).await?;
         let rehearsal = settings
             .clock
             .rehearsal
@@ -149,7 +155,7 @@ impl App {
             },
         )
         .with_bot_names(settings.wecom.bot_names.clone());
-        Self::build_with(
+        let app = Self::build_with(
             settings,
             campaign,
             store,
@@ -157,7 +163,8 @@ impl App {
             rehearsal,
             Arc::new(assistant),
         )
-        .await
+        .await?;
+        Ok(App { owner, ..app })
     }
 
     /// `build` with the parts given: for the load generator's bare mode and for tests that
@@ -209,6 +216,7 @@ impl App {
             metrics,
             wakeups,
             dedup_writer,
+            owner: None,
         })
     }
 
@@ -261,6 +269,7 @@ impl App {
             campaign,
             wakeups,
             dedup_writer,
+            owner,
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
@@ -281,6 +290,7 @@ impl App {
         {
             tracing::warn!("callback replies still queued at shutdown were not all written");
         }
+        drop(owner);
         served
     }
 }

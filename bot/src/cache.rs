@@ -1,8 +1,8 @@
 //! A read cache in front of the store for what messages look up most: the sender's member
 //! record, their open dialogue, and the answers of `排名` and `榜单`. Only for a database this
-//! process alone writes (SQLite): every write to those records goes through here and
-//! invalidates, so the cache is never stale; with several instances on PostgreSQL another
-//! process could write, so it is not used.
+//! process alone writes (SQLite, guarded by `owner::SqliteOwner`): every write to those records
+//! goes through here and invalidates, so the cache is never stale; with several instances on
+//! PostgreSQL another process could write, so it is not used.
 
 use std::collections::HashMap;
 use std::hash::Hash;

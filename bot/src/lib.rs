@@ -12,6 +12,7 @@ pub mod config;
 pub mod conversation;
 pub mod http;
 pub mod local;
+pub mod owner;
 pub mod push;
 pub mod scheduler;
 pub mod simulator;

@@ -45,6 +45,28 @@ const PUSH_ENV: [(&str, &str); 3] = [
 /// Generous: a run takes about 15 s.
 const DEADLINE: StdDuration = StdDuration::from_secs(120);
 
+/// The bot caches reads in front of SQLite because it alone writes there: a second `serve` on
+/// the same file is refused at start, with a message saying why, and the first goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let rig = Rig::new(Db::Sqlite).await;
+    let mut first = rig.serve("first");
+    assert!(
+        first.wait_for_log("serving", DEADLINE),
+        "the first serve did not start:\n{}",
+        first.log_text()
+    );
+    let mut second = rig.serve("second");
+    let status = second
+        .wait_for_exit(DEADLINE)
+        .expect("the second serve gives up on its own");
+    assert!(!status.success());
+    let log = second.log_text();
+    assert!(log.contains("another rallybot process is serving"), "{log}");
+    first.assert_running();
+    rig.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_serve_process_is_finished_by_a_restarted_one_on_sqlite() {
     kill_mid_fan_out(Db::Sqlite, Instances::RestartAfterKill).await;

@@ -204,7 +204,7 @@ impl Rig {
         self.raw.finish().await;
     }
 
-    fn serve(&self, name: &str) -> Serve {
+    pub fn serve(&self, name: &str) -> Serve {
         let mut env: Vec<(String, String)> = PUSH_ENV
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -15,6 +15,7 @@ mod records;
 mod rows;
 mod scoring;
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -73,7 +74,7 @@ impl SqliteStore {
             // drops its whole mapping at the start of its next read (one munmap, with a TLB
             // shootdown on every core, per read transaction while writes stream in).
             .pragma("cache_size", "-65536");
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if is_in_memory(url) {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
             let pool = writer_pool()
@@ -136,6 +137,19 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+/// The file behind a `sqlite:` URL; `None` for an in-memory database.
+pub fn database_file(url: &str) -> Result<Option<PathBuf>, StorageError> {
+    if is_in_memory(url) {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url).map_err(StorageError::Connect)?;
+    Ok(Some(options.get_filename().to_path_buf()))
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// The pool of the single writer connection, which carries the batch objects of `give_queue`.
