@@ -226,15 +226,6 @@ impl Store for CachedStore {
         Ok(found)
     }
 
-    async fn rank_of(
-        &self,
-        track: &str,
-        entrant_kind: EntrantKind,
-        entrant_id: &str,
-    ) -> StoreResult<Option<Ranked>> {
-        self.inner.rank_of(track, entrant_kind, entrant_id).await
-    }
-
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
         self.inner.ranking(track).await
     }

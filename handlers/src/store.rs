@@ -422,13 +422,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>>;
     /// Top `n` entrants of a track (each by its best approved entry).
     async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>>;
-    /// The place of one entrant's best entry in a track.
+    /// The place of one entrant's best entry in a track (`standings` for one entrant).
     async fn rank_of(
         &self,
         track: &str,
         entrant_kind: EntrantKind,
         entrant_id: &str,
-    ) -> StoreResult<Option<Ranked>>;
+    ) -> StoreResult<Option<Ranked>> {
+        let ask = StandingAsk {
+            track: track.to_owned(),
+            kind: entrant_kind,
+            entrant: entrant_id.to_owned(),
+            marks: Vec::new(),
+        };
+        Ok(self
+            .standings(std::slice::from_ref(&ask))
+            .await?
+            .pop()
+            .and_then(|standing| standing.ranked))
+    }
     /// All ranked entrants of a track, in order (for exports).
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>>;
     /// Where each asked entrant stands, and who holds the nearest asked mark ahead of it, in

@@ -60,9 +60,6 @@ impl Store for DownStore {
     async fn top(&self, _: &str, _: u32) -> StoreResult<Vec<Ranked>> {
         down()
     }
-    async fn rank_of(&self, _: &str, _: EntrantKind, _: &str) -> StoreResult<Option<Ranked>> {
-        down()
-    }
     async fn ranking(&self, _: &str) -> StoreResult<Vec<Ranked>> {
         down()
     }

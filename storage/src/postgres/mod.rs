@@ -15,10 +15,10 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
-    GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked,
-    Reading, ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult,
-    Timestamp, TokenRecord, UsageRow,
+    AuditEvent, CallbackClaim, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord,
+    MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked, Reading,
+    ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult, Timestamp,
+    TokenRecord, UsageRow,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -119,15 +119,6 @@ impl Store for PostgresStore {
 
     async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
         retrying(|| ranking::leaders(&self.pool, track, Some(n))).await
-    }
-
-    async fn rank_of(
-        &self,
-        track: &str,
-        entrant_kind: EntrantKind,
-        entrant_id: &str,
-    ) -> StoreResult<Option<Ranked>> {
-        retrying(|| ranking::place_of(&self.pool, track, entrant_kind, entrant_id)).await
     }
 
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {

@@ -1,7 +1,7 @@
 //! The ranking on PostgreSQL: each entrant's best approved entry (`entrant_best`, which triggers
 //! keep current on every change of an entry) and the places computed from it.
 
-use rallybot_handlers::store::{EntrantKind, Ranked, Standing, StandingAsk};
+use rallybot_handlers::store::{Ranked, Standing, StandingAsk};
 use sqlx::{PgPool, Row};
 
 use super::rows::{self, ENTRY_COLUMNS};
@@ -46,35 +46,7 @@ pub(super) async fn leaders(
         .collect()
 }
 
-/// One entrant's place (`PLACE_OF_B`).
-pub(super) async fn place_of(
-    pool: &PgPool,
-    track: &str,
-    kind: EntrantKind,
-    entrant_id: &str,
-) -> Attempt<Option<Ranked>> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS}, {PLACE_OF_B} AS place \
-         FROM entrant_best b JOIN entries e ON e.code = b.code \
-         WHERE b.track = $1 AND b.entrant_kind = $2 AND b.entrant_id = $3"
-    );
-    let row = sqlx::query(&sql)
-        .bind(track)
-        .bind(kind.as_str())
-        .bind(entrant_id)
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let place: i64 = row.try_get("place")?;
-    Ok(Some(Ranked {
-        place: u64::try_from(place).unwrap_or(1),
-        entry: rows::entry(&row)?,
-    }))
-}
-
-/// Every ask's own place (as `place_of`) and the entry at its nearest mark ahead (the one
+/// Every ask's own place (`PLACE_OF_B`) and the entry at its nearest mark ahead (the one
 /// `leaders` puts there: an OFFSET into the track's order), in one statement. The asks travel
 /// as parallel arrays and the marks as (ask, mark) pairs, asks numbered from 1 by their order.
 /// One row per ranked entrant (slot 0) and one per mark found (slot 1), ordered by ask.

@@ -22,10 +22,10 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use futures::future::BoxFuture;
 use rallybot_handlers::store::{
-    AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
-    GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked,
-    Reading, ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult,
-    Timestamp, TokenRecord, UsageRow,
+    AuditEvent, CallbackClaim, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord,
+    MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked, Reading,
+    ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult, Timestamp,
+    TokenRecord, UsageRow,
 };
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
@@ -222,15 +222,6 @@ impl Store for SqliteStore {
 
     async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
         retrying(|| ranking::leaders(&self.readers, track, Some(n))).await
-    }
-
-    async fn rank_of(
-        &self,
-        track: &str,
-        entrant_kind: EntrantKind,
-        entrant_id: &str,
-    ) -> StoreResult<Option<Ranked>> {
-        retrying(|| ranking::place_of(&self.readers, track, entrant_kind, entrant_id)).await
     }
 
     async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {

@@ -1,7 +1,7 @@
 //! The ranking on SQLite: each entrant's best approved entry (`entrant_best`, which triggers keep
 //! current on every change of an entry) and the places computed from it.
 
-use rallybot_handlers::store::{EntrantKind, Ranked, Standing, StandingAsk};
+use rallybot_handlers::store::{Ranked, Standing, StandingAsk};
 use sqlx::{Row, SqlitePool};
 
 use super::rows::{self, ENTRY_COLUMNS};
@@ -47,35 +47,7 @@ pub(super) async fn leaders(
         .collect()
 }
 
-/// One entrant's place (`PLACE_OF_B`).
-pub(super) async fn place_of(
-    pool: &SqlitePool,
-    track: &str,
-    kind: EntrantKind,
-    entrant_id: &str,
-) -> Attempt<Option<Ranked>> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS}, {PLACE_OF_B} AS place \
-         FROM entrant_best b JOIN entries e ON e.code = b.code \
-         WHERE b.track = $1 AND b.entrant_kind = $2 AND b.entrant_id = $3"
-    );
-    let row = sqlx::query(&sql)
-        .bind(track)
-        .bind(kind.as_str())
-        .bind(entrant_id)
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let place: i64 = row.try_get("place")?;
-    Ok(Some(Ranked {
-        place: u64::try_from(place).unwrap_or(1),
-        entry: rows::entry(&row)?,
-    }))
-}
-
-/// Every ask's own place (as `place_of`) and the entry at its nearest mark ahead (the one
+/// Every ask's own place (`PLACE_OF_B`) and the entry at its nearest mark ahead (the one
 /// `leaders` puts there), in one statement. The asks travel as one JSON array of
 /// `[track, kind, entrant, [marks]]`. Only ranked entrants are looked further into: their
 /// nearest mark ahead is picked from their marks, and the entry there from the track's leaders
