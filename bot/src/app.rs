@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, RehearsalClock, SystemClock};
+use rallybot_handlers::conversation::{Conversation, Roles};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::service::{Assistant, Roles};
 use rallybot_handlers::store::{GroupRecord, Store};
 use rallybot_messages::Crypter;
 use tokio::net::TcpListener;
@@ -20,9 +20,9 @@ use tokio::task::JoinHandle;
 
 use crate::cache::CachedStore;
 use crate::callback::dedup::{self, Dedup};
+use crate::callback::responder::Responder;
 use crate::callback::{CallbackState, Crypters};
 use crate::config::{CallbackCredentials, Settings};
-use crate::conversation::Conversation;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
 use crate::owner::SqliteOwner;
@@ -144,7 +144,7 @@ impl App {
             Some(r) => r.clone(),
             None => Arc::new(SystemClock),
         };
-        let assistant = Assistant::new(
+        let conversation = Conversation::new(
             campaign.clone(),
             store.clone(),
             clock.clone(),
@@ -161,7 +161,7 @@ impl App {
             store,
             clock,
             rehearsal,
-            Arc::new(assistant),
+            Responder::Conversation(Arc::new(conversation)),
         )
         .await?;
         Ok(App { owner, ..app })
@@ -175,7 +175,7 @@ impl App {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         rehearsal: Option<Arc<RehearsalClock>>,
-        conversation: Arc<dyn Conversation>,
+        responder: Responder,
     ) -> anyhow::Result<App> {
         let crypters = crypters(&settings)?;
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
@@ -185,13 +185,12 @@ impl App {
         let callbacks = Arc::new(CallbackState {
             crypters,
             corp_id: settings.wecom.corp_id.clone(),
-            conversation,
+            responder,
             store: store.clone(),
             dedup: Some(dedup),
             clock: clock.clone(),
             metrics: metrics.clone(),
             reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
-            bot_names: settings.wecom.bot_names.clone(),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
             wakeups: wakeups.clone(),

@@ -9,7 +9,6 @@ pub mod chat;
 pub mod check;
 pub mod cli;
 pub mod config;
-pub mod conversation;
 pub mod http;
 pub mod local;
 pub mod owner;

@@ -867,13 +867,21 @@ fn top(args: &Args<'_>) -> Result<Command, ParseError> {
     })
 }
 
-/// A short name for what `text` asks, for request logs and metrics (the Chinese command word,
-/// or `其他`). Never contains anything the user typed.
-pub fn command_label(text: &str, bot_names: &[String]) -> &'static str {
-    match Command::parse(text, bot_names) {
-        Ok(command) => command.kind().map_or("其他", CommandKind::word),
-        Err(e) => e.kind.word(),
+/// The label of a message that is no command, in request logs and metrics.
+pub const NOT_A_COMMAND: &str = "其他";
+
+/// The command a parse found, whether or not its arguments were right.
+pub fn kind_of(parsed: &Result<Command, ParseError>) -> Option<CommandKind> {
+    match parsed {
+        Ok(command) => command.kind(),
+        Err(error) => Some(error.kind),
     }
+}
+
+/// A short name for what a message asked, for request logs and metrics: the Chinese command
+/// word, or `其他`. Never contains anything the user typed.
+pub fn label(kind: Option<CommandKind>) -> &'static str {
+    kind.map_or(NOT_A_COMMAND, CommandKind::word)
 }
 
 #[cfg(test)]
@@ -1141,9 +1149,10 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(command_label("@rallybot vote A1", &names()), "投票");
-        assert_eq!(command_label("投票", &names()), "投票");
-        assert_eq!(command_label("你好", &names()), "其他");
+        let labelled = |text: &str| label(kind_of(&parse(text)));
+        assert_eq!(labelled("@rallybot vote A1"), "投票");
+        assert_eq!(labelled("投票"), "投票");
+        assert_eq!(labelled("你好"), "其他");
     }
 
     #[test]
@@ -1167,7 +1176,7 @@ mod tests {
         fn parser_never_panics(s in "\\PC{0,60}") {
             let _ = Command::parse(&s, &names());
             let _ = Command::parse_strict(&s, &names());
-            let _ = command_label(&s, &names());
+            let _ = label(kind_of(&Command::parse(&s, &names())));
         }
 
         #[test]

@@ -4,9 +4,9 @@
 pub mod campaign;
 pub mod clock;
 pub mod command;
+pub mod conversation;
 pub mod identity;
 pub mod privacy;
 pub mod quota;
 pub mod scoring;
-pub mod service;
 pub mod store;

@@ -1,4 +1,4 @@
-//! Conversation tests: `Assistant::handle` against a real SQLite store in a temp dir and a
+//! Conversation tests: `Conversation::handle` against a real SQLite store in a temp dir and a
 //! fixed clock, one module per feature.
 
 // Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
@@ -15,4 +15,5 @@ mod stages;
 mod standing;
 mod store_failure;
 mod support;
+mod turn_report;
 mod voting;

@@ -2,7 +2,7 @@
 //! nothing is stored.
 
 use crate::support::{id_number, phone, Harness};
-use rallybot_handlers::service::ChatKind;
+use rallybot_handlers::conversation::ChatKind;
 
 async fn nothing_stored(h: &Harness, user: &str) {
     assert!(h.store.member(user).await.unwrap().is_none());

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rallybot_handlers::campaign::load_campaign;
 use rallybot_handlers::clock::FixedClock;
+use rallybot_handlers::conversation::{
+    ChatKind, Conversation, Inbound, Roles, BUSY, PRIVACY_WARNING,
+};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::service::{Assistant, ChatKind, Inbound, Roles, BUSY, PRIVACY_WARNING};
 use rallybot_handlers::store::*;
 
 use crate::support::{at, id_number, shipped_campaign};
@@ -144,7 +146,7 @@ impl Store for DownStore {
 
 #[tokio::test]
 async fn a_failing_store_gets_a_polite_reply() {
-    let assistant = Assistant::new(
+    let conversation = Conversation::new(
         Arc::new(load_campaign(&shipped_campaign()).unwrap()),
         Arc::new(DownStore),
         Arc::new(FixedClock::new(at("2022-08-10T09:00:00+08:00"))),
@@ -158,8 +160,8 @@ async fn a_failing_store_gets_a_polite_reply() {
             user: "u1".into(),
             text: text.into(),
         };
-        let assistant = assistant.clone();
-        async move { assistant.handle(&msg).await }
+        let conversation = conversation.clone();
+        async move { conversation.handle(&msg).await }
     };
     for text in ["注册", "投票 A0001", "我的", "确认", "随便说点什么"] {
         let reply = say(ChatKind::Private, text).await;

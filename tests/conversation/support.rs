@@ -1,4 +1,4 @@
-//! The harness for conversation tests: an `Assistant` on a fresh SQLite store in a temp dir, a
+//! The harness for conversation tests: an `Conversation` on a fresh SQLite store in a temp dir, a
 //! `FixedClock`, and helpers that speak as a user in a private chat or a group.
 
 use std::path::{Path, PathBuf};
@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rallybot_handlers::campaign::load_campaign;
 use rallybot_handlers::clock::FixedClock;
+use rallybot_handlers::conversation::{ChatKind, Conversation, Inbound, Reply, Roles};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::service::{Assistant, ChatKind, Inbound, Reply, Roles};
 use rallybot_handlers::store::{AuditEvent, GroupRecord, PushRecord, Store};
 use tempfile::TempDir;
 
@@ -114,7 +114,7 @@ window = "activity"
 
 #[derive(Debug)]
 pub struct Harness {
-    pub assistant: Assistant,
+    pub conversation: Conversation,
     pub store: Arc<dyn Store>,
     pub clock: Arc<FixedClock>,
     _dir: TempDir,
@@ -148,7 +148,7 @@ impl Harness {
             organizers: vec![ORGANIZER.to_string()],
             reviewers: vec![REVIEWER.to_string()],
         };
-        let assistant = Assistant::new(
+        let conversation = Conversation::new(
             campaign.clone(),
             store.clone(),
             clock.clone(),
@@ -157,7 +157,7 @@ impl Harness {
         )
         .with_bot_names(vec!["rallybot".to_string()]);
         Self {
-            assistant,
+            conversation,
             store,
             clock,
             _dir: dir,
@@ -169,7 +169,7 @@ impl Harness {
     }
 
     pub async fn say(&self, kind: ChatKind, chat: &str, user: &str, text: &str) -> Reply {
-        self.assistant
+        self.conversation
             .handle(&Inbound {
                 chat_kind: kind,
                 chat_id: chat.to_string(),

@@ -56,12 +56,12 @@ async fn concurrent_votes_from_one_member_count_exactly_five() {
     let (h, code) = harness_with_story().await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
-        let assistant = h.assistant.clone();
+        let conversation = h.conversation.clone();
         let text = format!("投票 {code} 1");
         tasks.spawn(async move {
-            assistant
-                .handle(&rallybot_handlers::service::Inbound {
-                    chat_kind: rallybot_handlers::service::ChatKind::Private,
+            conversation
+                .handle(&rallybot_handlers::conversation::Inbound {
+                    chat_kind: rallybot_handlers::conversation::ChatKind::Private,
                     chat_id: "voter".into(),
                     user: "voter".into(),
                     text,

@@ -15,9 +15,9 @@ use tokio::task::JoinHandle;
 use super::{BenchArgs, Mode};
 use crate::app::App;
 use crate::callback::dedup::Dedup;
+use crate::callback::responder::Responder;
 use crate::callback::CallbackState;
 use crate::config::WecomSettings;
-use crate::conversation::FixedReply;
 use crate::http::admin::AdminState;
 use crate::http::metrics::Metrics;
 use crate::wakeups::Wakeups;
@@ -75,7 +75,7 @@ impl Target {
                 let state = Arc::new(CallbackState {
                     crypters: crate::app::crypters(&settings)?,
                     corp_id: settings.wecom.corp_id.clone(),
-                    conversation: Arc::new(FixedReply(BARE_REPLY.into())),
+                    responder: Responder::Fixed(BARE_REPLY.into()),
                     dedup: (args.mode == Mode::Dedup).then(|| {
                         let (dedup, _writers) = Dedup::start(store.clone());
                         dedup
@@ -84,7 +84,6 @@ impl Target {
                     clock: Arc::new(SystemClock),
                     metrics: Arc::new(Metrics::new()),
                     reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
-                    bot_names: settings.wecom.bot_names.clone(),
                     welcome: String::new(),
                     known_groups: Mutex::new(HashMap::new()),
                     wakeups: Wakeups::new(),

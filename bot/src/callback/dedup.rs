@@ -1,12 +1,13 @@
 //! Callback deduplication: WeCom retries a callback it thinks went unanswered, and the same
 //! msgid must never take effect twice (24 h, across restarts). The claim is written to the
-//! store before the command runs; the reply is recorded afterwards, off the request path, so a
-//! retry can get the same answer.
+//! store before the command runs; the reply and the command's label are recorded afterwards, off
+//! the request path, so a retry gets the same answer and is logged as the same command.
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::command;
 use rallybot_handlers::store::{CallbackClaim, Store, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -15,26 +16,63 @@ use tokio::task::JoinHandle;
 /// How long dedup keys are kept (SPEC §2: at least 24 h).
 pub const RETENTION_HOURS: i64 = 24;
 
-/// What is remembered about a finished callback, so a retry can be answered the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A passive reply as it was sent, so a retry can be sent the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReply {
     pub text: String,
     pub mention: bool,
 }
 
-impl StoredReply {
-    /// The stored form; the empty string means "answered with an empty 200".
-    fn encode(reply: Option<&StoredReply>) -> String {
-        reply
-            .and_then(|r| serde_json::to_string(r).ok())
-            .unwrap_or_default()
+/// What is remembered about a finished callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// The passive reply; `None` when the answer was an empty 200 (any reply went as a push).
+    pub reply: Option<StoredReply>,
+    /// The command label of the first attempt (`-` for records written without one).
+    pub command: &'static str,
+}
+
+/// The stored form: JSON `{"text", "mention", "command"}`, `text` and `mention` only with a
+/// reply; the empty string (written before labels were kept) is an empty 200 without a label.
+/// A record without `text` reads as "no reply" for older versions too.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default)]
+    mention: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
+}
+
+impl Finished {
+    fn encode(&self) -> String {
+        let record = Record {
+            text: self.reply.as_ref().map(|r| r.text.clone()),
+            mention: self.reply.as_ref().is_some_and(|r| r.mention),
+            command: Some(self.command.to_owned()),
+        };
+        serde_json::to_string(&record).unwrap_or_default()
     }
 
-    fn decode(stored: &str) -> Option<StoredReply> {
-        if stored.is_empty() {
-            return None;
+    fn decode(stored: &str) -> Finished {
+        let record: Option<Record> = serde_json::from_str(stored).ok();
+        let Some(record) = record else {
+            return Finished {
+                reply: None,
+                command: "-",
+            };
+        };
+        Finished {
+            reply: record.text.map(|text| StoredReply {
+                text,
+                mention: record.mention,
+            }),
+            // Back to the label's own static text; anything unknown is no command.
+            command: record.command.as_deref().map_or("-", |word| {
+                command::label(command::lookup(word).map(|spec| spec.kind))
+            }),
         }
-        serde_json::from_str(stored).ok()
     }
 }
 
@@ -43,8 +81,8 @@ impl StoredReply {
 pub enum Claimed {
     /// First time: run the command.
     New,
-    /// Done before: answer with this reply again (or an empty 200 when `None`).
-    Done(Option<StoredReply>),
+    /// Done before: answer as then (the reply again, or an empty 200 when it has none).
+    Done(Finished),
     /// Claimed by an attempt that has not finished yet: answer with an empty 200.
     InFlight,
 }
@@ -99,13 +137,10 @@ impl Dedup {
         answered.await.map_err(|_| gone())?
     }
 
-    /// Records how `key` was answered: `Some` for a passive reply, `None` for an empty 200
-    /// (the reply went out as a push).
-    pub fn finish(&self, key: &str, reply: Option<&StoredReply>) {
+    /// Records how `key` was answered.
+    pub fn finish(&self, key: &str, finished: &Finished) {
         // Only fails when the writer is gone (shutdown): the retry then gets an empty 200.
-        let _ = self
-            .finished
-            .send((key.to_string(), StoredReply::encode(reply)));
+        let _ = self.finished.send((key.to_string(), finished.encode()));
     }
 }
 
@@ -178,7 +213,7 @@ impl From<CallbackClaim> for Claimed {
     fn from(claim: CallbackClaim) -> Self {
         match claim {
             CallbackClaim::New => Claimed::New,
-            CallbackClaim::Seen { reply: Some(r) } => Claimed::Done(StoredReply::decode(&r)),
+            CallbackClaim::Seen { reply: Some(r) } => Claimed::Done(Finished::decode(&r)),
             CallbackClaim::Seen { reply: None } => Claimed::InFlight,
         }
     }
@@ -242,28 +277,54 @@ mod tests {
         let (dedup, writers) = Dedup::start(store.clone());
         assert_eq!(dedup.claim("a").await.unwrap(), Claimed::New);
         assert_eq!(dedup.claim("b").await.unwrap(), Claimed::New);
-        let reply = StoredReply {
-            text: "已投 1 票".into(),
-            mention: false,
+        let replied = Finished {
+            reply: Some(StoredReply {
+                text: "已投 1 票".into(),
+                mention: false,
+            }),
+            command: "投票",
         };
-        dedup.finish("a", Some(&reply));
-        dedup.finish("b", None);
+        let pushed = Finished {
+            reply: None,
+            command: "其他",
+        };
+        dedup.finish("a", &replied);
+        dedup.finish("b", &pushed);
         drop(dedup);
         writers.await.unwrap(); // everything queued is written before the writers end
         let (dedup, _writers) = Dedup::start(store);
-        assert_eq!(dedup.claim("a").await.unwrap(), Claimed::Done(Some(reply)));
-        assert_eq!(dedup.claim("b").await.unwrap(), Claimed::Done(None));
+        assert_eq!(dedup.claim("a").await.unwrap(), Claimed::Done(replied));
+        assert_eq!(dedup.claim("b").await.unwrap(), Claimed::Done(pushed));
         assert_eq!(dedup.claim("c").await.unwrap(), Claimed::New);
     }
 
     #[test]
     fn stored_replies_round_trip_and_empty_means_no_reply() {
-        let r = StoredReply {
-            text: "你好 \"x\"".into(),
-            mention: true,
+        let r = Finished {
+            reply: Some(StoredReply {
+                text: "你好 \"x\"".into(),
+                mention: true,
+            }),
+            command: "排名",
         };
-        assert_eq!(StoredReply::decode(&StoredReply::encode(Some(&r))), Some(r));
-        assert_eq!(StoredReply::encode(None), "");
-        assert_eq!(StoredReply::decode(""), None);
+        assert_eq!(Finished::decode(&r.encode()), r);
+        let none = Finished {
+            reply: None,
+            command: "其他",
+        };
+        assert_eq!(Finished::decode(&none.encode()), none);
+        // Written before labels were kept.
+        let unlabelled = |reply| Finished {
+            reply,
+            command: "-",
+        };
+        assert_eq!(Finished::decode(""), unlabelled(None));
+        assert_eq!(
+            Finished::decode(r#"{"text":"好","mention":false}"#),
+            unlabelled(Some(StoredReply {
+                text: "好".into(),
+                mention: false
+            }))
+        );
     }
 }

@@ -6,6 +6,7 @@
 pub mod dedup;
 pub mod passive;
 pub mod query;
+pub mod responder;
 pub mod surface;
 
 use std::collections::HashMap;
@@ -23,18 +24,20 @@ use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget, Store};
 use rallybot_messages::{envelope, Crypter};
 use tokio::sync::oneshot;
 
-use crate::conversation::{Conversation, Inbound, Reply};
+use rallybot_handlers::conversation::{Inbound, Reply};
+
 use crate::http::error::HttpError;
 use crate::http::metrics::Metrics;
 use crate::wakeups::Wakeups;
-use dedup::{Claimed, Dedup, StoredReply};
+use dedup::{Claimed, Dedup, Finished, StoredReply};
 use passive::{Kind, Sealed};
 use query::CallbackQuery;
+use responder::Responder;
 use surface::{Action, Parsed, Route, Surface};
 
-/// Commands whose handling may queue pushes (review results, broadcasts): the sender is woken
-/// after them instead of finding the push at its next poll.
-const QUEUES_PUSHES: &[&str] = &["审核", "公告", "确认"];
+/// The command label of a request whose command is not known (yet): refused, ignored, or
+/// answered before the conversation finished.
+const NO_LABEL: &str = "-";
 
 /// SPEC §2: bodies over 64 KiB are refused.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -64,7 +67,8 @@ impl Crypters {
 pub struct CallbackState {
     pub crypters: Crypters,
     pub corp_id: String,
-    pub conversation: Arc<dyn Conversation>,
+    /// Answers what members say.
+    pub responder: Responder,
     pub store: Arc<dyn Store>,
     /// `None` in the load generator's bare mode: every callback is handled as new.
     pub dedup: Option<Dedup>,
@@ -73,7 +77,6 @@ pub struct CallbackState {
     pub metrics: Arc<Metrics>,
     /// How long to wait for an answer before acknowledging with an empty 200.
     pub reply_deadline: Duration,
-    pub bot_names: Vec<String>,
     /// Sent on enter_agent / enter_chat / add_to_chat.
     pub welcome: String,
     /// Group webhooks already stored (chat id → webhook URL), so each is written once.
@@ -150,7 +153,7 @@ async fn receive(
     let (command, outcome, refused, response) =
         match process(&state, surface, raw.as_deref(), &body).await {
             Ok(answer) => (answer.command, answer.outcome, false, answer.response),
-            Err(e) => ("-", e.outcome(), true, e.into_response()),
+            Err(e) => (NO_LABEL, e.outcome(), true, e.into_response()),
         };
     finish_request(&state, surface, command, outcome, refused, started);
     response
@@ -247,10 +250,11 @@ async fn process(
         .map_err(|_| HttpError::BadRequest("bad_ciphertext"))?;
     let parsed =
         surface::parse(surface, &plaintext).map_err(|_| HttpError::BadRequest("bad_message"))?;
-    let command = match &parsed.action {
-        Action::Say(text) => rallybot_handlers::command::command_label(text, &state.bot_names),
+    // What is said is labelled by the conversation that reads it; the rest here.
+    let label = match &parsed.action {
+        Action::Say(_) => NO_LABEL,
         Action::Welcome => "welcome",
-        Action::Ignore => return Ok(Answer::empty("-", "ignored")),
+        Action::Ignore => return Ok(Answer::empty(NO_LABEL, "ignored")),
     };
 
     if let Some(dedup) = &state.dedup {
@@ -260,9 +264,15 @@ async fn process(
             .map_err(|e| HttpError::Internal(e.to_string()))?
         {
             Claimed::New => {}
-            Claimed::InFlight => return Ok(Answer::empty(command, "duplicate_in_flight")),
-            Claimed::Done(None) => return Ok(Answer::empty(command, "duplicate")),
-            Claimed::Done(Some(stored)) => {
+            Claimed::InFlight => return Ok(Answer::empty(label, "duplicate_in_flight")),
+            Claimed::Done(finished) => {
+                let command = match parsed.action {
+                    Action::Say(_) => finished.command,
+                    _ => label,
+                };
+                let Some(stored) = finished.reply else {
+                    return Ok(Answer::empty(command, "duplicate"));
+                };
                 let kind = Kind::Text {
                     text: &stored.text,
                     mention: stored.mention,
@@ -284,19 +294,8 @@ async fn process(
 
     match parsed.action.clone() {
         Action::Welcome => welcome(state, crypter, &parsed, &query.nonce, now_secs).await,
-        Action::Say(text) => {
-            say(
-                state,
-                crypter,
-                parsed,
-                text,
-                &query.nonce,
-                now_secs,
-                command,
-            )
-            .await
-        }
-        Action::Ignore => Ok(Answer::empty(command, "ignored")),
+        Action::Say(text) => say(state, crypter, parsed, text, &query.nonce, now_secs).await,
+        Action::Ignore => Ok(Answer::empty(NO_LABEL, "ignored")),
     }
 }
 
@@ -324,7 +323,11 @@ async fn welcome(
     now_secs: i64,
 ) -> Result<Answer, HttpError> {
     if let Some(dedup) = &state.dedup {
-        dedup.finish(&parsed.dedup_key, None);
+        let finished = Finished {
+            reply: None,
+            command: "welcome",
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
     }
     if parsed.route.surface == Surface::App {
         // Passive replies to app events are not reliably shown: greet through the API, once
@@ -369,9 +372,7 @@ async fn say(
     text: String,
     nonce: &str,
     now_secs: i64,
-    command: &'static str,
 ) -> Result<Answer, HttpError> {
-    state.metrics.command(command);
     let inbound = Inbound {
         chat_kind: parsed.route.chat_kind,
         chat_id: parsed.route.chat_id.clone(),
@@ -384,8 +385,9 @@ async fn say(
     let task_state = state.clone();
     let task_parsed = parsed.clone();
     tokio::spawn(async move {
-        let reply = task_state.conversation.handle(&inbound).await;
-        if QUEUES_PUSHES.contains(&command) {
+        let reply = task_state.responder.handle(&inbound).await;
+        task_state.metrics.command(reply.command_label());
+        if reply.queued_pushes {
             task_state.wakeups.outbox();
         }
         if let Err(reply) = tx.send(reply) {
@@ -410,13 +412,18 @@ async fn say(
             rx.close();
             match rx.try_recv() {
                 Ok(reply) => reply,
-                Err(_) => return Ok(Answer::empty(command, "deferred")),
+                Err(_) => return Ok(Answer::empty(NO_LABEL, "deferred")),
             }
         }
     };
+    let command = reply.command_label();
     if reply.text.trim().is_empty() {
         if let Some(dedup) = &state.dedup {
-            dedup.finish(&parsed.dedup_key, None);
+            let finished = Finished {
+                reply: None,
+                command,
+            };
+            dedup.finish(&parsed.dedup_key, &finished);
         }
         return Ok(Answer::empty(command, "no_reply"));
     }
@@ -433,13 +440,14 @@ async fn say(
         now_secs,
     )?;
     if let Some(dedup) = &state.dedup {
-        dedup.finish(
-            &parsed.dedup_key,
-            Some(&StoredReply {
+        let finished = Finished {
+            reply: Some(StoredReply {
                 text: reply.text.clone(),
                 mention,
             }),
-        );
+            command,
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
     }
     if !sealed.overflow.is_empty() {
         enqueue_pieces(state, &parsed, &sealed.overflow, mention, "more").await;
@@ -453,10 +461,20 @@ async fn say(
 
 /// A reply that missed the passive deadline goes out through the push outbox.
 async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply) {
+    let command = reply.command_label();
     if let Some(dedup) = &state.dedup {
         // Retries get an empty 200: the reply is on its way as a push.
-        dedup.finish(&parsed.dedup_key, None);
+        let finished = Finished {
+            reply: None,
+            command,
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
     }
+    tracing::info!(
+        surface = parsed.route.surface.name(),
+        command,
+        "reply missed the callback deadline: pushed instead"
+    );
     if reply.text.trim().is_empty() {
         return;
     }

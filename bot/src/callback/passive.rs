@@ -92,7 +92,7 @@ fn stream_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::ChatKind;
+    use rallybot_handlers::conversation::ChatKind;
 
     const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 

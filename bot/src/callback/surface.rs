@@ -5,7 +5,7 @@ use rallybot_messages::inbound::{AibotEvent, AibotMessageKind, AppEvent, AppMess
 use rallybot_messages::inbound::{RobotEvent, RobotMessageKind};
 use rallybot_messages::{parse_aibot_message, parse_app_message, parse_robot_message, ParseError};
 
-use crate::conversation::ChatKind;
+use rallybot_handlers::conversation::ChatKind;
 
 /// A WeCom surface that calls the bot back (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 //! `command::COMMANDS`.
 
 use super::text::track_name;
-use super::{Assistant, Caller, Turn};
+use super::{Caller, Conversation, Turn};
 use crate::campaign::{Opening, Rule};
 use crate::command::{CommandKind, CommandSpec, Who, COMMANDS};
 
@@ -51,7 +51,7 @@ fn usage_line(spec: &CommandSpec, in_group: bool) -> String {
     format!("· {}{private}：{}", spec.usage, spec.summary)
 }
 
-impl Assistant {
+impl Conversation {
     /// Whether the campaign has any track this command applies to (no `点赞` without a likes
     /// track, no `阅读` without a points track).
     fn applies(&self, kind: CommandKind) -> bool {

@@ -2,7 +2,7 @@
 //! `crate::quota`) and the officers' `上报`.
 
 use super::text::fit;
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::campaign::{Metric, MetricSource, Union, UnionMatch};
 use crate::quota::{self, MetricProgress, Progress};
 use crate::store::NewReport;
@@ -18,7 +18,7 @@ fn done_text(p: &MetricProgress) -> String {
     }
 }
 
-impl Assistant {
+impl Conversation {
     /// The union whose progress the caller asked for, or why they may not see it.
     fn progress_union(&self, turn: &Turn<'_>, query: Option<&str>) -> Result<&Union, String> {
         let unions = &self.campaign.unions;

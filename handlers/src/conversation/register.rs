@@ -2,7 +2,7 @@
 //! masked summary → `确认`, and the one-line form that jumps to the summary.
 
 use super::dialogue::{self, DialogueState, RegisterDraft};
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::campaign::UnionMatch;
 use crate::command::{normalize, RegisterForm};
 use crate::identity::{IdNumber, IdentityError, PersonName, Phone};
@@ -44,7 +44,7 @@ fn clean_number(text: &str) -> String {
     normalize(text).replace([' ', '-'], "")
 }
 
-impl Assistant {
+impl Conversation {
     pub(super) async fn start_registration(
         &self,
         turn: &Turn<'_>,

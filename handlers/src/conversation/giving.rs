@@ -3,7 +3,7 @@
 
 use super::entries::score_hint;
 use super::text::{fit, titled, track_name};
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track};
 use crate::command::CommandKind;
 use crate::identity::EntryCode;
@@ -32,7 +32,7 @@ fn is_own(entry: &EntryRecord, turn: &Turn<'_>) -> bool {
     }
 }
 
-impl Assistant {
+impl Conversation {
     pub(super) async fn give(
         &self,
         turn: &Turn<'_>,

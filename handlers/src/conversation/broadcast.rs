@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::dialogue::{self, BroadcastDraft, DialogueState};
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::command::BroadcastAudience;
 use crate::store::{NewPush, PushTarget};
 
@@ -15,7 +15,7 @@ pub fn awaiting_confirmation() -> String {
     "有一条公告等待确认：回复「确认」发送，回复「取消」放弃。".to_string()
 }
 
-impl Assistant {
+impl Conversation {
     /// Every officer listed in the unions file, once.
     fn all_officers(&self) -> BTreeSet<String> {
         self.campaign
@@ -88,16 +88,18 @@ impl Assistant {
         let mut queued = 0usize;
         for (recipient, target) in &targets {
             let fresh = self
-                .store
-                .enqueue_push(&NewPush {
-                    key: format!("broadcast/{}/{recipient}", draft.id),
-                    target: target.clone(),
-                    format: "text".to_string(),
-                    content: draft.content.clone(),
-                    mentions: Vec::new(),
-                    not_before: turn.now,
-                    now: turn.now,
-                })
+                .enqueue(
+                    turn,
+                    &NewPush {
+                        key: format!("broadcast/{}/{recipient}", draft.id),
+                        target: target.clone(),
+                        format: "text".to_string(),
+                        content: draft.content.clone(),
+                        mentions: Vec::new(),
+                        not_before: turn.now,
+                        now: turn.now,
+                    },
+                )
                 .await?;
             queued += usize::from(fresh);
         }

@@ -1,5 +1,6 @@
 //! The conversation: one inbound chat message in, one reply out, with roles, stages and the
-//! privacy rule applied. `Assistant::handle` is the only entry point the bot calls.
+//! privacy rule applied. `Conversation::handle` is the only entry point the bot calls; its
+//! `Reply` also says which command the message was read as and whether pushes were queued.
 
 mod broadcast;
 mod dialogue;
@@ -12,16 +13,17 @@ mod stage;
 mod standing;
 mod text;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::campaign::Campaign;
 use crate::clock::Clock;
-use crate::command::{Command, CommandKind, ParseError};
+use crate::command::{self, Command, CommandKind, ParseError};
 use crate::identity::contains_personal_number;
 use crate::privacy::Privacy;
-use crate::store::{AuditEvent, MemberRecord, Store, StoreError};
+use crate::store::{AuditEvent, MemberRecord, NewPush, Store, StoreError};
 
 use dialogue::{DialogueState, Loaded};
 
@@ -53,12 +55,25 @@ pub struct Inbound {
     pub text: String,
 }
 
-/// The bot's answer.
+/// The bot's answer, with what the endpoint that carried the message needs to know of the turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub text: String,
     /// In groups the reply @-mentions the sender.
     pub mention_sender: bool,
+    /// The command the message was read as (also when its arguments were wrong); `None` when it
+    /// was no command. Read from the same parse that chose the answer.
+    pub command: Option<CommandKind>,
+    /// Whether answering queued pushes (a review result, a broadcast): the push sender should
+    /// look at the outbox now rather than at its next poll.
+    pub queued_pushes: bool,
+}
+
+impl Reply {
+    /// The command's name for request logs and metrics (see [`command::label`]).
+    pub fn command_label(&self) -> &'static str {
+        command::label(self.command)
+    }
 }
 
 /// The reply when the store fails: the worker can simply try again.
@@ -70,7 +85,7 @@ pub const PRIVACY_WARNING: &str = "为保护个人信息，请不要在群里发
 
 /// The campaign's conversation logic, shared by every surface.
 #[derive(Debug, Clone)]
-pub struct Assistant {
+pub struct Conversation {
     campaign: Arc<Campaign>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -100,6 +115,8 @@ pub(crate) struct Turn<'a> {
     pub msg: &'a Inbound,
     pub now: DateTime<Utc>,
     pub caller: Caller,
+    /// Set by [`Conversation::enqueue`] when a push was newly queued.
+    queued_pushes: &'a AtomicBool,
 }
 
 impl Turn<'_> {
@@ -108,7 +125,14 @@ impl Turn<'_> {
     }
 }
 
-impl Assistant {
+/// What a turn learns besides its text while answering, for the `Reply`.
+#[derive(Debug, Default)]
+struct Notes {
+    command: Option<CommandKind>,
+    queued_pushes: AtomicBool,
+}
+
+impl Conversation {
     pub fn new(
         campaign: Arc<Campaign>,
         store: Arc<dyn Store>,
@@ -139,7 +163,8 @@ impl Assistant {
     /// Answers one message. Never fails: problems become polite replies.
     pub async fn handle(&self, msg: &Inbound) -> Reply {
         let now = self.clock.now();
-        let text = match self.respond(msg, now).await {
+        let mut notes = Notes::default();
+        let text = match self.respond(msg, now, &mut notes).await {
             Ok(text) => text,
             Err(error) => {
                 // The error text comes from the database driver, never from user input.
@@ -150,22 +175,30 @@ impl Assistant {
         Reply {
             text,
             mention_sender: msg.chat_kind == ChatKind::Group,
+            command: notes.command,
+            queued_pushes: notes.queued_pushes.into_inner(),
         }
     }
 
-    async fn respond(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
+    async fn respond(&self, msg: &Inbound, now: DateTime<Utc>, notes: &mut Notes) -> Answer {
         match msg.chat_kind {
-            ChatKind::Group => self.respond_in_group(msg, now).await,
-            ChatKind::Private => self.respond_in_private(msg, now).await,
+            ChatKind::Group => self.respond_in_group(msg, now, notes).await,
+            ChatKind::Private => self.respond_in_private(msg, now, notes).await,
         }
     }
 
-    async fn respond_in_group(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
-        // Checked before anything is parsed or stored: personal data in a group is only warned about.
+    async fn respond_in_group(
+        &self,
+        msg: &Inbound,
+        now: DateTime<Utc>,
+        notes: &mut Notes,
+    ) -> Answer {
+        let parsed = Command::parse(&msg.text, &self.bot_names);
+        notes.command = command::kind_of(&parsed);
+        // Checked before anything is read or stored: personal data in a group is only warned about.
         if contains_personal_number(&msg.text) {
             return Ok(PRIVACY_WARNING.to_string());
         }
-        let parsed = Command::parse(&msg.text, &self.bot_names);
         match &parsed {
             Ok(Command::Register(Some(_))) => return Ok(PRIVACY_WARNING.to_string()),
             Err(ParseError {
@@ -181,7 +214,7 @@ impl Assistant {
             }
             Err(_) => {}
         }
-        let turn = self.turn(msg, now).await?;
+        let turn = self.turn(msg, now, &notes.queued_pushes).await?;
         match parsed {
             Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
             Ok(command) => self.dispatch(&turn, command).await,
@@ -189,21 +222,30 @@ impl Assistant {
         }
     }
 
-    async fn respond_in_private(&self, msg: &Inbound, now: DateTime<Utc>) -> Answer {
+    async fn respond_in_private(
+        &self,
+        msg: &Inbound,
+        now: DateTime<Utc>,
+        notes: &mut Notes,
+    ) -> Answer {
         let loaded = dialogue::load(&*self.store, msg, now).await?;
-        let turn = self.turn(msg, now).await?;
+        // Inside a dialogue only a command word standing alone counts: an answer such as a union
+        // name must not be taken for a command that happens to start it.
+        let parsed = match loaded {
+            Loaded::Active(_) => Command::parse_strict(&msg.text, &self.bot_names),
+            Loaded::Expired | Loaded::None => Command::parse(&msg.text, &self.bot_names),
+        };
+        notes.command = command::kind_of(&parsed);
+        let turn = self.turn(msg, now, &notes.queued_pushes).await?;
         match loaded {
-            Loaded::Active(state) => self.respond_in_dialogue(&turn, state).await,
-            Loaded::Expired => {
-                let parsed = Command::parse(&msg.text, &self.bot_names);
-                match parsed {
-                    Ok(Command::Unknown | Command::Confirm) => Ok(dialogue::expired_reply()),
-                    Ok(Command::Cancel) => Ok(help::nothing_pending()),
-                    Ok(command) => self.dispatch(&turn, command).await,
-                    Err(error) => Ok(error.to_string()),
-                }
-            }
-            Loaded::None => match Command::parse(&msg.text, &self.bot_names) {
+            Loaded::Active(state) => self.respond_in_dialogue(&turn, state, parsed).await,
+            Loaded::Expired => match parsed {
+                Ok(Command::Unknown | Command::Confirm) => Ok(dialogue::expired_reply()),
+                Ok(Command::Cancel) => Ok(help::nothing_pending()),
+                Ok(command) => self.dispatch(&turn, command).await,
+                Err(error) => Ok(error.to_string()),
+            },
+            Loaded::None => match parsed {
                 Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
                 Ok(command) => self.dispatch(&turn, command).await,
                 Err(error) => Ok(error.to_string()),
@@ -213,8 +255,13 @@ impl Assistant {
 
     /// A message while a registration or broadcast dialogue is open: `取消`/`确认` steer it, a
     /// command word standing alone is answered as usual, anything else answers the question.
-    async fn respond_in_dialogue(&self, turn: &Turn<'_>, state: DialogueState) -> Answer {
-        match Command::parse_strict(&turn.msg.text, &self.bot_names) {
+    async fn respond_in_dialogue(
+        &self,
+        turn: &Turn<'_>,
+        state: DialogueState,
+        parsed: Result<Command, ParseError>,
+    ) -> Answer {
+        match parsed {
             Ok(Command::Cancel) => {
                 dialogue::clear(&*self.store, turn.msg).await?;
                 Ok(match state {
@@ -235,7 +282,12 @@ impl Assistant {
         }
     }
 
-    async fn turn<'a>(&self, msg: &'a Inbound, now: DateTime<Utc>) -> Result<Turn<'a>, StoreError> {
+    async fn turn<'a>(
+        &self,
+        msg: &'a Inbound,
+        now: DateTime<Utc>,
+        queued_pushes: &'a AtomicBool,
+    ) -> Result<Turn<'a>, StoreError> {
         let member = self.store.member(&msg.user).await?;
         let organizer = self.roles.organizers.contains(&msg.user);
         let caller = Caller {
@@ -250,7 +302,12 @@ impl Assistant {
             reviewer: organizer || self.roles.reviewers.contains(&msg.user),
             organizer,
         };
-        Ok(Turn { msg, now, caller })
+        Ok(Turn {
+            msg,
+            now,
+            caller,
+            queued_pushes,
+        })
     }
 
     async fn dispatch(&self, turn: &Turn<'_>, command: Command) -> Answer {
@@ -290,6 +347,16 @@ impl Assistant {
             Command::Cancel | Command::Confirm => Ok(help::nothing_pending()),
             Command::Unknown => Ok(help::unknown()),
         }
+    }
+
+    /// Queues a push for the sender; a push queued for the first time is noted in the turn's
+    /// reply. False when its key was queued before (nothing new to send).
+    async fn enqueue(&self, turn: &Turn<'_>, push: &NewPush) -> Result<bool, StoreError> {
+        let fresh = self.store.enqueue_push(push).await?;
+        if fresh {
+            turn.queued_pushes.store(true, Ordering::Relaxed);
+        }
+        Ok(fresh)
     }
 
     /// Appends an audit record. A failure here must not undo or hide the change the user made,

@@ -2,7 +2,7 @@
 //! (top N with award zones).
 
 use super::text::{fit, titled, track_name};
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Track};
 use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
 use crate::store::{Ranked, StandingAsk, StoreError};
@@ -10,7 +10,7 @@ use crate::store::{Ranked, StandingAsk, StoreError};
 /// Entries per track when `榜单` lists every track at once.
 const OVERVIEW_PER_TRACK: u32 = 3;
 
-impl Assistant {
+impl Conversation {
     /// Who the caller competes as in a track: themselves, or their union in unit tracks.
     fn entrant_for(&self, turn: &Turn<'_>, track: &Track) -> Option<(EntrantKind, String)> {
         let caller = &turn.caller;

@@ -3,7 +3,7 @@
 use url::Url;
 
 use super::text::{self, fit, short, status, titled, track_name};
-use super::{Answer, Assistant, Turn};
+use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track, TrackMatch};
 use crate::command::Decision;
 use crate::identity::EntryCode;
@@ -72,7 +72,7 @@ pub fn score_hint(track: &Track, code: &str) -> String {
     }
 }
 
-impl Assistant {
+impl Conversation {
     /// `《…》` names of all tracks with their prefixes, for "which track?" replies.
     fn track_list(&self) -> String {
         text::track_choices(&self.campaign.tracks)
@@ -321,8 +321,9 @@ impl Assistant {
             ),
         };
         let status_key = wanted.as_str();
-        self.store
-            .enqueue_push(&NewPush {
+        self.enqueue(
+            turn,
+            &NewPush {
                 key: format!("review/{}/{status_key}", reviewed.code),
                 target: PushTarget::User {
                     userid: reviewed.submitter.clone(),
@@ -332,8 +333,9 @@ impl Assistant {
                 mentions: Vec::new(),
                 not_before: turn.now,
                 now: turn.now,
-            })
-            .await?;
+            },
+        )
+        .await?;
         self.audit(
             turn,
             "review",

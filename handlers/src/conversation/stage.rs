@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::text::{date, days_left, local_day, until};
-use super::Assistant;
+use super::Conversation;
 use crate::campaign::{Opening, Rule, Track};
 
 /// What a stage opens, in words: `提交作品；投票、点赞`, naming only what this campaign's
@@ -34,7 +34,7 @@ pub fn openings_text(opens: &[Opening], tracks: &[Track]) -> String {
     }
 }
 
-impl Assistant {
+impl Conversation {
     pub(super) fn stage(&self, now: DateTime<Utc>) -> String {
         let c = &*self.campaign;
         let mut lines = vec![c.name.clone()];
