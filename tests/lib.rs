@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rallybot::callback::surface::Surface;
-use rallybot::callback_client::{BotReply, CallbackClient};
-use rallybot::simulator::Simulator;
+use rallybot::devtools::callback_client::{BotReply, CallbackClient};
+use rallybot::devtools::simulator::Simulator;
+use rallybot::http::callback::surface::Surface;
 use rallybot::{App, Settings};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::{Clock, SystemClock};
@@ -17,7 +17,7 @@ use rallybot_handlers::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use rallybot::local::{sample_id_number, sample_phone};
+pub use rallybot::devtools::local::{sample_id_number, sample_phone};
 
 /// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
 pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
@@ -103,14 +103,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         Database::Postgres(server) => {
             let name = format!(
                 "rallybot_e2e_{}",
-                rallybot::local::random_alnum(12).to_lowercase()
+                rallybot::devtools::local::random_alnum(12).to_lowercase()
             );
             let url = fresh_postgres_database(server, &name).await;
             (url, Some((server.clone(), name)))
         }
     };
-    let mut settings =
-        rallybot::local::local_settings(&storage_url, &simulator.base_url(), &campaign_path());
+    let mut settings = rallybot::devtools::local::local_settings(
+        &storage_url,
+        &simulator.base_url(),
+        &campaign_path(),
+    );
     settings.roles.organizers = vec!["organizer".into()];
     settings.roles.reviewers = vec!["reviewer".into()];
     (options.configure)(&mut settings);
@@ -129,7 +132,7 @@ async fn start(
     let app = App::build(settings.clone()).await.expect("app builds");
     let campaign = app.campaign();
     let at = at
-        .or_else(|| rallybot::local::voting_time(&campaign))
+        .or_else(|| rallybot::devtools::local::voting_time(&campaign))
         .expect("the campaign has a voting stage");
     if let Some(clock) = app.rehearsal_clock() {
         clock.set(at);
@@ -162,7 +165,7 @@ async fn start(
 pub fn campaign_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join(rallybot::local::BUNDLED_CAMPAIGN)
+        .join(rallybot::devtools::local::BUNDLED_CAMPAIGN)
 }
 
 /// Creates an empty database `name` on the server and returns its URL.

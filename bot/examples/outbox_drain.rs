@@ -22,8 +22,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
 use clap::Parser;
-use rallybot::push::{QuietHours, Sender, SenderConfig, WeComTransport};
-use rallybot::simulator::{Simulator, SimulatorOptions};
+use rallybot::background::push::{QuietHours, Sender, SenderConfig, WeComTransport};
+use rallybot::devtools::simulator::{Simulator, SimulatorOptions};
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::client::ClientConfig;

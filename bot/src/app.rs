@@ -1,6 +1,7 @@
 //! The composition root: `App::build(settings)` wires storage, the campaign, the clock, the
-//! conversation, the callback endpoints and the background loops; `run_until_stopped` serves
-//! until the shutdown future resolves. Tests, `chat` and `serve` all start exactly this.
+//! conversation, the HTTP endpoints and the background work (scheduler and push sender, woken
+//! early by the endpoints through one `Wake`); `run_until_stopped` serves until the shutdown
+//! future resolves. Tests, `chat` and `serve` all start exactly this.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,16 +19,15 @@ use rallybot_messages::Crypter;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::background::{Background, Wake};
 use crate::cache::CachedStore;
-use crate::callback::dedup::{self, Dedup};
-use crate::callback::responder::Responder;
-use crate::callback::{CallbackState, Crypters};
 use crate::config::{CallbackCredentials, Settings};
 use crate::http::admin::AdminState;
+use crate::http::callback::dedup::{self, Dedup};
+use crate::http::callback::responder::Responder;
+use crate::http::callback::{CallbackState, Crypters};
 use crate::http::metrics::Metrics;
 use crate::owner::SqliteOwner;
-use crate::scheduler::Background;
-use crate::wakeups::Wakeups;
 
 /// How long shutdown waits for queued dedup replies to be written.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,7 +43,7 @@ pub struct App {
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     metrics: Arc<Metrics>,
-    wakeups: Arc<Wakeups>,
+    wake: Wake,
     dedup_writer: JoinHandle<()>,
     /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
     owner: Option<SqliteOwner>,
@@ -155,37 +155,15 @@ impl App {
             },
         )
         .with_bot_names(settings.wecom.bot_names.clone());
-        let app = Self::build_with(
-            settings,
-            campaign,
-            store,
-            clock,
-            rehearsal,
-            Responder::Conversation(Arc::new(conversation)),
-        )
-        .await?;
-        Ok(App { owner, ..app })
-    }
-
-    /// `build` with the parts given: for the load generator's bare mode and for tests that
-    /// need a different conversation.
-    pub async fn build_with(
-        settings: Settings,
-        campaign: Arc<Campaign>,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        rehearsal: Option<Arc<RehearsalClock>>,
-        responder: Responder,
-    ) -> anyhow::Result<App> {
         let crypters = crypters(&settings)?;
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
         let metrics = Arc::new(Metrics::new());
-        let wakeups = Wakeups::new();
+        let wake = Wake::new();
         let (dedup, dedup_writer) = Dedup::start(store.clone());
         let callbacks = Arc::new(CallbackState {
             crypters,
             corp_id: settings.wecom.corp_id.clone(),
-            responder,
+            responder: Responder::Conversation(Arc::new(conversation)),
             store: store.clone(),
             dedup: Some(dedup),
             clock: clock.clone(),
@@ -193,12 +171,12 @@ impl App {
             reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
-            wakeups: wakeups.clone(),
+            wake: wake.clone(),
         });
         let admin = Arc::new(AdminState {
             token: settings.admin.token.clone(),
             rehearsal: rehearsal.clone(),
-            wakeups: wakeups.clone(),
+            wake: wake.clone(),
         });
         let router = crate::http::router(callbacks, admin);
         let listener = TcpListener::bind(settings.server.listen)
@@ -213,9 +191,9 @@ impl App {
             rehearsal,
             campaign,
             metrics,
-            wakeups,
+            wake,
             dedup_writer,
-            owner: None,
+            owner,
         })
     }
 
@@ -266,14 +244,13 @@ impl App {
             store,
             clock,
             campaign,
-            wakeups,
+            wake,
             dedup_writer,
             owner,
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
-        let loops = Background::start(&settings, campaign, store.clone(), clock)?;
-        wakeups.connect(loops.scheduler_wake(), loops.sender_wake());
+        let loops = Background::start(&settings, campaign, store.clone(), clock, wake)?;
         let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
         let served = axum::serve(listener, router)

@@ -1,22 +1,20 @@
-//! The rallybot application: configuration, HTTP endpoints, scheduler and push sender.
+//! The rallybot application. Where things are:
+//! - `app`: the composition root, `App::build(settings)` + `run_until_stopped(shutdown)`;
+//! - `http`: the router: WeCom callback endpoints (`http/callback`), `/metrics`, `/admin/*`;
+//! - `background`: the scheduler and the push sender, started and stopped together;
+//! - `config`: the `Settings` tree; `telemetry`: logging; `cli`: the `rallybot` subcommands;
+//! - `devtools`: for trying and measuring, not serving: the WeCom simulator, the chat console,
+//!   the load generator, the callback client, local sample settings.
 
 pub mod app;
-pub mod bench;
+pub mod background;
 pub mod cache;
-pub mod callback;
-pub mod callback_client;
-pub mod chat;
-pub mod check;
 pub mod cli;
 pub mod config;
+pub mod devtools;
 pub mod http;
-pub mod local;
 pub mod owner;
-pub mod push;
-pub mod scheduler;
-pub mod simulator;
 pub mod telemetry;
-pub mod wakeups;
 
 pub use app::App;
 pub use config::Settings;

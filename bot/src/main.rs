@@ -1,4 +1,4 @@
-//! The `rallybot` command line: see `rallybot --help` and `cli.rs`.
+//! The `rallybot` command line: see `rallybot --help` and `cli/mod.rs`.
 
 /// Callbacks allocate many small short-lived buffers on every worker thread; mimalloc's
 /// per-thread heaps serve them without the cross-thread contention of the system allocator.

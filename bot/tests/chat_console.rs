@@ -27,10 +27,10 @@ fn a_piped_script_registers_submits_approves_and_votes() {
          /private\n\
          /quit\n\
          this line is never read\n",
-        id1 = rallybot::local::sample_id_number(11),
-        phone1 = rallybot::local::sample_phone(11),
-        id2 = rallybot::local::sample_id_number(12),
-        phone2 = rallybot::local::sample_phone(12),
+        id1 = rallybot::devtools::local::sample_id_number(11),
+        phone1 = rallybot::devtools::local::sample_phone(11),
+        id2 = rallybot::devtools::local::sample_id_number(12),
+        phone2 = rallybot::devtools::local::sample_phone(12),
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_rallybot"))
         .arg("chat")
@@ -76,7 +76,7 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         group_reply.contains("@lisi") && group_reply.contains("私聊"),
         "{group_reply}"
     );
-    assert!(!group_reply.contains(&rallybot::local::sample_id_number(12)));
+    assert!(!group_reply.contains(&rallybot::devtools::local::sample_id_number(12)));
     // Through the AI bot the same group gets answers too (a finished stream, decrypted).
     let aibot_part = out.split("/surface aibot").nth(1).unwrap_or("");
     assert!(aibot_part.contains("lisi@群:职工群> 排名"), "{out}");

@@ -1,7 +1,7 @@
 //! Hostile or broken callbacks are refused with a 4xx before anything is stored: forged
 //! signatures, stale timestamps, oversize bodies, malformed XML/JSON, DTDs and entities.
 
-use rallybot::callback::surface::Surface;
+use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{spawn_app, TestApp};
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::store::CallbackClaim;

@@ -1,7 +1,7 @@
 //! WeCom retries: the same msgid arriving three times takes effect once, and every retry gets
 //! the first reply again or an empty 200 — also after a restart.
 
-use rallybot::callback::surface::Surface;
+use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{postgres_or_skip, spawn_app, spawn_app_with, Database, TestApp, TestOptions};
 
 async fn approved_entry(app: &TestApp) {

@@ -1,7 +1,7 @@
 //! The HTTP surface: URL verification on every callback endpoint, disabled surfaces, health,
 //! metrics and the admin clock.
 
-use rallybot::callback::surface::Surface;
+use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{spawn_app, spawn_app_with, TestOptions};
 
 fn url_encode(value: &str) -> String {

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use rallybot::callback::surface::Surface;
-use rallybot::simulator::Endpoint;
+use rallybot::devtools::simulator::Endpoint;
+use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{spawn_app_with, TestOptions};
 
 /// Waits (bounded) until the simulator has delivered `n` messages.

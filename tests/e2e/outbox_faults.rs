@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use rallybot::simulator::{Endpoint, Fault, FaultTarget, Outcome, Times};
+use rallybot::devtools::simulator::{Endpoint, Fault, FaultTarget, Outcome, Times};
 use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
 
 use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};

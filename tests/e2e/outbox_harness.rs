@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use rallybot::push::{DeliveryError, QuietHours, Sender, SenderConfig, Transport, WeComTransport};
-use rallybot::scheduler::{Scheduler, SchedulerConfig};
-use rallybot::simulator::{Received, Simulator, SimulatorOptions};
+use rallybot::background::push::{
+    DeliveryError, QuietHours, Sender, SenderConfig, Transport, WeComTransport,
+};
+use rallybot::background::scheduler::{Scheduler, SchedulerConfig};
+use rallybot::devtools::simulator::{Received, Simulator, SimulatorOptions};
 use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, FixedClock};
 use rallybot_handlers::store::{GroupRecord, NewPush, PushRecord, PushStatus, PushTarget, Store};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use rallybot::push::{Sender, SenderConfig};
-use rallybot::simulator::{Fault, Times};
+use rallybot::background::push::{Sender, SenderConfig};
+use rallybot::devtools::simulator::{Fault, Times};
 
 use super::outbox_harness::{
     assert_each_delivered_once, assert_released_at_once, at, postgres_or_skip, Db, GatedTransport,

@@ -3,7 +3,7 @@
 //! the longest queues go first because they decide when a fan-out ends.
 
 use chrono::Duration;
-use rallybot::simulator::Endpoint;
+use rallybot::devtools::simulator::Endpoint;
 use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
 
 use super::outbox_harness::{at, Db, Harness};

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use rallybot::simulator::{Fault, Times};
+use rallybot::devtools::simulator::{Fault, Times};
 use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
 
 use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use rallybot::push::SenderConfig;
+use rallybot::background::push::SenderConfig;
 use rallybot_handlers::store::PushStatus;
 
 use super::outbox_harness::{

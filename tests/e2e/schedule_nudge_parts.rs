@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use rallybot::scheduler::PlannedPush;
+use rallybot::background::scheduler::PlannedPush;
 use rallybot_handlers::campaign::load_campaign;
 
 use super::outbox_harness::at;
@@ -19,7 +19,7 @@ async fn a_long_city_nudge_comes_in_parts_naming_every_county() {
     let campaign = load_campaign(&path).unwrap();
     let store = rallybot_storage::open("sqlite::memory:").await.unwrap();
     // Monday 3 August 2020, 09:00 in Linfen: the weekly nudge, nothing reported yet.
-    let plan = rallybot::scheduler::plan(
+    let plan = rallybot::background::scheduler::plan(
         &campaign,
         store.as_ref(),
         &[],

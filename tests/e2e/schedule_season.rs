@@ -279,7 +279,7 @@ async fn seed_000_season_on_postgres() {
 async fn plan_lists_the_first_week_without_sending() {
     let h = Harness::new(Db::Sqlite, local(2022, 7, 20, 0, 0)).await;
     h.add_groups(&GROUPS).await;
-    let plan = rallybot::scheduler::plan(
+    let plan = rallybot::background::scheduler::plan(
         &h.campaign,
         h.store.as_ref(),
         &h.organizers,
@@ -303,7 +303,7 @@ async fn plan_lists_the_first_week_without_sending() {
         .iter()
         .any(|p| p.job == "nudge" && p.recipient == "user:qqhr_officer01"));
     let mut out = Vec::new();
-    rallybot::scheduler::print_plan(&plan, h.campaign.timezone, &mut out).unwrap();
+    rallybot::cli::print_plan(&plan, h.campaign.timezone, &mut out).unwrap();
     let printed = String::from_utf8(out).unwrap();
     assert!(
         printed.contains("2022-07-21 08:00 (due 07-21 00:00, quiet hours)"),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use rallybot::simulator::{Endpoint, Fault, FaultTarget, Outcome, Simulator, Times, ViolationKind};
+use rallybot::devtools::simulator::{
+    Endpoint, Fault, FaultTarget, Outcome, Simulator, Times, ViolationKind,
+};
 use rallybot_handlers::clock::FixedClock;
 use serde_json::{json, Value};
 

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{DateTime, FixedOffset};
 use rallybot_handlers::clock::{Clock, RehearsalClock};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::HttpError;
-use crate::config::Secret;
-use crate::wakeups::Wakeups;
+use crate::background::Wake;
+use crate::config::{parse_offset, Secret};
 
 /// What the admin endpoints need.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct AdminState {
     /// Present only when `clock.rehearsal = true`.
     pub rehearsal: Option<Arc<RehearsalClock>>,
     /// Told when the clock moved, so reminders and pushes now due go out at once.
-    pub wakeups: Arc<Wakeups>,
+    pub wake: Wake,
 }
 
 /// `{"set": "2022-08-10T09:00:00+08:00"}` or `{"advance": "24h"}`.
@@ -75,67 +75,15 @@ pub async fn clock(
         }
         _ => return Err(HttpError::BadRequest("bad_clock_request")),
     }
-    state.wakeups.all();
+    state.wake.clock_moved();
     let now = clock.now();
     tracing::info!(now = %now.to_rfc3339(), "rehearsal clock moved");
     Ok(Json(serde_json::json!({ "now": now.to_rfc3339() })))
 }
 
-/// `24h`, `30m`, `7d`, `90s`, `1d12h`, `-2h`: a signed sum of number+unit parts.
-pub fn parse_offset(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = Duration::zero();
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest.chars().next()?;
-        rest = &rest[unit.len_utf8()..];
-        let part = match unit {
-            'd' => Duration::try_days(n)?,
-            'h' => Duration::try_hours(n)?,
-            'm' => Duration::try_minutes(n)?,
-            's' => Duration::try_seconds(n)?,
-            _ => return None,
-        };
-        total = total.checked_add(&part)?;
-    }
-    Some(if negative { -total } else { total })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn offsets_parse() {
-        assert_eq!(parse_offset("24h"), Some(Duration::hours(24)));
-        assert_eq!(parse_offset("1d12h"), Some(Duration::hours(36)));
-        assert_eq!(parse_offset(" 30m "), Some(Duration::minutes(30)));
-        assert_eq!(parse_offset("-2h"), Some(Duration::hours(-2)));
-        assert_eq!(parse_offset("90s"), Some(Duration::seconds(90)));
-        for bad in [
-            "",
-            "h",
-            "24",
-            "24x",
-            "1.5h",
-            "--1h",
-            "99999999999999999999d",
-        ] {
-            assert_eq!(parse_offset(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn bearer_token_is_required_and_compared() {

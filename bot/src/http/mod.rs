@@ -1,6 +1,8 @@
-//! The HTTP server's router: WeCom callbacks, `/healthz`, `/metrics`, `/admin/*`.
+//! The HTTP server: the router over the WeCom callback endpoints (`callback/`), `/healthz`,
+//! `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`).
 
 pub mod admin;
+pub mod callback;
 pub mod error;
 pub mod metrics;
 
@@ -12,8 +14,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::callback::{self, CallbackState};
 use admin::AdminState;
+use callback::CallbackState;
 use metrics::Metrics;
 
 /// Builds the whole router.

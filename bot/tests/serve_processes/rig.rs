@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Utc};
-use rallybot::simulator::{Fault, Received, Simulator, Times, Violation};
+use rallybot::devtools::simulator::{Fault, Received, Simulator, Times, Violation};
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::store::{NewPush, PushTarget};
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use rallybot::simulator::{Endpoint, Outcome, Received};
+use rallybot::devtools::simulator::{Endpoint, Outcome, Received};
 
 use crate::rig::{officer, userid_of, Run};
 use crate::{CONCURRENCY, FAN_OUT, KILL_AFTER};

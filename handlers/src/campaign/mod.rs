@@ -12,3 +12,4 @@ mod values;
 pub use load::{load_campaign, LoadError, Problem};
 pub use lookup::{TrackMatch, UnionMatch};
 pub use model::*;
+pub use values::parse_instant;

@@ -53,6 +53,12 @@ pub(crate) fn parse_when(text: &str) -> Result<When, String> {
     Err(format!("`{s}` is not a date or time: {WHEN_FORMATS}"))
 }
 
+/// A point in time as people type it (a campaign file, `rallybot schedule --from`): RFC 3339,
+/// a local date and time, or a date meaning 00:00 local, in time zone `tz`.
+pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    resolve_when(parse_when(text)?, tz, DayEdge::Start)
+}
+
 /// Applies the campaign's time zone.
 pub(crate) fn resolve_when(when: When, tz: Tz, edge: DayEdge) -> Result<DateTime<Utc>, String> {
     let local = match when {
@@ -218,6 +224,18 @@ mod tests {
             resolve_when(date, tz, DayEdge::End).unwrap(),
             utc("2022-08-02T00:00:00+08:00")
         );
+    }
+
+    #[test]
+    fn instants_as_people_type_them() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let at = parse_instant("2022-08-01", tz).unwrap();
+        assert_eq!(at.to_rfc3339(), "2022-07-31T16:00:00+00:00");
+        let at = parse_instant("2022-08-01T10:00", tz).unwrap();
+        assert_eq!(at.to_rfc3339(), "2022-08-01T02:00:00+00:00");
+        let at = parse_instant("2022-08-01T10:00:00Z", tz).unwrap();
+        assert_eq!(at.to_rfc3339(), "2022-08-01T10:00:00+00:00");
+        assert!(parse_instant("next tuesday", tz).is_err());
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! The `rallybot` command line: the clap definitions and the dispatch, one file per subcommand
+//! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `chat`, `bench`). `export` has its slot
+//! but no implementation yet.
+
+mod bench;
+mod chat;
+mod check;
+mod migrate;
+mod outbox;
+mod schedule;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, Loaded, Settings};
+use crate::devtools::bench::Mode;
+
+pub use schedule::print_plan;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rallybot",
+    version,
+    about = "WeCom bot for trade-union online campaigns"
+)]
+pub struct Cli {
+    /// Config file (default: $RALLYBOT_CONFIG, else ./rallybot.toml if present, else defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything: callback endpoints, scheduler, push sender.
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Report every problem in the config and campaign files (file:line: message).
+    Check,
+    /// A local console: talk to an in-process bot through the real encrypted callbacks.
+    Chat(ChatArgs),
+    /// Load generator: signed, encrypted callbacks against 127.0.0.1.
+    Bench(BenchArgs),
+    /// What the scheduler would push between two times; nothing is sent.
+    Schedule(ScheduleArgs),
+    /// The push outbox: pending, sent and failed pushes.
+    Outbox(OutboxArgs),
+    /// Export results, quotas, winners or the ledger.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleArgs {
+    /// Start (RFC 3339, or a date meaning 00:00 in the campaign's time zone).
+    #[arg(long)]
+    pub from: String,
+    /// End (exclusive), same formats.
+    #[arg(long)]
+    pub to: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutboxArgs {
+    /// Only pushes with this status: pending, sending, sent, failed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// At most this many rows, most recent first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// results, quotas, winners or ledger.
+    pub what: String,
+    /// xlsx or csv.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Output file (default: standard output for csv).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatArgs {
+    /// Your WeCom userid in the console (organizer and reviewer).
+    #[arg(long, default_value = crate::devtools::chat::DEFAULT_USER)]
+    pub user: String,
+    /// Campaign file (default: the bundled 黑龙江 2022 campaign).
+    #[arg(long)]
+    pub campaign: Option<PathBuf>,
+    /// Start the campaign clock here (RFC 3339); default: a day when voting is open.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Keep the SQLite database in this file (default: a temporary one).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Show the bot's logs on standard error (normally only errors).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "bot")]
+    pub mode: Mode,
+    /// The chat message every callback carries (e.g. 帮助, 排名, "投票 C0001": the seeded entry
+    /// is the first of the first member `votes` track, C0001 in the bundled campaign).
+    #[arg(long, default_value = "帮助")]
+    pub command: String,
+    /// Concurrent HTTP connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Callbacks per second in total; 0 = as fast as the bot answers.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// How long to measure, e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Unmeasured warm-up before, e.g. 2s.
+    #[arg(long, default_value = "2s")]
+    pub warmup: String,
+    /// Registered members sending the callbacks (votes need many: 5 per member and entry a day).
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u32,
+    /// SQLite database file (default: a temporary one).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Campaign file (default: the bundled 黑龙江 2022 campaign).
+    #[arg(long)]
+    pub campaign: Option<PathBuf>,
+    /// Run only the target: print its address and credentials as one JSON line, serve until
+    /// standard input closes. The generator starts itself this way.
+    #[arg(long, hide = true)]
+    pub serve_only: bool,
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        // These read no config, or report its problems themselves.
+        Command::Check => check::run(cli.config.as_deref()),
+        Command::Chat(args) => report(chat::run(args).await),
+        Command::Bench(args) => report(bench::run(args).await),
+        command => {
+            let Some(loaded) = load(cli.config.as_deref()) else {
+                return ExitCode::FAILURE;
+            };
+            crate::telemetry::init(&loaded.settings.log);
+            report(run_configured(command, loaded).await)
+        }
+    }
+}
+
+async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> {
+    let settings = loaded.settings;
+    match command {
+        Command::Serve => serve::run(settings).await,
+        Command::Migrate => migrate::run(&settings).await,
+        Command::Schedule(args) => schedule::run(&settings, &args.from, &args.to).await,
+        Command::Outbox(args) => outbox::run(&settings, args.status.as_deref(), args.limit).await,
+        Command::Export(_) => anyhow::bail!("`export` is not available in this build yet"),
+        Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
+    }
+}
+
+/// The settings, or `None` after printing why they cannot be loaded.
+fn load(config: Option<&Path>) -> Option<Loaded> {
+    match Settings::load(config, std::env::vars()) {
+        Ok(loaded) => Some(loaded),
+        Err(ConfigError::Invalid { problems }) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            None
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+/// A table cell: the first line of `text`, at most `chars` characters.
+fn first_line(text: &str, chars: usize) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut out: String = line.chars().take(chars).collect();
+    if line.chars().count() > chars {
+        out.push('…');
+    }
+    out
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["rallybot", "--config", "x.toml", "check"]).unwrap();
+        assert!(matches!(cli.command, Command::Check));
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        let cli = Cli::try_parse_from([
+            "rallybot",
+            "schedule",
+            "--from",
+            "2022-08-01",
+            "--to",
+            "2022-08-02",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Schedule(_)));
+    }
+}

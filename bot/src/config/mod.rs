@@ -1,0 +1,154 @@
+//! The typed `Settings` tree (SPEC §7.1): loaded from `rallybot.toml`, every key overridable by
+//! `RALLYBOT_<SECTION>__<KEY>` environment variables, secrets wrapped so they never print. This
+//! file holds the tree and its small sections; `wecom` the WeCom section, `push` the sender's,
+//! `load` reading files and the environment, `problems` what `rallybot check` reports.
+
+mod duration;
+mod load;
+mod problems;
+mod push;
+mod secret;
+mod wecom;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::{parse_offset, HumanDuration};
+pub use load::{ConfigError, ConfigProblem, Loaded, Origin};
+pub use push::PushSettings;
+pub use secret::Secret;
+pub use wecom::{
+    AppSurfaceSettings, CallbackCredentials, CallbackSurfaceSettings, GroupSettings, WecomSettings,
+};
+
+/// The prefix of every environment override; `__` separates the levels of the key path.
+pub const ENV_PREFIX: &str = "RALLYBOT_";
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "RALLYBOT_CONFIG";
+/// The config file used when neither `--config` nor `RALLYBOT_CONFIG` names one.
+pub const DEFAULT_CONFIG_FILE: &str = "rallybot.toml";
+
+/// The whole configuration. Sections and keys as in SPEC §7.1, plus a few the bot needs
+/// (`server.reply_deadline_ms`, `wecom.timeout_ms`, `wecom.bot_names`, `[push]`, `[log]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub wecom: WecomSettings,
+    pub campaign: CampaignSettings,
+    pub roles: RolesSettings,
+    pub privacy: PrivacySettings,
+    pub admin: AdminSettings,
+    pub clock: ClockSettings,
+    pub push: PushSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP server binds; port 0 picks a free port (tests, `chat`).
+    pub listen: SocketAddr,
+    /// Used in links the bot sends.
+    pub public_url: String,
+    /// How long a callback may take before it is acknowledged with an empty 200 and its reply
+    /// pushed through the API instead. WeCom gives up after 5 s; 0 always defers.
+    pub reply_deadline_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "https://bot.example.org".into(),
+            reply_deadline_ms: 4000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://rallybot.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignSettings {
+    pub file: PathBuf,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::from("deploy/campaigns/longjiang-2022.toml"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolesSettings {
+    pub organizers: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// HMAC key for ID-number hashes.
+    pub pepper: Secret,
+    /// 32-byte AES key, base64, for phone numbers at rest.
+    pub key: Secret,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Bearer token for `/admin/*`; empty disables those endpoints.
+    pub token: Secret,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockSettings {
+    /// A manual clock that `POST /admin/clock` can set: for rehearsals, never in production.
+    pub rehearsal: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `rallybot=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,233 @@
+//! The load generator (`rallybot bench`): sends signed, encrypted callbacks over HTTP to a bot
+//! on 127.0.0.1, each with a distinct msgid (so dedup writes every time), at a fixed rate or as
+//! fast as the bot answers, and reports throughput, latency percentiles and the CPU each side
+//! spent per callback.
+//!
+//! The target runs in its own process (this binary again, with `--serve-only`), so generator and
+//! bot are measured apart, as a real client would see the bot. Three targets: `--mode bot` (the
+//! whole bot: SQLite, dedup, the campaign conversation), `--mode bare` (the same HTTP endpoint
+//! verifying, decrypting and encrypting a fixed reply, with no database), whose ratio is the
+//! bot's own overhead, and `--mode dedup` (bare plus the durable dedup) in between.
+
+mod http1;
+mod load;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, Command};
+
+pub use load::{LoadReport, LoadSpec};
+
+use super::callback_client::CallbackClient;
+use crate::config::{Secret, WecomSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The whole bot (SQLite, dedup, conversation).
+    Bot,
+    /// Verify + decrypt + encrypt a fixed reply; no database, no conversation.
+    Bare,
+    /// The bare endpoint plus the durable dedup (SQLite), to see what dedup costs alone.
+    Dedup,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Bot => "bot",
+            Mode::Bare => "bare",
+            Mode::Dedup => "dedup",
+        }
+    }
+}
+
+/// The target process: which endpoint, and the data behind it.
+#[derive(Debug, Clone)]
+pub struct TargetOptions {
+    pub mode: Mode,
+    /// Registered members sending the callbacks.
+    pub users: u32,
+    /// SQLite database file (default: a temporary one).
+    pub db: Option<PathBuf>,
+    /// Campaign file (default: the bundled 黑龙江 2022 campaign).
+    pub campaign: Option<PathBuf>,
+}
+
+/// What the generator sends, and for how long.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The chat message every callback carries.
+    pub command: String,
+    pub connections: usize,
+    /// Callbacks per second in total; 0 = as fast as the bot answers.
+    pub rate: u64,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// What the target process tells the generator, as its first line of output.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Ready {
+    base_url: String,
+    corp_id: String,
+    agent_id: i64,
+    token: String,
+    encoding_aes_key: String,
+}
+
+/// The target process: starts the bot (or bare endpoint), announces itself, serves until the
+/// generator closes our standard input.
+pub async fn serve_target(options: &TargetOptions) -> anyhow::Result<()> {
+    let target = setup::Target::start(options).await?;
+    let ready = Ready {
+        base_url: target.base_url.clone(),
+        corp_id: target.wecom.corp_id.clone(),
+        agent_id: target.wecom.app.agent_id,
+        token: target.wecom.app.token.expose().to_string(),
+        encoding_aes_key: target.wecom.app.encoding_aes_key.expose().to_string(),
+    };
+    println!("{}", serde_json::to_string(&ready)?);
+    // EOF (or an error) on standard input means the generator is done or gone.
+    let (closed, input_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut rest);
+        let _ = closed.send(());
+    });
+    let _ = input_closed.await;
+    target.stop().await
+}
+
+/// The generator: starts the target process, drives it, reports.
+pub async fn generate(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<()> {
+    let mut target = TargetProcess(start_target(options)?);
+    let ready = tokio::task::block_in_place(|| read_ready(&mut target.0))?;
+    let mut wecom = WecomSettings {
+        corp_id: ready.corp_id.clone(),
+        ..WecomSettings::default()
+    };
+    wecom.app.agent_id = ready.agent_id;
+    wecom.app.token = Secret::new(ready.token.clone());
+    wecom.app.encoding_aes_key = Secret::new(ready.encoding_aes_key.clone());
+    let client = Arc::new(CallbackClient::new(&ready.base_url, &wecom)?);
+    println!(
+        "target: {} mode in process {}, {} · command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
+        options.mode.name(),
+        target.0.id(),
+        ready.base_url,
+        load.command,
+        load.connections,
+        if load.rate == 0 {
+            "max throughput".to_string()
+        } else {
+            format!("{} callbacks/s", load.rate)
+        },
+        load.warmup,
+        load.duration
+    );
+    let spec = LoadSpec {
+        addr: ready
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
+        text: load.command.clone(),
+        connections: load.connections.max(1),
+        rate: load.rate,
+        warmup: load.warmup,
+        duration: load.duration,
+        users: Arc::new(setup::user_ids(options.users)),
+    };
+    let target_pid = target.0.id().to_string();
+    let cpu_before = (cpu_seconds("self"), cpu_seconds(&target_pid));
+    let report = load::run(&client, &spec).await?;
+    let cpu_after = (cpu_seconds("self"), cpu_seconds(&target_pid));
+    println!("{report}");
+    let callbacks = report.sent_total.max(1) as f64;
+    let per_callback = |after: Option<f64>, before: Option<f64>| {
+        after
+            .zip(before)
+            .map(|(a, b)| {
+                format!(
+                    "{:.2} s = {:.0} µs per callback",
+                    a - b,
+                    (a - b) * 1e6 / callbacks
+                )
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    println!(
+        "CPU over warm-up and measurement: target {} · generator {}",
+        per_callback(cpu_after.1, cpu_before.1),
+        per_callback(cpu_after.0, cpu_before.0)
+    );
+    // Closing its standard input stops the target; wait for it to finish cleanly.
+    drop(target.0.stdin.take());
+    let status =
+        tokio::task::block_in_place(|| target.0.wait()).context("waiting for the target")?;
+    anyhow::ensure!(status.success(), "the target process ended with {status}");
+    Ok(())
+}
+
+/// The target process, killed if the generator stops early.
+struct TargetProcess(Child);
+
+impl Drop for TargetProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// This program again, as `rallybot bench --serve-only` with the target's options.
+fn start_target(options: &TargetOptions) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("bench")
+        .arg("--serve-only")
+        .args(["--mode", options.mode.name()])
+        .args(["--users", &options.users.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(db) = &options.db {
+        command.arg("--db").arg(db);
+    }
+    if let Some(campaign) = &options.campaign {
+        command.arg("--campaign").arg(campaign);
+    }
+    command.spawn().context("starting the target process")
+}
+
+fn read_ready(target: &mut Child) -> anyhow::Result<Ready> {
+    let stdout = target
+        .stdout
+        .take()
+        .context("the target's output is not captured")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading the target's address")?;
+    serde_json::from_str(&line)
+        .with_context(|| format!("the target did not start (it said {:?})", line.trim()))
+}
+
+/// User + system CPU time so far of a process (`self` or a pid), from Linux `/proc`, in seconds.
+fn cpu_seconds(process: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks; USER_HZ is 100 on every mainstream configuration.
+    Some((utime + stime) / 100.0)
+}

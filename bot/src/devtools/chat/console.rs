@@ -1,0 +1,309 @@
+//! What the console does with one typed line: a `/command` changes who is speaking and where,
+//! anything else travels to the bot as a WeCom message; the answer and any pushes come back
+//! as printable text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::devtools::callback_client::BotReply;
+use crate::devtools::simulator::{Endpoint, Received};
+use crate::http::callback::surface::Surface;
+
+use super::session::Session;
+
+/// Where the current user is talking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Private chat with the self-built app.
+    Private,
+    /// A group chat, by name.
+    Group(String),
+}
+
+/// Which surface carries group messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSurface {
+    Robot,
+    Aibot,
+}
+
+/// What a line asked for besides output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The default group's name.
+pub const DEFAULT_GROUP: &str = "职工群";
+
+/// The console's state: who speaks, where, and what has been shown.
+#[derive(Debug)]
+pub struct Console {
+    pub user: String,
+    pub place: Place,
+    pub group_surface: GroupSurface,
+    /// Group name → webhook key in the simulator.
+    groups: BTreeMap<String, String>,
+    /// Simulator records already printed.
+    shown: u64,
+}
+
+pub const HELP: &str = "\
+控制台命令 / console commands:
+  /as <userid>        以另一个用户身份发言 / speak as another user
+  /group [群名]       到群里发言（默认“职工群”），消息会自动 @ 机器人 / talk in a group (the bot is @-mentioned for you)
+  /private            回到与应用的私聊 / back to the private chat with the app
+  /surface robot|aibot  群消息走群机器人回调或智能机器人 / which surface carries group messages
+  /clock              查看活动时钟 / show the campaign clock
+  /clock set <时间>   例如 /clock set 2022-08-20T09:00:00+08:00
+  /clock +24h         时钟前进（也可 +30m、+7d）/ move the clock forward
+  /whoami             当前身份和位置 / who and where you are
+  /help               本帮助 / this help
+  /quit               退出（或 Ctrl-D）/ quit (or Ctrl-D)
+其他输入都作为聊天消息发给机器人，例如：帮助、注册、提交、投票 C0001、剩余、排名、榜单。
+Anything else is sent to the bot as a chat message, e.g. 帮助, 注册, 投票 C0001.";
+
+impl Console {
+    pub fn new(user: &str) -> Self {
+        Self {
+            user: user.to_string(),
+            place: Place::Private,
+            group_surface: GroupSurface::Robot,
+            groups: BTreeMap::new(),
+            shown: 0,
+        }
+    }
+
+    /// The prompt: `zhangwei@私聊> ` or `zhangwei@群:职工群> `.
+    pub fn prompt(&self) -> String {
+        match &self.place {
+            Place::Private => format!("{}@私聊> ", self.user),
+            Place::Group(name) => format!("{}@群:{name}> ", self.user),
+        }
+    }
+
+    fn group_key(&mut self, name: &str) -> String {
+        let next = format!("group{}", self.groups.len() + 1);
+        self.groups.entry(name.to_string()).or_insert(next).clone()
+    }
+
+    fn group_name_of_key(&self, key: &str) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|(_, k)| k.as_str() == key)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Handles one line; returns what to print.
+    pub async fn line(&mut self, session: &Session, line: &str) -> (String, Flow) {
+        let line = line.trim();
+        if line.is_empty() {
+            return (String::new(), Flow::Continue);
+        }
+        if let Some(command) = line.strip_prefix('/') {
+            return self.command(session, command).await;
+        }
+        let mut out = match self.say(session, line).await {
+            Ok(reply) => render_reply(&reply),
+            Err(e) => format!("!! 发送失败 / could not send: {e:#}\n"),
+        };
+        session.settle().await;
+        out.push_str(&self.new_pushes(session));
+        (out, Flow::Continue)
+    }
+
+    async fn command(&mut self, session: &Session, command: &str) -> (String, Flow) {
+        let (name, rest) = command
+            .split_once(char::is_whitespace)
+            .map_or((command, ""), |(n, r)| (n, r.trim()));
+        let out = match name {
+            "quit" | "exit" | "q" => return ("再见 / bye\n".into(), Flow::Quit),
+            "help" | "h" | "?" => format!("{HELP}\n"),
+            "as" if !rest.is_empty() => {
+                self.user = rest.to_string();
+                format!("现在以 {rest} 的身份发言 / now speaking as {rest}\n")
+            }
+            "group" => {
+                let name = if rest.is_empty() { DEFAULT_GROUP } else { rest };
+                self.group_key(name);
+                self.place = Place::Group(name.to_string());
+                format!("在群「{name}」中发言，消息会 @ 机器人 / talking in group {name}\n")
+            }
+            "private" => {
+                self.place = Place::Private;
+                "回到与应用的私聊 / back to the private chat\n".into()
+            }
+            "surface" => match rest {
+                "robot" => {
+                    self.group_surface = GroupSurface::Robot;
+                    "群消息走群机器人回调 / group messages use the group robot callback\n".into()
+                }
+                "aibot" => {
+                    self.group_surface = GroupSurface::Aibot;
+                    "群消息走智能机器人 / group messages use the AI bot\n".into()
+                }
+                _ => "用法 / usage: /surface robot|aibot\n".into(),
+            },
+            "whoami" => format!(
+                "{} @ {}\n",
+                self.user,
+                match &self.place {
+                    Place::Private => "私聊 / private".to_string(),
+                    Place::Group(g) => format!("群 / group {g}"),
+                }
+            ),
+            "clock" => self.clock(session, rest).await,
+            _ => format!(
+                "未知的控制台命令 /{name}，输入 /help 查看 / unknown console command, try /help\n"
+            ),
+        };
+        (out, Flow::Continue)
+    }
+
+    async fn clock(&self, session: &Session, rest: &str) -> String {
+        let request = if rest.is_empty() {
+            None
+        } else if let Some(at) = rest.strip_prefix("set ") {
+            Some(serde_json::json!({ "set": at.trim() }))
+        } else if let Some(by) = rest.strip_prefix("advance ") {
+            Some(serde_json::json!({ "advance": by.trim() }))
+        } else if let Some(by) = rest.strip_prefix('+') {
+            Some(serde_json::json!({ "advance": by.trim() }))
+        } else {
+            return "用法 / usage: /clock | /clock set <RFC 3339> | /clock +24h\n".into();
+        };
+        if let Some(body) = request {
+            if let Err(e) = session.move_clock(body).await {
+                return format!("!! {e:#}\n");
+            }
+        }
+        let now = session
+            .clock
+            .now()
+            .with_timezone(&session.campaign.timezone);
+        let stage = session.campaign.stage_at(session.clock.now()).map_or(
+            "（不在任何阶段 / between stages）".to_string(),
+            |s| s.name.clone(),
+        );
+        format!(
+            "活动时钟 / campaign clock: {} · {stage}\n",
+            now.format("%Y-%m-%d %H:%M %Z")
+        )
+    }
+
+    async fn say(&mut self, session: &Session, text: &str) -> anyhow::Result<BotReply> {
+        let client = &session.client;
+        let id = client.next_msg_id();
+        let reply = match self.place.clone() {
+            Place::Private => {
+                let plain = client.app_text_plain(&self.user, text, id);
+                client.exchange(Surface::App, &plain).await?
+            }
+            Place::Group(name) => {
+                let key = self.group_key(&name);
+                // Only @-mentions reach the bot in groups.
+                let bot = session
+                    .settings
+                    .wecom
+                    .bot_names
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "rallybot".into());
+                let text = if text.starts_with('@') || text.starts_with('＠') {
+                    text.to_string()
+                } else {
+                    format!("@{bot} {text}")
+                };
+                match self.group_surface {
+                    GroupSurface::Robot => {
+                        let webhook = session.simulator.webhook_url(&key);
+                        let plain = client.robot_text_plain(
+                            &format!("chat-{key}"),
+                            true,
+                            &self.user,
+                            &text,
+                            &webhook,
+                            id,
+                        );
+                        client.exchange(Surface::Robot, &plain).await?
+                    }
+                    GroupSurface::Aibot => {
+                        let response_url = session.simulator.issue_response_url();
+                        let plain = client.aibot_text_plain(
+                            Some(&format!("chat-{key}")),
+                            &self.user,
+                            &text,
+                            &response_url,
+                            id,
+                        );
+                        client.exchange(Surface::Aibot, &plain).await?
+                    }
+                }
+            }
+        };
+        Ok(reply)
+    }
+
+    /// Pushes the simulator received since the last call, as text.
+    pub fn new_pushes(&mut self, session: &Session) -> String {
+        let mut out = String::new();
+        for received in session.simulator.delivered() {
+            if received.seq < self.shown {
+                continue;
+            }
+            self.shown = received.seq + 1;
+            out.push_str(&self.render_push(&received));
+        }
+        out
+    }
+
+    fn render_push(&self, received: &Received) -> String {
+        let content = received.content().unwrap_or("");
+        let to = match received.endpoint {
+            Endpoint::MessageSend => format!("私聊 {}", received.recipients().join("|")),
+            Endpoint::Webhook => {
+                let key = received.key.as_deref().unwrap_or("");
+                format!("群 {}", self.group_name_of_key(key).unwrap_or(key))
+            }
+            Endpoint::AppchatSend => "应用群聊".to_string(),
+            Endpoint::AibotResponse => "智能机器人回复".to_string(),
+            Endpoint::GetToken => return String::new(),
+        };
+        let mentions = received.mentions();
+        let mut out = format!("  [推送 push → {to}]");
+        if !mentions.is_empty() {
+            let _ = write!(out, " @{}", mentions.join(" @"));
+        }
+        out.push('\n');
+        for line in content.lines() {
+            let _ = writeln!(out, "  │ {line}");
+        }
+        out
+    }
+}
+
+fn render_reply(reply: &BotReply) -> String {
+    match &reply.text {
+        None if reply.status == 200 => {
+            "bot › （已收到，稍后推送回复 / acknowledged, the reply will be pushed）\n".into()
+        }
+        None => format!(
+            "!! 机器人返回 HTTP {} / the bot answered HTTP {}\n",
+            reply.status, reply.status
+        ),
+        Some(text) => {
+            let mut out = String::from("bot › ");
+            if !reply.mentions.is_empty() {
+                let _ = write!(out, "@{} ", reply.mentions.join(" @"));
+            }
+            let mut lines = text.lines();
+            out.push_str(lines.next().unwrap_or(""));
+            out.push('\n');
+            for line in lines {
+                let _ = writeln!(out, "      {line}");
+            }
+            out
+        }
+    }
+}

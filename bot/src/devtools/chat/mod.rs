@@ -1,0 +1,165 @@
+//! The chat console (`rallybot chat`): try the bot with no WeCom account and no config. Each
+//! typed line goes through the real signed and encrypted callback to an in-process bot backed
+//! by the in-process WeCom simulator (`session`); replies and pushes are printed (`console`).
+//! With a terminal it is a line editor (history, Ctrl-D quits); with piped input it reads lines
+//! and prints a transcript.
+
+pub mod console;
+pub mod session;
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::Mutex;
+
+use console::{Console, Flow, HELP};
+use session::Session;
+
+pub use session::SessionOptions;
+
+/// The console's default user: organizer and reviewer, not yet registered.
+pub const DEFAULT_USER: &str = "zhangwei";
+
+/// Starts the local bot and simulator, talks as `user` until the input ends, stops them.
+pub async fn run(user: &str, options: SessionOptions) -> anyhow::Result<()> {
+    let session = Arc::new(Session::start(options).await?);
+    let console = Arc::new(Mutex::new(Console::new(user)));
+    println!("{}", welcome(&session, user));
+    let result = if std::io::stdin().is_terminal() {
+        interactive(session.clone(), console).await
+    } else {
+        piped(&session, console).await
+    };
+    match Arc::try_unwrap(session) {
+        Ok(session) => session.stop().await?,
+        Err(_) => tracing::warn!("the console session is still in use at exit"),
+    }
+    result
+}
+
+fn welcome(session: &Session, user: &str) -> String {
+    let now = session
+        .clock
+        .now()
+        .with_timezone(&session.campaign.timezone);
+    format!(
+        "rallybot 本地控制台 / local console\n\
+         活动 / campaign: {}\n\
+         活动时钟 / clock: {}（演练时钟，可用 /clock 调整）\n\
+         你是 {user}：组织者+审核员，尚未注册。试试：注册 → 提交 奋进故事 <链接> <标题> → 审核 C0001 通过 → /as lisi → 注册 → 投票 C0001。\n\
+         You are {user}: organizer and reviewer, not yet registered. Messages go through the real encrypted WeCom callbacks.\n\
+         {HELP}\n",
+        session.campaign.name,
+        now.format("%Y-%m-%d %H:%M %Z"),
+    )
+}
+
+/// Piped input: each line is echoed after the prompt, then answered.
+async fn piped(session: &Session, console: Arc<Mutex<Console>>) -> anyhow::Result<()> {
+    // Standard input is read on its own thread: reading it blocks.
+    let (tx, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut console = console.lock().await;
+    while let Some(line) = lines.recv().await {
+        let line = line.context("reading standard input")?;
+        if line.trim_start().starts_with('#') {
+            continue; // comments in scripts
+        }
+        println!("{}{}", console.prompt(), line);
+        let (out, flow) = console.line(session, &line).await;
+        print!("{out}");
+        if flow == Flow::Quit {
+            break;
+        }
+    }
+    session.settle().await;
+    print!("{}", console.new_pushes(session));
+    Ok(())
+}
+
+enum Input {
+    Line(String),
+    Interrupted,
+    End,
+}
+
+/// A terminal: rustyline on its own thread, pushes printed as they arrive.
+async fn interactive(session: Arc<Session>, console: Arc<Mutex<Console>>) -> anyhow::Result<()> {
+    let (prompt_tx, prompt_rx) = std::sync::mpsc::channel::<String>();
+    let (input_tx, mut input_rx) = tokio::sync::mpsc::unbounded_channel::<Input>();
+    let (printer_tx, printer_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut editor = match rustyline::DefaultEditor::new() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("cannot open the line editor: {e}");
+                let _ = input_tx.send(Input::End);
+                return;
+            }
+        };
+        let _ = printer_tx.send(editor.create_external_printer().ok());
+        while let Ok(prompt) = prompt_rx.recv() {
+            let input = match editor.readline(&prompt) {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    Input::Line(line)
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => Input::Interrupted,
+                Err(_) => Input::End,
+            };
+            if input_tx.send(input).is_err() {
+                return;
+            }
+        }
+    });
+    // Pushes that arrive while the user is typing (scheduled announcements, late replies).
+    let watcher = match printer_rx.await.ok().flatten() {
+        Some(mut printer) => {
+            let session = session.clone();
+            let console = console.clone();
+            Some(tokio::spawn(async move {
+                let mut seen = 0usize;
+                loop {
+                    session.simulator.wait_until(|all| all.len() > seen).await;
+                    seen = session.simulator.received().len();
+                    let text = console.lock().await.new_pushes(&session);
+                    if !text.is_empty() {
+                        use rustyline::ExternalPrinter as _;
+                        let _ = printer.print(text.trim_end().to_string());
+                    }
+                }
+            }))
+        }
+        None => None,
+    };
+    loop {
+        let prompt = console.lock().await.prompt();
+        if prompt_tx.send(prompt).is_err() {
+            break;
+        }
+        match input_rx.recv().await {
+            Some(Input::Line(line)) => {
+                let mut console = console.lock().await;
+                let (out, flow) = console.line(&session, &line).await;
+                print!("{out}");
+                if flow == Flow::Quit {
+                    break;
+                }
+            }
+            Some(Input::Interrupted) => continue,
+            Some(Input::End) | None => break,
+        }
+    }
+    if let Some(watcher) = watcher {
+        watcher.abort();
+        let _ = watcher.await;
+    }
+    Ok(())
+}

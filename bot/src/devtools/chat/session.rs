@@ -1,0 +1,153 @@
+//! A whole local world for the console: the WeCom simulator, the bot (`App`, exactly as `serve`
+//! builds it) on 127.0.0.1 with a throwaway SQLite database, and a client that talks to it
+//! through the signed and encrypted callbacks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use rallybot_handlers::campaign::Campaign;
+use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::store::{PushStatus, Store};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::config::Settings;
+use crate::devtools::callback_client::CallbackClient;
+use crate::devtools::simulator::Simulator;
+
+/// How long the console waits for due pushes to reach the simulator before moving on.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub campaign: PathBuf,
+    /// Where the rehearsal clock starts; default: a day when submitting and voting are open.
+    pub at: Option<DateTime<Utc>>,
+    /// Users with the organizer and reviewer roles.
+    pub organizers: Vec<String>,
+    /// Keep the database in this file instead of a temporary directory.
+    pub database: Option<PathBuf>,
+}
+
+/// A running local bot and simulator.
+#[derive(Debug)]
+pub struct Session {
+    pub simulator: Simulator,
+    pub client: CallbackClient,
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub campaign: Arc<Campaign>,
+    pub base_url: String,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    pub async fn start(options: SessionOptions) -> anyhow::Result<Session> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let database = options
+            .database
+            .clone()
+            .unwrap_or_else(|| dir.path().join("chat.db"));
+        let simulator = Simulator::start(Arc::new(SystemClock))
+            .await
+            .context("starting the WeCom simulator")?;
+        let mut settings = crate::devtools::local::local_settings(
+            &format!("sqlite://{}", database.display()),
+            &simulator.base_url(),
+            &options.campaign,
+        );
+        settings.roles.organizers = options.organizers.clone();
+        settings.roles.reviewers = options.organizers.clone();
+        settings.log.level = "warn".into();
+        let app = App::build(settings.clone()).await?;
+        let campaign = app.campaign();
+        if let Some(clock) = app.rehearsal_clock() {
+            let at = options
+                .at
+                .or_else(|| crate::devtools::local::voting_time(&campaign))
+                .unwrap_or_else(|| SystemClock.now());
+            clock.set(at);
+        }
+        let base_url = format!("http://{}", app.local_addr());
+        let store = app.store();
+        let clock = app.clock();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let client = CallbackClient::new(&base_url, &settings.wecom)?;
+        Ok(Session {
+            simulator,
+            client,
+            settings,
+            store,
+            clock,
+            campaign,
+            base_url,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        })
+    }
+
+    /// Moves the rehearsal clock through the real admin endpoint.
+    pub async fn move_clock(&self, body: serde_json::Value) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .post(format!("{}/admin/clock", self.base_url))
+            .bearer_auth(self.settings.admin.token.expose())
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("the bot refused to move the clock ({status})");
+        }
+        Ok(answer["now"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Waits (briefly) until no push is due and unsent, so its delivery can be shown.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            if !self.pushes_due().await || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn pushes_due(&self) -> bool {
+        let now = self.clock.now();
+        for status in [PushStatus::Pending, PushStatus::Sending] {
+            match self.store.pushes(Some(status), 50).await {
+                Ok(rows) if rows.iter().any(|p| p.not_before <= now) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Stops the bot and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.context("the bot task")??;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! Everything that exists for trying and measuring the bot rather than serving: nothing in
+//! production code uses it. `simulator` is a local fake of WeCom's API, `callback_client` signs
+//! and encrypts callbacks like WeCom, `local` makes settings for a bot on this machine, `chat`
+//! is the console of `rallybot chat`, `bench` the load generator of `rallybot bench`.
+
+pub mod bench;
+pub mod callback_client;
+pub mod chat;
+pub mod local;
+pub mod simulator;
