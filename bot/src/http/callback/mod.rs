@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget, Store};
-use rallybot_messages::{envelope, Crypter};
+use rallybot_messages::{Crypter, CryptoError};
 use tokio::sync::oneshot;
 
 use rallybot_handlers::conversation::{Inbound, Reply};
@@ -114,21 +114,11 @@ async fn verify(
     let result = (|| {
         let crypter = state.crypters.get(surface).ok_or(HttpError::NotFound)?;
         let query = CallbackQuery::parse(raw.as_deref())?;
-        let echostr = query
-            .echostr
-            .as_deref()
-            .ok_or(HttpError::BadRequest("missing_echostr"))?;
-        crypter
-            .verify_signature(
-                &query.msg_signature,
-                &query.timestamp,
-                &query.nonce,
-                echostr,
-            )
-            .map_err(|_| HttpError::Unauthorized("bad_signature"))?;
-        crypter
-            .decrypt_unsigned(echostr)
-            .map_err(|_| HttpError::BadRequest("bad_echostr"))
+        crypter.open_url_check(&query).map_err(|e| match e {
+            CryptoError::ParseEnvelope(_) => HttpError::BadRequest("missing_echostr"),
+            CryptoError::InvalidSignature => HttpError::Unauthorized("bad_signature"),
+            _ => HttpError::BadRequest("bad_echostr"),
+        })
     })();
     let (outcome, refused, response) = match result {
         Ok(plain) => (
@@ -221,33 +211,23 @@ async fn process(
         return Err(HttpError::BadRequest("robot_json_unsupported"));
     }
     let body = std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("not_utf8"))?;
-    let encrypted = if surface.is_json() {
-        envelope::encrypt_from_json(body)
+    // Envelope, signature and ciphertext in one call; the signature is checked before the
+    // ciphertext is touched.
+    let opened = if surface.is_json() {
+        crypter.open_json(&query, body)
     } else {
-        envelope::encrypt_from_xml(body)
-    }
-    .map_err(|_| HttpError::BadRequest("bad_envelope"))?;
-    crypter
-        .verify_signature(
-            &query.msg_signature,
-            &query.timestamp,
-            &query.nonce,
-            &encrypted,
-        )
-        .map_err(|_| HttpError::Unauthorized("bad_signature"))?;
+        crypter.open_xml(&query, body)
+    };
+    let plaintext = opened.map_err(|e| match e {
+        CryptoError::ParseEnvelope(_) => HttpError::BadRequest("bad_envelope"),
+        CryptoError::InvalidSignature => HttpError::Unauthorized("bad_signature"),
+        _ => HttpError::BadRequest("bad_ciphertext"),
+    })?;
     // The transport check uses the real time, never the rehearsal clock.
     let now_secs = SystemClock.now().timestamp();
-    // Saturating: a hostile timestamp such as i64::MIN must not overflow.
-    if now_secs
-        .saturating_sub(query.unix_timestamp()?)
-        .saturating_abs()
-        > MAX_CLOCK_SKEW_SECS
-    {
+    if !query.is_fresh(now_secs, MAX_CLOCK_SKEW_SECS) {
         return Err(HttpError::Unauthorized("stale_timestamp"));
     }
-    let plaintext = crypter
-        .decrypt_unsigned(&encrypted)
-        .map_err(|_| HttpError::BadRequest("bad_ciphertext"))?;
     let parsed =
         surface::parse(surface, &plaintext).map_err(|_| HttpError::BadRequest("bad_message"))?;
     // What is said is labelled by the conversation that reads it; the rest here.

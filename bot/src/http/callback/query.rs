@@ -1,5 +1,6 @@
 //! The query string of a WeCom callback as the endpoints see it: the signed values, parsed by
-//! `rallybot_messages::CallbackQuery` (decoded once, `+` kept), plus the group robot's
+//! `rallybot_messages::CallbackQuery` (decoded once, `+` kept) and refused when they cannot be
+//! what WeCom sends (no signature, a timestamp that is not a number), plus the group robot's
 //! `robot_callback_format` flag.
 
 use std::ops::Deref;
@@ -29,6 +30,10 @@ impl CallbackQuery {
         if signed.msg_signature.is_empty() || signed.timestamp.is_empty() {
             return Err(HttpError::BadRequest("missing_query"));
         }
+        // Unix seconds; whether they are recent is `is_fresh`'s question, after the signature.
+        if signed.timestamp.parse::<i64>().is_err() {
+            return Err(HttpError::BadRequest("bad_timestamp"));
+        }
         let json_format = raw
             .split('&')
             .any(|pair| pair == "robot_callback_format=json");
@@ -36,14 +41,6 @@ impl CallbackQuery {
             signed,
             json_format,
         })
-    }
-
-    /// The timestamp as Unix seconds.
-    pub fn unix_timestamp(&self) -> Result<i64, HttpError> {
-        self.timestamp
-            .trim()
-            .parse()
-            .map_err(|_| HttpError::BadRequest("bad_timestamp"))
     }
 }
 
@@ -69,7 +66,7 @@ mod tests {
             q.echostr.as_deref(),
             Some("P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==")
         );
-        assert_eq!(q.unix_timestamp().unwrap(), 1409659589);
+        assert_eq!(q.timestamp, "1409659589");
         assert!(!q.json_format);
     }
 
@@ -79,8 +76,10 @@ mod tests {
         assert!(CallbackQuery::parse(Some("timestamp=1&nonce=2")).is_err());
         assert!(CallbackQuery::parse(Some("msg_signature=&timestamp=1&nonce=2")).is_err());
         assert!(CallbackQuery::parse(Some("msg_signature=a&timestamp=1&nonce=%FF")).is_err());
-        let q = CallbackQuery::parse(Some("msg_signature=a&timestamp=x&nonce=n")).unwrap();
-        assert!(q.unix_timestamp().is_err());
+        assert!(matches!(
+            CallbackQuery::parse(Some("msg_signature=a&timestamp=x&nonce=n")),
+            Err(HttpError::BadRequest("bad_timestamp"))
+        ));
     }
 
     #[test]
