@@ -1,13 +1,18 @@
 //! The words of scheduled pushes: announcements, deadline reminders, quota nudges and the
-//! leaderboard digest. Pure functions, each fitting WeCom's 2048-byte text limit (a nudge too
-//! long for one message comes in several).
+//! leaderboard digest. Pure functions, each fitting the text limit of the people and groups they
+//! go to (a nudge too long for one message comes in several).
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
-use rallybot_messages::text::{fit_bytes, split_bytes, APP_TEXT_LIMIT};
+use rallybot_messages::text::{fit_bytes, split_bytes, APP_TEXT_LIMIT, WEBHOOK_TEXT_LIMIT};
 
-/// Every scheduled push is plain text; app text and webhook text share this limit.
-pub const TEXT_LIMIT: usize = APP_TEXT_LIMIT;
+/// Every scheduled push is plain text, made once for people (app text) and groups (webhook
+/// text) alike, so it fits the smaller of their limits.
+const TEXT_LIMIT: usize = if APP_TEXT_LIMIT < WEBHOOK_TEXT_LIMIT {
+    APP_TEXT_LIMIT
+} else {
+    WEBHOOK_TEXT_LIMIT
+};
 
 pub fn announcement(text: &str) -> String {
     fit(text.trim())

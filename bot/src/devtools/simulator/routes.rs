@@ -11,16 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use rallybot_messages::text::{APP_TEXT_LIMIT, WEBHOOK_MARKDOWN_LIMIT, WEBHOOK_TEXT_LIMIT};
 use serde_json::{json, Value};
 
 use super::faults::Fault;
 use super::record::{Endpoint, Outcome, Received, Violation, ViolationKind};
 use super::{Shared, State, ERR_RESPONSE_CODE};
-
-/// App text and webhook text: longer content is truncated by WeCom.
-const TEXT_LIMIT: usize = 2048;
-/// Webhook markdown: longer content is refused with 40058.
-const WEBHOOK_MARKDOWN_LIMIT: usize = 4096;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -240,7 +236,7 @@ fn process(
             match content_of(body) {
                 None => error_body(44004),
                 Some(content) => {
-                    check_text_size(state, content, "appchat", now, seq);
+                    check_text_size(state, content, APP_TEXT_LIMIT, "appchat", now, seq);
                     error_body(0)
                 }
             }
@@ -347,7 +343,7 @@ fn app_message(state: &mut State, body: &Value, now: DateTime<Utc>, seq: u64) ->
     for user in &valid {
         let _ = state.user_windows.try_admit(&format!("user:{user}"), now);
     }
-    check_text_size(state, content, "message", now, seq);
+    check_text_size(state, content, APP_TEXT_LIMIT, "message", now, seq);
     let mut answer = error_body(0);
     answer["invaliduser"] = json!(invalid.join("|"));
     answer["msgid"] = json!(format!("simmsg{seq}"));
@@ -372,6 +368,7 @@ fn webhook(
     };
     let rate_key = format!("webhook:{key}");
     let is_markdown = body.get("msgtype").and_then(Value::as_str) == Some("markdown");
+    // Webhook markdown: longer content is refused with 40058.
     if is_markdown && content.len() > WEBHOOK_MARKDOWN_LIMIT {
         state.violations.push(Violation {
             at: now,
@@ -391,15 +388,22 @@ fn webhook(
         return error_body(45009);
     }
     if !is_markdown {
-        check_text_size(state, content, "webhook", now, seq);
+        check_text_size(state, content, WEBHOOK_TEXT_LIMIT, "webhook", now, seq);
     }
     error_body(0)
 }
 
-/// WeCom truncates text (and app markdown) over 2048 bytes: accepted, but recorded as a
-/// violation so tests notice.
-fn check_text_size(state: &mut State, content: &str, surface: &str, now: DateTime<Utc>, seq: u64) {
-    if content.len() > TEXT_LIMIT {
+/// WeCom truncates text (and app markdown) over its limit (`rallybot_messages::text`):
+/// accepted, but recorded as a violation so tests notice.
+fn check_text_size(
+    state: &mut State,
+    content: &str,
+    limit: usize,
+    surface: &str,
+    now: DateTime<Utc>,
+    seq: u64,
+) {
+    if content.len() > limit {
         state.violations.push(Violation {
             at: now,
             seq,

@@ -459,17 +459,7 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         return;
     }
     let mention = reply.mention_sender && parsed.route.is_group();
-    let pieces = match parsed.route.surface {
-        Surface::Aibot => vec![reply.text.clone()],
-        Surface::App => rallybot_messages::text::split_bytes(
-            &reply.text,
-            rallybot_messages::text::APP_TEXT_LIMIT,
-        ),
-        Surface::Robot => rallybot_messages::text::split_bytes(
-            &reply.text,
-            rallybot_messages::text::WEBHOOK_TEXT_LIMIT,
-        ),
-    };
+    let pieces = parsed.route.surface.reply_pieces(&reply.text);
     enqueue_pieces(state, parsed, &pieces, mention, "late").await;
 }
 

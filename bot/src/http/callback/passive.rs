@@ -1,7 +1,7 @@
-//! Passive replies: the encrypted HTTP 200 body that answers a callback, fitted to the surface's
-//! byte limits. Text beyond the limit is returned as overflow pieces for the push outbox.
+//! Passive replies: the encrypted HTTP 200 body that answers a callback, cut to the surface's
+//! byte limit (`Surface::reply_pieces`). Text beyond it is returned as overflow pieces for the
+//! push outbox.
 
-use rallybot_messages::text::{split_bytes, APP_TEXT_LIMIT, WEBHOOK_TEXT_LIMIT};
 use rallybot_messages::{reply, Crypter, CryptoError};
 use rand::RngCore;
 
@@ -40,47 +40,43 @@ pub fn seal(
         Kind::Text { text, mention } => (text, mention),
         Kind::Welcome(text) => (text, false),
     };
-    match route.surface {
+    let mut pieces = route.surface.reply_pieces(text).into_iter();
+    let first = pieces.next().unwrap_or_default();
+    let overflow = pieces.collect();
+    let (body, content_type) = match route.surface {
         Surface::App => {
-            let mut pieces = split_bytes(text, APP_TEXT_LIMIT).into_iter();
-            let first = pieces.next().unwrap_or_default();
             let plain = reply::app_text(&route.user, corp_id, &first, now);
-            Ok(Sealed {
-                body: crypter.seal_xml(&plain, nonce, &timestamp)?,
-                content_type: "text/xml; charset=utf-8",
-                overflow: pieces.collect(),
-            })
+            (crypter.seal_xml(&plain, nonce, &timestamp)?, XML)
         }
         Surface::Robot => {
-            let mut pieces = split_bytes(text, WEBHOOK_TEXT_LIMIT).into_iter();
-            let first = pieces.next().unwrap_or_default();
             let mentions: Vec<&str> = if mention && route.is_group() {
                 vec![route.user.as_str()]
             } else {
                 Vec::new()
             };
             let plain = reply::robot_text(&first, &mentions);
-            Ok(Sealed {
-                body: crypter.seal_xml(&plain, nonce, &timestamp)?,
-                content_type: "text/xml; charset=utf-8",
-                overflow: pieces.collect(),
-            })
+            (crypter.seal_xml(&plain, nonce, &timestamp)?, XML)
         }
         Surface::Aibot => {
             let plain = match kind {
-                // The stream is answered finished at once; the limit (20 KiB) is far above
-                // any reply, and `aibot_stream` shortens as a last guard.
-                Kind::Text { .. } => reply::aibot_stream(&stream_id(), text, true),
-                Kind::Welcome(_) => reply::aibot_text(text),
+                // The stream is answered finished at once.
+                Kind::Text { .. } => reply::aibot_stream(&stream_id(), &first, true),
+                Kind::Welcome(_) => reply::aibot_text(&first),
             };
-            Ok(Sealed {
-                body: crypter.seal_json(&plain, nonce, &timestamp)?,
-                content_type: "application/json",
-                overflow: Vec::new(),
-            })
+            (
+                crypter.seal_json(&plain, nonce, &timestamp)?,
+                "application/json",
+            )
         }
-    }
+    };
+    Ok(Sealed {
+        body,
+        content_type,
+        overflow,
+    })
 }
+
+const XML: &str = "text/xml; charset=utf-8";
 
 /// A fresh stream id: 16 random bytes, hex.
 fn stream_id() -> String {
@@ -132,7 +128,7 @@ mod tests {
         let plain = open_xml(&crypter, &sealed.body);
         let msg = rallybot_messages::xml::parse(&plain).unwrap();
         let content = msg.child_text("Content").unwrap();
-        assert!(content.len() <= APP_TEXT_LIMIT);
+        assert!(content.len() <= Surface::App.text_limit());
         let total: usize = content.len() + sealed.overflow.iter().map(String::len).sum::<usize>();
         assert!(total + 400 >= text.len(), "nothing is lost but newlines");
         assert_eq!(msg.child_text("ToUserName"), Some("zhangsan"));

@@ -3,6 +3,9 @@
 
 use rallybot_messages::inbound::{AibotEvent, AibotMessageKind, AppEvent, AppMessageKind};
 use rallybot_messages::inbound::{RobotEvent, RobotMessageKind};
+use rallybot_messages::text::{
+    fit_bytes, split_bytes, AIBOT_CONTENT_LIMIT, APP_TEXT_LIMIT, WEBHOOK_TEXT_LIMIT,
+};
 use rallybot_messages::{parse_aibot_message, parse_app_message, parse_robot_message, ParseError};
 
 use rallybot_handlers::conversation::ChatKind;
@@ -41,6 +44,28 @@ impl Surface {
     /// Whether the envelope and plaintext are JSON (else XML).
     pub fn is_json(self) -> bool {
         matches!(self, Surface::Aibot)
+    }
+
+    /// The most bytes one reply text may hold here: app text for the app, webhook text for the
+    /// group robot (its passive replies and later pushes alike), the stream content for the AI
+    /// bot (its late replies go to `response_url` with the same limit).
+    pub fn text_limit(self) -> usize {
+        match self {
+            Surface::App => APP_TEXT_LIMIT,
+            Surface::Robot => WEBHOOK_TEXT_LIMIT,
+            Surface::Aibot => AIBOT_CONTENT_LIMIT,
+        }
+    }
+
+    /// A reply as the messages it takes here, in order, none longer than `text_limit`. The AI
+    /// bot answers once (one stream, or its one-shot `response_url`), so there a reply too long
+    /// is shortened instead of split. Empty text gives no message.
+    pub fn reply_pieces(self, text: &str) -> Vec<String> {
+        match self {
+            Surface::App | Surface::Robot => split_bytes(text, self.text_limit()),
+            Surface::Aibot if text.is_empty() => Vec::new(),
+            Surface::Aibot => vec![fit_bytes(text, self.text_limit()).into_owned()],
+        }
     }
 }
 
@@ -203,6 +228,23 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_are_cut_to_the_surface() {
+        let long = "投票成功。\n".repeat(1_000); // 16 KB
+        for surface in [Surface::App, Surface::Robot] {
+            let pieces = surface.reply_pieces(&long);
+            assert!(pieces.len() > 1, "{surface:?}");
+            assert!(pieces.iter().all(|p| p.len() <= surface.text_limit()));
+        }
+        assert_eq!(Surface::Aibot.reply_pieces(&long), vec![long.clone()]);
+        let longer = long.repeat(2);
+        let one = Surface::Aibot.reply_pieces(&longer);
+        assert_eq!(one.len(), 1);
+        assert!(one[0].len() <= AIBOT_CONTENT_LIMIT && one[0].ends_with('…'));
+        assert!(Surface::Aibot.reply_pieces("").is_empty());
+        assert!(Surface::App.reply_pieces("").is_empty());
+    }
 
     #[test]
     fn app_text_becomes_a_private_say() {
