@@ -1,8 +1,10 @@
 //! The WeCom callback endpoints `/wecom/app`, `/wecom/aibot`, `/wecom/robot` (SPEC §2):
-//! GET verifies the URL; POST authenticates, deduplicates, hands the message to the
-//! conversation and answers with an encrypted passive reply, or with an empty 200 when the
-//! answer is not ready in time (the answer is then pushed through the outbox).
+//! GET verifies the URL; POST authenticates (`query`, the crypter), reads what the callback
+//! means (`surface`), deduplicates (`dedup`) and hands it on (`answer`): to the conversation
+//! (`responder`), answered with an encrypted passive reply (`passive`), or with an empty 200
+//! when the answer is not ready in time (the answer is then pushed through the outbox).
 
+mod answer;
 pub mod dedup;
 pub mod passive;
 pub mod query;
@@ -15,25 +17,23 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget, Store};
+use rallybot_handlers::store::{GroupRecord, Store};
 use rallybot_messages::{Crypter, CryptoError};
-use tokio::sync::oneshot;
-
-use rallybot_handlers::conversation::{Inbound, Reply};
 
 use crate::background::Wake;
 use crate::http::error::HttpError;
 use crate::http::metrics::Metrics;
-use dedup::{Claimed, Dedup, Finished, StoredReply};
-use passive::{Kind, Sealed};
+use answer::{say, sealed_response, sealing_failed, welcome, Answer};
+use dedup::{Claimed, Dedup};
+use passive::{Kind, Sealer};
 use query::CallbackQuery;
 use responder::Responder;
-use surface::{Action, Parsed, Route, Surface};
+use surface::{Action, Route, Surface};
 
 /// The command label of a request whose command is not known (yet): refused, ignored, or
 /// answered before the conversation finished.
@@ -180,22 +180,6 @@ fn finish_request(
     }
 }
 
-struct Answer {
-    command: &'static str,
-    outcome: &'static str,
-    response: Response,
-}
-
-impl Answer {
-    fn empty(command: &'static str, outcome: &'static str) -> Self {
-        Self {
-            command,
-            outcome,
-            response: StatusCode::OK.into_response(),
-        }
-    }
-}
-
 async fn process(
     state: &Arc<CallbackState>,
     surface: Surface,
@@ -230,6 +214,12 @@ async fn process(
     }
     let parsed =
         surface::parse(surface, &plaintext).map_err(|_| HttpError::BadRequest("bad_message"))?;
+    let sealer = Sealer {
+        crypter,
+        corp_id: &state.corp_id,
+        nonce: &query.nonce,
+        now: now_secs,
+    };
     // What is said is labelled by the conversation that reads it; the rest here.
     let label = match &parsed.action {
         Action::Say(_) => NO_LABEL,
@@ -257,7 +247,7 @@ async fn process(
                     text: &stored.text,
                     mention: stored.mention,
                 };
-                let sealed = seal(state, crypter, &parsed.route, kind, &query.nonce, now_secs)?;
+                let sealed = sealer.seal(&parsed.route, kind).map_err(sealing_failed)?;
                 // The overflow was pushed by the first attempt.
                 return Ok(Answer {
                     command,
@@ -273,255 +263,10 @@ async fn process(
     }
 
     match parsed.action.clone() {
-        Action::Welcome => welcome(state, crypter, &parsed, &query.nonce, now_secs).await,
-        Action::Say(text) => say(state, crypter, parsed, text, &query.nonce, now_secs).await,
+        Action::Welcome => welcome(state, sealer, &parsed).await,
+        Action::Say(text) => say(state, sealer, parsed, text).await,
         Action::Ignore => Ok(Answer::empty(NO_LABEL, "ignored")),
     }
-}
-
-fn seal(
-    state: &CallbackState,
-    crypter: &Crypter,
-    route: &Route,
-    kind: Kind<'_>,
-    nonce: &str,
-    now_secs: i64,
-) -> Result<Sealed, HttpError> {
-    passive::seal(crypter, &state.corp_id, route, kind, nonce, now_secs)
-        .map_err(|e| HttpError::Internal(format!("sealing a reply: {e}")))
-}
-
-fn sealed_response(sealed: Sealed) -> Response {
-    ([(header::CONTENT_TYPE, sealed.content_type)], sealed.body).into_response()
-}
-
-async fn welcome(
-    state: &Arc<CallbackState>,
-    crypter: &Crypter,
-    parsed: &Parsed,
-    nonce: &str,
-    now_secs: i64,
-) -> Result<Answer, HttpError> {
-    if let Some(dedup) = &state.dedup {
-        let finished = Finished {
-            reply: None,
-            command: "welcome",
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
-    if parsed.route.surface == Surface::App {
-        // Passive replies to app events are not reliably shown: greet through the API, once
-        // per member and day.
-        let now = state.clock.now();
-        let push = NewPush {
-            key: format!("welcome/{}/{}", parsed.route.user, now.format("%Y-%m-%d")),
-            target: PushTarget::User {
-                userid: parsed.route.user.clone(),
-            },
-            format: "text".into(),
-            content: state.welcome.clone(),
-            mentions: Vec::new(),
-            not_before: now,
-            now,
-        };
-        match state.store.enqueue_push(&push).await {
-            Ok(_) => state.wake.outbox(),
-            Err(e) => tracing::warn!(error = %e, "could not queue a welcome message"),
-        }
-        return Ok(Answer::empty("welcome", "welcome_pushed"));
-    }
-    let sealed = seal(
-        state,
-        crypter,
-        &parsed.route,
-        Kind::Welcome(&state.welcome),
-        nonce,
-        now_secs,
-    )?;
-    Ok(Answer {
-        command: "welcome",
-        outcome: "welcomed",
-        response: sealed_response(sealed),
-    })
-}
-
-async fn say(
-    state: &Arc<CallbackState>,
-    crypter: &Crypter,
-    parsed: Parsed,
-    text: String,
-    nonce: &str,
-    now_secs: i64,
-) -> Result<Answer, HttpError> {
-    let inbound = Inbound {
-        chat_kind: parsed.route.chat_kind,
-        chat_id: parsed.route.chat_id.clone(),
-        user: parsed.route.user.clone(),
-        text,
-    };
-    // The conversation runs on its own task: if it is late, the request answers without it
-    // and the task pushes the reply itself; it is never cancelled halfway.
-    let (tx, mut rx) = oneshot::channel::<Reply>();
-    let task_state = state.clone();
-    let task_parsed = parsed.clone();
-    tokio::spawn(async move {
-        let reply = task_state.responder.handle(&inbound).await;
-        task_state.metrics.command(reply.command_label());
-        if reply.queued_pushes {
-            task_state.wake.outbox();
-        }
-        if let Err(reply) = tx.send(reply) {
-            deliver_late(&task_state, &task_parsed, reply).await;
-        }
-    });
-    let reply = if state.reply_deadline.is_zero() {
-        None
-    } else {
-        match tokio::time::timeout(state.reply_deadline, &mut rx).await {
-            Ok(Ok(reply)) => Some(reply),
-            // The task ended without answering (it panicked): acknowledge, nothing to push.
-            Ok(Err(_)) => return Err(HttpError::Internal("conversation task failed".into())),
-            Err(_) => None,
-        }
-    };
-    let reply = match reply {
-        Some(reply) => reply,
-        None => {
-            // Close first, then look: a reply that raced in is still ours to send; anything
-            // later fails to send and is pushed by the task.
-            rx.close();
-            match rx.try_recv() {
-                Ok(reply) => reply,
-                Err(_) => return Ok(Answer::empty(NO_LABEL, "deferred")),
-            }
-        }
-    };
-    let command = reply.command_label();
-    if reply.text.trim().is_empty() {
-        if let Some(dedup) = &state.dedup {
-            let finished = Finished {
-                reply: None,
-                command,
-            };
-            dedup.finish(&parsed.dedup_key, &finished);
-        }
-        return Ok(Answer::empty(command, "no_reply"));
-    }
-    let mention = reply.mention_sender && parsed.route.is_group();
-    let sealed = seal(
-        state,
-        crypter,
-        &parsed.route,
-        Kind::Text {
-            text: &reply.text,
-            mention,
-        },
-        nonce,
-        now_secs,
-    )?;
-    if let Some(dedup) = &state.dedup {
-        let finished = Finished {
-            reply: Some(StoredReply {
-                text: reply.text.clone(),
-                mention,
-            }),
-            command,
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
-    if !sealed.overflow.is_empty() {
-        enqueue_pieces(state, &parsed, &sealed.overflow, mention, "more").await;
-    }
-    Ok(Answer {
-        command,
-        outcome: "replied",
-        response: sealed_response(sealed),
-    })
-}
-
-/// A reply that missed the passive deadline goes out through the push outbox.
-async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply) {
-    let command = reply.command_label();
-    if let Some(dedup) = &state.dedup {
-        // Retries get an empty 200: the reply is on its way as a push.
-        let finished = Finished {
-            reply: None,
-            command,
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
-    tracing::info!(
-        surface = parsed.route.surface.name(),
-        command,
-        "reply missed the callback deadline: pushed instead"
-    );
-    if reply.text.trim().is_empty() {
-        return;
-    }
-    let mention = reply.mention_sender && parsed.route.is_group();
-    let pieces = parsed.route.surface.reply_pieces(&reply.text);
-    enqueue_pieces(state, parsed, &pieces, mention, "late").await;
-}
-
-/// Queues reply pieces for the push sender, keyed by the callback so a retry cannot double them.
-async fn enqueue_pieces(
-    state: &CallbackState,
-    parsed: &Parsed,
-    pieces: &[String],
-    mention: bool,
-    kind: &str,
-) {
-    let route = &parsed.route;
-    let (target, format) = match route.surface {
-        Surface::App => (
-            Some(PushTarget::User {
-                userid: route.user.clone(),
-            }),
-            "text",
-        ),
-        Surface::Robot => (
-            route
-                .webhook_url
-                .clone()
-                .map(|url| PushTarget::Webhook { url }),
-            "text",
-        ),
-        // The response_url takes markdown only, and only once.
-        Surface::Aibot => (
-            route
-                .response_url
-                .clone()
-                .map(|url| PushTarget::ResponseUrl { url }),
-            "markdown",
-        ),
-    };
-    let Some(target) = target else {
-        tracing::warn!(
-            surface = route.surface.name(),
-            "a late reply has nowhere to go (no webhook or response URL)"
-        );
-        return;
-    };
-    let now = state.clock.now();
-    for (i, piece) in pieces.iter().enumerate() {
-        let push = NewPush {
-            key: format!("reply/{}/{kind}/{i}", parsed.dedup_key),
-            target: target.clone(),
-            format: format.into(),
-            content: piece.clone(),
-            mentions: if mention {
-                vec![route.user.clone()]
-            } else {
-                Vec::new()
-            },
-            not_before: now,
-            now,
-        };
-        if let Err(e) = state.store.enqueue_push(&push).await {
-            tracing::warn!(error = %e, surface = route.surface.name(), "could not queue a reply push");
-        }
-    }
-    state.wake.outbox();
 }
 
 /// Remembers a group's webhook from a robot callback, writing only when it is new or changed.

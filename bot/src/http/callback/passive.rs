@@ -25,55 +25,59 @@ pub enum Kind<'a> {
     Welcome(&'a str),
 }
 
-/// Encrypts and signs the reply for `route`. `nonce` is the callback's nonce (the AI bot
-/// requires it back), `now` the system time in Unix seconds.
-pub fn seal(
-    crypter: &Crypter,
-    corp_id: &str,
-    route: &Route,
-    kind: Kind<'_>,
-    nonce: &str,
-    now: i64,
-) -> Result<Sealed, CryptoError> {
-    let timestamp = now.to_string();
-    let (text, mention) = match kind {
-        Kind::Text { text, mention } => (text, mention),
-        Kind::Welcome(text) => (text, false),
-    };
-    let mut pieces = route.surface.reply_pieces(text).into_iter();
-    let first = pieces.next().unwrap_or_default();
-    let overflow = pieces.collect();
-    let (body, content_type) = match route.surface {
-        Surface::App => {
-            let plain = reply::app_text(&route.user, corp_id, &first, now);
-            (crypter.seal_xml(&plain, nonce, &timestamp)?, XML)
-        }
-        Surface::Robot => {
-            let mentions: Vec<&str> = if mention && route.is_group() {
-                vec![route.user.as_str()]
-            } else {
-                Vec::new()
-            };
-            let plain = reply::robot_text(&first, &mentions);
-            (crypter.seal_xml(&plain, nonce, &timestamp)?, XML)
-        }
-        Surface::Aibot => {
-            let plain = match kind {
-                // The stream is answered finished at once.
-                Kind::Text { .. } => reply::aibot_stream(&stream_id(), &first, true),
-                Kind::Welcome(_) => reply::aibot_text(&first),
-            };
-            (
-                crypter.seal_json(&plain, nonce, &timestamp)?,
-                "application/json",
-            )
-        }
-    };
-    Ok(Sealed {
-        body,
-        content_type,
-        overflow,
-    })
+/// What every reply to one callback is sealed with.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealer<'a> {
+    pub crypter: &'a Crypter,
+    /// The app's replies name the corp as their sender.
+    pub corp_id: &'a str,
+    /// The callback's nonce (the AI bot requires it back).
+    pub nonce: &'a str,
+    /// The system time in Unix seconds.
+    pub now: i64,
+}
+
+impl Sealer<'_> {
+    /// Encrypts and signs the reply for `route`.
+    pub fn seal(&self, route: &Route, kind: Kind<'_>) -> Result<Sealed, CryptoError> {
+        let timestamp = self.now.to_string();
+        let (text, mention) = match kind {
+            Kind::Text { text, mention } => (text, mention),
+            Kind::Welcome(text) => (text, false),
+        };
+        let mut pieces = route.surface.reply_pieces(text).into_iter();
+        let first = pieces.next().unwrap_or_default();
+        let overflow = pieces.collect();
+        let (body, content_type) = match route.surface {
+            Surface::App => {
+                let plain = reply::app_text(&route.user, self.corp_id, &first, self.now);
+                (self.crypter.seal_xml(&plain, self.nonce, &timestamp)?, XML)
+            }
+            Surface::Robot => {
+                let mentions: Vec<&str> = if mention && route.is_group() {
+                    vec![route.user.as_str()]
+                } else {
+                    Vec::new()
+                };
+                let plain = reply::robot_text(&first, &mentions);
+                (self.crypter.seal_xml(&plain, self.nonce, &timestamp)?, XML)
+            }
+            Surface::Aibot => {
+                let plain = match kind {
+                    // The stream is answered finished at once.
+                    Kind::Text { .. } => reply::aibot_stream(&stream_id(), &first, true),
+                    Kind::Welcome(_) => reply::aibot_text(&first),
+                };
+                let body = self.crypter.seal_json(&plain, self.nonce, &timestamp)?;
+                (body, "application/json")
+            }
+        };
+        Ok(Sealed {
+            body,
+            content_type,
+            overflow,
+        })
+    }
 }
 
 const XML: &str = "text/xml; charset=utf-8";
@@ -112,18 +116,21 @@ mod tests {
     fn long_app_replies_overflow_at_the_byte_limit() {
         let crypter = Crypter::new("tok", KEY, "ww1").unwrap();
         let text = "投票成功。\n".repeat(400); // ~6 KB
-        let sealed = seal(
-            &crypter,
-            "ww1",
-            &route(Surface::App, ChatKind::Private),
-            Kind::Text {
-                text: &text,
-                mention: false,
-            },
-            "n",
-            1_700_000_000,
-        )
-        .unwrap();
+        let sealer = Sealer {
+            crypter: &crypter,
+            corp_id: "ww1",
+            nonce: "n",
+            now: 1_700_000_000,
+        };
+        let sealed = sealer
+            .seal(
+                &route(Surface::App, ChatKind::Private),
+                Kind::Text {
+                    text: &text,
+                    mention: false,
+                },
+            )
+            .unwrap();
         assert!(!sealed.overflow.is_empty());
         let plain = open_xml(&crypter, &sealed.body);
         let msg = rallybot_messages::xml::parse(&plain).unwrap();
@@ -137,18 +144,21 @@ mod tests {
     #[test]
     fn robot_group_replies_mention_the_sender() {
         let crypter = Crypter::new("tok", KEY, "").unwrap();
-        let sealed = seal(
-            &crypter,
-            "",
-            &route(Surface::Robot, ChatKind::Group),
-            Kind::Text {
-                text: "好",
-                mention: true,
-            },
-            "n",
-            1,
-        )
-        .unwrap();
+        let sealer = Sealer {
+            crypter: &crypter,
+            corp_id: "",
+            nonce: "n",
+            now: 1,
+        };
+        let sealed = sealer
+            .seal(
+                &route(Surface::Robot, ChatKind::Group),
+                Kind::Text {
+                    text: "好",
+                    mention: true,
+                },
+            )
+            .unwrap();
         let plain = open_xml(&crypter, &sealed.body);
         assert!(
             plain.contains("<MentionedList><Item><![CDATA[zhangsan]]></Item>"),
@@ -159,18 +169,21 @@ mod tests {
     #[test]
     fn aibot_replies_are_finished_streams_with_the_callback_nonce() {
         let crypter = Crypter::new("tok", KEY, "").unwrap();
-        let sealed = seal(
-            &crypter,
-            "",
-            &route(Surface::Aibot, ChatKind::Group),
-            Kind::Text {
-                text: "好",
-                mention: true,
-            },
-            "nonce-1",
-            1,
-        )
-        .unwrap();
+        let sealer = Sealer {
+            crypter: &crypter,
+            corp_id: "",
+            nonce: "nonce-1",
+            now: 1,
+        };
+        let sealed = sealer
+            .seal(
+                &route(Surface::Aibot, ChatKind::Group),
+                Kind::Text {
+                    text: "好",
+                    mention: true,
+                },
+            )
+            .unwrap();
         let envelope: serde_json::Value = serde_json::from_str(&sealed.body).unwrap();
         assert_eq!(envelope["nonce"], "nonce-1");
         let plain = crypter

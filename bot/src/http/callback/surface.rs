@@ -108,6 +108,35 @@ pub struct Parsed {
     pub route: Route,
 }
 
+impl Route {
+    /// A route with no channel for later answers (the group robot's webhook, the AI bot's
+    /// `response_url`).
+    fn new(surface: Surface, user: String, group: bool, chat_id: String) -> Route {
+        Route {
+            surface,
+            user,
+            chat_kind: if group {
+                ChatKind::Group
+            } else {
+                ChatKind::Private
+            },
+            chat_id,
+            webhook_url: None,
+            response_url: None,
+        }
+    }
+}
+
+/// What the bot does with a message it cannot read (an image, a file, …): a hint in private
+/// chat, as for an unknown command; nothing in a group, where it was not meant for the bot.
+fn unreadable(group: bool) -> Action {
+    if group {
+        Action::Ignore
+    } else {
+        Action::Say(String::new())
+    }
+}
+
 /// Parses a decrypted plaintext of `surface`.
 pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
     match surface {
@@ -120,20 +149,14 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 }
                 AppMessageKind::Event(_) => Action::Ignore,
                 // Images, voice, …: answered like an unknown command, with a hint.
-                AppMessageKind::Unknown { .. } => Action::Say(String::new()),
+                AppMessageKind::Unknown { .. } => unreadable(false),
             };
             let user = msg.from_user_name.clone();
+            let chat_id = format!("app:{user}");
             Ok(Parsed {
                 dedup_key: msg.dedup_key(),
                 action,
-                route: Route {
-                    surface,
-                    chat_id: format!("app:{user}"),
-                    user,
-                    chat_kind: ChatKind::Private,
-                    webhook_url: None,
-                    response_url: None,
-                },
+                route: Route::new(surface, user, false, chat_id),
             })
         }
         Surface::Robot => {
@@ -148,11 +171,7 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 }
                 RobotMessageKind::Event(_) | RobotMessageKind::Attachment { .. } => Action::Ignore,
                 RobotMessageKind::Image { .. } | RobotMessageKind::Unknown { .. } => {
-                    if group {
-                        Action::Ignore
-                    } else {
-                        Action::Say(String::new())
-                    }
+                    unreadable(group)
                 }
             };
             let user = msg.from.user_id.clone();
@@ -165,16 +184,8 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 dedup_key: msg.dedup_key(),
                 action,
                 route: Route {
-                    surface,
-                    user,
-                    chat_kind: if group {
-                        ChatKind::Group
-                    } else {
-                        ChatKind::Private
-                    },
-                    chat_id,
                     webhook_url: msg.webhook_url.clone(),
-                    response_url: None,
+                    ..Route::new(surface, user, group, chat_id)
                 },
             })
         }
@@ -192,13 +203,7 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 }
                 AibotMessageKind::Image { .. }
                 | AibotMessageKind::File { .. }
-                | AibotMessageKind::Unknown { .. } => {
-                    if group {
-                        Action::Ignore
-                    } else {
-                        Action::Say(String::new())
-                    }
-                }
+                | AibotMessageKind::Unknown { .. } => unreadable(group),
             };
             let user = msg.from_user_id.clone();
             let chat_id = msg
@@ -209,16 +214,8 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 dedup_key: msg.dedup_key(),
                 action,
                 route: Route {
-                    surface,
-                    user,
-                    chat_kind: if group {
-                        ChatKind::Group
-                    } else {
-                        ChatKind::Private
-                    },
-                    chat_id,
-                    webhook_url: None,
                     response_url: msg.response_url.clone(),
+                    ..Route::new(surface, user, group, chat_id)
                 },
             })
         }

@@ -1,0 +1,257 @@
+//! What a callback is answered with once it is authenticated and new: a greeting, or what the
+//! conversation says. The conversation runs on a task of its own; its reply goes back sealed
+//! in the HTTP answer (overflow queued for the push sender), or, when it misses the deadline,
+//! the request is answered with an empty 200 and the reply is pushed.
+
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rallybot_handlers::conversation::{Inbound, Reply};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_messages::CryptoError;
+use tokio::sync::oneshot;
+
+use super::dedup::{Finished, StoredReply};
+use super::passive::{Kind, Sealed, Sealer};
+use super::surface::{Parsed, Surface};
+use super::{CallbackState, NO_LABEL};
+use crate::http::error::HttpError;
+
+pub(super) struct Answer {
+    pub command: &'static str,
+    pub outcome: &'static str,
+    pub response: Response,
+}
+
+impl Answer {
+    pub fn empty(command: &'static str, outcome: &'static str) -> Self {
+        Self {
+            command,
+            outcome,
+            response: StatusCode::OK.into_response(),
+        }
+    }
+}
+
+pub(super) fn sealing_failed(e: CryptoError) -> HttpError {
+    HttpError::Internal(format!("sealing a reply: {e}"))
+}
+
+pub(super) fn sealed_response(sealed: Sealed) -> Response {
+    ([(header::CONTENT_TYPE, sealed.content_type)], sealed.body).into_response()
+}
+
+pub(super) async fn welcome(
+    state: &Arc<CallbackState>,
+    sealer: Sealer<'_>,
+    parsed: &Parsed,
+) -> Result<Answer, HttpError> {
+    if let Some(dedup) = &state.dedup {
+        let finished = Finished {
+            reply: None,
+            command: "welcome",
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
+    }
+    if parsed.route.surface == Surface::App {
+        // Passive replies to app events are not reliably shown: greet through the API, once
+        // per member and day.
+        let now = state.clock.now();
+        let push = NewPush {
+            key: format!("welcome/{}/{}", parsed.route.user, now.format("%Y-%m-%d")),
+            target: PushTarget::User {
+                userid: parsed.route.user.clone(),
+            },
+            format: "text".into(),
+            content: state.welcome.clone(),
+            mentions: Vec::new(),
+            not_before: now,
+            now,
+        };
+        match state.store.enqueue_push(&push).await {
+            Ok(_) => state.wake.outbox(),
+            Err(e) => tracing::warn!(error = %e, "could not queue a welcome message"),
+        }
+        return Ok(Answer::empty("welcome", "welcome_pushed"));
+    }
+    let sealed = sealer
+        .seal(&parsed.route, Kind::Welcome(&state.welcome))
+        .map_err(sealing_failed)?;
+    Ok(Answer {
+        command: "welcome",
+        outcome: "welcomed",
+        response: sealed_response(sealed),
+    })
+}
+
+pub(super) async fn say(
+    state: &Arc<CallbackState>,
+    sealer: Sealer<'_>,
+    parsed: Parsed,
+    text: String,
+) -> Result<Answer, HttpError> {
+    let inbound = Inbound {
+        chat_kind: parsed.route.chat_kind,
+        chat_id: parsed.route.chat_id.clone(),
+        user: parsed.route.user.clone(),
+        text,
+    };
+    // The conversation runs on its own task: if it is late, the request answers without it
+    // and the task pushes the reply itself; it is never cancelled halfway.
+    let (tx, mut rx) = oneshot::channel::<Reply>();
+    let task_state = state.clone();
+    let task_parsed = parsed.clone();
+    tokio::spawn(async move {
+        let reply = task_state.responder.handle(&inbound).await;
+        task_state.metrics.command(reply.command_label());
+        if reply.queued_pushes {
+            task_state.wake.outbox();
+        }
+        if let Err(reply) = tx.send(reply) {
+            deliver_late(&task_state, &task_parsed, reply).await;
+        }
+    });
+    let reply = if state.reply_deadline.is_zero() {
+        None
+    } else {
+        match tokio::time::timeout(state.reply_deadline, &mut rx).await {
+            Ok(Ok(reply)) => Some(reply),
+            // The task ended without answering (it panicked): acknowledge, nothing to push.
+            Ok(Err(_)) => return Err(HttpError::Internal("conversation task failed".into())),
+            Err(_) => None,
+        }
+    };
+    let reply = match reply {
+        Some(reply) => reply,
+        None => {
+            // Close first, then look: a reply that raced in is still ours to send; anything
+            // later fails to send and is pushed by the task.
+            rx.close();
+            match rx.try_recv() {
+                Ok(reply) => reply,
+                Err(_) => return Ok(Answer::empty(NO_LABEL, "deferred")),
+            }
+        }
+    };
+    let command = reply.command_label();
+    if reply.text.trim().is_empty() {
+        if let Some(dedup) = &state.dedup {
+            let finished = Finished {
+                reply: None,
+                command,
+            };
+            dedup.finish(&parsed.dedup_key, &finished);
+        }
+        return Ok(Answer::empty(command, "no_reply"));
+    }
+    let mention = reply.mention_sender && parsed.route.is_group();
+    let kind = Kind::Text {
+        text: &reply.text,
+        mention,
+    };
+    let sealed = sealer.seal(&parsed.route, kind).map_err(sealing_failed)?;
+    if let Some(dedup) = &state.dedup {
+        let finished = Finished {
+            reply: Some(StoredReply {
+                text: reply.text.clone(),
+                mention,
+            }),
+            command,
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
+    }
+    if !sealed.overflow.is_empty() {
+        enqueue_pieces(state, &parsed, &sealed.overflow, mention, "more").await;
+    }
+    Ok(Answer {
+        command,
+        outcome: "replied",
+        response: sealed_response(sealed),
+    })
+}
+
+/// A reply that missed the passive deadline goes out through the push outbox.
+async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply) {
+    let command = reply.command_label();
+    if let Some(dedup) = &state.dedup {
+        // Retries get an empty 200: the reply is on its way as a push.
+        let finished = Finished {
+            reply: None,
+            command,
+        };
+        dedup.finish(&parsed.dedup_key, &finished);
+    }
+    tracing::info!(
+        surface = parsed.route.surface.name(),
+        command,
+        "reply missed the callback deadline: pushed instead"
+    );
+    if reply.text.trim().is_empty() {
+        return;
+    }
+    let mention = reply.mention_sender && parsed.route.is_group();
+    let pieces = parsed.route.surface.reply_pieces(&reply.text);
+    enqueue_pieces(state, parsed, &pieces, mention, "late").await;
+}
+
+/// Queues reply pieces for the push sender, keyed by the callback so a retry cannot double them.
+async fn enqueue_pieces(
+    state: &CallbackState,
+    parsed: &Parsed,
+    pieces: &[String],
+    mention: bool,
+    kind: &str,
+) {
+    let route = &parsed.route;
+    let (target, format) = match route.surface {
+        Surface::App => (
+            Some(PushTarget::User {
+                userid: route.user.clone(),
+            }),
+            "text",
+        ),
+        Surface::Robot => (
+            route
+                .webhook_url
+                .clone()
+                .map(|url| PushTarget::Webhook { url }),
+            "text",
+        ),
+        // The response_url takes markdown only, and only once.
+        Surface::Aibot => (
+            route
+                .response_url
+                .clone()
+                .map(|url| PushTarget::ResponseUrl { url }),
+            "markdown",
+        ),
+    };
+    let Some(target) = target else {
+        tracing::warn!(
+            surface = route.surface.name(),
+            "a late reply has nowhere to go (no webhook or response URL)"
+        );
+        return;
+    };
+    let now = state.clock.now();
+    for (i, piece) in pieces.iter().enumerate() {
+        let push = NewPush {
+            key: format!("reply/{}/{kind}/{i}", parsed.dedup_key),
+            target: target.clone(),
+            format: format.into(),
+            content: piece.clone(),
+            mentions: if mention {
+                vec![route.user.clone()]
+            } else {
+                Vec::new()
+            },
+            not_before: now,
+            now,
+        };
+        if let Err(e) = state.store.enqueue_push(&push).await {
+            tracing::warn!(error = %e, surface = route.surface.name(), "could not queue a reply push");
+        }
+    }
+    state.wake.outbox();
+}
