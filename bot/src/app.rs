@@ -42,7 +42,6 @@ pub struct App {
     clock: Arc<dyn Clock>,
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
-    metrics: Arc<Metrics>,
     wake: Wake,
     dedup_writer: JoinHandle<()>,
     /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
@@ -157,7 +156,6 @@ impl App {
         .with_bot_names(settings.wecom.bot_names.clone());
         let crypters = crypters(&settings)?;
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
-        let metrics = Arc::new(Metrics::new());
         let wake = Wake::new();
         let (dedup, dedup_writer) = Dedup::start(store.clone());
         let callbacks = Arc::new(CallbackState {
@@ -167,7 +165,7 @@ impl App {
             store: store.clone(),
             dedup: Some(dedup),
             clock: clock.clone(),
-            metrics: metrics.clone(),
+            metrics: Arc::new(Metrics::new()),
             reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
@@ -190,7 +188,6 @@ impl App {
             clock,
             rehearsal,
             campaign,
-            metrics,
             wake,
             dedup_writer,
             owner,
@@ -220,14 +217,6 @@ impl App {
 
     pub fn campaign(&self) -> Arc<Campaign> {
         self.campaign.clone()
-    }
-
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// Serves until `shutdown` resolves, with the scheduler, the push sender and the dedup

@@ -29,42 +29,6 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
-impl std::fmt::Display for DeliveryErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DeliveryErrorKind::Temporary => "temporary",
-            DeliveryErrorKind::RateLimited => "rate_limited",
-            DeliveryErrorKind::Permanent => "permanent",
-        })
-    }
-}
-
-/// The kind of a [`DeliveryError`], for metrics and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryErrorKind {
-    Temporary,
-    RateLimited,
-    Permanent,
-}
-
-impl DeliveryError {
-    pub fn kind(&self) -> DeliveryErrorKind {
-        match self {
-            DeliveryError::Temporary(_) => DeliveryErrorKind::Temporary,
-            DeliveryError::RateLimited(_) => DeliveryErrorKind::RateLimited,
-            DeliveryError::Permanent(_) => DeliveryErrorKind::Permanent,
-        }
-    }
-
-    pub fn reason(&self) -> &str {
-        match self {
-            DeliveryError::Temporary(r)
-            | DeliveryError::RateLimited(r)
-            | DeliveryError::Permanent(r) => r,
-        }
-    }
-}
-
 /// Sends one push. Implementations make one attempt (plus at most one token refresh); retries
 /// are the sender's business, through the outbox, so a claimed push is never in flight longer
 /// than one request timeout.

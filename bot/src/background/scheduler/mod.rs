@@ -128,10 +128,6 @@ impl Scheduler {
         self
     }
 
-    pub fn jobs(&self) -> &[Job] {
-        &self.jobs
-    }
-
     /// Enqueues every occurrence due by `now` that was not handled yet. Tests drive the
     /// scheduler with this.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<ScheduleReport, SchedulerError> {
