@@ -107,6 +107,21 @@ mod tests {
         }
     }
 
+    /// `text` sealed as a reply to zhangsan on `surface`, with nonce `nonce-1`.
+    fn sealed(crypter: &Crypter, surface: Surface, chat_kind: ChatKind, text: &str) -> Sealed {
+        let sealer = Sealer {
+            crypter,
+            corp_id: crypter.receive_id(),
+            nonce: "nonce-1",
+            now: 1_700_000_000,
+        };
+        let kind = Kind::Text {
+            text,
+            mention: chat_kind == ChatKind::Group,
+        };
+        sealer.seal(&route(surface, chat_kind), kind).unwrap()
+    }
+
     fn open_xml(crypter: &Crypter, body: &str) -> String {
         let encrypted = rallybot_messages::envelope::encrypt_from_xml(body).unwrap();
         crypter.decrypt_unsigned(&encrypted).unwrap()
@@ -116,21 +131,7 @@ mod tests {
     fn long_app_replies_overflow_at_the_byte_limit() {
         let crypter = Crypter::new("tok", KEY, "ww1").unwrap();
         let text = "投票成功。\n".repeat(400); // ~6 KB
-        let sealer = Sealer {
-            crypter: &crypter,
-            corp_id: "ww1",
-            nonce: "n",
-            now: 1_700_000_000,
-        };
-        let sealed = sealer
-            .seal(
-                &route(Surface::App, ChatKind::Private),
-                Kind::Text {
-                    text: &text,
-                    mention: false,
-                },
-            )
-            .unwrap();
+        let sealed = sealed(&crypter, Surface::App, ChatKind::Private, &text);
         assert!(!sealed.overflow.is_empty());
         let plain = open_xml(&crypter, &sealed.body);
         let msg = rallybot_messages::xml::parse(&plain).unwrap();
@@ -144,21 +145,7 @@ mod tests {
     #[test]
     fn robot_group_replies_mention_the_sender() {
         let crypter = Crypter::new("tok", KEY, "").unwrap();
-        let sealer = Sealer {
-            crypter: &crypter,
-            corp_id: "",
-            nonce: "n",
-            now: 1,
-        };
-        let sealed = sealer
-            .seal(
-                &route(Surface::Robot, ChatKind::Group),
-                Kind::Text {
-                    text: "好",
-                    mention: true,
-                },
-            )
-            .unwrap();
+        let sealed = sealed(&crypter, Surface::Robot, ChatKind::Group, "好");
         let plain = open_xml(&crypter, &sealed.body);
         assert!(
             plain.contains("<MentionedList><Item><![CDATA[zhangsan]]></Item>"),
@@ -169,21 +156,7 @@ mod tests {
     #[test]
     fn aibot_replies_are_finished_streams_with_the_callback_nonce() {
         let crypter = Crypter::new("tok", KEY, "").unwrap();
-        let sealer = Sealer {
-            crypter: &crypter,
-            corp_id: "",
-            nonce: "nonce-1",
-            now: 1,
-        };
-        let sealed = sealer
-            .seal(
-                &route(Surface::Aibot, ChatKind::Group),
-                Kind::Text {
-                    text: "好",
-                    mention: true,
-                },
-            )
-            .unwrap();
+        let sealed = sealed(&crypter, Surface::Aibot, ChatKind::Group, "好");
         let envelope: serde_json::Value = serde_json::from_str(&sealed.body).unwrap();
         assert_eq!(envelope["nonce"], "nonce-1");
         let plain = crypter
