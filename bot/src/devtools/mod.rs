@@ -1,5 +1,5 @@
-//! Everything that exists for trying and measuring the bot rather than serving: nothing in
-//! production code uses it. `simulator` is a local fake of WeCom's API, `callback_client` signs
+//! Everything that exists for trying and measuring the bot rather than serving: no serving code
+//! uses it, only the `chat` and `bench` subcommands and the tests. `simulator` is a local fake of WeCom's API, `callback_client` signs
 //! and encrypts callbacks like WeCom, `local` makes settings for a bot on this machine, `chat`
 //! is the console of `rallybot chat`, `bench` the load generator of `rallybot bench`.
 
