@@ -2,7 +2,6 @@
 
 pub mod app;
 pub mod bench;
-pub mod cache;
 pub mod callback;
 pub mod callback_client;
 pub mod chat;
@@ -12,7 +11,6 @@ pub mod config;
 pub mod conversation;
 pub mod http;
 pub mod local;
-pub mod owner;
 pub mod push;
 pub mod scheduler;
 pub mod simulator;

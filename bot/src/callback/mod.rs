@@ -19,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget, Store};
+use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget};
 use rallybot_messages::{envelope, Crypter};
+use rallybot_storage::Database;
 use tokio::sync::oneshot;
 
 use crate::conversation::{Conversation, Inbound, Reply};
@@ -65,7 +66,7 @@ pub struct CallbackState {
     pub crypters: Crypters,
     pub corp_id: String,
     pub conversation: Arc<dyn Conversation>,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Database>,
     /// `None` in the load generator's bare mode: every callback is handled as new.
     pub dedup: Option<Dedup>,
     /// The campaign clock (rehearsal or system): `now` for what the store records.

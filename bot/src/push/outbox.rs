@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use chrono_tz::Tz;
-use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget, Store, StoreError};
+use rallybot_handlers::store::{PushTarget, StoreError};
+use rallybot_storage::{Database, PushRecord, PushStatus};
 
 use crate::scheduler::plan::first_line;
 
@@ -12,7 +13,7 @@ pub const DEFAULT_LIMIT: u32 = 200;
 
 /// The outbox rows, most recent first, optionally only one status.
 pub async fn list_outbox(
-    store: &dyn Store,
+    store: &dyn Database,
     status: Option<PushStatus>,
     limit: u32,
 ) -> Result<Vec<PushRecord>, StoreError> {

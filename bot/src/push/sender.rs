@@ -18,7 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget, Store, StoreError};
+use rallybot_handlers::store::{PushTarget, StoreError};
+use rallybot_storage::{Database, PushRecord, PushStatus};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{watch, Mutex, Notify};
@@ -194,7 +195,7 @@ struct SendResult {
 
 #[derive(Debug)]
 pub struct Sender {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Database>,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
     quiet: QuietHours,
@@ -207,7 +208,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         transport: Arc<dyn Transport>,
         clock: Arc<dyn Clock>,
         quiet: QuietHours,

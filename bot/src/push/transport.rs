@@ -1,7 +1,7 @@
 //! How a push reaches WeCom, behind a trait so the sender's rules (limits, retries, quiet hours)
 //! are tested apart from HTTP.
 
-use rallybot_handlers::store::PushRecord;
+use rallybot_storage::PushRecord;
 
 /// Why a delivery did not go through, sorted by what the sender should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
