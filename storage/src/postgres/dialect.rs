@@ -17,7 +17,7 @@ pub(super) use super::PostgresStore as BackendStore;
 pub(super) type Pool = PgPool;
 pub(super) type Conn = PgConnection;
 pub(super) type Row = PgRow;
-pub(super) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 pub(super) async fn begin_write(pool: &Pool) -> Attempt<Tx> {
     Ok(pool.begin().await?)

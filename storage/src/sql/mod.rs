@@ -1,12 +1,17 @@
 //! The statements and the `Store`/`Operations` implementation both backends share, written
 //! once. Mechanism: `sqlite/mod.rs` and `postgres/mod.rs` each include this folder with
 //! `#[path = "../sql/mod.rs"] mod sql;`, so it is compiled twice, each time against the
-//! including backend's `dialect` module. The files here name no backend type: they use only
-//! what the dialect provides (`Pool`, `Conn`, `Row`, `BackendStore`, `stamp`, `read_stamp`,
-//! `day`, `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `row_limit`, `serialize_reading`, the
-//! callback statements, `finish_callbacks` and `standings`). What a backend does its own way
-//! beyond that (SQLite's group-committed gives, PostgreSQL's one-statement give) lives in its
-//! own folder, behind `BackendStore::apply_give`.
+//! including backend's `dialect` module, which it reaches as `super::dialect`. The files here
+//! name no backend type; what they take from the dialect is:
+//! - types: `Pool`, `Conn`, `Row`, and `BackendStore`, the backend's store struct, with
+//!   `reader()`, `writer()` (the same pool on PostgreSQL), `cache()` (the read cache of a
+//!   serving SQLite store, else `None`), `apply_give()` (SQLite's group-committed queue,
+//!   PostgreSQL's one-statement give) and `disconnect()`;
+//! - values: `stamp` / `read_stamp` / `read_optional_stamp` (timestamps), `day`, `row_limit`,
+//!   `text_list` (a list of texts bound as one parameter);
+//! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
+//! - statements that differ: the callback statements (`CLAIM_KEY` … `PURGE_CALLBACKS`),
+//!   `finish_callbacks` and `standings`.
 
 use super::dialect;
 

@@ -19,7 +19,7 @@ pub(super) use super::SqliteStore as BackendStore;
 pub(super) type Pool = SqlitePool;
 pub(super) type Conn = SqliteConnection;
 pub(super) type Row = SqliteRow;
-pub(super) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 /// Write transactions take the write lock up front, so they queue on `busy_timeout` instead
 /// of failing when a read turns into a write.
