@@ -13,7 +13,6 @@ use rallybot::http::callback::surface::Surface;
 use rallybot::{App, Settings};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -74,7 +73,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub simulator: Simulator,
     pub client: CallbackClient,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn rallybot_storage::Database>,
     pub clock: Arc<dyn Clock>,
     pub campaign: Arc<Campaign>,
     pub http: reqwest::Client,

@@ -14,20 +14,19 @@ use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, RehearsalClock, SystemClock};
 use rallybot_handlers::conversation::{Conversation, Roles};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::store::{GroupRecord, Store};
+use rallybot_handlers::store::GroupRecord;
 use rallybot_messages::Crypter;
+use rallybot_storage::Database;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::background::{Background, Wake};
-use crate::cache::CachedStore;
 use crate::config::{CallbackCredentials, Settings};
 use crate::http::admin::AdminState;
 use crate::http::callback::dedup::{self, Dedup};
 use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
 use crate::http::metrics::Metrics;
-use crate::owner::SqliteOwner;
 
 /// How long shutdown waits for queued dedup replies to be written.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,36 +37,31 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     settings: Settings,
-    store: Arc<dyn Store>,
+    /// Closed when `run_until_stopped` has finished, which lets go of an SQLite file.
+    store: Arc<dyn Database>,
     clock: Arc<dyn Clock>,
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     wake: Wake,
     dedup_writer: JoinHandle<()>,
-    /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
-    owner: Option<SqliteOwner>,
 }
 
 /// Opens the configured database and applies the migrations.
-pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Database>> {
     let store = rallybot_storage::open(url)
         .await
         .with_context(|| format!("opening the database ({})", redact_url(url)))?;
     Ok(store)
 }
 
-/// `open_store` for serving. An SQLite database belongs to this process alone (a second
-/// serving process is refused for as long as the returned owner lives), so the reads messages
-/// make most are cached in front of it.
-pub async fn open_serving_store(
-    url: &str,
-) -> anyhow::Result<(Arc<dyn Store>, Option<SqliteOwner>)> {
-    if !url.starts_with("sqlite:") {
-        return Ok((open_store(url).await?, None));
-    }
-    let owner = SqliteOwner::take(url)?;
-    let store = open_store(url).await?;
-    Ok((Arc::new(CachedStore::new(store)), owner))
+/// `open_store` for serving: an SQLite database then belongs to this process alone (a second
+/// serving process is refused until the store is closed), so the reads messages make most are
+/// cached in front of it.
+pub async fn open_serving_store(url: &str) -> anyhow::Result<Arc<dyn Database>> {
+    let store = rallybot_storage::open_for_serving(url)
+        .await
+        .with_context(|| format!("opening the database ({})", redact_url(url)))?;
+    Ok(store)
 }
 
 /// A database URL without its password, for messages.
@@ -134,7 +128,7 @@ impl App {
         .map_err(|e| {
             anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
         })?;
-        let (store, owner) = open_serving_store(&settings.storage.url).await?;
+        let store = open_serving_store(&settings.storage.url).await?;
         let rehearsal = settings
             .clock
             .rehearsal
@@ -190,7 +184,6 @@ impl App {
             campaign,
             wake,
             dedup_writer,
-            owner,
         })
     }
 
@@ -202,7 +195,7 @@ impl App {
             .unwrap_or(self.settings.server.listen)
     }
 
-    pub fn store(&self) -> Arc<dyn Store> {
+    pub fn store(&self) -> Arc<dyn Database> {
         self.store.clone()
     }
 
@@ -235,12 +228,11 @@ impl App {
             campaign,
             wake,
             dedup_writer,
-            owner,
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
         let loops = Background::start(&settings, campaign, store.clone(), clock, wake)?;
-        let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
+        let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
@@ -255,7 +247,7 @@ impl App {
         {
             tracing::warn!("callback replies still queued at shutdown were not all written");
         }
-        drop(owner);
+        store.close().await;
         served
     }
 }
@@ -263,7 +255,7 @@ impl App {
 /// Configured `[[wecom.groups]]` become push targets at start (`config:<name>` chat ids).
 async fn upsert_configured_groups(
     settings: &Settings,
-    store: &dyn Store,
+    store: &dyn Database,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {
     let base = settings.wecom.api_base.trim_end_matches('/');

@@ -8,12 +8,10 @@
 
 pub mod app;
 pub mod background;
-pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod devtools;
 pub mod http;
-pub mod owner;
 pub mod telemetry;
 
 pub use app::App;

@@ -1,4 +1,4 @@
-//! The `Store` trait: everything the bot keeps, as the logic needs it; implemented in `storage`.
+//! The `Store` trait: what the conversation logic keeps and reads; implemented in `storage`.
 //!
 //! Rules for implementations:
 //! - every call that enforces a limit does so atomically inside the database (a conditional
@@ -269,16 +269,7 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
-// ---------------------------------------------------------------- callbacks and dialogues
-
-/// Result of claiming a callback's dedup key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackClaim {
-    /// First time this key is seen: handle it, then `finish_callback`.
-    New,
-    /// Seen before; `reply` is the plaintext reply of the first attempt if it finished.
-    Seen { reply: Option<String> },
-}
+// ---------------------------------------------------------------- dialogues
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialogueRecord {
@@ -340,51 +331,9 @@ pub struct NewPush {
     pub now: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PushStatus {
-    Pending,
-    Sending,
-    Sent,
-    Failed,
-}
-
-impl PushStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PushStatus::Pending => "pending",
-            PushStatus::Sending => "sending",
-            PushStatus::Sent => "sent",
-            PushStatus::Failed => "failed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushRecord {
-    pub id: i64,
-    pub key: String,
-    pub target: PushTarget,
-    pub format: String,
-    pub content: String,
-    pub mentions: Vec<String>,
-    pub status: PushStatus,
-    pub attempts: u32,
-    pub not_before: Timestamp,
-    pub last_error: Option<String>,
-    pub created_at: Timestamp,
-    pub sent_at: Option<Timestamp>,
-}
-
-/// A cached access token shared by all instances.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub token: String,
-    pub expires_at: Timestamp,
-}
-
-/// The persistence the bot needs. One implementation per backend in `storage`, both checked by
-/// one contract suite; logic tests run against SQLite in a temp dir.
+/// The persistence the conversation needs. One implementation per backend in `storage`, both
+/// checked by one contract suite; logic tests run against SQLite in a temp dir. What only the
+/// bot's plumbing needs (callback dedup, delivery, leases, tokens) is not here.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     // members
@@ -457,82 +406,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Oldest first, at most `limit`, starting after row `after` (0 = from the start).
     async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>>;
 
-    // callback dedup (kept ≥ 24 h, across restarts)
-    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim>;
-    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()>;
-    /// `claim_callback` for several keys at once, results in order; a key repeated within
-    /// `keys` is `New` at most once. Every callback is claimed, so backends override this to
-    /// claim a whole batch in one round trip.
-    async fn claim_callbacks(
-        &self,
-        keys: &[String],
-        now: Timestamp,
-    ) -> StoreResult<Vec<CallbackClaim>> {
-        let mut claims = Vec::with_capacity(keys.len());
-        for key in keys {
-            claims.push(self.claim_callback(key, now).await?);
-        }
-        Ok(claims)
-    }
-    /// `finish_callback` for several `(key, reply)` pairs at once.
-    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
-        for (key, reply) in done {
-            self.finish_callback(key, reply).await?;
-        }
-        Ok(())
-    }
-    /// Deletes keys claimed before `before`; returns how many.
-    async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64>;
-
     // dialogues (multi-step registration)
     async fn dialogue(&self, chat: &str, user: &str) -> StoreResult<Option<DialogueRecord>>;
     async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()>;
     async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()>;
 
-    // groups
-    /// Inserts or refreshes a group (by `chat_id`).
-    async fn upsert_group(&self, group: &GroupRecord) -> StoreResult<()>;
+    // groups (the conversation only reads them)
     async fn groups(&self) -> StoreResult<Vec<GroupRecord>>;
 
-    // outbox
+    // outbox (the conversation queues review results and broadcasts)
     /// Enqueues a push; returns false when a push with the same key already exists.
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool>;
-    /// Claims up to `limit` due pushes (pending with `not_before <= now`, or `sending` whose
-    /// lease expired) for `lease_until`; safe with several instances (`FOR UPDATE SKIP LOCKED`
-    /// or a single conditional UPDATE).
-    async fn claim_pushes(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<PushRecord>>;
-    async fn mark_push_sent(&self, id: i64, now: Timestamp) -> StoreResult<()>;
-    /// Back to pending, due again at `retry_at`, with the error recorded and attempts + 1.
-    async fn retry_push(&self, id: i64, retry_at: Timestamp, error: &str) -> StoreResult<()>;
-    async fn fail_push(&self, id: i64, error: &str) -> StoreResult<()>;
-    /// Back to pending, due again at `not_before`, without counting an attempt or touching
-    /// `last_error`: the sender held it back (rate limit, quiet hours), nothing went wrong.
-    /// Backends should override this; the default counts an attempt.
-    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
-        self.retry_push(id, not_before, "held back by the sender")
-            .await
-    }
-    /// Most recent first, optionally only one status.
-    async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>>;
-
-    // shared state between instances
-    async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>>;
-    async fn save_token(&self, app: &str, token: &TokenRecord) -> StoreResult<()>;
-    /// Takes or renews the named lease for `holder` until `until`; false when another holder's
-    /// lease is still valid at `now`. A dead holder's lease simply expires.
-    async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> StoreResult<bool>;
-    /// Scheduler bookkeeping: the last occurrence of `job` that was enqueued.
-    async fn job_mark(&self, job: &str) -> StoreResult<Option<Timestamp>>;
-    async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()>;
 }

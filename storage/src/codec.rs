@@ -2,10 +2,11 @@
 //! points, the JSON columns of the outbox, and the rows of a standings answer.
 
 use rallybot_handlers::store::{
-    DailyLimit, EntrantKind, EntryRecord, PushStatus, PushTarget, Ranked, ReviewStatus, Standing,
+    DailyLimit, EntrantKind, EntryRecord, PushTarget, Ranked, ReviewStatus, Standing,
 };
 
 use crate::failure::{Attempt, Failure};
+use crate::operations::PushStatus;
 
 pub(crate) fn parse_kind(text: &str) -> Attempt<EntrantKind> {
     match text {

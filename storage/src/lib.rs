@@ -1,22 +1,27 @@
-//! rallybot's `Store` on SQLite (the embedded default) and PostgreSQL, chosen by URL.
+//! rallybot's storage on SQLite (the embedded default) and PostgreSQL, chosen by URL: the
+//! conversation's `Store` and the bot's `Operations`, together a `Database`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rallybot_storage::StorageError> {
-//! let backend = rallybot_storage::connect("sqlite://rallybot.db").await?;
-//! backend.migrate().await?;
-//! let store = backend.store();
-//! # let _ = store; Ok(()) }
+//! // What `serve` opens: migrated, and on SQLite locked for this process and cached.
+//! let database = rallybot_storage::open_for_serving("sqlite://rallybot.db").await?;
+//! let conversation: std::sync::Arc<dyn rallybot_handlers::store::Store> = database.clone();
+//! # let _ = conversation;
+//! database.close().await;
+//! # Ok(()) }
 //! ```
 
 mod codec;
 mod failure;
+mod operations;
 pub mod postgres;
+mod read_cache;
 pub mod sqlite;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use rallybot_handlers::store::Store;
-
+pub use operations::{CallbackClaim, Database, Operations, PushRecord, PushStatus, TokenRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -31,6 +36,19 @@ pub enum StorageError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(
+        "another rallybot process is serving {} already (lock {} is held). \
+         Run one `serve` per SQLite file, or use PostgreSQL for several instances.",
+        database.display(),
+        lock.display()
+    )]
+    AlreadyServed { database: PathBuf, lock: PathBuf },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// An opened database of either kind.
@@ -40,23 +58,47 @@ pub enum Backend {
     Postgres(PostgresStore),
 }
 
-/// Opens the database named by `url`: `sqlite://path` (created if missing), `sqlite::memory:`,
-/// or `postgres://…` / `postgresql://…`. Does not migrate; call [`Backend::migrate`].
-pub async fn connect(url: &str) -> Result<Backend, StorageError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(Backend::Sqlite(SqliteStore::connect(url).await?)),
-        "postgres" | "postgresql" => Ok(Backend::Postgres(PostgresStore::connect(url).await?)),
+/// The backends a URL can name.
+enum Scheme {
+    Sqlite,
+    Postgres,
+}
+
+fn scheme(url: &str) -> Result<Scheme, StorageError> {
+    match url.split(':').next().unwrap_or_default() {
+        "sqlite" => Ok(Scheme::Sqlite),
+        "postgres" | "postgresql" => Ok(Scheme::Postgres),
         // Only the scheme is echoed: the rest of a URL may hold a password.
         other => Err(StorageError::UnsupportedUrl(other.to_owned())),
     }
 }
 
-/// Connects and brings the schema up to date: what `serve` and the tests start with.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
+/// Opens the database named by `url`: `sqlite://path` (created if missing), `sqlite::memory:`,
+/// or `postgres://…` / `postgresql://…`. Does not migrate; call [`Backend::migrate`].
+pub async fn connect(url: &str) -> Result<Backend, StorageError> {
+    Ok(match scheme(url)? {
+        Scheme::Sqlite => Backend::Sqlite(SqliteStore::connect(url).await?),
+        Scheme::Postgres => Backend::Postgres(PostgresStore::connect(url).await?),
+    })
+}
+
+/// Connects and brings the schema up to date: what commands and tests start with. Nothing is
+/// cached and no lock is taken, so it may run beside a serving process.
+pub async fn open(url: &str) -> Result<Arc<dyn Database>, StorageError> {
     let backend = connect(url).await?;
     backend.migrate().await?;
     Ok(backend.store())
+}
+
+/// [`open`] for `serve`. An SQLite database then belongs to this process: a second serving
+/// process is refused ([`StorageError::AlreadyServed`]) until this one ends or calls
+/// [`Operations::close`], and the reads messages make most are cached. PostgreSQL is opened
+/// as by [`open`]: several instances share it, so it takes no lock and caches nothing.
+pub async fn open_for_serving(url: &str) -> Result<Arc<dyn Database>, StorageError> {
+    match scheme(url)? {
+        Scheme::Sqlite => Ok(Arc::new(SqliteStore::open_for_serving(url).await?)),
+        Scheme::Postgres => open(url).await,
+    }
 }
 
 impl Backend {
@@ -68,8 +110,8 @@ impl Backend {
         }
     }
 
-    /// The store as the logic sees it.
-    pub fn store(&self) -> Arc<dyn Store> {
+    /// The store as the bot sees it (the conversation gets it as `Arc<dyn Store>`).
+    pub fn store(&self) -> Arc<dyn Database> {
         match self {
             Backend::Sqlite(store) => Arc::new(store.clone()),
             Backend::Postgres(store) => Arc::new(store.clone()),

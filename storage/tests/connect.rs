@@ -2,10 +2,8 @@
 //! use and kept across reopening, migrations that can run twice.
 
 use chrono::{TimeZone, Utc};
-use rallybot_handlers::store::{
-    DailyLimit, EntrantKind, Give, NewEntry, ReviewStatus, TokenRecord,
-};
-use rallybot_storage::{Backend, StorageError};
+use rallybot_handlers::store::{DailyLimit, EntrantKind, Give, NewEntry, ReviewStatus};
+use rallybot_storage::{Backend, StorageError, TokenRecord};
 
 fn token() -> TokenRecord {
     TokenRecord {

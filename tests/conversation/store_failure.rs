@@ -80,15 +80,6 @@ impl Store for DownStore {
     async fn audit_log(&self, _: i64, _: u32) -> StoreResult<Vec<(i64, AuditEvent)>> {
         down()
     }
-    async fn claim_callback(&self, _: &str, _: Timestamp) -> StoreResult<CallbackClaim> {
-        down()
-    }
-    async fn finish_callback(&self, _: &str, _: &str) -> StoreResult<()> {
-        down()
-    }
-    async fn purge_callbacks(&self, _: Timestamp) -> StoreResult<u64> {
-        down()
-    }
     async fn dialogue(&self, _: &str, _: &str) -> StoreResult<Option<DialogueRecord>> {
         down()
     }
@@ -98,48 +89,10 @@ impl Store for DownStore {
     async fn clear_dialogue(&self, _: &str, _: &str) -> StoreResult<()> {
         down()
     }
-    async fn upsert_group(&self, _: &GroupRecord) -> StoreResult<()> {
-        down()
-    }
     async fn groups(&self) -> StoreResult<Vec<GroupRecord>> {
         down()
     }
     async fn enqueue_push(&self, _: &NewPush) -> StoreResult<bool> {
-        down()
-    }
-    async fn claim_pushes(
-        &self,
-        _: Timestamp,
-        _: Timestamp,
-        _: u32,
-    ) -> StoreResult<Vec<PushRecord>> {
-        down()
-    }
-    async fn mark_push_sent(&self, _: i64, _: Timestamp) -> StoreResult<()> {
-        down()
-    }
-    async fn retry_push(&self, _: i64, _: Timestamp, _: &str) -> StoreResult<()> {
-        down()
-    }
-    async fn fail_push(&self, _: i64, _: &str) -> StoreResult<()> {
-        down()
-    }
-    async fn pushes(&self, _: Option<PushStatus>, _: u32) -> StoreResult<Vec<PushRecord>> {
-        down()
-    }
-    async fn load_token(&self, _: &str) -> StoreResult<Option<TokenRecord>> {
-        down()
-    }
-    async fn save_token(&self, _: &str, _: &TokenRecord) -> StoreResult<()> {
-        down()
-    }
-    async fn try_lease(&self, _: &str, _: &str, _: Timestamp, _: Timestamp) -> StoreResult<bool> {
-        down()
-    }
-    async fn job_mark(&self, _: &str) -> StoreResult<Option<Timestamp>> {
-        down()
-    }
-    async fn set_job_mark(&self, _: &str, _: Timestamp) -> StoreResult<()> {
         down()
     }
 }

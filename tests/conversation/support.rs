@@ -9,7 +9,8 @@ use rallybot_handlers::campaign::load_campaign;
 use rallybot_handlers::clock::FixedClock;
 use rallybot_handlers::conversation::{ChatKind, Conversation, Inbound, Reply, Roles};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::store::{AuditEvent, GroupRecord, PushRecord, Store};
+use rallybot_handlers::store::{AuditEvent, GroupRecord};
+use rallybot_storage::{Database, PushRecord};
 use tempfile::TempDir;
 
 pub const ORGANIZER: &str = "org_wang";
@@ -115,7 +116,7 @@ window = "activity"
 #[derive(Debug)]
 pub struct Harness {
     pub conversation: Conversation,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Database>,
     pub clock: Arc<FixedClock>,
     _dir: TempDir,
 }

@@ -4,7 +4,7 @@
 use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{spawn_app, TestApp};
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::CallbackClaim;
+use rallybot_storage::CallbackClaim;
 
 /// Nothing was claimed for this dedup key (and nothing else was written: no member, no audit).
 async fn nothing_stored(app: &TestApp, key: &str, user: &str) {

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use rallybot::devtools::simulator::{Endpoint, Fault, FaultTarget, Outcome, Times};
-use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};
 

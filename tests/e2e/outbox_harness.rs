@@ -15,8 +15,9 @@ use rallybot::background::scheduler::{Scheduler, SchedulerConfig};
 use rallybot::devtools::simulator::{Received, Simulator, SimulatorOptions};
 use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, FixedClock};
-use rallybot_handlers::store::{GroupRecord, NewPush, PushRecord, PushStatus, PushTarget, Store};
+use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget};
 use rallybot_messages::client::ClientConfig;
+use rallybot_storage::{Database, PushRecord, PushStatus};
 use tokio::sync::watch;
 
 /// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
@@ -61,7 +62,7 @@ pub fn campaign_path() -> PathBuf {
 pub struct Harness {
     pub clock: Arc<FixedClock>,
     pub sim: Simulator,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Database>,
     pub campaign: Arc<Campaign>,
     pub organizers: Vec<String>,
     url: String,
@@ -103,7 +104,7 @@ impl Harness {
     }
 
     /// A second connection pool on the same database: another instance of the bot.
-    pub async fn another_store(&self) -> Arc<dyn Store> {
+    pub async fn another_store(&self) -> Arc<dyn Database> {
         rallybot_storage::open(&self.url).await.unwrap()
     }
 
@@ -124,7 +125,7 @@ impl Harness {
         keys.iter().map(|k| k.to_string()).collect()
     }
 
-    pub fn scheduler(&self, store: Arc<dyn Store>, holder: &str) -> Scheduler {
+    pub fn scheduler(&self, store: Arc<dyn Database>, holder: &str) -> Scheduler {
         Scheduler::new(
             self.campaign.clone(),
             store,
@@ -141,7 +142,7 @@ impl Harness {
         }
     }
 
-    pub fn sender(&self, store: Arc<dyn Store>, config: SenderConfig) -> Sender {
+    pub fn sender(&self, store: Arc<dyn Database>, config: SenderConfig) -> Sender {
         let transport = Arc::new(self.transport(store.clone()));
         self.sender_over(store, transport, config)
     }
@@ -149,7 +150,7 @@ impl Harness {
     /// A sender whose pushes go through `transport` (e.g. a [`GatedTransport`]).
     pub fn sender_over(
         &self,
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         transport: Arc<dyn Transport>,
         config: SenderConfig,
     ) -> Sender {
@@ -163,7 +164,7 @@ impl Harness {
     }
 
     /// The WeCom transport `serve` uses, pointed at the simulator.
-    pub fn transport(&self, store: Arc<dyn Store>) -> WeComTransport {
+    pub fn transport(&self, store: Arc<dyn Database>) -> WeComTransport {
         let client = ClientConfig {
             base_url: self.sim.base_url(),
             timeout: StdDuration::from_secs(10),

@@ -4,7 +4,8 @@
 
 use chrono::Duration;
 use rallybot::devtools::simulator::Endpoint;
-use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{at, Db, Harness};
 

@@ -2,7 +2,8 @@
 //! a failed attempt; a late reply to a user's own message does not wait.
 
 use chrono::Duration;
-use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{at, Db, Harness};
 

@@ -7,7 +7,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use rallybot::devtools::simulator::{Fault, Times};
-use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};
 

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use rallybot::background::push::SenderConfig;
-use rallybot_handlers::store::PushStatus;
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{
     assert_each_delivered_once, assert_released_at_once, at, postgres_or_skip, Db, GatedTransport,

@@ -4,7 +4,8 @@
 //! `RALLYBOT_TEST_DATABASE_URL` is set; on a shared SQLite file otherwise.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rallybot_handlers::store::{NewReport, PushStatus};
+use rallybot_handlers::store::NewReport;
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{delivery_counts, postgres_or_skip, shanghai, Db, Harness};
 

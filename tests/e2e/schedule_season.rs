@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use rallybot_handlers::campaign::Audience;
-use rallybot_handlers::store::{EntrantKind, NewEntry, NewReport, PushStatus, ReviewStatus};
+use rallybot_handlers::store::{EntrantKind, NewEntry, NewReport, ReviewStatus};
+use rallybot_storage::PushStatus;
 
 use super::outbox_harness::{delivery_counts, postgres_or_skip, shanghai, Db, Harness};
 

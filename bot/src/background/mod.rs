@@ -14,8 +14,8 @@ use std::time::Duration as StdDuration;
 
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::store::Store;
 use rallybot_messages::client::ClientConfig;
+use rallybot_storage::Database;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -47,7 +47,7 @@ impl Background {
     pub fn start(
         settings: &Settings,
         campaign: Arc<Campaign>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
         wake: Wake,
     ) -> anyhow::Result<Background> {

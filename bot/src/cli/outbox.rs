@@ -5,7 +5,8 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use chrono_tz::Tz;
-use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget};
+use rallybot_handlers::store::PushTarget;
+use rallybot_storage::{PushRecord, PushStatus};
 
 use super::first_line;
 use crate::app::{open_campaign, open_store};

@@ -7,8 +7,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
-use super::rows::{day_text, millis};
-use super::IMMEDIATE;
+use super::dialect::{begin_write, day, stamp};
 use crate::codec;
 use crate::failure::{retrying, Attempt, Failure};
 
@@ -106,18 +105,18 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
             let (scope, limit) = codec::usage_scope(give.limit, &code);
             serde_json::json!({
                 "member": give.member,
-                "day": day_text(give.day),
+                "day": day(give.day),
                 "track": give.track,
                 "scope": scope,
                 "code": code,
                 "amount": give.amount,
                 "limit": limit,
-                "at": millis(give.now),
+                "at": stamp(give.now),
                 "action": give.action,
             })
         })
         .collect();
-    let mut tx = writer.begin_with(IMMEDIATE).await?;
+    let mut tx = begin_write(writer).await?;
     // One round trip: empty the table, hand over the whole batch (the trigger applies it row by
     // row, in order) and read all outcomes back as one JSON row. `fetch_all` runs every
     // statement of the list.

@@ -1,46 +1,37 @@
-//! The `Store` on SQLite: one writer connection (so writers queue in the process instead of
-//! failing with "database is locked") and a few read-only connections, in WAL mode. Gives, the
-//! hot write, are group-committed by `give_queue`. One process owns a database file; several
-//! instances share a PostgreSQL database instead.
+//! The store on SQLite: one writer connection (so writers queue in the process instead of
+//! failing with "database is locked") and a few read-only connections, in WAL mode. The
+//! statements shared with PostgreSQL are in `sql/`, compiled here against `dialect`; gives, the
+//! hot write, are group-committed by `give_queue`. One process owns a database file (serving
+//! holds `serve_lock` and caches reads); several instances share a PostgreSQL database instead.
 
-mod chats;
 mod checkpoint;
-mod entries;
+mod dialect;
 mod give_queue;
-mod instances;
-mod members;
-mod outbox;
-mod ranking;
-mod records;
-mod rows;
-mod scoring;
+mod serve_lock;
+// Compiled once per backend on purpose: see `sql/mod.rs`.
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/mod.rs"]
+mod sql;
+mod standings;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use futures::future::BoxFuture;
-use rallybot_handlers::store::{
-    AuditEvent, CallbackClaim, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord,
-    MemberRecord, NewEntry, NewPush, NewReport, PushRecord, PushStatus, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Review, Standing, StandingAsk, Store, StoreResult, Timestamp,
-    TokenRecord, UsageRow,
-};
+use rallybot_handlers::store::{Give, GiveOutcome, StoreResult};
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
 
-use crate::failure::retrying;
+use crate::read_cache::ReadCache;
 use crate::StorageError;
 use checkpoint::Checkpointer;
 use give_queue::GiveQueue;
-
-/// Write transactions take the write lock up front, so they queue on `busy_timeout` instead
-/// of failing when a read turns into a write.
-const IMMEDIATE: &str = "BEGIN IMMEDIATE";
+use serve_lock::ServeLock;
 
 /// How long one statement waits for another process's write lock before reporting busy
 /// (and being retried by the store).
@@ -59,6 +50,11 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Gives, applied in batches on the writer.
     gives: GiveQueue,
+    /// Cached reads, only in a store opened for serving (this process alone writes the file).
+    cache: Option<Arc<ReadCache>>,
+    /// The serving lock of the database file, until `close`; `None` when not serving or in
+    /// memory.
+    serve_lock: Option<Arc<ServeLock>>,
 }
 
 impl SqliteStore {
@@ -123,7 +119,24 @@ impl SqliteStore {
             gives: GiveQueue::start(writer.clone(), checkpointer),
             writer,
             readers,
+            cache: None,
+            serve_lock: None,
         }
+    }
+
+    /// Takes the serving lock of the file (none for an in-memory database, which no other
+    /// process can reach), connects, migrates and turns the read cache on.
+    pub(crate) async fn open_for_serving(url: &str) -> Result<Self, StorageError> {
+        let serve_lock = database_file(url)?
+            .map(|file| ServeLock::take(&file))
+            .transpose()?;
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(Self {
+            cache: Some(Arc::new(ReadCache::new())),
+            serve_lock: serve_lock.map(Arc::new),
+            ..store
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StorageError> {
@@ -133,14 +146,35 @@ impl SqliteStore {
             .map_err(StorageError::Migrate)
     }
 
-    pub async fn close(&self) {
+    fn reader(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn cache(&self) -> Option<&ReadCache> {
+        self.cache.as_deref()
+    }
+
+    /// Through the give queue, which applies waiting gives in batches (and retries them).
+    async fn apply_give(&self, give: &Give) -> StoreResult<GiveOutcome> {
+        self.gives.give(give).await
+    }
+
+    /// Closes the pools, then lets go of the serving lock.
+    async fn disconnect(&self) {
         self.readers.close().await;
         self.writer.close().await;
+        if let Some(lock) = &self.serve_lock {
+            lock.release();
+        }
     }
 }
 
 /// The file behind a `sqlite:` URL; `None` for an in-memory database.
-pub fn database_file(url: &str) -> Result<Option<PathBuf>, StorageError> {
+fn database_file(url: &str) -> Result<Option<PathBuf>, StorageError> {
     if is_in_memory(url) {
         return Ok(None);
     }
@@ -170,184 +204,16 @@ fn create_batch_objects(
     })
 }
 
-#[async_trait::async_trait]
-impl Store for SqliteStore {
-    async fn register_member(&self, member: &MemberRecord) -> StoreResult<RegisterOutcome> {
-        retrying(|| members::register(&self.writer, member)).await
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>> {
-        retrying(|| members::get(&self.readers, userid)).await
-    }
-
-    async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
-        retrying(|| members::by_union(&self.readers)).await
-    }
-
-    async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord> {
-        retrying(|| entries::submit(&self.writer, entry)).await
-    }
-
-    async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>> {
-        retrying(|| entries::find(&self.readers, code)).await
-    }
-
-    async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>> {
-        retrying(|| entries::pending(&self.readers, limit)).await
-    }
-
-    async fn review_entry(&self, review: &Review) -> StoreResult<EntryRecord> {
-        retrying(|| entries::review(&self.writer, review)).await
-    }
-
-    async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
-        retrying(|| entries::of(&self.readers, submitter_or_entrant)).await
-    }
-
-    async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>> {
-        retrying(|| entries::approved_by_union(&self.readers, track)).await
-    }
-
-    async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
-        self.gives.give(give).await
-    }
-
-    async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {
-        retrying(|| scoring::add_reading(&self.writer, reading)).await
-    }
-
-    async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>> {
-        retrying(|| scoring::usage(&self.readers, member, day)).await
-    }
-
-    async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
-        retrying(|| ranking::leaders(&self.readers, track, Some(n))).await
-    }
-
-    async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
-        retrying(|| ranking::leaders(&self.readers, track, None)).await
-    }
-
-    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
-        retrying(|| ranking::standings(&self.readers, asks)).await
-    }
-
-    async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
-        retrying(|| records::add_report(&self.writer, report)).await
-    }
-
-    async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
-        retrying(|| records::reported_by_union(&self.readers, metric)).await
-    }
-
-    async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        retrying(|| records::audit(&self.writer, event)).await
-    }
-
-    async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>> {
-        retrying(|| records::audit_log(&self.readers, after, limit)).await
-    }
-
-    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim> {
-        retrying(|| chats::claim_callback(&self.writer, &self.readers, key, now)).await
-    }
-
-    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()> {
-        retrying(|| chats::finish_callback(&self.writer, key, reply)).await
-    }
-
-    async fn claim_callbacks(
-        &self,
-        keys: &[String],
-        now: Timestamp,
-    ) -> StoreResult<Vec<CallbackClaim>> {
-        retrying(|| chats::claim_callbacks(&self.writer, &self.readers, keys, now)).await
-    }
-
-    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
-        retrying(|| chats::finish_callbacks(&self.writer, done)).await
-    }
-
-    async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {
-        retrying(|| chats::purge_callbacks(&self.writer, before)).await
-    }
-
-    async fn dialogue(&self, chat: &str, user: &str) -> StoreResult<Option<DialogueRecord>> {
-        retrying(|| chats::dialogue(&self.readers, chat, user)).await
-    }
-
-    async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()> {
-        retrying(|| chats::save_dialogue(&self.writer, dialogue)).await
-    }
-
-    async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()> {
-        retrying(|| chats::clear_dialogue(&self.writer, chat, user)).await
-    }
-
-    async fn upsert_group(&self, group: &GroupRecord) -> StoreResult<()> {
-        retrying(|| chats::upsert_group(&self.writer, group)).await
-    }
-
-    async fn groups(&self) -> StoreResult<Vec<GroupRecord>> {
-        retrying(|| chats::groups(&self.readers)).await
-    }
-
-    async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
-        retrying(|| outbox::enqueue(&self.writer, push)).await
-    }
-
-    async fn claim_pushes(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<PushRecord>> {
-        retrying(|| outbox::claim(&self.writer, now, lease_until, limit)).await
-    }
-
-    async fn mark_push_sent(&self, id: i64, now: Timestamp) -> StoreResult<()> {
-        retrying(|| outbox::mark_sent(&self.writer, id, now)).await
-    }
-
-    async fn retry_push(&self, id: i64, retry_at: Timestamp, error: &str) -> StoreResult<()> {
-        retrying(|| outbox::retry(&self.writer, id, retry_at, error)).await
-    }
-
-    async fn fail_push(&self, id: i64, error: &str) -> StoreResult<()> {
-        retrying(|| outbox::fail(&self.writer, id, error)).await
-    }
-
-    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
-        retrying(|| outbox::release(&self.writer, id, not_before)).await
-    }
-
-    async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>> {
-        retrying(|| outbox::list(&self.readers, status, limit)).await
-    }
-
-    async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>> {
-        retrying(|| instances::load_token(&self.readers, app)).await
-    }
-
-    async fn save_token(&self, app: &str, token: &TokenRecord) -> StoreResult<()> {
-        retrying(|| instances::save_token(&self.writer, app, token)).await
-    }
-
-    async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> StoreResult<bool> {
-        retrying(|| instances::try_lease(&self.writer, name, holder, now, until)).await
-    }
-
-    async fn job_mark(&self, job: &str) -> StoreResult<Option<Timestamp>> {
-        retrying(|| instances::job_mark(&self.readers, job)).await
-    }
-
-    async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()> {
-        retrying(|| instances::set_job_mark(&self.writer, job, at)).await
+    #[tokio::test]
+    async fn an_in_memory_database_is_served_with_the_cache_and_no_lock() {
+        let store = SqliteStore::open_for_serving("sqlite::memory:")
+            .await
+            .unwrap();
+        assert!(store.serve_lock.is_none());
+        assert!(store.cache.is_some());
     }
 }

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 use rallybot_handlers::store::{
-    AuditEvent, CallbackClaim, DialogueRecord, EntrantKind, RegisterOutcome, StoreError,
+    AuditEvent, DialogueRecord, EntrantKind, RegisterOutcome, StoreError,
 };
+use rallybot_storage::CallbackClaim;
 
 use crate::fixtures::{approved, at, day, like, member, submission, vote, Shared};
 

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rallybot_handlers::store::{
     DailyLimit, EntrantKind, EntryRecord, Give, MemberRecord, NewEntry, Review, ReviewStatus,
-    Store, Timestamp,
+    Timestamp,
 };
+use rallybot_storage::Database;
 
-pub type Shared = Arc<dyn Store>;
+/// The store under test: the conversation's `Store` and the bot's `Operations`.
+pub type Shared = Arc<dyn Database>;
 
 /// `secs` seconds after a fixed start (whole seconds survive every backend's precision).
 pub fn at(secs: i64) -> Timestamp {

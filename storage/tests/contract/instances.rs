@@ -1,6 +1,6 @@
 //! State shared between instances: tokens, leases and scheduler marks.
 
-use rallybot_handlers::store::TokenRecord;
+use rallybot_storage::TokenRecord;
 
 use crate::fixtures::{at, Shared};
 

@@ -1,53 +1,64 @@
-//! The `Store` contract, written once and run against every backend: each case below becomes
-//! `sqlite::<case>` (a fresh SQLite file) and `postgres::<case>` (a fresh schema on the server
-//! named by `RALLYBOT_TEST_DATABASE_URL`; skipped with one notice when it is unset).
+//! The storage contract, written once and run against every backend: each case below becomes
+//! `<suite>::sqlite::<case>` (a fresh SQLite file) and `<suite>::postgres::<case>` (a fresh
+//! schema on the server named by `RALLYBOT_TEST_DATABASE_URL`; skipped with one notice when it
+//! is unset). The suites: the conversation's `Store` (`domain`), the bot's `Operations`
+//! (`operations`), and the store `serve` opens, with its read cache and lock (`serving`).
 
 // The cases are test code spread over helper modules, where clippy's in-test allowance does
 // not reach.
 #![allow(clippy::unwrap_used)]
 
+mod cache;
+mod callbacks;
 mod chats;
 mod concurrency;
 mod entries;
 mod fixtures;
 mod harness;
 mod instances;
+mod lock;
 mod members;
 mod outbox;
 mod ranking;
 mod records;
 mod scoring;
 
-/// Declares every case for both backends.
+/// Declares a suite of cases for both backends: each opens its database the `$opening` way
+/// and is given `db.$given()` (the store, or the whole target for the lock cases).
 macro_rules! contract {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let db = crate::harness::Db::sqlite().await;
-                    crate::$module::$case(db.store()).await;
-                    db.finish().await;
-                }
-            )*
-        }
+    ($suite:ident, $opening:ident, $given:ident: $($module:ident :: $case:ident),* $(,)?) => {
+        mod $suite {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $case() {
+                        let opening = crate::harness::Opening::$opening;
+                        let db = crate::harness::Db::sqlite(opening).await;
+                        crate::$module::$case(db.$given()).await;
+                        db.finish().await;
+                    }
+                )*
+            }
 
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(db) = crate::harness::Db::postgres().await else {
-                        return;
-                    };
-                    crate::$module::$case(db.store()).await;
-                    db.finish().await;
-                }
-            )*
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $case() {
+                        let opening = crate::harness::Opening::$opening;
+                        let Some(db) = crate::harness::Db::postgres(opening).await else {
+                            return;
+                        };
+                        crate::$module::$case(db.$given()).await;
+                        db.finish().await;
+                    }
+                )*
+            }
         }
     };
 }
 
 contract! {
+    domain, Plain, store:
     members::registering_again_updates_name_phone_and_union,
     members::an_id_number_belongs_to_one_user,
     members::a_user_cannot_change_id_number,
@@ -76,10 +87,21 @@ contract! {
     ranking::standings_agree_with_rank_of_and_top,
     records::reports_are_summed_per_union_and_metric,
     records::the_audit_log_reads_back_in_order_by_pages,
-    chats::a_callback_is_claimed_once_then_seen_with_its_reply,
-    chats::purging_forgets_old_callbacks,
-    chats::callbacks_are_claimed_and_finished_in_batches,
     chats::dialogues_are_kept_per_chat_and_user,
+    concurrency::two_hundred_single_votes_count_five,
+    concurrency::two_hundred_likes_count_three,
+    concurrency::one_id_number_races_to_one_registration,
+    concurrency::concurrent_submissions_get_distinct_codes,
+    concurrency::the_same_link_raced_enters_once,
+    concurrency::crowd_voting_keeps_scores_and_places_exact,
+    concurrency::refused_gives_amid_a_crowd_refuse_alone,
+}
+
+contract! {
+    operations, Plain, store:
+    callbacks::a_callback_is_claimed_once_then_seen_with_its_reply,
+    callbacks::purging_forgets_old_callbacks,
+    callbacks::callbacks_are_claimed_and_finished_in_batches,
     chats::groups_are_learned_and_refreshed,
     outbox::enqueueing_a_key_twice_is_a_no_op,
     outbox::due_pushes_are_claimed_in_order_under_a_lease,
@@ -88,13 +110,19 @@ contract! {
     instances::tokens_are_saved_and_replaced,
     instances::a_lease_is_held_until_it_expires,
     instances::job_marks_remember_the_last_occurrence,
-    concurrency::two_hundred_single_votes_count_five,
-    concurrency::two_hundred_likes_count_three,
-    concurrency::one_id_number_races_to_one_registration,
-    concurrency::concurrent_submissions_get_distinct_codes,
-    concurrency::the_same_link_raced_enters_once,
     concurrency::many_concurrent_writers_all_succeed,
     concurrency::concurrent_claimers_never_share_a_push,
-    concurrency::crowd_voting_keeps_scores_and_places_exact,
-    concurrency::refused_gives_amid_a_crowd_refuse_alone,
+}
+
+contract! {
+    serving, Serving, store:
+    cache::a_member_read_after_registering_is_fresh,
+    cache::a_dialogue_read_after_saving_or_clearing_is_fresh,
+    cache::standings_and_top_follow_gives_readings_and_reviews,
+    cache::reads_racing_writes_never_keep_a_stale_value,
+}
+
+contract! {
+    serving_lock, Serving, target:
+    lock::a_database_is_served_once_until_closed,
 }

@@ -1,6 +1,7 @@
 //! The push outbox: idempotent enqueue, claims with leases, retries and failures.
 
-use rallybot_handlers::store::{NewPush, PushStatus, PushTarget};
+use rallybot_handlers::store::{NewPush, PushTarget};
+use rallybot_storage::PushStatus;
 
 use crate::fixtures::{at, Shared};
 

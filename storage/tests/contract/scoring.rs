@@ -326,7 +326,7 @@ pub async fn usage_lists_what_was_used_today(store: Shared) {
     assert!(store.usage("voter", day(2)).await.unwrap().is_empty());
 }
 
-fn reading(member: &str, minutes: u32, n: u64, secs: i64) -> Reading {
+pub fn reading(member: &str, minutes: u32, n: u64, secs: i64) -> Reading {
     Reading {
         track: "reading".to_owned(),
         code_prefix: "R".to_owned(),

@@ -3,12 +3,13 @@
 //! stops so that another instance may take over at once.
 
 use chrono::{DateTime, Duration, Utc};
-use rallybot_handlers::store::{Store, StoreError};
+use rallybot_handlers::store::StoreError;
+use rallybot_storage::Database;
 
 /// The sending lease, held by this instance since the last renewal.
 #[derive(Debug)]
 pub(super) struct HeldLease<'a> {
-    store: &'a dyn Store,
+    store: &'a dyn Database,
     name: &'a str,
     holder: &'a str,
     ttl: Duration,
@@ -18,7 +19,7 @@ pub(super) struct HeldLease<'a> {
 impl<'a> HeldLease<'a> {
     /// Takes or renews the lease at `now`; `None` while another instance holds it.
     pub(super) async fn take(
-        store: &'a dyn Store,
+        store: &'a dyn Database,
         name: &'a str,
         holder: &'a str,
         ttl: Duration,
@@ -71,7 +72,7 @@ impl<'a> HeldLease<'a> {
 /// Lets the lease expire at `now`, so that another instance can take it at once. Does nothing
 /// (false) while another instance holds it.
 pub(super) async fn give_up(
-    store: &dyn Store,
+    store: &dyn Database,
     name: &str,
     holder: &str,
     now: DateTime<Utc>,

@@ -18,7 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::store::{PushRecord, PushStatus, PushTarget, Store, StoreError};
+use rallybot_handlers::store::{PushTarget, StoreError};
+use rallybot_storage::{Database, PushRecord, PushStatus};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{watch, Mutex};
@@ -143,7 +144,7 @@ struct SendResult {
 
 #[derive(Debug)]
 pub struct Sender {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Database>,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
     quiet: QuietHours,
@@ -156,7 +157,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         transport: Arc<dyn Transport>,
         clock: Arc<dyn Clock>,
         quiet: QuietHours,

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::store::{PushRecord, PushTarget, Store, TokenRecord};
+use rallybot_handlers::store::PushTarget;
 use rallybot_messages::client::{
     AccessToken, ApiError, ClientConfig, ErrorKind, TokenStore, TokenStoreError, UnixClock,
     WeComApi, WeComClient, Webhook,
 };
+use rallybot_storage::{Database, PushRecord, TokenRecord};
 
 /// Why a delivery did not go through, sorted by what the sender should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +58,7 @@ impl WeComTransport {
     /// every instance) and whose expiry follows `clock`.
     pub fn connect(
         config: ClientConfig,
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ApiError> {
         let client = WeComClient::with_parts(
@@ -120,15 +121,15 @@ pub fn delivery_error(error: &ApiError) -> DeliveryError {
     }
 }
 
-/// Access tokens kept in the bot's database (`Store::load_token` / `save_token`), shared by
+/// Access tokens kept in the bot's database (`Operations::load_token` / `save_token`), shared by
 /// every instance.
 #[derive(Debug)]
 pub struct StoreTokens {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Database>,
 }
 
 impl StoreTokens {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Database>) -> Self {
         Self { store }
     }
 }

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::store::{Store, StoreError};
+use rallybot_handlers::store::StoreError;
+use rallybot_storage::Database;
 
 pub use jobs::{Job, JobKind, Occurrence};
 pub use plan::{plan, PlanError, PlannedPush, Planner};
@@ -84,7 +85,7 @@ pub struct ScheduleReport {
 #[derive(Debug)]
 pub struct Scheduler {
     campaign: Arc<Campaign>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn Database>,
     clock: Arc<dyn Clock>,
     config: SchedulerConfig,
     jobs: Vec<Job>,
@@ -106,7 +107,7 @@ struct MarkCache {
 impl Scheduler {
     pub fn new(
         campaign: Arc<Campaign>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
         config: SchedulerConfig,
     ) -> Result<Self, SchedulerError> {

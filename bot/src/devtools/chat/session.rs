@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::{PushStatus, Store};
+use rallybot_storage::{Database, PushStatus};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -40,7 +40,7 @@ pub struct Session {
     pub simulator: Simulator,
     pub client: CallbackClient,
     pub settings: Settings,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Database>,
     pub clock: Arc<dyn Clock>,
     pub campaign: Arc<Campaign>,
     pub base_url: String,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::command;
-use rallybot_handlers::store::{CallbackClaim, Store, StoreError, StoreResult};
+use rallybot_handlers::store::{StoreError, StoreResult};
+use rallybot_storage::{CallbackClaim, Database};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -113,7 +114,7 @@ impl std::fmt::Debug for ClaimRequest {
 impl Dedup {
     /// Starts the claim and reply writers; they end when every `Dedup` clone is dropped, after
     /// writing what was queued. The handle resolves when both are done.
-    pub fn start(store: Arc<dyn Store>) -> (Dedup, JoinHandle<()>) {
+    pub fn start(store: Arc<dyn Database>) -> (Dedup, JoinHandle<()>) {
         let (claims, claim_rx) = mpsc::channel::<ClaimRequest>(4 * MAX_BATCH);
         let (finished, finish_rx) = mpsc::unbounded_channel::<(String, String)>();
         let claimer = tokio::spawn(claim_writer(store.clone(), claim_rx));
@@ -144,7 +145,7 @@ impl Dedup {
     }
 }
 
-async fn claim_writer(store: Arc<dyn Store>, mut requests: mpsc::Receiver<ClaimRequest>) {
+async fn claim_writer(store: Arc<dyn Database>, mut requests: mpsc::Receiver<ClaimRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let keys: Vec<String> = batch.iter().map(|r| r.key.clone()).collect();
@@ -195,7 +196,10 @@ const MAX_FINISH_BATCH: usize = 1024;
 /// single database writer free for the claims and votes that callers do wait for.
 const FINISH_GATHERING: std::time::Duration = std::time::Duration::from_millis(20);
 
-async fn finish_writer(store: Arc<dyn Store>, mut done: mpsc::UnboundedReceiver<(String, String)>) {
+async fn finish_writer(
+    store: Arc<dyn Database>,
+    mut done: mpsc::UnboundedReceiver<(String, String)>,
+) {
     let mut batch = Vec::with_capacity(MAX_FINISH_BATCH);
     while done.recv_many(&mut batch, MAX_FINISH_BATCH).await > 0 {
         if let Err(e) = store.finish_callbacks(&batch).await {
@@ -220,7 +224,7 @@ impl From<CallbackClaim> for Claimed {
 }
 
 /// Deletes dedup keys older than the retention, once an hour, until the app stops.
-pub async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+pub async fn purge_loop(store: Arc<dyn Database>, clock: Arc<dyn Clock>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -238,7 +242,7 @@ pub async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
 mod tests {
     use super::*;
 
-    async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    async fn store() -> (Arc<dyn Database>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("dedup.db").display());
         (rallybot_storage::open(&url).await.unwrap(), dir)

@@ -22,8 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_handlers::store::{GroupRecord, Store};
+use rallybot_handlers::store::GroupRecord;
 use rallybot_messages::{Crypter, CryptoError};
+use rallybot_storage::Database;
 
 use crate::background::Wake;
 use crate::http::error::HttpError;
@@ -69,7 +70,7 @@ pub struct CallbackState {
     pub corp_id: String,
     /// Answers what members say.
     pub responder: Responder,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Database>,
     /// `None` in the load generator's bare mode: every callback is handled as new.
     pub dedup: Option<Dedup>,
     /// The campaign clock (rehearsal or system): `now` for what the store records.

@@ -1,11 +1,12 @@
-//! Quota reports and the append-only audit log on PostgreSQL.
+//! Quota reports and the append-only audit log.
 
 use rallybot_handlers::store::{AuditEvent, NewReport};
-use sqlx::{PgPool, Row};
+use sqlx::Row as _;
 
+use super::dialect::{read_stamp, stamp, Pool};
 use crate::failure::Attempt;
 
-pub(super) async fn add_report(pool: &PgPool, report: &NewReport) -> Attempt<()> {
+pub(super) async fn add_report(pool: &Pool, report: &NewReport) -> Attempt<()> {
     sqlx::query(
         "INSERT INTO reports (union_code, metric, amount, note, reporter, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -15,15 +16,16 @@ pub(super) async fn add_report(pool: &PgPool, report: &NewReport) -> Attempt<()>
     .bind(report.amount)
     .bind(&report.note)
     .bind(&report.reporter)
-    .bind(report.now)
+    .bind(stamp(report.now))
     .execute(pool)
     .await?;
     Ok(())
 }
 
-pub(super) async fn reported_by_union(pool: &PgPool, metric: &str) -> Attempt<Vec<(String, i64)>> {
+pub(super) async fn reported_by_union(pool: &Pool, metric: &str) -> Attempt<Vec<(String, i64)>> {
+    // The cast keeps PostgreSQL's SUM of BIGINT (a NUMERIC) an integer.
     Ok(sqlx::query_as(
-        "SELECT union_code, SUM(amount)::BIGINT FROM reports WHERE metric = $1 \
+        "SELECT union_code, CAST(SUM(amount) AS BIGINT) FROM reports WHERE metric = $1 \
          GROUP BY union_code ORDER BY union_code",
     )
     .bind(metric)
@@ -31,11 +33,11 @@ pub(super) async fn reported_by_union(pool: &PgPool, metric: &str) -> Attempt<Ve
     .await?)
 }
 
-pub(super) async fn audit(pool: &PgPool, event: &AuditEvent) -> Attempt<()> {
+pub(super) async fn audit(pool: &Pool, event: &AuditEvent) -> Attempt<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(event.at)
+    .bind(stamp(event.at))
     .bind(&event.actor)
     .bind(&event.action)
     .bind(&event.subject)
@@ -46,7 +48,7 @@ pub(super) async fn audit(pool: &PgPool, event: &AuditEvent) -> Attempt<()> {
 }
 
 pub(super) async fn audit_log(
-    pool: &PgPool,
+    pool: &Pool,
     after: i64,
     limit: u32,
 ) -> Attempt<Vec<(i64, AuditEvent)>> {
@@ -62,7 +64,7 @@ pub(super) async fn audit_log(
         .iter()
         .map(|row| {
             let event = AuditEvent {
-                at: row.try_get("at")?,
+                at: read_stamp(row, "at")?,
                 actor: row.try_get("actor")?,
                 action: row.try_get("action")?,
                 subject: row.try_get("subject")?,

@@ -1,11 +1,11 @@
-//! Reading points and daily usage on SQLite (gives are applied in batches: `give_queue`).
+//! Reading points and daily usage. Gives are the backend's own (`BackendStore::apply_give`):
+//! SQLite group-commits them, PostgreSQL runs each as one statement.
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{Reading, ReadingOutcome, Timestamp, UsageRow};
-use sqlx::{SqliteConnection, SqlitePool};
 
-use super::rows::{day_text, millis};
-use super::{entries, IMMEDIATE};
+use super::dialect::{begin_write, day, serialize_reading, stamp, Conn, Pool};
+use super::entries;
 use crate::codec;
 use crate::failure::Attempt;
 
@@ -20,7 +20,7 @@ struct Scored<'a> {
 
 /// Writes the ledger row and raises the entry's score (the ranking follows by trigger);
 /// returns the new score.
-async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<i64> {
+async fn add_score(conn: &mut Conn, scored: &Scored<'_>) -> Attempt<i64> {
     sqlx::query(
         "INSERT INTO ledger (track, member, entry_code, amount, at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -28,7 +28,7 @@ async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<
     .bind(scored.member)
     .bind(scored.code)
     .bind(scored.amount)
-    .bind(millis(scored.at))
+    .bind(stamp(scored.at))
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_scalar(
@@ -37,13 +37,15 @@ async fn add_score(conn: &mut SqliteConnection, scored: &Scored<'_>) -> Attempt<
     )
     .bind(scored.code)
     .bind(scored.amount)
-    .bind(millis(scored.at))
+    .bind(stamp(scored.at))
     .fetch_one(conn)
     .await?)
 }
 
-pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt<ReadingOutcome> {
-    let mut tx = pool.begin_with(IMMEDIATE).await?;
+pub(super) async fn add_reading(pool: &Pool, reading: &Reading) -> Attempt<ReadingOutcome> {
+    let mut tx = begin_write(pool).await?;
+    // Two first reports must not both create the reading entry.
+    serialize_reading(&mut tx, &reading.track, &reading.member).await?;
     let existing: Option<String> = sqlx::query_scalar(
         "SELECT code FROM entries WHERE track = $1 AND entrant_id = $2 AND link IS NULL",
     )
@@ -67,12 +69,13 @@ pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt
     };
     let (minutes, counted): (i64, i64) = sqlx::query_as(
         "INSERT INTO reading_days (track, member, day, minutes, points) VALUES ($1, $2, $3, $4, 0) \
-         ON CONFLICT (track, member, day) DO UPDATE SET minutes = minutes + excluded.minutes \
+         ON CONFLICT (track, member, day) DO UPDATE \
+            SET minutes = reading_days.minutes + excluded.minutes \
          RETURNING minutes, points",
     )
     .bind(&reading.track)
     .bind(&reading.member)
-    .bind(day_text(reading.day))
+    .bind(day(reading.day))
     .bind(i64::from(reading.minutes))
     .fetch_one(&mut *tx)
     .await?;
@@ -84,7 +87,7 @@ pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt
         )
         .bind(&reading.track)
         .bind(&reading.member)
-        .bind(day_text(reading.day))
+        .bind(day(reading.day))
         .bind(points)
         .execute(&mut *tx)
         .await?;
@@ -111,17 +114,13 @@ pub(super) async fn add_reading(pool: &SqlitePool, reading: &Reading) -> Attempt
     })
 }
 
-pub(super) async fn usage(
-    pool: &SqlitePool,
-    member: &str,
-    day: NaiveDate,
-) -> Attempt<Vec<UsageRow>> {
+pub(super) async fn usage(pool: &Pool, member: &str, on: NaiveDate) -> Attempt<Vec<UsageRow>> {
     let found: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT track, entry_code, used FROM daily_usage WHERE member = $1 AND day = $2 \
          ORDER BY track, entry_code",
     )
     .bind(member)
-    .bind(day_text(day))
+    .bind(day(on))
     .fetch_all(pool)
     .await?;
     Ok(found

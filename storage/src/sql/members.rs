@@ -1,14 +1,13 @@
-//! Members on SQLite: registration with its one-person-one-ID-number rule, lookups, counts.
+//! Members: registration with its one-person-one-ID-number rule, lookups, counts.
 
 use rallybot_handlers::store::{MemberRecord, RegisterOutcome, StoreError};
-use sqlx::{SqliteConnection, SqlitePool};
 
-use super::rows::{self, millis, MEMBER_COLUMNS};
-use super::IMMEDIATE;
+use super::dialect::{begin_write, stamp, Conn, Pool};
+use super::rows::{self, MEMBER_COLUMNS};
 use crate::failure::Attempt;
 
-pub(super) async fn register(pool: &SqlitePool, member: &MemberRecord) -> Attempt<RegisterOutcome> {
-    let mut tx = pool.begin_with(IMMEDIATE).await?;
+pub(super) async fn register(pool: &Pool, member: &MemberRecord) -> Attempt<RegisterOutcome> {
+    let mut tx = begin_write(pool).await?;
     let inserted = sqlx::query(
         "INSERT INTO members (userid, name, id_hash, id_mask, phone_enc, phone_mask, \
          union_code, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -21,24 +20,21 @@ pub(super) async fn register(pool: &SqlitePool, member: &MemberRecord) -> Attemp
     .bind(&member.phone_enc)
     .bind(&member.phone_mask)
     .bind(&member.union_code)
-    .bind(millis(member.registered_at))
+    .bind(stamp(member.registered_at))
     .execute(&mut *tx)
     .await?;
     let outcome = if inserted.rows_affected() == 1 {
         RegisterOutcome::Registered
     } else {
-        // A clash on the userid or on the ID hash: the same person again, or someone else's
-        // number.
+        // A clash on the userid or the ID hash, settled by whichever registration committed
+        // first (the insert waited for it): the same person again, or someone else's number.
         update_same_person(&mut tx, member).await?
     };
     tx.commit().await?;
     Ok(outcome)
 }
 
-async fn update_same_person(
-    conn: &mut SqliteConnection,
-    member: &MemberRecord,
-) -> Attempt<RegisterOutcome> {
+async fn update_same_person(conn: &mut Conn, member: &MemberRecord) -> Attempt<RegisterOutcome> {
     let updated = sqlx::query(
         "UPDATE members SET name = $3, phone_enc = $4, phone_mask = $5, union_code = $6 \
          WHERE userid = $1 AND id_hash = $2",
@@ -58,13 +54,13 @@ async fn update_same_person(
     }
 }
 
-pub(super) async fn get(pool: &SqlitePool, userid: &str) -> Attempt<Option<MemberRecord>> {
+pub(super) async fn get(pool: &Pool, userid: &str) -> Attempt<Option<MemberRecord>> {
     let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE userid = $1");
     let row = sqlx::query(&sql).bind(userid).fetch_optional(pool).await?;
     row.as_ref().map(rows::member).transpose()
 }
 
-pub(super) async fn by_union(pool: &SqlitePool) -> Attempt<Vec<(String, i64)>> {
+pub(super) async fn by_union(pool: &Pool) -> Attempt<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT union_code, COUNT(*) FROM members GROUP BY union_code ORDER BY union_code",
     )

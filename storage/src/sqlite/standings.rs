@@ -1,10 +1,10 @@
-//! The ranking on SQLite: each entrant's best approved entry (`entrant_best`, which triggers keep
-//! current on every change of an entry) and the places computed from it.
+//! Where entrants stand on SQLite (`standings`): each asked entrant's place and the entry at
+//! its nearest mark ahead, in one statement.
 
-use rallybot_handlers::store::{Ranked, Standing, StandingAsk};
+use rallybot_handlers::store::{Standing, StandingAsk};
 use sqlx::{Row, SqlitePool};
 
-use super::rows::{self, ENTRY_COLUMNS};
+use super::sql::rows::{self, ENTRY_COLUMNS};
 use crate::codec;
 use crate::failure::Attempt;
 
@@ -17,35 +17,6 @@ const PLACE_OF_B: &str = "1 \
     + (SELECT COUNT(*) FROM entrant_best o \
        WHERE o.track = b.track AND o.score = b.score \
          AND (o.reached_at, o.code) < (b.reached_at, b.code))";
-
-/// The first `limit` places of a track, or all of them.
-pub(super) async fn leaders(
-    pool: &SqlitePool,
-    track: &str,
-    limit: Option<u32>,
-) -> Attempt<Vec<Ranked>> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entrant_best b JOIN entries e ON e.code = b.code \
-         WHERE b.track = $1 ORDER BY b.score DESC, b.reached_at, b.code LIMIT $2"
-    );
-    // SQLite reads a negative LIMIT as "no limit".
-    let limit = limit.map_or(-1, i64::from);
-    let found = sqlx::query(&sql)
-        .bind(track)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-    found
-        .iter()
-        .zip(1..)
-        .map(|(row, place)| {
-            Ok(Ranked {
-                place,
-                entry: rows::entry(row)?,
-            })
-        })
-        .collect()
-}
 
 /// Every ask's own place (`PLACE_OF_B`) and the entry at its nearest mark ahead (the one
 /// `leaders` puts there), in one statement. The asks travel as one JSON array of

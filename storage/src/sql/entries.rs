@@ -1,23 +1,22 @@
-//! Entries on SQLite: submission with atomic code allocation, review, lookups. The ranking
-//! follows approvals and rejections by itself (triggers on `entries`).
+//! Entries: submission with atomic code allocation, review, lookups. The ranking follows
+//! approvals and rejections by itself (triggers on `entries`).
 
 use rallybot_handlers::store::{
     EntryRecord, NewEntry, Review, ReviewStatus, StoreError, Timestamp,
 };
-use sqlx::{SqliteConnection, SqlitePool};
 
-use super::rows::{self, millis, ENTRY_COLUMNS};
-use super::IMMEDIATE;
+use super::dialect::{begin_write, stamp, Conn, Pool, FOR_UPDATE};
+use super::rows::{self, ENTRY_COLUMNS};
 use crate::codec;
 use crate::failure::Attempt;
 
 /// Hands out the next code of a prefix; inside the caller's transaction, so a failed
-/// submission gives its number back.
-pub(super) async fn next_code(conn: &mut SqliteConnection, prefix: &str) -> Attempt<String> {
+/// submission gives its number back (the row stays locked until then).
+async fn next_code(conn: &mut Conn, prefix: &str) -> Attempt<String> {
     let prefix = codec::normalize_code(prefix);
     let number: i64 = sqlx::query_scalar(
         "INSERT INTO code_sequences (prefix, last) VALUES ($1, 1) \
-         ON CONFLICT (prefix) DO UPDATE SET last = last + 1 RETURNING last",
+         ON CONFLICT (prefix) DO UPDATE SET last = code_sequences.last + 1 RETURNING last",
     )
     .bind(&prefix)
     .fetch_one(conn)
@@ -25,8 +24,8 @@ pub(super) async fn next_code(conn: &mut SqliteConnection, prefix: &str) -> Atte
     Ok(codec::entry_code(&prefix, number))
 }
 
-pub(super) async fn submit(pool: &SqlitePool, new: &NewEntry) -> Attempt<EntryRecord> {
-    let mut tx = pool.begin_with(IMMEDIATE).await?;
+pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> {
+    let mut tx = begin_write(pool).await?;
     let code = next_code(&mut tx, &new.code_prefix).await?;
     let approved = new.status == ReviewStatus::Approved;
     let reached_at = approved.then_some(new.now);
@@ -45,8 +44,8 @@ pub(super) async fn submit(pool: &SqlitePool, new: &NewEntry) -> Attempt<EntryRe
     .bind(&new.link)
     .bind(&new.title)
     .bind(new.status.as_str())
-    .bind(millis(new.now))
-    .bind(reached_at.map(millis))
+    .bind(stamp(new.now))
+    .bind(reached_at.map(stamp))
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -74,7 +73,7 @@ pub(super) async fn submit(pool: &SqlitePool, new: &NewEntry) -> Attempt<EntryRe
 
 /// Creates the linkless, approved reading entry of a member in a points track.
 pub(super) async fn create_reading_entry(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     track: &str,
     code_prefix: &str,
     member: &str,
@@ -91,27 +90,22 @@ pub(super) async fn create_reading_entry(
     .bind(track)
     .bind(member)
     .bind(union_code)
-    .bind(millis(now))
+    .bind(stamp(now))
     .execute(conn)
     .await?;
     Ok(code)
 }
 
-pub(super) async fn get(conn: &mut SqliteConnection, code: &str) -> Attempt<Option<EntryRecord>> {
+pub(super) async fn find(pool: &Pool, code: &str) -> Attempt<Option<EntryRecord>> {
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1");
     let row = sqlx::query(&sql)
         .bind(codec::normalize_code(code))
-        .fetch_optional(conn)
+        .fetch_optional(pool)
         .await?;
     row.as_ref().map(rows::entry).transpose()
 }
 
-pub(super) async fn find(pool: &SqlitePool, code: &str) -> Attempt<Option<EntryRecord>> {
-    let mut conn = pool.acquire().await?;
-    get(&mut conn, code).await
-}
-
-pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Attempt<Vec<EntryRecord>> {
+pub(super) async fn pending(pool: &Pool, limit: u32) -> Attempt<Vec<EntryRecord>> {
     let sql = format!(
         "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.status = 'pending' \
          ORDER BY e.submitted_at, e.code LIMIT $1"
@@ -123,9 +117,16 @@ pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Attempt<Vec<EntryR
     found.iter().map(rows::entry).collect()
 }
 
-pub(super) async fn review(pool: &SqlitePool, review: &Review) -> Attempt<EntryRecord> {
-    let mut tx = pool.begin_with(IMMEDIATE).await?;
-    let Some(before) = get(&mut tx, &review.code).await? else {
+pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<EntryRecord> {
+    let mut tx = begin_write(pool).await?;
+    // Where rows can be locked, the lock orders this review with concurrent gives to the
+    // same entry.
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1{FOR_UPDATE}");
+    let row = sqlx::query(&sql)
+        .bind(codec::normalize_code(&review.code))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(before) = row.as_ref().map(rows::entry).transpose()? else {
         return Err(StoreError::NoSuchEntry.into());
     };
     let status = if review.approve {
@@ -147,8 +148,8 @@ pub(super) async fn review(pool: &SqlitePool, review: &Review) -> Attempt<EntryR
     .bind(status.as_str())
     .bind(&review.reason)
     .bind(&review.reviewer)
-    .bind(millis(review.now))
-    .bind(reached_at.map(millis))
+    .bind(stamp(review.now))
+    .bind(reached_at.map(stamp))
     .execute(&mut *tx)
     .await?;
     let after = EntryRecord {
@@ -163,7 +164,7 @@ pub(super) async fn review(pool: &SqlitePool, review: &Review) -> Attempt<EntryR
     Ok(after)
 }
 
-pub(super) async fn of(pool: &SqlitePool, who: &str) -> Attempt<Vec<EntryRecord>> {
+pub(super) async fn of(pool: &Pool, who: &str) -> Attempt<Vec<EntryRecord>> {
     let sql = format!(
         "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.submitter = $1 OR e.entrant_id = $1 \
          ORDER BY e.submitted_at DESC, e.code DESC"
@@ -172,10 +173,7 @@ pub(super) async fn of(pool: &SqlitePool, who: &str) -> Attempt<Vec<EntryRecord>
     found.iter().map(rows::entry).collect()
 }
 
-pub(super) async fn approved_by_union(
-    pool: &SqlitePool,
-    track: &str,
-) -> Attempt<Vec<(String, i64)>> {
+pub(super) async fn approved_by_union(pool: &Pool, track: &str) -> Attempt<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT union_code, COUNT(*) FROM entries WHERE track = $1 AND status = 'approved' \
          GROUP BY union_code ORDER BY union_code",

@@ -1,0 +1,126 @@
+//! `Operations`: what only the bot's plumbing keeps in the database (callback dedup, the
+//! sender's side of the outbox, access tokens, leases, scheduler marks), and `Database`, the
+//! whole of what a backend offers; the conversation sees only `rallybot_handlers::store::Store`.
+
+use rallybot_handlers::store::{GroupRecord, PushTarget, Store, StoreResult, Timestamp};
+
+/// Result of claiming a callback's dedup key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackClaim {
+    /// First time this key is seen: handle it, then `finish_callback`.
+    New,
+    /// Seen before; `reply` is the plaintext reply of the first attempt if it finished.
+    Seen { reply: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl PushStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushStatus::Pending => "pending",
+            PushStatus::Sending => "sending",
+            PushStatus::Sent => "sent",
+            PushStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushRecord {
+    pub id: i64,
+    pub key: String,
+    pub target: PushTarget,
+    pub format: String,
+    pub content: String,
+    pub mentions: Vec<String>,
+    pub status: PushStatus,
+    pub attempts: u32,
+    pub not_before: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// A cached access token shared by all instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+/// What the bot needs beyond the conversation's `Store`: the same rules hold (atomic inside the
+/// database, time passed in, busy databases retried inside).
+#[async_trait::async_trait]
+pub trait Operations: Send + Sync + std::fmt::Debug {
+    // callback dedup (kept ≥ 24 h, across restarts)
+    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim>;
+    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()>;
+    /// `claim_callback` for several keys at once, in one round trip; results in order, and a
+    /// key repeated within `keys` is `New` at most once.
+    async fn claim_callbacks(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<CallbackClaim>>;
+    /// `finish_callback` for several `(key, reply)` pairs at once.
+    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()>;
+    /// Deletes keys claimed before `before`; returns how many.
+    async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64>;
+
+    // groups
+    /// Inserts or refreshes a group (by `chat_id`).
+    async fn upsert_group(&self, group: &GroupRecord) -> StoreResult<()>;
+
+    // outbox (enqueuing is the conversation's: `Store::enqueue_push`)
+    /// Claims up to `limit` due pushes (pending with `not_before <= now`, or `sending` whose
+    /// lease expired) for `lease_until`; safe with several instances (`FOR UPDATE SKIP LOCKED`
+    /// or a single conditional UPDATE).
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PushRecord>>;
+    async fn mark_push_sent(&self, id: i64, now: Timestamp) -> StoreResult<()>;
+    /// Back to pending, due again at `retry_at`, with the error recorded and attempts + 1.
+    async fn retry_push(&self, id: i64, retry_at: Timestamp, error: &str) -> StoreResult<()>;
+    async fn fail_push(&self, id: i64, error: &str) -> StoreResult<()>;
+    /// Back to pending, due again at `not_before`, without counting an attempt or touching
+    /// `last_error`: the sender held it back (rate limit, quiet hours), nothing went wrong.
+    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()>;
+    /// Most recent first, optionally only one status.
+    async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>>;
+
+    // shared state between instances
+    async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn save_token(&self, app: &str, token: &TokenRecord) -> StoreResult<()>;
+    /// Takes or renews the named lease for `holder` until `until`; false when another holder's
+    /// lease is still valid at `now`. A dead holder's lease simply expires.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Scheduler bookkeeping: the last occurrence of `job` that was enqueued.
+    async fn job_mark(&self, job: &str) -> StoreResult<Option<Timestamp>>;
+    async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()>;
+
+    /// Closes every pooled connection (SQLite checkpoints its WAL on the last close) and lets
+    /// go of the serving lock, if this store holds one. Calls after it fail.
+    async fn close(&self);
+}
+
+/// Everything a backend offers: what the bot holds, handing `Arc<dyn Store>` to the
+/// conversation.
+pub trait Database: Store + Operations {}
+
+impl<T: Store + Operations + ?Sized> Database for T {}

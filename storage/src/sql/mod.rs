@@ -1,0 +1,28 @@
+//! The statements and the `Store`/`Operations` implementation both backends share, written
+//! once. Mechanism: `sqlite/mod.rs` and `postgres/mod.rs` each include this folder with
+//! `#[path = "../sql/mod.rs"] mod sql;`, so it is compiled twice, each time against the
+//! including backend's `dialect` module, which it reaches as `super::dialect`. The files here
+//! name no backend type; what they take from the dialect is:
+//! - types: `Pool`, `Conn`, `Row`, and `BackendStore`, the backend's store struct, with
+//!   `reader()`, `writer()` (the same pool on PostgreSQL), `cache()` (the read cache of a
+//!   serving SQLite store, else `None`), `apply_give()` (SQLite's group-committed queue,
+//!   PostgreSQL's one-statement give) and `disconnect()`;
+//! - values: `stamp` / `read_stamp` / `read_optional_stamp` (timestamps), `day`, `row_limit`,
+//!   `text_list` (a list of texts bound as one parameter);
+//! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
+//! - statements that differ: the callback statements (`CLAIM_KEY` … `PURGE_CALLBACKS`),
+//!   `finish_callbacks` and `standings`.
+
+use super::dialect;
+
+mod callbacks;
+mod chats;
+mod entries;
+mod instances;
+mod members;
+mod outbox;
+mod ranking;
+mod records;
+pub(super) mod rows;
+mod scoring;
+mod store;

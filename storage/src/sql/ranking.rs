@@ -1,0 +1,32 @@
+//! The ranking: each entrant's best approved entry (`entrant_best`, which triggers keep current
+//! on every change of an entry) in order. Where one entrant stands (`standings`) is worked out
+//! by one statement of the backend's own (`dialect::standings`).
+
+use rallybot_handlers::store::Ranked;
+
+use super::dialect::{row_limit, Pool};
+use super::rows::{self, ENTRY_COLUMNS};
+use crate::failure::Attempt;
+
+/// The first `limit` places of a track, or all of them.
+pub(super) async fn leaders(pool: &Pool, track: &str, limit: Option<u32>) -> Attempt<Vec<Ranked>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entrant_best b JOIN entries e ON e.code = b.code \
+         WHERE b.track = $1 ORDER BY b.score DESC, b.reached_at, b.code LIMIT $2"
+    );
+    let found = sqlx::query(&sql)
+        .bind(track)
+        .bind(row_limit(limit))
+        .fetch_all(pool)
+        .await?;
+    found
+        .iter()
+        .zip(1..)
+        .map(|(row, place)| {
+            Ok(Ranked {
+                place,
+                entry: rows::entry(row)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,258 @@
+//! `Store` and `Operations` for the backend's store, once: each call is retried while it loses
+//! races for the database (`retrying`), reads go to the backend's readers and writes to its
+//! writer, and the read cache of a serving SQLite store (`BackendStore::cache`, `None`
+//! elsewhere) answers the lookups messages make most, forgetting what every write changes.
+
+use chrono::NaiveDate;
+use rallybot_handlers::store::{
+    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, MemberRecord,
+    NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome, Review,
+    ReviewStatus, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+};
+
+use super::dialect::{self, BackendStore};
+use super::{callbacks, chats, entries, instances, members, outbox, ranking, records, scoring};
+use crate::failure::retrying;
+use crate::operations::{CallbackClaim, Operations, PushRecord, PushStatus, TokenRecord};
+
+#[async_trait::async_trait]
+impl Store for BackendStore {
+    async fn register_member(&self, member: &MemberRecord) -> StoreResult<RegisterOutcome> {
+        let result = retrying(|| members::register(self.writer(), member)).await;
+        if let Some(cache) = self.cache() {
+            cache.member_written(&member.userid);
+        }
+        result
+    }
+
+    async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>> {
+        let read = retrying(|| members::get(self.reader(), userid));
+        match self.cache() {
+            Some(cache) => cache.member(userid, read).await,
+            None => read.await,
+        }
+    }
+
+    async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| members::by_union(self.reader())).await
+    }
+
+    async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord> {
+        let result = retrying(|| entries::submit(self.writer(), entry)).await;
+        // An entry created approved (a points track's) ranks at once.
+        if let Some(cache) = self
+            .cache()
+            .filter(|_| entry.status == ReviewStatus::Approved)
+        {
+            cache.ranking_moved(Some(&entry.track));
+        }
+        result
+    }
+
+    async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>> {
+        retrying(|| entries::find(self.reader(), code)).await
+    }
+
+    async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>> {
+        retrying(|| entries::pending(self.reader(), limit)).await
+    }
+
+    async fn review_entry(&self, review: &Review) -> StoreResult<EntryRecord> {
+        let result = retrying(|| entries::review(self.writer(), review)).await;
+        if let Some(cache) = self.cache() {
+            // A failed review may still have changed its (unknown) track.
+            cache.ranking_moved(result.as_ref().ok().map(|entry| entry.track.as_str()));
+        }
+        result
+    }
+
+    async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
+        retrying(|| entries::of(self.reader(), submitter_or_entrant)).await
+    }
+
+    async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| entries::approved_by_union(self.reader(), track)).await
+    }
+
+    async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
+        let result = self.apply_give(give).await;
+        if let Some(cache) = self.cache() {
+            cache.ranking_moved(Some(&give.track));
+        }
+        result
+    }
+
+    async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {
+        let result = retrying(|| scoring::add_reading(self.writer(), reading)).await;
+        if let Some(cache) = self.cache() {
+            cache.ranking_moved(Some(&reading.track));
+        }
+        result
+    }
+
+    async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>> {
+        retrying(|| scoring::usage(self.reader(), member, day)).await
+    }
+
+    async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
+        let read = retrying(|| ranking::leaders(self.reader(), track, Some(n)));
+        match self.cache() {
+            Some(cache) => cache.top(track, n, read).await,
+            None => read.await,
+        }
+    }
+
+    async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
+        retrying(|| ranking::leaders(self.reader(), track, None)).await
+    }
+
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        match self.cache() {
+            Some(cache) => {
+                let read = |missing: Vec<StandingAsk>| async move {
+                    retrying(|| dialect::standings(self.reader(), &missing)).await
+                };
+                cache.standings(asks, read).await
+            }
+            None => retrying(|| dialect::standings(self.reader(), asks)).await,
+        }
+    }
+
+    async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
+        retrying(|| records::add_report(self.writer(), report)).await
+    }
+
+    async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| records::reported_by_union(self.reader(), metric)).await
+    }
+
+    async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        retrying(|| records::audit(self.writer(), event)).await
+    }
+
+    async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>> {
+        retrying(|| records::audit_log(self.reader(), after, limit)).await
+    }
+
+    async fn dialogue(&self, chat: &str, user: &str) -> StoreResult<Option<DialogueRecord>> {
+        let read = retrying(|| chats::dialogue(self.reader(), chat, user));
+        match self.cache() {
+            Some(cache) => cache.dialogue(chat, user, read).await,
+            None => read.await,
+        }
+    }
+
+    async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()> {
+        let result = retrying(|| chats::save_dialogue(self.writer(), dialogue)).await;
+        if let Some(cache) = self.cache() {
+            cache.dialogue_written(&dialogue.chat, &dialogue.user);
+        }
+        result
+    }
+
+    async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()> {
+        let result = retrying(|| chats::clear_dialogue(self.writer(), chat, user)).await;
+        if let Some(cache) = self.cache() {
+            cache.dialogue_written(chat, user);
+        }
+        result
+    }
+
+    async fn groups(&self) -> StoreResult<Vec<GroupRecord>> {
+        retrying(|| chats::groups(self.reader())).await
+    }
+
+    async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
+        retrying(|| outbox::enqueue(self.writer(), push)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Operations for BackendStore {
+    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim> {
+        retrying(|| callbacks::claim(self.writer(), self.reader(), key, now)).await
+    }
+
+    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()> {
+        retrying(|| callbacks::finish(self.writer(), key, reply)).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<CallbackClaim>> {
+        retrying(|| callbacks::claim_batch(self.writer(), self.reader(), keys, now)).await
+    }
+
+    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
+        retrying(|| dialect::finish_callbacks(self.writer(), done)).await
+    }
+
+    async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {
+        retrying(|| callbacks::purge(self.writer(), before)).await
+    }
+
+    async fn upsert_group(&self, group: &GroupRecord) -> StoreResult<()> {
+        retrying(|| chats::upsert_group(self.writer(), group)).await
+    }
+
+    async fn claim_pushes(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PushRecord>> {
+        retrying(|| outbox::claim(self.writer(), now, lease_until, limit)).await
+    }
+
+    async fn mark_push_sent(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        retrying(|| outbox::mark_sent(self.writer(), id, now)).await
+    }
+
+    async fn retry_push(&self, id: i64, retry_at: Timestamp, error: &str) -> StoreResult<()> {
+        retrying(|| outbox::retry(self.writer(), id, retry_at, error)).await
+    }
+
+    async fn fail_push(&self, id: i64, error: &str) -> StoreResult<()> {
+        retrying(|| outbox::fail(self.writer(), id, error)).await
+    }
+
+    async fn release_push(&self, id: i64, not_before: Timestamp) -> StoreResult<()> {
+        retrying(|| outbox::release(self.writer(), id, not_before)).await
+    }
+
+    async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>> {
+        retrying(|| outbox::list(self.reader(), status, limit)).await
+    }
+
+    async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>> {
+        retrying(|| instances::load_token(self.reader(), app)).await
+    }
+
+    async fn save_token(&self, app: &str, token: &TokenRecord) -> StoreResult<()> {
+        retrying(|| instances::save_token(self.writer(), app, token)).await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        retrying(|| instances::try_lease(self.writer(), name, holder, now, until)).await
+    }
+
+    async fn job_mark(&self, job: &str) -> StoreResult<Option<Timestamp>> {
+        retrying(|| instances::job_mark(self.reader(), job)).await
+    }
+
+    async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()> {
+        retrying(|| instances::set_job_mark(self.writer(), job, at)).await
+    }
+
+    async fn close(&self) {
+        self.disconnect().await;
+    }
+}
