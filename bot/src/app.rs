@@ -126,6 +126,7 @@ pub fn welcome_text(campaign: &Campaign) -> String {
 impl App {
     /// Builds everything and binds `server.listen` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        refuse_insecure(&settings)?;
         let campaign = Arc::new(open_campaign(&settings)?);
         let privacy = Privacy::new(
             settings.privacy.pepper.expose(),
@@ -258,6 +259,17 @@ impl App {
         drop(owner);
         served
     }
+}
+
+/// Placeholders, guessable secrets and a movable clock nobody may move are refused however the
+/// bot is started (`serve` reports them with file and line before it gets here).
+fn refuse_insecure(settings: &Settings) -> anyhow::Result<()> {
+    let refusals = settings.refusals();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = refusals.into_iter().map(|r| r.message).collect();
+    anyhow::bail!("refusing to start:\n{}", lines.join("\n"))
 }
 
 /// Configured `[[wecom.groups]]` become push targets at start (`config:<name>` chat ids).

@@ -1,8 +1,10 @@
 //! The typed `Settings` tree (SPEC §7.1): loaded from `rallybot.toml`, every key overridable by
 //! `RALLYBOT_<SECTION>__<KEY>` environment variables, secrets wrapped so they never print. This
 //! file holds the tree and its small sections; `wecom` the WeCom section, `push` the sender's,
-//! `load` reading files and the environment, `problems` what `rallybot check` reports.
+//! `load` reading files and the environment, `problems` what `rallybot check` reports, of which
+//! `credentials` are the insecure set-ups that no way of starting the bot accepts.
 
+mod credentials;
 mod duration;
 mod load;
 mod problems;
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use credentials::{is_placeholder, Refusal, MIN_PEPPER_BYTES};
 pub use duration::{parse_offset, HumanDuration};
 pub use load::{ConfigError, ConfigProblem, Loaded, Origin};
 pub use push::PushSettings;
