@@ -19,13 +19,14 @@ use rallybot_messages::Crypter;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::background::{Background, Wake};
+use crate::background::{Background, Loops, Wake};
 use crate::cache::CachedStore;
 use crate::config::{CallbackCredentials, Settings};
 use crate::http::admin::AdminState;
 use crate::http::callback::dedup::{self, Dedup};
 use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
+use crate::http::health::Health;
 use crate::http::metrics::Metrics;
 use crate::owner::SqliteOwner;
 
@@ -43,6 +44,8 @@ pub struct App {
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     wake: Wake,
+    /// The background loops' health, shared with `/healthz` and `/metrics`.
+    loops: Loops,
     dedup_writer: JoinHandle<()>,
     /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
     owner: Option<SqliteOwner>,
@@ -177,7 +180,9 @@ impl App {
             rehearsal: rehearsal.clone(),
             wake: wake.clone(),
         });
-        let router = crate::http::router(callbacks, admin);
+        let loops = Loops::new(&settings);
+        let health = Arc::new(Health::new(store.clone(), loops.clone()));
+        let router = crate::http::router(callbacks, admin, health);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -190,6 +195,7 @@ impl App {
             rehearsal,
             campaign,
             wake,
+            loops,
             dedup_writer,
             owner,
         })
@@ -220,6 +226,11 @@ impl App {
         self.campaign.clone()
     }
 
+    /// The background loops' health (and, for tests, their failure hooks).
+    pub fn loops(&self) -> Loops {
+        self.loops.clone()
+    }
+
     /// Serves until `shutdown` resolves, with the scheduler, the push sender and the dedup
     /// purge running alongside; then stops accepting, lets requests in flight finish, stops the
     /// loops after their current tick and writes what is queued.
@@ -235,12 +246,13 @@ impl App {
             clock,
             campaign,
             wake,
+            loops,
             dedup_writer,
             owner,
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
-        let loops = Background::start(&settings, campaign, store.clone(), clock, wake)?;
+        let loops = Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
         let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
         let served = axum::serve(listener, router)

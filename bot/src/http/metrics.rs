@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::background::Loops;
+
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -133,6 +135,37 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The background loops: restarts after a panic, and whether each is up now.
+pub fn render_loops(loops: &Loops) -> String {
+    let now = tokio::time::Instant::now();
+    let mut out = String::new();
+    out.push_str(
+        "# HELP rallybot_background_restarts_total Background loops restarted after a panic, by loop.\n",
+    );
+    out.push_str("# TYPE rallybot_background_restarts_total counter\n");
+    for status in loops.all() {
+        let _ = writeln!(
+            out,
+            "rallybot_background_restarts_total{{loop=\"{}\"}} {}",
+            status.name(),
+            status.restarts()
+        );
+    }
+    out.push_str(
+        "# HELP rallybot_background_up Whether a background loop is running and finishing ticks.\n",
+    );
+    out.push_str("# TYPE rallybot_background_up gauge\n");
+    for status in loops.all() {
+        let up = u8::from(status.problem(now).is_none());
+        let _ = writeln!(
+            out,
+            "rallybot_background_up{{loop=\"{}\"}} {up}",
+            status.name()
+        );
+    }
+    out
 }
 
 /// Label values are escaped as the exposition format requires.

@@ -28,6 +28,7 @@ use super::lease::{self, HeldLease};
 use super::quiet::QuietHours;
 use super::transport::{DeliveryError, Transport};
 use super::window::SlidingWindows;
+use crate::background::supervise::LoopStatus;
 use crate::background::Wake;
 
 /// The lease name that makes one instance the sender.
@@ -152,6 +153,8 @@ pub struct Sender {
     wake: Wake,
     /// Set once by `run` at shutdown: a pass in progress starts no new request.
     stopping: watch::Sender<bool>,
+    /// Told of every finished pass, for `/healthz`.
+    status: Arc<LoopStatus>,
 }
 
 impl Sender {
@@ -182,12 +185,19 @@ impl Sender {
             state: Mutex::new(state),
             wake: Wake::new(),
             stopping: watch::Sender::new(false),
+            status: LoopStatus::new("sender", std::time::Duration::MAX),
         }
     }
 
     /// Wakes the loop at once when `wake` says a push was queued or the clock moved.
     pub fn with_wake(mut self, wake: Wake) -> Self {
         self.wake = wake;
+        self
+    }
+
+    /// Reports each finished pass to `status` (see `Background::start`).
+    pub fn with_status(mut self, status: Arc<LoopStatus>) -> Self {
+        self.status = status;
         self
     }
 
@@ -664,6 +674,7 @@ impl Sender {
                     false
                 }
             };
+            self.status.beat();
             if stopping {
                 break;
             }
