@@ -28,6 +28,7 @@ use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
 use crate::http::health::Health;
 use crate::http::metrics::Metrics;
+use crate::http::server::Limits;
 use crate::owner::SqliteOwner;
 
 /// How long shutdown waits for queued dedup replies to be written.
@@ -46,6 +47,7 @@ pub struct App {
     wake: Wake,
     /// The background loops' health, shared with `/healthz` and `/metrics`.
     loops: Loops,
+    metrics: Arc<Metrics>,
     dedup_writer: JoinHandle<()>,
     /// This process's hold on an SQLite file, until `run_until_stopped` has finished.
     owner: Option<SqliteOwner>,
@@ -162,6 +164,7 @@ impl App {
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
         let wake = Wake::new();
         let (dedup, dedup_writer) = Dedup::start(store.clone());
+        let metrics = Arc::new(Metrics::new());
         let callbacks = Arc::new(CallbackState {
             crypters,
             corp_id: settings.wecom.corp_id.clone(),
@@ -169,7 +172,7 @@ impl App {
             store: store.clone(),
             dedup: Some(dedup),
             clock: clock.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
@@ -196,6 +199,7 @@ impl App {
             campaign,
             wake,
             loops,
+            metrics,
             dedup_writer,
             owner,
         })
@@ -247,6 +251,7 @@ impl App {
             campaign,
             wake,
             loops,
+            metrics,
             dedup_writer,
             owner,
             ..
@@ -254,9 +259,13 @@ impl App {
         // The scheduler and the push sender run beside the endpoints.
         let loops = Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
         let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
-        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
+        let limits = Limits::from_settings(&settings.server);
+        tracing::info!(
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            max_connections = limits.max_connections,
+            "serving"
+        );
+        let served = crate::http::server::serve(listener, router, limits, metrics, shutdown)
             .await
             .context("HTTP server");
         purge.abort();

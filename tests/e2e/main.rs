@@ -5,6 +5,7 @@
 
 mod background_survives;
 mod bad_input;
+mod connections;
 mod day_rollover;
 mod dedup;
 mod endpoints;

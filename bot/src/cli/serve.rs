@@ -15,6 +15,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             problems.len()
         );
     }
+    // Before anything opens a file: the connection cap is sized from this limit.
+    crate::http::server::files::raise_open_files_limit();
     let app = App::build(loaded.settings).await?;
     app.run_until_stopped(shutdown_signal()).await
 }

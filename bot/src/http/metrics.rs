@@ -38,6 +38,8 @@ struct Inner {
     callbacks: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
     commands: BTreeMap<&'static str, u64>,
+    connections_open: u64,
+    connections_closed: BTreeMap<&'static str, u64>,
 }
 
 /// The bot's metrics; cheap to update from every request.
@@ -70,6 +72,23 @@ impl Metrics {
     /// One command handled, by its name (`帮助`, `投票`, …).
     pub fn command(&self, name: &'static str) {
         *self.lock().commands.entry(name).or_insert(0) += 1;
+    }
+
+    /// A client connection was taken on.
+    pub fn connection_opened(&self) {
+        self.lock().connections_open += 1;
+    }
+
+    /// A client connection ended.
+    pub fn connection_ended(&self) {
+        let mut inner = self.lock();
+        inner.connections_open = inner.connections_open.saturating_sub(1);
+    }
+
+    /// The server closed (or refused) a connection for `reason`: `idle_timeout`,
+    /// `header_timeout`, `body_timeout`, `evicted` (to make room), `refused` (no room).
+    pub fn connection_closed(&self, reason: &'static str) {
+        *self.lock().connections_closed.entry(reason).or_insert(0) += 1;
     }
 
     /// How many callbacks of `surface` ended with `outcome` (for tests and the console).
@@ -131,6 +150,19 @@ impl Metrics {
                 out,
                 "rallybot_commands_total{{command=\"{}\"}} {n}",
                 escape(command)
+            );
+        }
+        out.push_str("# HELP rallybot_http_connections Client connections open now.\n");
+        out.push_str("# TYPE rallybot_http_connections gauge\n");
+        let _ = writeln!(out, "rallybot_http_connections {}", inner.connections_open);
+        out.push_str(
+            "# HELP rallybot_http_connections_closed_total Connections the server closed or refused, by reason.\n",
+        );
+        out.push_str("# TYPE rallybot_http_connections_closed_total counter\n");
+        for (reason, n) in &inner.connections_closed {
+            let _ = writeln!(
+                out,
+                "rallybot_http_connections_closed_total{{reason=\"{reason}\"}} {n}"
             );
         }
         out

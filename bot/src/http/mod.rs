@@ -1,11 +1,13 @@
 //! The HTTP server: the router over the WeCom callback endpoints (`callback/`), `/healthz`
-//! (`health`), `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`).
+//! (`health`), `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`),
+//! served by `server` (connection limits and timeouts).
 
 pub mod admin;
 pub mod callback;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod server;
 
 use std::sync::Arc;
 

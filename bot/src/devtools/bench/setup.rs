@@ -98,12 +98,13 @@ impl Target {
                     store.clone(),
                     crate::background::Loops::new(&settings),
                 ));
+                let metrics = state.metrics.clone();
                 let router = crate::http::router(state, admin, health);
                 let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
                 let base_url = format!("http://{}", listener.local_addr()?);
+                let limits = crate::http::server::Limits::from_settings(&settings.server);
                 let server = tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(shutdown)
+                    crate::http::server::serve(listener, router, limits, metrics, shutdown)
                         .await
                         .context("bare endpoint")
                 });
