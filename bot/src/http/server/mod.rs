@@ -138,6 +138,8 @@ pub async fn serve(
             },
         ));
     }
+    // New clients are refused from here on rather than left waiting in the backlog.
+    drop(listener);
     registry.close_all();
     while tasks.join_next().await.is_some() {}
     Ok(())
