@@ -257,7 +257,8 @@ impl App {
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
-        let loops = Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
+        let background =
+            Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
         let purge = tokio::spawn(dedup::purge_loop(store, Arc::new(SystemClock)));
         let limits = Limits::from_settings(&settings.server);
         tracing::info!(
@@ -269,7 +270,7 @@ impl App {
             .await
             .context("HTTP server");
         purge.abort();
-        loops.stop().await;
+        background.stop().await;
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
         if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)
             .await
