@@ -161,11 +161,12 @@ async fn slow_headers_are_closed_and_slow_bodies_get_408() {
     let addr = address(&app);
 
     let mut slow_header = TcpStream::connect(&addr).await.unwrap();
+    // Before the write: the server cannot have seen the first byte earlier than this.
+    let sent = Instant::now();
     slow_header
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n")
         .await
         .unwrap();
-    let sent = Instant::now();
     let answer = read_to_close(&mut slow_header).await;
     assert!(
         sent.elapsed() >= Duration::from_secs(1),

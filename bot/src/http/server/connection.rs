@@ -119,11 +119,12 @@ impl Connection {
         } else {
             (self.free_since.load(Ordering::SeqCst), idle, Expired::Idle)
         };
+        // Whole milliseconds, truncated: only a difference over the limit is surely one.
         let elapsed = now.saturating_sub(since);
-        if elapsed >= limit {
+        if elapsed > limit {
             Err(expired)
         } else {
-            Ok(Duration::from_millis(limit - elapsed))
+            Ok(Duration::from_millis(limit - elapsed + 1))
         }
     }
 
@@ -245,7 +246,7 @@ mod tests {
             .header_started
             .store(25_000 + 1, Ordering::SeqCst);
         let next = connection.check(IDLE, HEADER).expect("not yet");
-        assert!(next <= Duration::from_secs(5), "{next:?}");
+        assert!(next <= Duration::from_millis(5_001), "{next:?}");
     }
 
     #[test]
