@@ -49,11 +49,11 @@ pub struct Limits {
 impl Limits {
     /// The configured limits, the connection cap kept below this process's open-files limit.
     pub fn from_settings(server: &ServerSettings) -> Limits {
-        let std = |d: crate::config::HumanDuration| d.get().to_std().unwrap_or(Duration::MAX);
+        let to_std = |d: crate::config::HumanDuration| d.get().to_std().unwrap_or(Duration::MAX);
         Limits {
-            idle_timeout: std(server.idle_timeout),
-            header_timeout: std(server.header_timeout),
-            body_timeout: std(server.body_timeout),
+            idle_timeout: to_std(server.idle_timeout),
+            header_timeout: to_std(server.header_timeout),
+            body_timeout: to_std(server.body_timeout),
             max_connections: files::connection_cap(
                 server.max_connections,
                 files::open_files_limit(),
