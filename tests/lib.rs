@@ -76,6 +76,8 @@ pub struct TestApp {
     pub store: Arc<dyn rallybot_storage::Database>,
     pub clock: Arc<dyn Clock>,
     pub campaign: Arc<Campaign>,
+    /// The background loops' health and their failure hooks.
+    pub loops: rallybot::background::Loops,
     pub http: reqwest::Client,
     /// The PostgreSQL server and the database made for this test, dropped at `stop`.
     postgres: Option<(String, String)>,
@@ -134,11 +136,14 @@ async fn start(
         .or_else(|| rallybot::devtools::local::voting_time(&campaign))
         .expect("the campaign has a voting stage");
     if let Some(clock) = app.rehearsal_clock() {
-        clock.set(at);
+        clock
+            .set(at)
+            .expect("the start time is in the clock's range");
     }
     let base_url = format!("http://{}", app.local_addr());
     let store = app.store();
     let clock = app.clock();
+    let loops = app.loops();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -152,6 +157,7 @@ async fn start(
         store,
         clock,
         campaign,
+        loops,
         http: reqwest::Client::new(),
         postgres: None,
         stop: Some(stop),

@@ -20,13 +20,15 @@ use rallybot_storage::Database;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::background::{Background, Wake};
+use crate::background::{Background, Loops, Wake};
 use crate::config::{CallbackCredentials, Settings};
 use crate::http::admin::AdminState;
 use crate::http::callback::dedup::{self, Dedup};
 use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
+use crate::http::health::Health;
 use crate::http::metrics::Metrics;
+use crate::http::server::Limits;
 
 /// How long shutdown waits for queued dedup replies to be written.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,6 +45,9 @@ pub struct App {
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     wake: Wake,
+    /// The background loops' health, shared with `/healthz` and `/metrics`.
+    loops: Loops,
+    metrics: Arc<Metrics>,
     dedup_writer: JoinHandle<()>,
 }
 
@@ -120,6 +125,7 @@ pub fn welcome_text(campaign: &Campaign) -> String {
 impl App {
     /// Builds everything and binds `server.listen` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        refuse_insecure(&settings)?;
         let campaign = Arc::new(open_campaign(&settings)?);
         let privacy = Privacy::new(
             settings.privacy.pepper.expose(),
@@ -152,6 +158,7 @@ impl App {
         upsert_configured_groups(&settings, store.as_ref(), clock.as_ref()).await?;
         let wake = Wake::new();
         let (dedup, dedup_writer) = Dedup::start(store.clone());
+        let metrics = Arc::new(Metrics::new());
         let callbacks = Arc::new(CallbackState {
             crypters,
             corp_id: settings.wecom.corp_id.clone(),
@@ -159,7 +166,7 @@ impl App {
             store: store.clone(),
             dedup: Some(dedup),
             clock: clock.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics: metrics.clone(),
             reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
             welcome: welcome_text(&campaign),
             known_groups: Mutex::new(HashMap::new()),
@@ -170,7 +177,9 @@ impl App {
             rehearsal: rehearsal.clone(),
             wake: wake.clone(),
         });
-        let router = crate::http::router(callbacks, admin);
+        let loops = Loops::new(&settings);
+        let health = Arc::new(Health::new(store.clone(), loops.clone()));
+        let router = crate::http::router(callbacks, admin, health);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -183,6 +192,8 @@ impl App {
             rehearsal,
             campaign,
             wake,
+            loops,
+            metrics,
             dedup_writer,
         })
     }
@@ -212,6 +223,11 @@ impl App {
         self.campaign.clone()
     }
 
+    /// The background loops' health (and, for tests, their failure hooks).
+    pub fn loops(&self) -> Loops {
+        self.loops.clone()
+    }
+
     /// Serves until `shutdown` resolves, with the scheduler, the push sender and the dedup
     /// purge running alongside; then stops accepting, lets requests in flight finish, stops the
     /// loops after their current tick and writes what is queued.
@@ -227,19 +243,26 @@ impl App {
             clock,
             campaign,
             wake,
+            loops,
+            metrics,
             dedup_writer,
             ..
         } = self;
         // The scheduler and the push sender run beside the endpoints.
-        let loops = Background::start(&settings, campaign, store.clone(), clock, wake)?;
+        let background =
+            Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
         let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
-        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
+        let limits = Limits::from_settings(&settings.server);
+        tracing::info!(
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            max_connections = limits.max_connections,
+            "serving"
+        );
+        let served = crate::http::server::serve(listener, router, limits, metrics, shutdown)
             .await
             .context("HTTP server");
         purge.abort();
-        loops.stop().await;
+        background.stop().await;
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
         if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)
             .await
@@ -250,6 +273,17 @@ impl App {
         store.close().await;
         served
     }
+}
+
+/// Placeholders, guessable secrets and a movable clock nobody may move are refused however the
+/// bot is started (`serve` reports them with file and line before it gets here).
+fn refuse_insecure(settings: &Settings) -> anyhow::Result<()> {
+    let refusals = settings.refusals();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = refusals.into_iter().map(|r| r.message).collect();
+    anyhow::bail!("refusing to start:\n{}", lines.join("\n"))
 }
 
 /// Configured `[[wecom.groups]]` become push targets at start (`config:<name>` chat ids).

@@ -1,7 +1,8 @@
 //! The rallybot application. Where things are:
 //! - `app`: the composition root, `App::build(settings)` + `run_until_stopped(shutdown)`;
-//! - `http`: the router: WeCom callback endpoints (`http/callback`), `/metrics`, `/admin/*`;
-//! - `background`: the scheduler and the push sender, started and stopped together;
+//! - `http`: the router: WeCom callback endpoints (`http/callback`), `/healthz`, `/metrics`,
+//!   `/admin/*`; and the server under it (`http/server`: connection cap and timeouts);
+//! - `background`: the scheduler and the push sender, started, supervised and stopped together;
 //! - `config`: the `Settings` tree; `telemetry`: logging; `cli`: the `rallybot` subcommands;
 //! - `devtools`: for trying and measuring, not serving: the WeCom simulator, the chat console,
 //!   the load generator, the callback client, local sample settings.

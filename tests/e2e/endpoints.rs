@@ -2,7 +2,8 @@
 //! metrics and the admin clock.
 
 use rallybot::http::callback::surface::Surface;
-use rallybot_e2e::{spawn_app, spawn_app_with, TestOptions};
+use rallybot_e2e::{spawn_app, spawn_app_with, TestApp, TestOptions};
+use rallybot_handlers::clock::{Clock as _, SystemClock};
 
 fn url_encode(value: &str) -> String {
     value
@@ -11,20 +12,34 @@ fn url_encode(value: &str) -> String {
         .replace('=', "%3D")
 }
 
+/// A GET verification of `surface` signed at `timestamp` (Unix seconds), echoing `echo`.
+async fn verify_url(
+    app: &TestApp,
+    surface: Surface,
+    echo: &str,
+    timestamp: i64,
+) -> reqwest::Response {
+    let crypter = app.client.crypter(surface).unwrap();
+    let timestamp = timestamp.to_string();
+    let (echostr, signature) = crypter.encrypt(echo, "263014780", &timestamp).unwrap();
+    app.get(&format!(
+        "{}?msg_signature={signature}&timestamp={timestamp}&nonce=263014780&echostr={}",
+        surface.path(),
+        url_encode(&echostr)
+    ))
+    .await
+}
+
+fn now_secs() -> i64 {
+    SystemClock.now().timestamp()
+}
+
 #[tokio::test]
 async fn url_verification_answers_the_bare_plaintext_on_every_surface() {
     let app = spawn_app().await;
     for surface in Surface::ALL {
-        let crypter = app.client.crypter(surface).unwrap();
         let echo = "1616140317555161061";
-        let (echostr, signature) = crypter.encrypt(echo, "263014780", "1409659589").unwrap();
-        let response = app
-            .get(&format!(
-                "{}?msg_signature={signature}&timestamp=1409659589&nonce=263014780&echostr={}",
-                surface.path(),
-                url_encode(&echostr)
-            ))
-            .await;
+        let response = verify_url(&app, surface, echo, now_secs()).await;
         assert_eq!(response.status(), 200, "{surface:?}");
         assert_eq!(
             response.text().await.unwrap(),
@@ -32,9 +47,12 @@ async fn url_verification_answers_the_bare_plaintext_on_every_surface() {
             "no quotes, no newline"
         );
 
+        let crypter = app.client.crypter(surface).unwrap();
+        let timestamp = now_secs().to_string();
+        let (echostr, _) = crypter.encrypt(echo, "263014780", &timestamp).unwrap();
         let forged = app
             .get(&format!(
-                "{}?msg_signature={}&timestamp=1409659589&nonce=263014780&echostr={}",
+                "{}?msg_signature={}&timestamp={timestamp}&nonce=263014780&echostr={}",
                 surface.path(),
                 "0".repeat(40),
                 url_encode(&echostr)
@@ -42,6 +60,28 @@ async fn url_verification_answers_the_bare_plaintext_on_every_surface() {
             .await;
         assert_eq!(forged.status(), 401, "{surface:?}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn url_verification_refuses_a_stale_timestamp_like_a_message() {
+    let app = spawn_app().await;
+    for surface in Surface::ALL {
+        // Correctly signed, but recorded long ago (the official test vector's time) or an
+        // hour ahead: a replay, not WeCom asking now.
+        for timestamp in [1_409_659_589, now_secs() - 301, now_secs() + 3600] {
+            let response = verify_url(&app, surface, "5927782489442352469", timestamp).await;
+            assert_eq!(response.status(), 401, "{surface:?} at {timestamp}");
+        }
+        // Within the window either side is fine.
+        let response = verify_url(&app, surface, "5927782489442352469", now_secs() - 200).await;
+        assert_eq!(response.status(), 200, "{surface:?}");
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("rallybot_callbacks_total{surface=\"app\",outcome=\"stale_timestamp\"} 3"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

@@ -3,11 +3,14 @@
 // Test helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod background_survives;
 mod bad_input;
+mod connections;
 mod day_rollover;
 mod dedup;
 mod endpoints;
 mod group_privacy;
+mod health;
 mod journey;
 mod late_reply;
 mod outbox_faults;

@@ -1,12 +1,15 @@
 //! The work `serve` does next to the HTTP endpoints: the scheduler (`scheduler/`: what to push
 //! when) and the push sender (`push/`: getting it to WeCom within its limits). `Background`
 //! starts both, wired to WeCom as configured (`wecom.api_base`, `wecom.timeout_ms`, the app's
-//! corp id, agent id and secret, `[push]`), and stops both; `Wake` wakes them early.
+//! corp id, agent id and secret, `[push]`), and stops both; `Wake` wakes them early. Each runs
+//! under `supervise`: a panic restarts it, and `Loops` says whether both are going round.
 
 pub mod push;
 pub mod scheduler;
+pub mod supervise;
 mod wake;
 
+pub use supervise::LoopStatus;
 pub use wake::Wake;
 
 use std::sync::Arc;
@@ -30,6 +33,42 @@ pub struct Background {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// A loop is stuck when it has not finished a tick for this many of its lease periods (a tick
+/// that outlasts its lease is already wrong) …
+const STALE_LEASES: u32 = 10;
+/// … and never sooner than this: a long pass over a full outbox is not a stuck loop.
+const STALE_AT_LEAST: StdDuration = StdDuration::from_secs(300);
+
+/// The health of this instance's background loops, shared with `/healthz` and `/metrics`.
+#[derive(Debug, Clone)]
+pub struct Loops {
+    pub scheduler: Arc<LoopStatus>,
+    pub sender: Arc<LoopStatus>,
+}
+
+impl Loops {
+    pub fn new(settings: &Settings) -> Loops {
+        let stale = |lease: chrono::Duration| {
+            lease
+                .to_std()
+                .unwrap_or(StdDuration::ZERO)
+                .saturating_mul(STALE_LEASES)
+                .max(STALE_AT_LEAST)
+        };
+        Loops {
+            scheduler: LoopStatus::new(
+                "scheduler",
+                stale(SchedulerConfig::new("", Vec::new()).lease_ttl),
+            ),
+            sender: LoopStatus::new("sender", stale(settings.push.lease_ttl.get())),
+        }
+    }
+
+    pub fn all(&self) -> [&Arc<LoopStatus>; 2] {
+        [&self.scheduler, &self.sender]
+    }
+}
+
 /// This instance's name in the database leases: host, process and a random part, so two
 /// containers that both run as pid 1 on hosts with the same name still differ.
 pub fn instance_name() -> String {
@@ -43,13 +82,15 @@ pub fn instance_name() -> String {
 }
 
 impl Background {
-    /// Starts both loops on the current runtime, woken early through `wake`.
+    /// Starts both loops on the current runtime, woken early through `wake`, each supervised
+    /// and reporting to its status in `loops`.
     pub fn start(
         settings: &Settings,
         campaign: Arc<Campaign>,
         store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
         wake: Wake,
+        loops: &Loops,
     ) -> anyhow::Result<Background> {
         let holder = instance_name();
         if settings.wecom.app.secret.is_empty() {
@@ -72,7 +113,8 @@ impl Background {
                 QuietHours::of_campaign(&campaign),
                 SenderConfig::from_settings(&settings.push, holder.clone()),
             )
-            .with_wake(wake.clone()),
+            .with_wake(wake.clone())
+            .with_status(loops.sender.clone()),
         );
         let scheduler = Arc::new(
             Scheduler::new(
@@ -81,22 +123,22 @@ impl Background {
                 clock,
                 SchedulerConfig::new(holder.clone(), settings.roles.organizers.clone()),
             )?
-            .with_wake(wake),
+            .with_wake(wake)
+            .with_status(loops.scheduler.clone()),
         );
         let (stop, stopped) = watch::channel(false);
-        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
         let tasks = vec![
-            tokio::spawn({
-                let sender = sender.clone();
-                let stopped = until_stopped(stopped.clone());
-                async move { sender.run(stopped).await }
-            }),
-            tokio::spawn({
+            supervise::supervise(
+                loops.sender.clone(),
+                stopped.clone(),
+                move |until_stopped| {
+                    let sender = sender.clone();
+                    async move { sender.run(until_stopped).await }
+                },
+            ),
+            supervise::supervise(loops.scheduler.clone(), stopped, move |until_stopped| {
                 let scheduler = scheduler.clone();
-                let stopped = until_stopped(stopped);
-                async move { scheduler.run(stopped).await }
+                async move { scheduler.run(until_stopped).await }
             }),
         ];
         tracing::info!(instance = %holder, "scheduler and push sender started");

@@ -174,14 +174,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
 }
 
 async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> {
+    if let Command::Serve = command {
+        return serve::run(loaded).await;
+    }
     let settings = loaded.settings;
     match command {
-        Command::Serve => serve::run(settings).await,
         Command::Migrate => migrate::run(&settings).await,
         Command::Schedule(args) => schedule::run(&settings, &args.from, &args.to).await,
         Command::Outbox(args) => outbox::run(&settings, args.status.as_deref(), args.limit).await,
         Command::Export(_) => anyhow::bail!("`export` is not available in this build yet"),
-        Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
+        Command::Serve | Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
     }
 }
 

@@ -373,6 +373,15 @@ mod tests {
         assert!(!s.clock.rehearsal);
         // The example documents the defaults; it must not drift from them.
         assert_eq!(s.push, PushSettings::default());
+        assert_eq!(
+            s.server,
+            crate::config::ServerSettings {
+                listen: s.server.listen,
+                public_url: s.server.public_url.clone(),
+                ..Default::default()
+            }
+        );
+        assert!(loaded.origin("server.header_timeout") != Origin::Default);
         assert!(loaded.origin("push.claim_ttl") != Origin::Default);
     }
 

@@ -1,8 +1,10 @@
 //! The typed `Settings` tree (SPEC §7.1): loaded from `rallybot.toml`, every key overridable by
 //! `RALLYBOT_<SECTION>__<KEY>` environment variables, secrets wrapped so they never print. This
 //! file holds the tree and its small sections; `wecom` the WeCom section, `push` the sender's,
-//! `load` reading files and the environment, `problems` what `rallybot check` reports.
+//! `load` reading files and the environment, `problems` what `rallybot check` reports, of which
+//! `credentials` are the insecure set-ups that no way of starting the bot accepts.
 
+mod credentials;
 mod duration;
 mod load;
 mod problems;
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use credentials::{is_placeholder, Refusal, MIN_PEPPER_BYTES};
 pub use duration::{parse_offset, HumanDuration};
 pub use load::{ConfigError, ConfigProblem, Loaded, Origin};
 pub use push::PushSettings;
@@ -47,7 +50,7 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address the HTTP server binds; port 0 picks a free port (tests, `chat`).
@@ -57,6 +60,17 @@ pub struct ServerSettings {
     /// How long a callback may take before it is acknowledged with an empty 200 and its reply
     /// pushed through the API instead. WeCom gives up after 5 s; 0 always defers.
     pub reply_deadline_ms: u64,
+    /// A connection that starts no request this long after it opened (or after its last
+    /// response) is closed, so idle connections cannot pile up.
+    pub idle_timeout: HumanDuration,
+    /// A request's header must be complete this long after its first byte arrived.
+    pub header_timeout: HumanDuration,
+    /// A request's body must be complete this long after its header (else 408).
+    pub body_timeout: HumanDuration,
+    /// Connections served at once; 0 = the open-files limit minus a reserve for the database,
+    /// WeCom calls and logs. When full, the oldest connection without a request in progress
+    /// is closed to make room.
+    pub max_connections: u32,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +79,14 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "https://bot.example.org".into(),
             reply_deadline_ms: 4000,
+            // Longer than the 60 s idle timeout load balancers commonly use, so that they, not
+            // we, close an idle keep-alive connection and never send on one we just closed.
+            idle_timeout: HumanDuration::of(chrono::Duration::seconds(75)),
+            // WeCom sends a callback at once and gives up after 5 s; 10 s is generous for any
+            // honest client and short for one trickling bytes to hold a connection.
+            header_timeout: HumanDuration::of(chrono::Duration::seconds(10)),
+            body_timeout: HumanDuration::of(chrono::Duration::seconds(10)),
+            max_connections: 0,
         }
     }
 }

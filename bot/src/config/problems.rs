@@ -33,9 +33,6 @@ impl Loaded {
                 "server.reply_deadline_ms must stay below WeCom's 5 s timeout (at most 4500)",
             ));
         }
-        self.surface_problems("wecom.app", &s.wecom.app, &mut out);
-        self.surface_problems("wecom.aibot", &s.wecom.aibot, &mut out);
-        self.surface_problems("wecom.robot", &s.wecom.robot, &mut out);
         if s.wecom.app.enabled() && s.wecom.corp_id.is_empty() {
             out.push(self.problem(
                 "wecom.corp_id",
@@ -56,24 +53,26 @@ impl Loaded {
                 ));
             }
         }
-        if s.privacy.pepper.is_empty() {
-            out.push(self.problem(
-                "privacy.pepper",
-                "privacy.pepper is empty (set RALLYBOT_PRIVACY__PEPPER)",
-            ));
+        for (prefix, surface) in [
+            ("wecom.app", &s.wecom.app as &dyn CallbackCredentials),
+            ("wecom.aibot", &s.wecom.aibot),
+            ("wecom.robot", &s.wecom.robot),
+        ] {
+            let (token, key) = (surface.token(), surface.encoding_aes_key());
+            if token.is_empty() != key.is_empty() {
+                let missing = if token.is_empty() {
+                    "token"
+                } else {
+                    "encoding_aes_key"
+                };
+                out.push(self.problem(
+                    &format!("{prefix}.{missing}"),
+                    format!("{prefix}.{missing} is empty while the other credential is set: set both (from the WeCom admin console, 接收消息 → 设置API接收) or neither to disable the surface"),
+                ));
+            }
         }
-        match decode_base64(s.privacy.key.expose()) {
-            Some(bytes) if bytes.len() == 32 => {}
-            _ => out.push(self.problem(
-                "privacy.key",
-                "privacy.key must be 32 bytes in base64 (set RALLYBOT_PRIVACY__KEY; e.g. `openssl rand -base64 32`)",
-            )),
-        }
-        if s.clock.rehearsal && s.admin.token.is_empty() {
-            out.push(self.problem(
-                "clock.rehearsal",
-                "clock.rehearsal = true needs admin.token to move the clock",
-            ));
+        for refusal in s.refusals() {
+            out.push(self.problem(&refusal.key, refusal.message));
         }
         for (key, message) in s.push.problems(s.wecom.timeout_ms) {
             out.push(self.problem(key, message));
@@ -83,50 +82,6 @@ impl Loaded {
         }
         out
     }
-
-    fn surface_problems(
-        &self,
-        prefix: &str,
-        surface: &dyn CallbackCredentials,
-        out: &mut Vec<ConfigProblem>,
-    ) {
-        let token = surface.token().expose();
-        let key = surface.encoding_aes_key().expose();
-        if token.is_empty() && key.is_empty() {
-            return; // disabled on purpose
-        }
-        if token.is_empty() != key.is_empty() {
-            let missing = if token.is_empty() {
-                "token"
-            } else {
-                "encoding_aes_key"
-            };
-            out.push(self.problem(
-                &format!("{prefix}.{missing}"),
-                format!("{prefix}.{missing} is empty while the other credential is set: set both or neither"),
-            ));
-            return;
-        }
-        if token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            out.push(self.problem(
-                &format!("{prefix}.token"),
-                format!("{prefix}.token must be at most 32 letters or digits"),
-            ));
-        }
-        if key.len() != 43 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            out.push(self.problem(
-                &format!("{prefix}.encoding_aes_key"),
-                format!("{prefix}.encoding_aes_key must be exactly 43 letters or digits"),
-            ));
-        }
-    }
-}
-
-fn decode_base64(value: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset};
-use rallybot_handlers::clock::{Clock, RehearsalClock};
+use rallybot_handlers::clock::{OutOfRange, RehearsalClock};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -50,35 +51,73 @@ pub fn authorize(headers: &HeaderMap, token: &Secret) -> Result<(), HttpError> {
     }
 }
 
-/// `POST /admin/clock`: answers the clock's new time (RFC 3339, UTC).
+/// `POST /admin/clock`: answers the clock's new time (RFC 3339, UTC). A move that would take
+/// the clock out of the range the bot can compute in is a 400 that says so, and changes nothing.
 pub async fn clock(
     State(state): State<Arc<AdminState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, HttpError> {
+) -> Response {
+    match move_clock(&state, &headers, &body) {
+        Ok(now) => {
+            state.wake.clock_moved();
+            tracing::info!(now = %now.to_rfc3339(), "rehearsal clock moved");
+            Json(serde_json::json!({ "now": now.to_rfc3339() })).into_response()
+        }
+        Err(ClockRefused::Http(e)) => e.into_response(),
+        Err(ClockRefused::OutOfRange(e)) => {
+            tracing::warn!(
+                outcome = "clock_out_of_range",
+                "rehearsal clock move refused"
+            );
+            (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({
+                    "error": "clock_out_of_range",
+                    "message": e.to_string(),
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+enum ClockRefused {
+    Http(HttpError),
+    OutOfRange(OutOfRange),
+}
+
+impl From<HttpError> for ClockRefused {
+    fn from(e: HttpError) -> Self {
+        ClockRefused::Http(e)
+    }
+}
+
+fn move_clock(
+    state: &AdminState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<chrono::DateTime<chrono::Utc>, ClockRefused> {
     // 404 before auth: without rehearsal mode the endpoint does not exist at all.
     let Some(clock) = state.rehearsal.clone() else {
-        return Err(HttpError::NotFound);
+        return Err(HttpError::NotFound.into());
     };
-    authorize(&headers, &state.token)?;
+    authorize(headers, &state.token)?;
     let request: ClockRequest =
-        serde_json::from_slice(&body).map_err(|_| HttpError::BadRequest("bad_clock_request"))?;
-    match (request.set, request.advance) {
+        serde_json::from_slice(body).map_err(|_| HttpError::BadRequest("bad_clock_request"))?;
+    let moved = match (request.set, request.advance) {
         (Some(at), None) => {
             let at: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(at.trim())
                 .map_err(|_| HttpError::BadRequest("bad_clock_time"))?;
-            clock.set(at.to_utc());
+            clock.set(at.to_utc())
         }
         (None, Some(by)) => {
             let by = parse_offset(&by).ok_or(HttpError::BadRequest("bad_clock_offset"))?;
-            clock.advance(by);
+            clock.advance(by)
         }
-        _ => return Err(HttpError::BadRequest("bad_clock_request")),
-    }
-    state.wake.clock_moved();
-    let now = clock.now();
-    tracing::info!(now = %now.to_rfc3339(), "rehearsal clock moved");
-    Ok(Json(serde_json::json!({ "now": now.to_rfc3339() })))
+        _ => return Err(HttpError::BadRequest("bad_clock_request").into()),
+    };
+    moved.map_err(ClockRefused::OutOfRange)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::background::Loops;
+
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -36,6 +38,8 @@ struct Inner {
     callbacks: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
     commands: BTreeMap<&'static str, u64>,
+    connections_open: u64,
+    connections_closed: BTreeMap<&'static str, u64>,
 }
 
 /// The bot's metrics; cheap to update from every request.
@@ -68,6 +72,23 @@ impl Metrics {
     /// One command handled, by its name (`帮助`, `投票`, …).
     pub fn command(&self, name: &'static str) {
         *self.lock().commands.entry(name).or_insert(0) += 1;
+    }
+
+    /// A client connection was taken on.
+    pub fn connection_opened(&self) {
+        self.lock().connections_open += 1;
+    }
+
+    /// A client connection ended.
+    pub fn connection_ended(&self) {
+        let mut inner = self.lock();
+        inner.connections_open = inner.connections_open.saturating_sub(1);
+    }
+
+    /// The server closed (or refused) a connection for `reason`: `idle_timeout`,
+    /// `header_timeout`, `body_timeout`, `evicted` (to make room), `refused` (no room).
+    pub fn connection_closed(&self, reason: &'static str) {
+        *self.lock().connections_closed.entry(reason).or_insert(0) += 1;
     }
 
     /// How many callbacks of `surface` ended with `outcome` (for tests and the console).
@@ -131,8 +152,52 @@ impl Metrics {
                 escape(command)
             );
         }
+        out.push_str("# HELP rallybot_http_connections Client connections open now.\n");
+        out.push_str("# TYPE rallybot_http_connections gauge\n");
+        let _ = writeln!(out, "rallybot_http_connections {}", inner.connections_open);
+        out.push_str(
+            "# HELP rallybot_http_connections_closed_total Connections the server closed or refused, by reason.\n",
+        );
+        out.push_str("# TYPE rallybot_http_connections_closed_total counter\n");
+        for (reason, n) in &inner.connections_closed {
+            let _ = writeln!(
+                out,
+                "rallybot_http_connections_closed_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
         out
     }
+}
+
+/// The background loops: restarts after a panic, and whether each is up now.
+pub fn render_loops(loops: &Loops) -> String {
+    let now = tokio::time::Instant::now();
+    let mut out = String::new();
+    out.push_str(
+        "# HELP rallybot_background_restarts_total Background loops restarted after a panic, by loop.\n",
+    );
+    out.push_str("# TYPE rallybot_background_restarts_total counter\n");
+    for status in loops.all() {
+        let _ = writeln!(
+            out,
+            "rallybot_background_restarts_total{{loop=\"{}\"}} {}",
+            status.name(),
+            status.restarts()
+        );
+    }
+    out.push_str(
+        "# HELP rallybot_background_up Whether a background loop is running and finishing ticks.\n",
+    );
+    out.push_str("# TYPE rallybot_background_up gauge\n");
+    for status in loops.all() {
+        let up = u8::from(status.problem(now).is_none());
+        let _ = writeln!(
+            out,
+            "rallybot_background_up{{loop=\"{}\"}} {up}",
+            status.name()
+        );
+    }
+    out
 }
 
 /// Label values are escaped as the exposition format requires.

@@ -1,10 +1,13 @@
-//! The HTTP server: the router over the WeCom callback endpoints (`callback/`), `/healthz`,
-//! `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`).
+//! The HTTP server: the router over the WeCom callback endpoints (`callback/`), `/healthz`
+//! (`health`), `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`),
+//! served by `server` (connection limits and timeouts).
 
 pub mod admin;
 pub mod callback;
 pub mod error;
+pub mod health;
 pub mod metrics;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -16,24 +19,34 @@ use axum::Router;
 
 use admin::AdminState;
 use callback::CallbackState;
+use health::Health;
 use metrics::Metrics;
 
 /// Builds the whole router.
-pub fn router(callbacks: Arc<CallbackState>, admin: Arc<AdminState>) -> Router {
+pub fn router(
+    callbacks: Arc<CallbackState>,
+    admin: Arc<AdminState>,
+    health: Arc<Health>,
+) -> Router {
     let metrics = callbacks.metrics.clone();
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(render_metrics).with_state(metrics))
+        .route("/healthz", get(health::healthz).with_state(health.clone()))
+        .route(
+            "/metrics",
+            get(render_metrics).with_state((metrics, health)),
+        )
         .route("/admin/clock", post(admin::clock).with_state(admin))
         .merge(callback::routes(callbacks))
 }
 
-async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+async fn render_metrics(
+    State((metrics, health)): State<(Arc<Metrics>, Arc<Health>)>,
+) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics.render(),
+        metrics.render() + &metrics::render_loops(health.loops()),
     )
 }

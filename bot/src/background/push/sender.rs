@@ -29,6 +29,7 @@ use super::lease::{self, HeldLease};
 use super::quiet::QuietHours;
 use super::transport::{DeliveryError, Transport};
 use super::window::SlidingWindows;
+use crate::background::supervise::LoopStatus;
 use crate::background::Wake;
 
 /// The lease name that makes one instance the sender.
@@ -153,6 +154,8 @@ pub struct Sender {
     wake: Wake,
     /// Set once by `run` at shutdown: a pass in progress starts no new request.
     stopping: watch::Sender<bool>,
+    /// Told of every finished pass, for `/healthz`.
+    status: Arc<LoopStatus>,
 }
 
 impl Sender {
@@ -183,12 +186,19 @@ impl Sender {
             state: Mutex::new(state),
             wake: Wake::new(),
             stopping: watch::Sender::new(false),
+            status: LoopStatus::new("sender", std::time::Duration::MAX),
         }
     }
 
     /// Wakes the loop at once when `wake` says a push was queued or the clock moved.
     pub fn with_wake(mut self, wake: Wake) -> Self {
         self.wake = wake;
+        self
+    }
+
+    /// Reports each finished pass to `status` (see `Background::start`).
+    pub fn with_status(mut self, status: Arc<LoopStatus>) -> Self {
+        self.status = status;
         self
     }
 
@@ -665,6 +675,7 @@ impl Sender {
                     false
                 }
             };
+            self.status.beat();
             if stopping {
                 break;
             }

@@ -25,6 +25,7 @@ pub use jobs::{Job, JobKind, Occurrence};
 pub use plan::{plan, PlanError, PlannedPush, Planner};
 
 use super::push::QuietHours;
+use super::supervise::LoopStatus;
 use super::Wake;
 
 /// The lease name that makes one instance the scheduler.
@@ -92,6 +93,8 @@ pub struct Scheduler {
     /// Woken when the clock moved; wakes the sender after enqueuing, so it does not wait for
     /// its next poll.
     wake: Wake,
+    /// Told of every finished tick, for `/healthz`.
+    status: Arc<LoopStatus>,
     /// Job marks as of our last tick, valid while we hold the lease without a gap (nobody else
     /// writes them then); saves a read per job per tick.
     marks: Mutex<MarkCache>,
@@ -119,6 +122,7 @@ impl Scheduler {
             config,
             jobs,
             wake: Wake::new(),
+            status: LoopStatus::new("scheduler", std::time::Duration::MAX),
             marks: Mutex::new(MarkCache::default()),
         })
     }
@@ -126,6 +130,12 @@ impl Scheduler {
     /// Shares `wake` with the sender and the endpoints (see `Background::start`).
     pub fn with_wake(mut self, wake: Wake) -> Self {
         self.wake = wake;
+        self
+    }
+
+    /// Reports each finished tick to `status` (see `Background::start`).
+    pub fn with_status(mut self, status: Arc<LoopStatus>) -> Self {
+        self.status = status;
         self
     }
 
@@ -239,6 +249,7 @@ impl Scheduler {
             if let Err(error) = self.tick(now).await {
                 tracing::error!(%error, "scheduler tick failed");
             }
+            self.status.beat();
             let pause = self.pause(now);
             tokio::select! {
                 _ = &mut shutdown => break,

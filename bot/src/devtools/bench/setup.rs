@@ -64,7 +64,7 @@ impl Target {
                     app.rehearsal_clock(),
                     crate::devtools::local::voting_time(&campaign),
                 ) {
-                    clock.set(at);
+                    clock.set(at)?;
                 }
                 seed(app.store(), app.clock(), &campaign, options.users).await?;
                 let base_url = format!("http://{}", app.local_addr());
@@ -81,7 +81,7 @@ impl Target {
                         let (dedup, _writers) = Dedup::start(store.clone());
                         dedup
                     }),
-                    store,
+                    store: store.clone(),
                     clock: Arc::new(SystemClock),
                     metrics: Arc::new(Metrics::new()),
                     reply_deadline: Duration::from_millis(settings.server.reply_deadline_ms),
@@ -94,12 +94,17 @@ impl Target {
                     rehearsal: None,
                     wake: Wake::new(),
                 });
-                let router = crate::http::router(state, admin);
+                let health = Arc::new(crate::http::health::Health::new(
+                    store.clone(),
+                    crate::background::Loops::new(&settings),
+                ));
+                let metrics = state.metrics.clone();
+                let router = crate::http::router(state, admin, health);
                 let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
                 let base_url = format!("http://{}", listener.local_addr()?);
+                let limits = crate::http::server::Limits::from_settings(&settings.server);
                 let server = tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(shutdown)
+                    crate::http::server::serve(listener, router, limits, metrics, shutdown)
                         .await
                         .context("bare endpoint")
                 });

@@ -75,7 +75,7 @@ impl Session {
                 .at
                 .or_else(|| crate::devtools::local::voting_time(&campaign))
                 .unwrap_or_else(|| SystemClock.now());
-            clock.set(at);
+            clock.set(at).context("--at")?;
         }
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store();
@@ -112,7 +112,10 @@ impl Session {
         let status = response.status();
         let answer: serde_json::Value = response.json().await.unwrap_or_default();
         if !status.is_success() {
-            anyhow::bail!("the bot refused to move the clock ({status})");
+            match answer["message"].as_str() {
+                Some(why) => anyhow::bail!("the bot refused to move the clock ({status}): {why}"),
+                None => anyhow::bail!("the bot refused to move the clock ({status})"),
+            }
         }
         Ok(answer["now"].as_str().unwrap_or_default().to_string())
     }

@@ -105,7 +105,8 @@ pub fn routes(state: Arc<CallbackState>) -> Router {
         .with_state(state)
 }
 
-/// GET: URL verification. Answers the decrypted echostr, byte for byte.
+/// GET: URL verification. Answers the decrypted echostr, byte for byte, when the signature
+/// holds and the timestamp is within `MAX_CLOCK_SKEW_SECS` of the real time.
 async fn verify(
     surface: Surface,
     State(state): State<Arc<CallbackState>>,
@@ -115,11 +116,17 @@ async fn verify(
     let result = (|| {
         let crypter = state.crypters.get(surface).ok_or(HttpError::NotFound)?;
         let query = CallbackQuery::parse(raw.as_deref())?;
-        crypter.open_url_check(&query).map_err(|e| match e {
+        let plain = crypter.open_url_check(&query).map_err(|e| match e {
             CryptoError::ParseEnvelope(_) => HttpError::BadRequest("missing_echostr"),
             CryptoError::InvalidSignature => HttpError::Unauthorized("bad_signature"),
             _ => HttpError::BadRequest("bad_echostr"),
-        })
+        })?;
+        // SPEC §2 asks it of every inbound request: a recorded verification replayed later
+        // is refused like a stale message.
+        if !query.is_fresh(SystemClock.now().timestamp(), MAX_CLOCK_SKEW_SECS) {
+            return Err(HttpError::Unauthorized("stale_timestamp"));
+        }
+        Ok(plain)
     })();
     let (outcome, refused, response) = match result {
         Ok(plain) => (
