@@ -5,7 +5,11 @@
 //!   upsert or one transaction), never count-then-insert;
 //! - time is always passed in (`now`, `day`), never read from the system;
 //! - unique-key violations become the domain errors below, not `StoreError::Backend`;
-//! - a busy database is retried inside the store: "database is locked" never reaches a caller.
+//! - a busy database is retried inside the store: "database is locked" never reaches a caller;
+//! - every write a chat message causes carries the message's `callback_key` (its msgid, or the
+//!   key of an event) and takes effect once per key: a retry of the message (WeCom resends one
+//!   it saw no answer to; the bot runs the command again) gets the first outcome back instead
+//!   of applying twice, also when both run at once on two instances.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,7 +54,7 @@ pub struct MemberRecord {
     pub registered_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegisterOutcome {
     /// A new member.
     Registered,
@@ -113,6 +117,8 @@ pub struct NewEntry {
     /// Entries of `points` tracks are created approved; everything else starts pending.
     pub status: ReviewStatus,
     pub now: Timestamp,
+    /// The message that submitted it: submitting again under the same key returns this entry.
+    pub callback_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +151,18 @@ pub struct Review {
     pub reason: Option<String>,
     pub reviewer: String,
     pub now: Timestamp,
+    /// The message that asked for it.
+    pub callback_key: String,
+}
+
+/// What a review did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    /// The entry after the review.
+    pub entry: EntryRecord,
+    /// Whether this review set the status (also when it is the retry of the message that
+    /// did); `false` when the entry already had the status asked for.
+    pub changed: bool,
 }
 
 // ---------------------------------------------------------------- scoring
@@ -173,6 +191,8 @@ pub struct Give {
     pub now: Timestamp,
     /// The audit action of a counted give: `vote`, `like` or `view`.
     pub action: String,
+    /// The message that gave; kept with the ledger row of a counted give.
+    pub callback_key: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +217,11 @@ pub struct Reading {
     pub bands: Vec<(u32, u32)>,
     pub day: NaiveDate,
     pub now: Timestamp,
+    /// The message that reported the minutes.
+    pub callback_key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingOutcome {
     pub entry_code: String,
     pub minutes_today: u32,
@@ -255,6 +277,8 @@ pub struct NewReport {
     pub note: String,
     pub reporter: String,
     pub now: Timestamp,
+    /// The message that reported it.
+    pub callback_key: String,
 }
 
 /// An append-only audit record. `actor` is a userid; `detail` never holds an ID number or a
@@ -267,6 +291,9 @@ pub struct AuditEvent {
     pub action: String,
     pub subject: String,
     pub detail: String,
+    /// The message that caused it; an event with the key and action of one already recorded
+    /// is not recorded again. `None` for what no message caused.
+    pub callback_key: Option<String>,
 }
 
 // ---------------------------------------------------------------- dialogues
@@ -278,6 +305,10 @@ pub struct DialogueRecord {
     /// The dialogue state, JSON; holds only hashes, masks and ciphertexts of personal data.
     pub state: String,
     pub updated_at: Timestamp,
+    /// The message whose answer brought the dialogue to this state, and that answer: a retry of
+    /// that message is answered the same instead of being read as the next answer.
+    pub callback_key: String,
+    pub reply: String,
 }
 
 // ---------------------------------------------------------------- groups and outbox
@@ -340,21 +371,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Registers `member`, or updates name/phone/union when the same userid registers again
     /// with the same ID number. A different userid with the same `id_hash` → `IdNumberTaken`;
     /// the same userid with a different `id_hash` → `IdNumberTaken` as well (one person, one
-    /// ID number).
-    async fn register_member(&self, member: &MemberRecord) -> StoreResult<RegisterOutcome>;
+    /// ID number). Once per `callback_key`: a retry gets the first outcome.
+    async fn register_member(
+        &self,
+        member: &MemberRecord,
+        callback_key: &str,
+    ) -> StoreResult<RegisterOutcome>;
     async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>>;
     /// Number of members per union code (direct membership only; roll-up is done by the caller).
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 
     // entries
     /// Creates an entry with the next code of its track. Same link twice in a track →
-    /// `DuplicateLink`.
+    /// `DuplicateLink`. Once per `callback_key`: a retry gets the entry the first created.
     async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord>;
     /// Case-insensitive lookup by code.
     async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>>;
     /// Oldest first.
     async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>>;
-    async fn review_entry(&self, review: &Review) -> StoreResult<EntryRecord>;
+    /// Sets an entry's status; `changed` is false when it had that status already (unless
+    /// this is the retry of the message that set it). `NoSuchEntry` for an unknown code.
+    async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed>;
     /// Entries submitted by this user or entered by them, newest first.
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>>;
     /// Approved entries per union code of one track.
@@ -362,10 +399,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // scoring
     /// Counts votes/likes/views within the daily limit, atomically. The entry must be approved
-    /// (`NotApproved`) and exist (`NoSuchEntry`).
+    /// (`NotApproved`) and exist (`NoSuchEntry`). Once per `callback_key`: a retry gets the
+    /// first outcome (with the entry's score as it is now).
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome>;
     /// Adds reading minutes for the day and re-scores the member's entry of a points track,
-    /// creating that (approved) entry on first use.
+    /// creating that (approved) entry on first use. Once per `callback_key`.
     async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome>;
     /// What `member` used today, in every track.
     async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>>;
@@ -397,6 +435,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>>;
 
     // quotas
+    /// Once per `callback_key`.
     async fn add_report(&self, report: &NewReport) -> StoreResult<()>;
     /// Sum of reported amounts per union code for one metric.
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>>;
@@ -406,9 +445,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Oldest first, at most `limit`, starting after row `after` (0 = from the start).
     async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>>;
 
-    // dialogues (multi-step registration)
+    // dialogues (multi-step registration, broadcast confirmation)
     async fn dialogue(&self, chat: &str, user: &str) -> StoreResult<Option<DialogueRecord>>;
     async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()>;
+    /// Forgets a dialogue (one that went silent for too long).
     async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()>;
 
     // groups (the conversation only reads them)

@@ -376,6 +376,13 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// Each measured vote is a message of its own.
+fn next_callback_key() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("scale-{}-{n}", std::process::id())
+}
+
 fn vote(member: u64, entry: u64, on: u64, now: DateTime<Utc>) -> Give {
     Give {
         track: TRACK.to_owned(),
@@ -386,6 +393,7 @@ fn vote(member: u64, entry: u64, on: u64, now: DateTime<Utc>) -> Give {
         day: day(on),
         now,
         action: "vote".to_owned(),
+        callback_key: next_callback_key(),
     }
 }
 

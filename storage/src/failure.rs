@@ -79,8 +79,10 @@ fn is_transient(error: &sqlx::Error) -> bool {
         return matches!(primary, Some(5 | 6));
     }
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        // serialization_failure, deadlock_detected
-        return matches!(pg.code(), "40001" | "40P01");
+        // serialization_failure, deadlock_detected; and a twin of a once-per-message write
+        // that committed first (the retry finds its outcome).
+        return matches!(pg.code(), "40001" | "40P01")
+            || (pg.code() == "23505" && pg.constraint() == Some("effects_pkey"));
     }
     false
 }

@@ -21,7 +21,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use operations::{CallbackClaim, Database, Operations, PushRecord, PushStatus, TokenRecord};
+pub use operations::{Database, Operations, PushRecord, PushStatus, TokenRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

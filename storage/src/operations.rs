@@ -1,17 +1,8 @@
-//! `Operations`: what only the bot's plumbing keeps in the database (callback dedup, the
+//! `Operations`: what only the bot's plumbing keeps in the database (callback replies, the
 //! sender's side of the outbox, access tokens, leases, scheduler marks), and `Database`, the
 //! whole of what a backend offers; the conversation sees only `rallybot_handlers::store::Store`.
 
 use rallybot_handlers::store::{GroupRecord, PushTarget, Store, StoreResult, Timestamp};
-
-/// Result of claiming a callback's dedup key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackClaim {
-    /// First time this key is seen: handle it, then `finish_callback`.
-    New,
-    /// Seen before; `reply` is the plaintext reply of the first attempt if it finished.
-    Seen { reply: Option<String> },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushStatus {
@@ -59,19 +50,19 @@ pub struct TokenRecord {
 /// database, time passed in, busy databases retried inside).
 #[async_trait::async_trait]
 pub trait Operations: Send + Sync + std::fmt::Debug {
-    // callback dedup (kept ≥ 24 h, across restarts)
-    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim>;
-    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()>;
-    /// `claim_callback` for several keys at once, in one round trip; results in order, and a
-    /// key repeated within `keys` is `New` at most once.
-    async fn claim_callbacks(
+    // callback replies (kept ≥ 24 h, across restarts)
+    /// How each of `keys` was answered, in order, in one round trip; `None` for a key with no
+    /// reply recorded (new, still running, or run by a process that died before answering).
+    async fn callback_replies(&self, keys: &[String]) -> StoreResult<Vec<Option<String>>>;
+    /// Records how callbacks were answered, at `now`; a key answered again keeps the last
+    /// reply.
+    async fn record_callback_replies(
         &self,
-        keys: &[String],
+        answered: &[(String, String)],
         now: Timestamp,
-    ) -> StoreResult<Vec<CallbackClaim>>;
-    /// `finish_callback` for several `(key, reply)` pairs at once.
-    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()>;
-    /// Deletes keys claimed before `before`; returns how many.
+    ) -> StoreResult<()>;
+    /// Forgets the replies given and the once-per-message effects (see `Store`) recorded before
+    /// `before`; returns how many replies.
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64>;
 
     // groups

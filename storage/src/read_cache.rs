@@ -223,6 +223,15 @@ impl ReadCache {
 mod tests {
     use std::sync::Arc;
 
+    /// A callback key of its own for each write.
+    fn key() -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        format!(
+            "k{}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
+    }
+
     use chrono::NaiveDate;
     use rallybot_handlers::store::*;
 
@@ -256,9 +265,15 @@ mod tests {
     async fn writes_through_the_cache_are_seen_at_once() {
         let (_behind, cached, _dir) = stores().await;
         assert_eq!(cached.member("u1").await.unwrap(), None);
-        cached.register_member(&member("u1", "张三")).await.unwrap();
+        cached
+            .register_member(&member("u1", "张三"), &key())
+            .await
+            .unwrap();
         assert_eq!(cached.member("u1").await.unwrap().unwrap().name, "张三");
-        cached.register_member(&member("u1", "张叁")).await.unwrap();
+        cached
+            .register_member(&member("u1", "张叁"), &key())
+            .await
+            .unwrap();
         assert_eq!(cached.member("u1").await.unwrap().unwrap().name, "张叁");
 
         assert_eq!(cached.dialogue("c", "u1").await.unwrap(), None);
@@ -267,6 +282,8 @@ mod tests {
             user: "u1".into(),
             state: "{}".into(),
             updated_at: chrono::DateTime::UNIX_EPOCH,
+            callback_key: String::new(),
+            reply: String::new(),
         };
         cached.save_dialogue(&state).await.unwrap();
         assert_eq!(cached.dialogue("c", "u1").await.unwrap(), Some(state));
@@ -277,9 +294,15 @@ mod tests {
     #[tokio::test]
     async fn reads_are_served_from_memory() {
         let (behind, cached, _dir) = stores().await;
-        cached.register_member(&member("u2", "李四")).await.unwrap();
+        cached
+            .register_member(&member("u2", "李四"), &key())
+            .await
+            .unwrap();
         assert!(cached.member("u2").await.unwrap().is_some());
-        behind.register_member(&member("u2", "李肆")).await.unwrap();
+        behind
+            .register_member(&member("u2", "李肆"), &key())
+            .await
+            .unwrap();
         assert_eq!(cached.member("u2").await.unwrap().unwrap().name, "李四");
     }
 
@@ -298,6 +321,7 @@ mod tests {
                 title: format!("{author} 的作品"),
                 status: ReviewStatus::Pending,
                 now,
+                callback_key: key(),
             })
             .await
             .unwrap();
@@ -308,6 +332,7 @@ mod tests {
                 reason: None,
                 reviewer: "reviewer".into(),
                 now,
+                callback_key: key(),
             })
             .await
             .unwrap();
@@ -324,6 +349,7 @@ mod tests {
             day: NaiveDate::from_ymd_opt(2022, 8, 10).unwrap(),
             now: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(1),
             action: "vote".into(),
+            callback_key: key(),
         }
     }
 
@@ -399,6 +425,7 @@ mod tests {
             reason: None,
             reviewer: "reviewer".into(),
             now: chrono::DateTime::UNIX_EPOCH,
+            callback_key: key(),
         };
         assert!(cached.review_entry(&review).await.is_err());
         assert_eq!(places(cached.as_ref(), &asks).await, [Some((1, 1))]);

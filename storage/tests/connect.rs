@@ -24,6 +24,7 @@ fn approved_entry() -> NewEntry {
         title: "title".to_owned(),
         status: ReviewStatus::Approved,
         now: token().expires_at,
+        callback_key: "submit".to_owned(),
     }
 }
 
@@ -37,6 +38,7 @@ fn one_vote(voter: &str, code: &str) -> Give {
         day: token().expires_at.date_naive(),
         now: token().expires_at,
         action: "vote".to_owned(),
+        callback_key: format!("vote/{voter}/{code}"),
     }
 }
 

@@ -11,6 +11,7 @@ mod privacy_rule;
 mod progress;
 mod reading;
 mod register;
+mod retries;
 mod stages;
 mod standing;
 mod store_failure;

@@ -47,7 +47,7 @@ async fn step_by_step_registration_stores_only_hashes_masks_and_ciphertext() {
     assert_eq!(member.id_hash.len(), 64);
     let everything = format!("{member:?}");
     assert!(!everything.contains(&id) && !everything.contains(&phone(1)));
-    assert!(h.store.dialogue("u1", "u1").await.unwrap().is_none());
+    assert!(h.open_dialogue("u1").await.is_none());
 
     let audit = h.audit().await;
     assert_eq!(audit.len(), 1);
@@ -124,7 +124,7 @@ async fn one_line_registration_jumps_to_the_summary() {
         errors.contains("姓名") && errors.contains("身份证号") && errors.contains("手机号"),
         "{errors}"
     );
-    assert!(h.store.dialogue("u3", "u3").await.unwrap().is_none());
+    assert!(h.open_dialogue("u3").await.is_none());
 }
 
 #[tokio::test]
@@ -135,7 +135,7 @@ async fn cancel_at_any_step_forgets_the_answers() {
     h.private("u1", &id_number(4)).await;
     let cancelled = h.private("u1", "取消").await;
     assert!(cancelled.contains("已取消"), "{cancelled}");
-    assert!(h.store.dialogue("u1", "u1").await.unwrap().is_none());
+    assert!(h.open_dialogue("u1").await.is_none());
     assert!(h.store.member("u1").await.unwrap().is_none());
     // With nothing open, 取消 and 确认 say so.
     assert!(h.private("u1", "取消").await.contains("没有需要"));
@@ -156,7 +156,7 @@ async fn a_dialogue_expires_after_ten_minutes_of_silence() {
     let expired = h.private("u1", &id_number(5)).await;
     assert!(expired.contains("超过 10 分钟"), "{expired}");
     assert!(!expired.contains(&id_number(5)));
-    assert!(h.store.dialogue("u1", "u1").await.unwrap().is_none());
+    assert!(h.open_dialogue("u1").await.is_none());
     // A one-line registration left unconfirmed expires the same way.
     h.private(
         "u1",

@@ -23,7 +23,7 @@ fn down<T>() -> StoreResult<T> {
 
 #[async_trait::async_trait]
 impl Store for DownStore {
-    async fn register_member(&self, _: &MemberRecord) -> StoreResult<RegisterOutcome> {
+    async fn register_member(&self, _: &MemberRecord, _: &str) -> StoreResult<RegisterOutcome> {
         down()
     }
     async fn member(&self, _: &str) -> StoreResult<Option<MemberRecord>> {
@@ -41,7 +41,7 @@ impl Store for DownStore {
     async fn pending_entries(&self, _: u32) -> StoreResult<Vec<EntryRecord>> {
         down()
     }
-    async fn review_entry(&self, _: &Review) -> StoreResult<EntryRecord> {
+    async fn review_entry(&self, _: &Review) -> StoreResult<Reviewed> {
         down()
     }
     async fn entries_of(&self, _: &str) -> StoreResult<Vec<EntryRecord>> {
@@ -112,6 +112,7 @@ async fn a_failing_store_gets_a_polite_reply() {
             chat_id: "chat".into(),
             user: "u1".into(),
             text: text.into(),
+            callback_key: format!("msg/{text}"),
         };
         let conversation = conversation.clone();
         async move { conversation.handle(&msg).await }

@@ -2,6 +2,7 @@
 //! `FixedClock`, and helpers that speak as a user in a private chat or a group.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -12,6 +13,9 @@ use rallybot_handlers::privacy::Privacy;
 use rallybot_handlers::store::{AuditEvent, GroupRecord};
 use rallybot_storage::{Database, PushRecord};
 use tempfile::TempDir;
+
+/// Numbers the messages tests say, so each has a callback key of its own.
+static NEXT_MESSAGE: AtomicU64 = AtomicU64::new(1);
 
 pub const ORGANIZER: &str = "org_wang";
 pub const REVIEWER: &str = "rev_li";
@@ -169,13 +173,28 @@ impl Harness {
         self.clock.set(at(local));
     }
 
+    /// Says `text` as a new message (a callback key of its own).
     pub async fn say(&self, kind: ChatKind, chat: &str, user: &str, text: &str) -> Reply {
+        let key = format!("msg/{}", NEXT_MESSAGE.fetch_add(1, Ordering::Relaxed));
+        self.say_again(kind, chat, user, text, &key).await
+    }
+
+    /// Says `text` under a given callback key: the same key again is WeCom's retry of it.
+    pub async fn say_again(
+        &self,
+        kind: ChatKind,
+        chat: &str,
+        user: &str,
+        text: &str,
+        callback_key: &str,
+    ) -> Reply {
         self.conversation
             .handle(&Inbound {
                 chat_kind: kind,
                 chat_id: chat.to_string(),
                 user: user.to_string(),
                 text: text.to_string(),
+                callback_key: callback_key.to_string(),
             })
             .await
     }
@@ -218,6 +237,13 @@ impl Harness {
         let review = self.private(REVIEWER, &format!("审核 {code} 通过")).await;
         assert!(review.contains("已通过"), "{review}");
         code
+    }
+
+    /// The state of `user`'s private dialogue while one is open: `None` when there never was
+    /// one or it is over (a finished dialogue is kept only to answer retries of its last step).
+    pub async fn open_dialogue(&self, user: &str) -> Option<String> {
+        let record = self.store.dialogue(user, user).await.unwrap()?;
+        (!record.state.contains("\"closed\"")).then_some(record.state)
     }
 
     pub async fn audit(&self) -> Vec<AuditEvent> {

@@ -55,9 +55,10 @@ async fn five_votes_per_work_per_day() {
 async fn concurrent_votes_from_one_member_count_exactly_five() {
     let (h, code) = harness_with_story().await;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..40 {
+    for i in 0..40 {
         let conversation = h.conversation.clone();
         let text = format!("投票 {code} 1");
+        let callback_key = format!("vote/{i}");
         tasks.spawn(async move {
             conversation
                 .handle(&rallybot_handlers::conversation::Inbound {
@@ -65,6 +66,7 @@ async fn concurrent_votes_from_one_member_count_exactly_five() {
                     chat_id: "voter".into(),
                     user: "voter".into(),
                     text,
+                    callback_key,
                 })
                 .await
         });

@@ -4,17 +4,16 @@
 use rallybot::http::callback::surface::Surface;
 use rallybot_e2e::{spawn_app, TestApp};
 use rallybot_handlers::clock::{Clock, SystemClock};
-use rallybot_storage::CallbackClaim;
 
-/// Nothing was claimed for this dedup key (and nothing else was written: no member, no audit).
+/// Nothing was answered for this dedup key (and nothing else was written: no member, no audit).
 async fn nothing_stored(app: &TestApp, key: &str, user: &str) {
     assert_eq!(
         app.store
-            .claim_callback(key, SystemClock.now())
+            .callback_replies(&[key.to_string()])
             .await
             .unwrap(),
-        CallbackClaim::New,
-        "{key} was never claimed"
+        vec![None],
+        "{key} was never answered"
     );
     assert!(app.store.member(user).await.unwrap().is_none());
     assert!(app.store.audit_log(0, 10).await.unwrap().is_empty());

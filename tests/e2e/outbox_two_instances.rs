@@ -28,6 +28,7 @@ async fn two_instances(db: Db) {
             note: String::new(),
             reporter: "hrb_officer01".into(),
             now: h.now(),
+            callback_key: "report/1".into(),
         })
         .await
         .unwrap();

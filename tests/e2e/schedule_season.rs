@@ -98,6 +98,7 @@ async fn season(db: Db, step: Duration) {
                 note: "走进企业".into(),
                 reporter: format!("{union}_officer01"),
                 now: h.now(),
+                callback_key: format!("report/{union}"),
             })
             .await
             .unwrap();
@@ -115,6 +116,7 @@ async fn season(db: Db, step: Duration) {
             title: "红歌联唱".into(),
             status: ReviewStatus::Approved,
             now: h.now(),
+            callback_key: "submit/1".into(),
         })
         .await
         .unwrap();

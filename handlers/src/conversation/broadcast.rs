@@ -57,15 +57,21 @@ impl Conversation {
             turn.msg,
             &DialogueState::Broadcast(draft),
             turn.now,
+            format!(
+                "公告预览（将发送给 {recipients}）：\n————\n{content}\n————\n回复「确认」发送，回复「取消」放弃。"
+            ),
         )
-        .await?;
-        Ok(format!(
-            "公告预览（将发送给 {recipients}）：\n————\n{content}\n————\n回复「确认」发送，回复「取消」放弃。"
-        ))
+        .await
     }
 
+    /// Queues the broadcast, then closes the dialogue: a retry of this `确认` after a crash
+    /// finds the dialogue still open and queues under the same keys, which adds nothing.
     pub(super) async fn send_broadcast(&self, turn: &Turn<'_>, draft: BroadcastDraft) -> Answer {
-        dialogue::clear(&*self.store, turn.msg).await?;
+        let reply = self.queue_broadcast(turn, draft).await?;
+        dialogue::close(&*self.store, turn.msg, turn.now, reply).await
+    }
+
+    async fn queue_broadcast(&self, turn: &Turn<'_>, draft: BroadcastDraft) -> Answer {
         if !turn.caller.organizer {
             return Ok("「公告」供活动组织者使用。".to_string());
         }
@@ -124,7 +130,8 @@ impl Conversation {
             "个群"
         };
         Ok(format!(
-            "公告已加入发送队列：{queued} {whom}。免打扰时段内的消息会在时段结束后发出。"
+            "公告已加入发送队列：{} {whom}。免打扰时段内的消息会在时段结束后发出。",
+            targets.len()
         ))
     }
 }

@@ -1,5 +1,9 @@
 //! Multi-step dialogues (registration, broadcast confirmation) kept in the store per
 //! (chat, user). The state holds only hashes, masks and ciphertexts of personal data.
+//!
+//! Every step is stored with the message that took it and the answer it got, and a finished
+//! dialogue is kept as `Closed` the same way: when WeCom resends that message (its first answer
+//! was lost), the same answer is given again instead of reading the message as the next step.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +20,8 @@ pub const DIALOGUE_TTL_MINUTES: i64 = 10;
 pub enum DialogueState {
     Register(RegisterDraft),
     Broadcast(BroadcastDraft),
+    /// Confirmed or cancelled: nothing is being asked.
+    Closed,
 }
 
 /// Registration answers so far; the first missing field is the next question.
@@ -42,6 +48,8 @@ pub struct BroadcastDraft {
 #[derive(Debug)]
 pub enum Loaded {
     None,
+    /// This very message was answered before (this is a retry): the answer it got.
+    Replay(String),
     /// There was one, but it went silent for too long; it has been cleared.
     Expired,
     Active(DialogueState),
@@ -55,8 +63,12 @@ pub async fn load(
     let Some(record) = store.dialogue(&msg.chat_id, &msg.user).await? else {
         return Ok(Loaded::None);
     };
+    if !record.callback_key.is_empty() && record.callback_key == msg.callback_key {
+        return Ok(Loaded::Replay(record.reply));
+    }
     let expired = now - record.updated_at > Duration::minutes(DIALOGUE_TTL_MINUTES);
     match serde_json::from_str::<DialogueState>(&record.state) {
+        Ok(DialogueState::Closed) => Ok(Loaded::None),
         Ok(state) if !expired => Ok(Loaded::Active(state)),
         // An unreadable state (older format) is treated like an expired one: start again.
         _ => {
@@ -66,12 +78,14 @@ pub async fn load(
     }
 }
 
+/// Moves the dialogue to `state` with `reply` as this message's answer, and returns the reply.
 pub async fn save(
     store: &dyn Store,
     msg: &Inbound,
     state: &DialogueState,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    reply: String,
+) -> Result<String, StoreError> {
     let state = serde_json::to_string(state)
         .map_err(|e| StoreError::Backend(format!("dialogue state not serializable: {e}")))?;
     store
@@ -80,12 +94,21 @@ pub async fn save(
             user: msg.user.clone(),
             state,
             updated_at: now,
+            callback_key: msg.callback_key.clone(),
+            reply: reply.clone(),
         })
-        .await
+        .await?;
+    Ok(reply)
 }
 
-pub async fn clear(store: &dyn Store, msg: &Inbound) -> Result<(), StoreError> {
-    store.clear_dialogue(&msg.chat_id, &msg.user).await
+/// Ends the dialogue with `reply` as this message's answer, and returns the reply.
+pub async fn close(
+    store: &dyn Store,
+    msg: &Inbound,
+    now: DateTime<Utc>,
+    reply: String,
+) -> Result<String, StoreError> {
+    save(store, msg, &DialogueState::Closed, now, reply).await
 }
 
 pub fn expired_reply() -> String {

@@ -156,6 +156,7 @@ impl Conversation {
             title,
             status: ReviewStatus::Pending,
             now: turn.now,
+            callback_key: turn.msg.callback_key.clone(),
         };
         let entry = match self.store.submit_entry(&new).await {
             Ok(entry) => entry,
@@ -277,14 +278,9 @@ impl Conversation {
             Decision::Approve => ReviewStatus::Approved,
             Decision::Reject => ReviewStatus::Rejected,
         };
-        if entry.status == wanted {
-            return Ok(format!(
-                "作品 {} 已经是「{}」状态。",
-                entry.code,
-                status(wanted)
-            ));
-        }
         let reason = reason.map(|r| short(r, 100));
+        // The store says whether the status changed, so that the retry of a review whose
+        // notice was never queued still queues it.
         let reviewed = match self
             .store
             .review_entry(&Review {
@@ -293,10 +289,18 @@ impl Conversation {
                 reason: reason.clone(),
                 reviewer: turn.caller.userid.clone(),
                 now: turn.now,
+                callback_key: turn.msg.callback_key.clone(),
             })
             .await
         {
-            Ok(reviewed) => reviewed,
+            Ok(reviewed) if reviewed.changed => reviewed.entry,
+            Ok(_) => {
+                return Ok(format!(
+                    "作品 {} 已经是「{}」状态。",
+                    entry.code,
+                    status(wanted)
+                ))
+            }
             Err(StoreError::NoSuchEntry) => return Ok(format!("没有找到作品 {code}。")),
             Err(e) => return Err(e),
         };

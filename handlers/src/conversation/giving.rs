@@ -99,6 +99,7 @@ impl Conversation {
                 day: self.campaign.day_of(turn.now),
                 now: turn.now,
                 action: kind_action(kind).to_string(),
+                callback_key: turn.msg.callback_key.clone(),
             })
             .await
         {
@@ -170,6 +171,7 @@ impl Conversation {
                 day: self.campaign.day_of(turn.now),
                 now: turn.now,
                 action: kind_action(CommandKind::View).to_string(),
+                callback_key: turn.msg.callback_key.clone(),
             })
             .await
         {
@@ -217,6 +219,7 @@ impl Conversation {
                 bands: bands.clone(),
                 day: self.campaign.day_of(turn.now),
                 now: turn.now,
+                callback_key: turn.msg.callback_key.clone(),
             })
             .await?;
         self.audit(

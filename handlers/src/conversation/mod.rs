@@ -53,6 +53,10 @@ pub struct Inbound {
     pub user: String,
     /// What they wrote, @-mention included.
     pub text: String,
+    /// What identifies this message across WeCom's retries (its msgid, or the key of an
+    /// event): every write the answer makes is made once per key, so answering a retry again
+    /// is safe (see `store`).
+    pub callback_key: String,
 }
 
 /// The bot's answer, with what the endpoint that carried the message needs to know of the turn.
@@ -233,11 +237,14 @@ impl Conversation {
         // name must not be taken for a command that happens to start it.
         let parsed = match loaded {
             Loaded::Active(_) => Command::parse_strict(&msg.text, &self.bot_names),
-            Loaded::Expired | Loaded::None => Command::parse(&msg.text, &self.bot_names),
+            Loaded::Expired | Loaded::None | Loaded::Replay(_) => {
+                Command::parse(&msg.text, &self.bot_names)
+            }
         };
         notes.command = command::kind_of(&parsed);
         let turn = self.turn(msg, now, &notes.queued_pushes).await?;
         match loaded {
+            Loaded::Replay(reply) => Ok(reply),
             Loaded::Active(state) => self.respond_in_dialogue(&turn, state, parsed).await,
             Loaded::Expired => match parsed {
                 Ok(Command::Unknown | Command::Confirm) => Ok(dialogue::expired_reply()),
@@ -263,19 +270,22 @@ impl Conversation {
     ) -> Answer {
         match parsed {
             Ok(Command::Cancel) => {
-                dialogue::clear(&*self.store, turn.msg).await?;
-                Ok(match state {
-                    DialogueState::Register(_) => "已取消登记，填写的信息没有保存。".to_string(),
-                    DialogueState::Broadcast(_) => "已取消公告，没有发送。".to_string(),
-                })
+                let reply = match state {
+                    DialogueState::Register(_) => "已取消登记，填写的信息没有保存。",
+                    DialogueState::Broadcast(_) => "已取消公告，没有发送。",
+                    DialogueState::Closed => return Ok(help::nothing_pending()),
+                };
+                dialogue::close(&*self.store, turn.msg, turn.now, reply.to_string()).await
             }
             Ok(Command::Confirm) => match state {
                 DialogueState::Register(draft) => self.confirm_registration(turn, draft).await,
                 DialogueState::Broadcast(draft) => self.send_broadcast(turn, draft).await,
+                DialogueState::Closed => Ok(help::nothing_pending()),
             },
             Ok(Command::Unknown) => match state {
                 DialogueState::Register(draft) => self.registration_answer(turn, draft).await,
                 DialogueState::Broadcast(_) => Ok(broadcast::awaiting_confirmation()),
+                DialogueState::Closed => Ok(help::unknown()),
             },
             Ok(command) => self.dispatch(turn, command).await,
             Err(error) => Ok(error.to_string()),
@@ -368,6 +378,7 @@ impl Conversation {
             action: action.to_string(),
             subject: subject.to_string(),
             detail,
+            callback_key: Some(turn.msg.callback_key.clone()),
         };
         if let Err(error) = self.store.audit(&event).await {
             tracing::warn!(%error, action, "audit record not written");

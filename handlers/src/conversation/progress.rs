@@ -167,6 +167,7 @@ impl Conversation {
                 note: note.clone(),
                 reporter: turn.caller.userid.clone(),
                 now: turn.now,
+                callback_key: turn.msg.callback_key.clone(),
             })
             .await?;
         self.audit(

@@ -60,16 +60,14 @@ impl Conversation {
         };
         let Some(form) = form else {
             let draft = RegisterDraft::default();
-            dialogue::save(
+            return dialogue::save(
                 &*self.store,
                 turn.msg,
                 &DialogueState::Register(draft),
                 turn.now,
+                format!("{intro}开始实名登记，共 4 步{CANCEL_HINT}。\n第 1 步，{ASK_NAME}"),
             )
-            .await?;
-            return Ok(format!(
-                "{intro}开始实名登记，共 4 步{CANCEL_HINT}。\n第 1 步，{ASK_NAME}"
-            ));
+            .await;
         };
         self.one_line_registration(turn, form, &intro).await
     }
@@ -146,13 +144,6 @@ impl Conversation {
         } else {
             return Ok("请回复「确认」提交登记，或回复「取消」放弃。".to_string());
         }
-        dialogue::save(
-            &*self.store,
-            turn.msg,
-            &DialogueState::Register(draft.clone()),
-            turn.now,
-        )
-        .await?;
         let step = [
             draft.name.is_some(),
             draft.id_hash.is_some(),
@@ -162,10 +153,18 @@ impl Conversation {
         .filter(|done| **done)
         .count()
             + 1;
-        Ok(format!(
+        let reply = format!(
             "第 {step} 步，{}",
             next_question(&draft).unwrap_or(ASK_UNION)
-        ))
+        );
+        dialogue::save(
+            &*self.store,
+            turn.msg,
+            &DialogueState::Register(draft),
+            turn.now,
+            reply,
+        )
+        .await
     }
 
     /// Resolves the union answer; on one match shows the summary, otherwise lists candidates and
@@ -201,9 +200,9 @@ impl Conversation {
             turn.msg,
             &DialogueState::Register(draft),
             turn.now,
+            reply,
         )
-        .await?;
-        Ok(reply)
+        .await
     }
 
     fn summary(&self, draft: &RegisterDraft) -> String {
@@ -255,19 +254,19 @@ impl Conversation {
             union_code,
             registered_at: turn.now,
         };
-        let outcome = self.store.register_member(&member).await;
-        // Whatever the outcome, the dialogue is over: a refused ID number will not become valid
-        // by confirming again.
-        dialogue::clear(&*self.store, turn.msg).await?;
+        let outcome = self
+            .store
+            .register_member(&member, &turn.msg.callback_key)
+            .await;
         let union = self.union_name(&member.union_code);
-        match outcome {
+        let reply = match outcome {
             Ok(outcome) => {
                 let detail = format!(
                     "name={} id={} phone={} union={}",
                     member.name, member.id_mask, member.phone_mask, member.union_code
                 );
                 self.audit(turn, "register", &member.userid, detail).await;
-                Ok(match outcome {
+                match outcome {
                     RegisterOutcome::Registered => format!(
                         "登记成功！{}（{}），欢迎参加{}。\n发送「帮助」查看可以做什么。",
                         member.name, union, self.campaign.name
@@ -275,7 +274,7 @@ impl Conversation {
                     RegisterOutcome::Updated => {
                         format!("登记信息已更新：{}（{}）。", member.name, union)
                     }
-                })
+                }
             }
             Err(StoreError::IdNumberTaken) => {
                 let same_user_other_id = turn
@@ -283,17 +282,20 @@ impl Conversation {
                     .member
                     .as_ref()
                     .is_some_and(|m| m.id_hash != member.id_hash);
-                Ok(if same_user_other_id {
+                if same_user_other_id {
                     "你已用另一个身份证号登记过，身份证号不能更改。如需更正，请联系所属工会。"
                         .to_string()
                 } else {
                     "这个身份证号已由其他账号登记，每个身份证号只能登记一次。\
 如有疑问，请联系所属工会。"
                         .to_string()
-                })
+                }
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        // Whatever the outcome, the dialogue is over: a refused ID number will not become valid
+        // by confirming again.
+        dialogue::close(&*self.store, turn.msg, turn.now, reply).await
     }
 
     /// The union's full name, or its code when the unions file no longer has it.

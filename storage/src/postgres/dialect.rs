@@ -64,31 +64,32 @@ pub(super) fn text_list<'a>(items: &[&'a str]) -> Attempt<Vec<&'a str>> {
     Ok(items.to_vec())
 }
 
-pub(super) const CLAIM_KEY: &str =
-    "INSERT INTO callbacks (key, claimed_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
-pub(super) const CLAIM_KEYS: &str =
-    "INSERT INTO callbacks (key, claimed_at) SELECT DISTINCT k, $2 FROM UNNEST($1::text[]) AS k \
-     ON CONFLICT (key) DO NOTHING RETURNING key";
-pub(super) const REPLY_OF_KEY: &str = "SELECT reply FROM callbacks WHERE key = $1";
-pub(super) const REPLIES_OF_KEYS: &str = "SELECT key, reply FROM callbacks WHERE key = ANY($1)";
-pub(super) const PURGE_CALLBACKS: &[&str] = &["DELETE FROM callbacks WHERE claimed_at < $1"];
-pub(super) const RECORD_REPLY: &str = "UPDATE callbacks SET reply = $2 WHERE key = $1";
+pub(super) const REPLIES_OF_KEYS: &str =
+    "SELECT key, reply FROM callback_replies WHERE key = ANY($1)";
 
-/// A whole batch of replies in one UPDATE.
-pub(super) async fn finish_callbacks(pool: &Pool, done: &[(String, String)]) -> Attempt<()> {
-    if done.is_empty() {
+/// A whole batch of replies in one INSERT; a key answered again keeps the last reply.
+pub(super) async fn record_replies(
+    pool: &Pool,
+    answered: &[(String, String)],
+    now: Timestamp,
+) -> Attempt<()> {
+    if answered.is_empty() {
         return Ok(());
     }
-    let (keys, replies): (Vec<&str>, Vec<&str>) = done
-        .iter()
-        .map(|(key, reply)| (key.as_str(), reply.as_str()))
-        .unzip();
+    // One row per key: a statement may not update the same row twice.
+    let mut last = std::collections::HashMap::with_capacity(answered.len());
+    for (key, reply) in answered {
+        last.insert(key.as_str(), reply.as_str());
+    }
+    let (keys, replies): (Vec<&str>, Vec<&str>) = last.into_iter().unzip();
     sqlx::query(
-        "UPDATE callbacks SET reply = v.reply FROM UNNEST($1::text[], $2::text[]) AS v(key, reply) \
-         WHERE callbacks.key = v.key",
+        "INSERT INTO callback_replies (key, reply, answered_at) \
+         SELECT k, r, $3 FROM UNNEST($1::text[], $2::text[]) AS v(k, r) \
+         ON CONFLICT (key) DO UPDATE SET reply = excluded.reply",
     )
     .bind(&keys)
     .bind(&replies)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())

@@ -11,12 +11,14 @@ pub(super) async fn dialogue(
     chat: &str,
     user: &str,
 ) -> Attempt<Option<DialogueRecord>> {
-    let row =
-        sqlx::query("SELECT state, updated_at FROM dialogues WHERE chat = $1 AND userid = $2")
-            .bind(chat)
-            .bind(user)
-            .fetch_optional(pool)
-            .await?;
+    let row = sqlx::query(
+        "SELECT state, updated_at, callback_key, reply FROM dialogues \
+             WHERE chat = $1 AND userid = $2",
+    )
+    .bind(chat)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -25,19 +27,25 @@ pub(super) async fn dialogue(
         user: user.to_owned(),
         state: row.try_get("state")?,
         updated_at: read_stamp(&row, "updated_at")?,
+        callback_key: row.try_get("callback_key")?,
+        reply: row.try_get("reply")?,
     }))
 }
 
 pub(super) async fn save_dialogue(pool: &Pool, dialogue: &DialogueRecord) -> Attempt<()> {
     sqlx::query(
-        "INSERT INTO dialogues (chat, userid, state, updated_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO dialogues (chat, userid, state, updated_at, callback_key, reply) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (chat, userid) DO UPDATE SET state = excluded.state, \
-            updated_at = excluded.updated_at",
+            updated_at = excluded.updated_at, callback_key = excluded.callback_key, \
+            reply = excluded.reply",
     )
     .bind(&dialogue.chat)
     .bind(&dialogue.user)
     .bind(&dialogue.state)
     .bind(stamp(dialogue.updated_at))
+    .bind(&dialogue.callback_key)
+    .bind(&dialogue.reply)
     .execute(pool)
     .await?;
     Ok(())

@@ -2,10 +2,11 @@
 //! approvals and rejections by itself (triggers on `entries`).
 
 use rallybot_handlers::store::{
-    EntryRecord, NewEntry, Review, ReviewStatus, StoreError, Timestamp,
+    EntryRecord, NewEntry, Review, ReviewStatus, Reviewed, StoreError, Timestamp,
 };
 
 use super::dialect::{begin_write, stamp, Conn, Pool, FOR_UPDATE};
+use super::effects::{self, Claim};
 use super::rows::{self, ENTRY_COLUMNS};
 use crate::codec;
 use crate::failure::Attempt;
@@ -26,6 +27,12 @@ async fn next_code(conn: &mut Conn, prefix: &str) -> Attempt<String> {
 
 pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> {
     let mut tx = begin_write(pool).await?;
+    let key = &new.callback_key;
+    if let Claim::Done(code) = effects::claim::<String>(&mut tx, key, "submit", new.now).await? {
+        return get(&mut tx, &code)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchEntry.into());
+    }
     let code = next_code(&mut tx, &new.code_prefix).await?;
     let approved = new.status == ReviewStatus::Approved;
     let reached_at = approved.then_some(new.now);
@@ -51,6 +58,7 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
     if inserted.rows_affected() == 0 {
         return Err(StoreError::DuplicateLink.into());
     }
+    effects::settle(&mut tx, key, "submit", &code).await?;
     tx.commit().await?;
     Ok(EntryRecord {
         code,
@@ -97,10 +105,15 @@ pub(super) async fn create_reading_entry(
 }
 
 pub(super) async fn find(pool: &Pool, code: &str) -> Attempt<Option<EntryRecord>> {
+    let mut conn = pool.acquire().await?;
+    get(&mut conn, code).await
+}
+
+async fn get(conn: &mut Conn, code: &str) -> Attempt<Option<EntryRecord>> {
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1");
     let row = sqlx::query(&sql)
         .bind(codec::normalize_code(code))
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(rows::entry).transpose()
 }
@@ -117,8 +130,10 @@ pub(super) async fn pending(pool: &Pool, limit: u32) -> Attempt<Vec<EntryRecord>
     found.iter().map(rows::entry).collect()
 }
 
-pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<EntryRecord> {
+pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<Reviewed> {
     let mut tx = begin_write(pool).await?;
+    let key = &review.callback_key;
+    let claim = effects::claim::<bool>(&mut tx, key, "review", review.now).await?;
     // Where rows can be locked, the lock orders this review with concurrent gives to the
     // same entry.
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1{FOR_UPDATE}");
@@ -129,13 +144,27 @@ pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<EntryRecord>
     let Some(before) = row.as_ref().map(rows::entry).transpose()? else {
         return Err(StoreError::NoSuchEntry.into());
     };
+    if let Claim::Done(changed) = claim {
+        return Ok(Reviewed {
+            entry: before,
+            changed,
+        });
+    }
     let status = if review.approve {
         ReviewStatus::Approved
     } else {
         ReviewStatus::Rejected
     };
-    // An entry enters the ranking at its approval time; a repeated approval keeps it.
-    let reached_at = if review.approve && before.status != ReviewStatus::Approved {
+    if before.status == status {
+        effects::settle(&mut tx, key, "review", &false).await?;
+        tx.commit().await?;
+        return Ok(Reviewed {
+            entry: before,
+            changed: false,
+        });
+    }
+    // An entry enters the ranking at its approval time.
+    let reached_at = if review.approve {
         Some(review.now)
     } else {
         before.score_reached_at
@@ -160,8 +189,12 @@ pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<EntryRecord>
         score_reached_at: reached_at,
         ..before
     };
+    effects::settle(&mut tx, key, "review", &true).await?;
     tx.commit().await?;
-    Ok(after)
+    Ok(Reviewed {
+        entry: after,
+        changed: true,
+    })
 }
 
 pub(super) async fn of(pool: &Pool, who: &str) -> Attempt<Vec<EntryRecord>> {

@@ -3,11 +3,20 @@
 use rallybot_handlers::store::{MemberRecord, RegisterOutcome, StoreError};
 
 use super::dialect::{begin_write, stamp, Conn, Pool};
+use super::effects::{self, Claim};
 use super::rows::{self, MEMBER_COLUMNS};
 use crate::failure::Attempt;
 
-pub(super) async fn register(pool: &Pool, member: &MemberRecord) -> Attempt<RegisterOutcome> {
+pub(super) async fn register(
+    pool: &Pool,
+    member: &MemberRecord,
+    callback_key: &str,
+) -> Attempt<RegisterOutcome> {
     let mut tx = begin_write(pool).await?;
+    let now = member.registered_at;
+    if let Claim::Done(outcome) = effects::claim(&mut tx, callback_key, "register", now).await? {
+        return Ok(outcome);
+    }
     let inserted = sqlx::query(
         "INSERT INTO members (userid, name, id_hash, id_mask, phone_enc, phone_mask, \
          union_code, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -30,6 +39,7 @@ pub(super) async fn register(pool: &Pool, member: &MemberRecord) -> Attempt<Regi
         // first (the insert waited for it): the same person again, or someone else's number.
         update_same_person(&mut tx, member).await?
     };
+    effects::settle(&mut tx, callback_key, "register", &outcome).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -10,13 +10,14 @@
 //! - values: `stamp` / `read_stamp` / `read_optional_stamp` (timestamps), `day`, `row_limit`,
 //!   `text_list` (a list of texts bound as one parameter);
 //! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
-//! - statements that differ: the callback statements (`CLAIM_KEY` … `PURGE_CALLBACKS`),
-//!   `finish_callbacks` and `standings`.
+//! - statements that differ: `REPLIES_OF_KEYS` and `record_replies` (a list of keys, a batch
+//!   of replies), and `standings`.
 
 use super::dialect;
 
 mod callbacks;
 mod chats;
+mod effects;
 mod entries;
 mod instances;
 mod members;

@@ -3,10 +3,16 @@
 use rallybot_handlers::store::{AuditEvent, NewReport};
 use sqlx::Row as _;
 
-use super::dialect::{read_stamp, stamp, Pool};
+use super::dialect::{begin_write, read_stamp, stamp, Pool};
+use super::effects::{self, Claim};
 use crate::failure::Attempt;
 
 pub(super) async fn add_report(pool: &Pool, report: &NewReport) -> Attempt<()> {
+    let mut tx = begin_write(pool).await?;
+    let key = &report.callback_key;
+    if let Claim::Done(()) = effects::claim(&mut tx, key, "report", report.now).await? {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO reports (union_code, metric, amount, note, reporter, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -17,8 +23,10 @@ pub(super) async fn add_report(pool: &Pool, report: &NewReport) -> Attempt<()> {
     .bind(&report.note)
     .bind(&report.reporter)
     .bind(stamp(report.now))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    effects::settle(&mut tx, key, "report", &()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -35,13 +43,15 @@ pub(super) async fn reported_by_union(pool: &Pool, metric: &str) -> Attempt<Vec<
 
 pub(super) async fn audit(pool: &Pool, event: &AuditEvent) -> Attempt<()> {
     sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_log (at, actor, action, subject, detail, callback_key) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(stamp(event.at))
     .bind(&event.actor)
     .bind(&event.action)
     .bind(&event.subject)
     .bind(&event.detail)
+    .bind(&event.callback_key)
     .execute(pool)
     .await?;
     Ok(())
@@ -53,7 +63,8 @@ pub(super) async fn audit_log(
     limit: u32,
 ) -> Attempt<Vec<(i64, AuditEvent)>> {
     let found = sqlx::query(
-        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE id > $1 \
+        "SELECT id, at, actor, action, subject, detail, callback_key FROM audit_log \
+         WHERE id > $1 \
          ORDER BY id LIMIT $2",
     )
     .bind(after)
@@ -69,6 +80,7 @@ pub(super) async fn audit_log(
                 action: row.try_get("action")?,
                 subject: row.try_get("subject")?,
                 detail: row.try_get("detail")?,
+                callback_key: row.try_get("callback_key")?,
             };
             Ok((row.try_get("id")?, event))
         })

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use rallybot_handlers::store::{Reading, ReadingOutcome, Timestamp, UsageRow};
 
 use super::dialect::{begin_write, day, serialize_reading, stamp, Conn, Pool};
+use super::effects::{self, Claim};
 use super::entries;
 use crate::codec;
 use crate::failure::Attempt;
@@ -16,19 +17,22 @@ struct Scored<'a> {
     code: &'a str,
     amount: i64,
     at: Timestamp,
+    callback_key: &'a str,
 }
 
 /// Writes the ledger row and raises the entry's score (the ranking follows by trigger);
 /// returns the new score.
 async fn add_score(conn: &mut Conn, scored: &Scored<'_>) -> Attempt<i64> {
     sqlx::query(
-        "INSERT INTO ledger (track, member, entry_code, amount, at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO ledger (track, member, entry_code, amount, at, callback_key) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(scored.track)
     .bind(scored.member)
     .bind(scored.code)
     .bind(scored.amount)
     .bind(stamp(scored.at))
+    .bind(scored.callback_key)
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_scalar(
@@ -44,6 +48,10 @@ async fn add_score(conn: &mut Conn, scored: &Scored<'_>) -> Attempt<i64> {
 
 pub(super) async fn add_reading(pool: &Pool, reading: &Reading) -> Attempt<ReadingOutcome> {
     let mut tx = begin_write(pool).await?;
+    let key = &reading.callback_key;
+    if let Claim::Done(outcome) = effects::claim(&mut tx, key, "reading", reading.now).await? {
+        return Ok(outcome);
+    }
     // Two first reports must not both create the reading entry.
     serialize_reading(&mut tx, &reading.track, &reading.member).await?;
     let existing: Option<String> = sqlx::query_scalar(
@@ -97,6 +105,7 @@ pub(super) async fn add_reading(pool: &Pool, reading: &Reading) -> Attempt<Readi
             code: &code,
             amount: points - counted,
             at: reading.now,
+            callback_key: key,
         };
         add_score(&mut tx, &scored).await?
     } else {
@@ -105,13 +114,15 @@ pub(super) async fn add_reading(pool: &Pool, reading: &Reading) -> Attempt<Readi
             .fetch_one(&mut *tx)
             .await?
     };
-    tx.commit().await?;
-    Ok(ReadingOutcome {
+    let outcome = ReadingOutcome {
         entry_code: code,
         minutes_today: codec::to_u32(minutes),
         points_today: codec::to_u32(points),
         total_points,
-    })
+    };
+    effects::settle(&mut tx, key, "reading", &outcome).await?;
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 pub(super) async fn usage(pool: &Pool, member: &str, on: NaiveDate) -> Attempt<Vec<UsageRow>> {

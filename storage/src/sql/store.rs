@@ -7,18 +7,22 @@ use chrono::NaiveDate;
 use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, MemberRecord,
     NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome, Review,
-    ReviewStatus, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};
 use super::{callbacks, chats, entries, instances, members, outbox, ranking, records, scoring};
 use crate::failure::retrying;
-use crate::operations::{CallbackClaim, Operations, PushRecord, PushStatus, TokenRecord};
+use crate::operations::{Operations, PushRecord, PushStatus, TokenRecord};
 
 #[async_trait::async_trait]
 impl Store for BackendStore {
-    async fn register_member(&self, member: &MemberRecord) -> StoreResult<RegisterOutcome> {
-        let result = retrying(|| members::register(self.writer(), member)).await;
+    async fn register_member(
+        &self,
+        member: &MemberRecord,
+        callback_key: &str,
+    ) -> StoreResult<RegisterOutcome> {
+        let result = retrying(|| members::register(self.writer(), member, callback_key)).await;
         if let Some(cache) = self.cache() {
             cache.member_written(&member.userid);
         }
@@ -57,11 +61,11 @@ impl Store for BackendStore {
         retrying(|| entries::pending(self.reader(), limit)).await
     }
 
-    async fn review_entry(&self, review: &Review) -> StoreResult<EntryRecord> {
+    async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed> {
         let result = retrying(|| entries::review(self.writer(), review)).await;
         if let Some(cache) = self.cache() {
             // A failed review may still have changed its (unknown) track.
-            cache.ranking_moved(result.as_ref().ok().map(|entry| entry.track.as_str()));
+            cache.ranking_moved(result.as_ref().ok().map(|done| done.entry.track.as_str()));
         }
         result
     }
@@ -169,24 +173,16 @@ impl Store for BackendStore {
 
 #[async_trait::async_trait]
 impl Operations for BackendStore {
-    async fn claim_callback(&self, key: &str, now: Timestamp) -> StoreResult<CallbackClaim> {
-        retrying(|| callbacks::claim(self.writer(), self.reader(), key, now)).await
+    async fn callback_replies(&self, keys: &[String]) -> StoreResult<Vec<Option<String>>> {
+        retrying(|| callbacks::replies(self.reader(), keys)).await
     }
 
-    async fn finish_callback(&self, key: &str, reply: &str) -> StoreResult<()> {
-        retrying(|| callbacks::finish(self.writer(), key, reply)).await
-    }
-
-    async fn claim_callbacks(
+    async fn record_callback_replies(
         &self,
-        keys: &[String],
+        answered: &[(String, String)],
         now: Timestamp,
-    ) -> StoreResult<Vec<CallbackClaim>> {
-        retrying(|| callbacks::claim_batch(self.writer(), self.reader(), keys, now)).await
-    }
-
-    async fn finish_callbacks(&self, done: &[(String, String)]) -> StoreResult<()> {
-        retrying(|| dialect::finish_callbacks(self.writer(), done)).await
+    ) -> StoreResult<()> {
+        retrying(|| dialect::record_replies(self.writer(), answered, now)).await
     }
 
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {

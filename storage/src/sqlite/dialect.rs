@@ -72,45 +72,42 @@ pub(super) fn text_list(items: &[&str]) -> Attempt<String> {
     Ok(serde_json::to_string(items)?)
 }
 
-pub(super) const CLAIM_KEY: &str =
-    "INSERT INTO callbacks (key, claimed_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
-/// `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
-pub(super) const CLAIM_KEYS: &str =
-    "INSERT INTO callbacks (key, claimed_at) SELECT value, $2 FROM json_each($1) WHERE true \
-     ON CONFLICT (key) DO NOTHING RETURNING key";
-pub(super) const REPLY_OF_KEY: &str = "SELECT reply FROM callback_replies WHERE key = $1";
 pub(super) const REPLIES_OF_KEYS: &str =
     "SELECT key, reply FROM callback_replies WHERE key IN (SELECT value FROM json_each($1))";
-pub(super) const PURGE_CALLBACKS: &[&str] = &[
-    "DELETE FROM callback_replies WHERE key IN (SELECT key FROM callbacks WHERE claimed_at < $1)",
-    "DELETE FROM callbacks WHERE claimed_at < $1",
-];
 
-/// Records a reply; a key answered again keeps the last reply.
-pub(super) const RECORD_REPLY: &str = "INSERT INTO callback_replies (key, reply) VALUES ($1, $2) \
-     ON CONFLICT (key) DO UPDATE SET reply = excluded.reply";
+/// Records replies; a key answered again keeps the last reply.
+const RECORD_REPLY: &str = "INSERT INTO callback_replies (key, reply, answered_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET reply = excluded.reply";
 
-/// Replies written per INSERT statement. Every statement has exactly this many pairs (a short
-/// last chunk repeats its last pair, which writes the same reply twice), so one statement text
+/// Replies written per INSERT statement. Every statement has exactly this many rows (a short
+/// last chunk repeats its last reply, which writes the same reply twice), so one statement text
 /// covers every batch size and stays prepared; bound values are not parsed again, unlike JSON.
-const FINISH_CHUNK: usize = 64;
+const RECORD_CHUNK: usize = 64;
 
-/// `RECORD_REPLY` with `FINISH_CHUNK` pairs of values.
-static FINISH_SQL: LazyLock<String> = LazyLock::new(|| {
-    RECORD_REPLY.replacen("($1, $2)", &vec!["(?, ?)"; FINISH_CHUNK].join(", "), 1)
+/// `RECORD_REPLY` with `RECORD_CHUNK` rows of values.
+static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
+    RECORD_REPLY.replacen(
+        "($1, $2, $3)",
+        &vec!["(?, ?, ?)"; RECORD_CHUNK].join(", "),
+        1,
+    )
 });
 
-/// A whole batch of replies in one transaction, `FINISH_CHUNK` replies per statement.
-pub(super) async fn finish_callbacks(pool: &Pool, done: &[(String, String)]) -> Attempt<()> {
-    let Some(last) = done.last() else {
+/// A whole batch of replies in one transaction, `RECORD_CHUNK` replies per statement.
+pub(super) async fn record_replies(
+    pool: &Pool,
+    answered: &[(String, String)],
+    now: Timestamp,
+) -> Attempt<()> {
+    let Some(last) = answered.last() else {
         return Ok(());
     };
     let mut tx = pool.begin().await?;
-    for chunk in done.chunks(FINISH_CHUNK) {
-        let padding = std::iter::repeat_n(last, FINISH_CHUNK - chunk.len());
-        let mut query = sqlx::query(FINISH_SQL.as_str());
+    for chunk in answered.chunks(RECORD_CHUNK) {
+        let padding = std::iter::repeat_n(last, RECORD_CHUNK - chunk.len());
+        let mut query = sqlx::query(RECORD_SQL.as_str());
         for (key, reply) in chunk.iter().chain(padding) {
-            query = query.bind(key).bind(reply);
+            query = query.bind(key).bind(reply).bind(stamp(now));
         }
         query.execute(&mut *tx).await?;
     }

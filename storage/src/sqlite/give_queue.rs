@@ -95,6 +95,8 @@ async fn apply_batches(
 
 /// The per-connection batch table and its trigger (see the file for how a batch is applied).
 pub(super) const SETUP: &str = include_str!("give_batch.sql");
+/// Removes the batch trigger (migrations run without it).
+pub(super) const TEARDOWN: &str = "DROP TRIGGER IF EXISTS temp.give_batch_apply";
 
 /// Applies the gives in order in one transaction; a refused give is an outcome, not a failure.
 async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<GiveOutcome>>> {
@@ -113,6 +115,7 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
                 "limit": limit,
                 "at": stamp(give.now),
                 "action": give.action,
+                "callback_key": give.callback_key,
             })
         })
         .collect();
@@ -123,12 +126,13 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     let outcomes: Vec<String> = sqlx::query_scalar(
         "DELETE FROM give_batch; \
          INSERT INTO give_batch \
-             (seq, member, day, track, scope, code, amount, day_limit, at, action) \
+             (seq, member, day, track, scope, code, amount, day_limit, at, action, \
+              callback_key) \
          SELECT key, value ->> 'member', value ->> 'day', value ->> 'track', \
                 value ->> 'scope', value ->> 'code', value ->> 'amount', value ->> 'limit', \
-                value ->> 'at', value ->> 'action' \
+                value ->> 'at', value ->> 'action', value ->> 'callback_key' \
          FROM json_each($1) ORDER BY key; \
-         SELECT json_group_array(json_array(status, used, score, granted)) \
+         SELECT json_group_array(json_array(status, used, score, granted, replayed)) \
          FROM (SELECT * FROM give_batch ORDER BY seq)",
     )
     .bind(serde_json::Value::Array(batch).to_string())
@@ -136,7 +140,7 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     .await?;
     // Checked before committing: a batch that failed after its commit would be applied twice.
     let outcomes = outcomes.first().map_or("[]", String::as_str);
-    let applied: Vec<(Option<String>, i64, i64, i64)> = serde_json::from_str(outcomes)?;
+    let applied: Vec<(Option<String>, i64, i64, i64, i64)> = serde_json::from_str(outcomes)?;
     if applied.len() != gives.len() {
         return Err(Failure::Corrupt(format!(
             "{} gives applied for {} asked",
@@ -147,14 +151,21 @@ async fn apply(writer: &SqlitePool, gives: &[&Give]) -> Attempt<Vec<StoreResult<
     tx.commit().await?;
     Ok(applied
         .into_iter()
-        .map(|(status, used, score, granted)| match status.as_deref() {
-            None => Err(StoreError::NoSuchEntry),
-            Some("approved") => Ok(GiveOutcome {
-                granted: codec::to_u32(granted),
-                used_today: codec::to_u32(used + granted),
-                entry_score: score + granted,
-            }),
-            Some(_) => Err(StoreError::NotApproved),
-        })
+        .map(
+            |(status, used, score, granted, replayed)| match status.as_deref() {
+                None => Err(StoreError::NoSuchEntry),
+                Some("approved") => Ok(GiveOutcome {
+                    granted: codec::to_u32(granted),
+                    used_today: codec::to_u32(used + granted),
+                    // A retried give added nothing now: the score is as it stands.
+                    entry_score: if replayed == 0 {
+                        score + granted
+                    } else {
+                        score
+                    },
+                }),
+                Some(_) => Err(StoreError::NotApproved),
+            },
+        )
         .collect())
 }

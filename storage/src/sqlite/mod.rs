@@ -139,11 +139,24 @@ impl SqliteStore {
         })
     }
 
+    /// Applies the migrations on the writer connection. Its batch trigger (`give_queue`) is
+    /// set aside meanwhile: SQLite checks every trigger when a migration alters a table, and
+    /// the trigger may name tables that only a later migration creates.
     pub async fn migrate(&self) -> Result<(), StorageError> {
-        MIGRATOR
-            .run(&self.writer)
+        let mut conn = self.writer.acquire().await.map_err(StorageError::Connect)?;
+        sqlx::query(give_queue::TEARDOWN)
+            .execute(&mut *conn)
             .await
-            .map_err(StorageError::Migrate)
+            .map_err(StorageError::Connect)?;
+        let migrated = MIGRATOR
+            .run(&mut *conn)
+            .await
+            .map_err(StorageError::Migrate);
+        sqlx::query(give_queue::SETUP)
+            .execute(&mut *conn)
+            .await
+            .map_err(StorageError::Connect)?;
+        migrated
     }
 
     fn reader(&self) -> &SqlitePool {

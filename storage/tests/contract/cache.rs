@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rallybot_handlers::store::{DialogueRecord, EntrantKind, Review, StandingAsk};
 
-use crate::fixtures::{approval, approved, at, day, member, submission, vote, Shared};
+use crate::fixtures::{approval, approved, at, day, fresh_key, member, submission, vote, Shared};
 use crate::scoring::reading;
 
 fn ask(track: &str, entrant: &str) -> StandingAsk {
@@ -44,14 +44,14 @@ async fn leaders(store: &Shared, track: &str, n: u32) -> Vec<(String, i64)> {
 pub async fn a_member_read_after_registering_is_fresh(store: Shared) {
     assert_eq!(store.member("zhangsan").await.unwrap(), None);
     store
-        .register_member(&member("zhangsan", "hash-1", "U1"))
+        .register_member(&member("zhangsan", "hash-1", "U1"), &fresh_key())
         .await
         .unwrap();
     let first = store.member("zhangsan").await.unwrap().unwrap();
     assert_eq!(first.union_code, "U1");
     let mut moved = member("zhangsan", "hash-1", "U2");
     moved.name = "张三".to_owned();
-    store.register_member(&moved).await.unwrap();
+    store.register_member(&moved, &fresh_key()).await.unwrap();
     assert_eq!(store.member("zhangsan").await.unwrap(), Some(moved));
 }
 
@@ -61,6 +61,8 @@ pub async fn a_dialogue_read_after_saving_or_clearing_is_fresh(store: Shared) {
         user: "zhangsan".to_owned(),
         state: state.to_owned(),
         updated_at: at(secs),
+        callback_key: String::new(),
+        reply: String::new(),
     };
     assert_eq!(store.dialogue("chat", "zhangsan").await.unwrap(), None);
     store.save_dialogue(&step("name", 1)).await.unwrap();
@@ -133,6 +135,7 @@ pub async fn standings_and_top_follow_gives_readings_and_reviews(store: Shared) 
         reason: Some("重复".to_owned()),
         reviewer: "reviewer".to_owned(),
         now: at(40),
+        callback_key: fresh_key(),
     };
     store.review_entry(&rejection).await.unwrap();
     assert_eq!(places(&store, &asks).await, [None, Some((1, 5))]);
@@ -170,12 +173,14 @@ pub async fn reads_racing_writes_never_keep_a_stale_value(store: Shared) {
         let name = format!("step {step}");
         let mut changed = member("zhangsan", "hash-1", "U1");
         changed.name = name.clone();
-        store.register_member(&changed).await.unwrap();
+        store.register_member(&changed, &fresh_key()).await.unwrap();
         let dialogue = DialogueRecord {
             chat: "chat".to_owned(),
             user: "zhangsan".to_owned(),
             state: name.clone(),
             updated_at: at(i64::from(step)),
+            callback_key: String::new(),
+            reply: String::new(),
         };
         store.save_dialogue(&dialogue).await.unwrap();
         // A different voter each step, so no daily limit is reached.

@@ -1,102 +1,69 @@
-//! Callback dedup: claimed once, seen with the first reply, in batches, purged.
+//! Callback replies: recorded and read back in batches, the last reply of a key kept, and
+//! forgotten with the once-per-message effects after the retention.
 
-use rallybot_storage::CallbackClaim;
+use crate::fixtures::{approved_votes, at, day, vote, Shared};
 
-use crate::fixtures::{at, Shared};
+fn keys(names: &[&str]) -> Vec<String> {
+    names.iter().map(|k| (*k).to_owned()).collect()
+}
 
-pub async fn a_callback_is_claimed_once_then_seen_with_its_reply(store: Shared) {
-    assert_eq!(
-        store.claim_callback("msg-1", at(0)).await.unwrap(),
-        CallbackClaim::New
-    );
-    assert_eq!(
-        store.claim_callback("msg-1", at(1)).await.unwrap(),
-        CallbackClaim::Seen { reply: None }
-    );
+fn answered(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(key, reply)| ((*key).to_owned(), (*reply).to_owned()))
+        .collect()
+}
+
+pub async fn replies_are_recorded_and_read_back_in_batches(store: Shared) {
+    assert!(store.callback_replies(&[]).await.unwrap().is_empty());
+    store.record_callback_replies(&[], at(0)).await.unwrap();
     store
-        .finish_callback("msg-1", "已投票，今日还可投 4 票")
+        .record_callback_replies(&answered(&[("a", "reply a"), ("b", "")]), at(1))
+        .await
+        .unwrap();
+    // Answered again (a retry run afresh): the last reply stands, also within one batch.
+    store
+        .record_callback_replies(&answered(&[("a", "first"), ("a", "again")]), at(2))
         .await
         .unwrap();
     assert_eq!(
-        store.claim_callback("msg-1", at(2)).await.unwrap(),
-        CallbackClaim::Seen {
-            reply: Some("已投票，今日还可投 4 票".to_owned())
-        }
-    );
-    assert_eq!(
-        store.claim_callback("msg-2", at(3)).await.unwrap(),
-        CallbackClaim::New
+        store
+            .callback_replies(&keys(&["a", "new", "b", "a"]))
+            .await
+            .unwrap(),
+        vec![
+            Some("again".to_owned()),
+            None,
+            Some(String::new()),
+            Some("again".to_owned()),
+        ]
     );
 }
 
-pub async fn purging_forgets_old_callbacks(store: Shared) {
-    store.claim_callback("old-1", at(0)).await.unwrap();
-    store.claim_callback("old-2", at(10)).await.unwrap();
-    store.claim_callback("new-1", at(100)).await.unwrap();
-    store.finish_callback("old-1", "旧的回复").await.unwrap();
-    store.finish_callback("new-1", "新的回复").await.unwrap();
+pub async fn purging_forgets_old_replies_and_effects(store: Shared) {
+    store
+        .record_callback_replies(&answered(&[("old-1", "旧的回复"), ("old-2", "")]), at(0))
+        .await
+        .unwrap();
+    store
+        .record_callback_replies(&answered(&[("new-1", "新的回复")]), at(100))
+        .await
+        .unwrap();
+    let entry = &approved_votes(&store, 1, at(0)).await[0];
+    let mut give = vote("voter", &entry.code, 1, day(0), at(0));
+    give.callback_key = "old-1".to_owned();
+    store.give(&give).await.unwrap();
+
     assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 2);
     assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 0);
     assert_eq!(
-        store.claim_callback("old-1", at(200)).await.unwrap(),
-        CallbackClaim::New
+        store
+            .callback_replies(&keys(&["old-1", "old-2", "new-1"]))
+            .await
+            .unwrap(),
+        vec![None, None, Some("新的回复".to_owned())]
     );
-    // The purged reply went with its claim.
-    assert_eq!(
-        store.claim_callback("old-1", at(201)).await.unwrap(),
-        CallbackClaim::Seen { reply: None }
-    );
-    assert_eq!(
-        store.claim_callback("new-1", at(200)).await.unwrap(),
-        CallbackClaim::Seen {
-            reply: Some("新的回复".to_owned())
-        }
-    );
-}
-
-pub async fn callbacks_are_claimed_and_finished_in_batches(store: Shared) {
-    assert!(store.claim_callbacks(&[], at(0)).await.unwrap().is_empty());
-    store.claim_callback("old", at(0)).await.unwrap();
-    store.finish_callback("old", "old reply").await.unwrap();
-    store.claim_callback("unfinished", at(0)).await.unwrap();
-
-    let keys: Vec<String> = ["a", "old", "b", "a", "unfinished"]
-        .iter()
-        .map(|k| (*k).to_owned())
-        .collect();
-    assert_eq!(
-        store.claim_callbacks(&keys, at(1)).await.unwrap(),
-        vec![
-            CallbackClaim::New,
-            CallbackClaim::Seen {
-                reply: Some("old reply".to_owned())
-            },
-            CallbackClaim::New,
-            CallbackClaim::Seen { reply: None },
-            CallbackClaim::Seen { reply: None },
-        ]
-    );
-
-    store.finish_callbacks(&[]).await.unwrap();
-    store
-        .finish_callbacks(&[
-            ("a".to_owned(), "reply a".to_owned()),
-            ("b".to_owned(), "reply b".to_owned()),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(
-        store.claim_callback("a", at(2)).await.unwrap(),
-        CallbackClaim::Seen {
-            reply: Some("reply a".to_owned())
-        }
-    );
-    assert_eq!(
-        store.claim_callback("b", at(2)).await.unwrap(),
-        CallbackClaim::Seen {
-            reply: Some("reply b".to_owned())
-        }
-    );
-    // Batch claims are purged like single ones.
-    assert_eq!(store.purge_callbacks(at(2)).await.unwrap(), 4);
+    // The give's once-per-message record went too: the key counts as new again.
+    let outcome = store.give(&give).await.unwrap();
+    assert_eq!((outcome.granted, outcome.used_today), (1, 2));
 }

@@ -11,6 +11,8 @@ pub async fn dialogues_are_kept_per_chat_and_user(store: Shared) {
         user: "zhangsan".to_owned(),
         state: state.to_owned(),
         updated_at: at(secs),
+        callback_key: String::new(),
+        reply: String::new(),
     };
     store
         .save_dialogue(&step("{\"step\":\"name\"}", 1))

@@ -6,9 +6,8 @@ use futures::future::join_all;
 use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntrantKind, RegisterOutcome, StoreError,
 };
-use rallybot_storage::CallbackClaim;
 
-use crate::fixtures::{approved, at, day, like, member, submission, vote, Shared};
+use crate::fixtures::{approved, at, day, fresh_key, like, member, submission, vote, Shared};
 
 /// Runs `count` copies of `task` at once and collects their results in order.
 async fn together<T, F, Fut>(count: usize, task: F) -> Vec<T>
@@ -80,7 +79,10 @@ pub async fn one_id_number_races_to_one_registration(store: Shared) {
         let store = store.clone();
         async move {
             store
-                .register_member(&member(&format!("user{n}"), "same-hash", "U1"))
+                .register_member(
+                    &member(&format!("user{n}"), "same-hash", "U1"),
+                    &fresh_key(),
+                )
                 .await
         }
     })
@@ -104,7 +106,7 @@ pub async fn one_id_number_races_to_one_registration(store: Shared) {
         let store = store.clone();
         async move {
             store
-                .register_member(&member("twice", "hash-twice", "U2"))
+                .register_member(&member("twice", "hash-twice", "U2"), &fresh_key())
                 .await
         }
     })
@@ -174,7 +176,7 @@ pub async fn many_concurrent_writers_all_succeed(store: Shared) {
         async move {
             let user = format!("user{n}");
             store
-                .register_member(&member(&user, &format!("hash-{n}"), "U1"))
+                .register_member(&member(&user, &format!("hash-{n}"), "U1"), &fresh_key())
                 .await?;
             store
                 .submit_entry(&submission(
@@ -192,18 +194,18 @@ pub async fn many_concurrent_writers_all_succeed(store: Shared) {
                 action: "report".to_owned(),
                 subject: "A0001".to_owned(),
                 detail: String::new(),
+                callback_key: Some(fresh_key()),
             };
             store.audit(&event).await?;
-            assert_eq!(
-                store.claim_callback(&format!("cb-{n}"), at(4)).await?,
-                CallbackClaim::New
-            );
-            store.finish_callback(&format!("cb-{n}"), "ok").await?;
+            let answered = [(format!("cb-{n}"), "ok".to_owned())];
+            store.record_callback_replies(&answered, at(4)).await?;
             let dialogue = DialogueRecord {
                 chat: "chat".to_owned(),
                 user: user.clone(),
                 state: "{}".to_owned(),
                 updated_at: at(5),
+                callback_key: String::new(),
+                reply: String::new(),
             };
             store.save_dialogue(&dialogue).await?;
             store

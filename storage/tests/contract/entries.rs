@@ -158,10 +158,12 @@ pub async fn review_approves_or_rejects(store: Shared) {
         .await
         .unwrap();
 
-    let approved = store
+    let reviewed = store
         .review_entry(&approval("a0001", at(100)))
         .await
         .unwrap();
+    assert!(reviewed.changed);
+    let approved = reviewed.entry;
     assert_eq!(approved.status, ReviewStatus::Approved);
     assert_eq!(approved.reviewer.as_deref(), Some("reviewer"));
     assert_eq!(approved.reviewed_at, Some(at(100)));
@@ -171,7 +173,7 @@ pub async fn review_approves_or_rejects(store: Shared) {
     let mut rejection = approval("A0002", at(200));
     rejection.approve = false;
     rejection.reason = Some("链接无法打开".to_owned());
-    let rejected = store.review_entry(&rejection).await.unwrap();
+    let rejected = store.review_entry(&rejection).await.unwrap().entry;
     assert_eq!(rejected.status, ReviewStatus::Rejected);
     assert_eq!(rejected.reason.as_deref(), Some("链接无法打开"));
     assert_eq!(rejected.score_reached_at, None);
@@ -195,7 +197,8 @@ pub async fn review_approves_or_rejects(store: Shared) {
     assert!(matches!(error, StoreError::NoSuchEntry), "{error:?}");
 }
 
-pub async fn approving_twice_keeps_the_ranking_time(store: Shared) {
+/// A second approval (another message) changes nothing, the ranking time included.
+pub async fn approving_twice_changes_nothing(store: Shared) {
     approved(
         &store,
         "votes",
@@ -209,8 +212,10 @@ pub async fn approving_twice_keeps_the_ranking_time(store: Shared) {
         .review_entry(&approval("A0001", at(500)))
         .await
         .unwrap();
-    assert_eq!(again.score_reached_at, Some(at(10)));
-    assert_eq!(again.reviewed_at, Some(at(500)));
+    assert!(!again.changed);
+    assert_eq!(again.entry.score_reached_at, Some(at(10)));
+    assert_eq!(again.entry.reviewed_at, Some(at(10)));
+    assert_eq!(store.entry("A0001").await.unwrap(), Some(again.entry));
     assert_eq!(store.ranking("votes").await.unwrap().len(), 1);
 }
 

@@ -1,5 +1,6 @@
 //! Small builders for the records the contract cases need.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -11,6 +12,12 @@ use rallybot_storage::Database;
 
 /// The store under test: the conversation's `Store` and the bot's `Operations`.
 pub type Shared = Arc<dyn Database>;
+
+/// A callback key no other write has used: each call is a new message.
+pub fn fresh_key() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("message-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
 
 /// `secs` seconds after a fixed start (whole seconds survive every backend's precision).
 pub fn at(secs: i64) -> Timestamp {
@@ -58,6 +65,7 @@ pub fn submission(
         title: format!("title of {link}"),
         status: ReviewStatus::Pending,
         now,
+        callback_key: fresh_key(),
     }
 }
 
@@ -68,6 +76,7 @@ pub fn approval(code: &str, now: Timestamp) -> Review {
         reason: None,
         reviewer: "reviewer".to_owned(),
         now,
+        callback_key: fresh_key(),
     }
 }
 
@@ -88,6 +97,7 @@ pub async fn approved(
         .review_entry(&approval(&entry.code, now))
         .await
         .unwrap()
+        .entry
 }
 
 /// `n` approved entries of the `votes` track (`A0001`…) by `author1`… with links
@@ -112,6 +122,7 @@ pub fn vote(member: &str, code: &str, amount: u32, day: NaiveDate, now: Timestam
         day,
         now,
         action: "vote".to_owned(),
+        callback_key: fresh_key(),
     }
 }
 
@@ -126,5 +137,6 @@ pub fn like(member: &str, code: &str, day: NaiveDate, now: Timestamp) -> Give {
         day,
         now,
         action: "like".to_owned(),
+        callback_key: fresh_key(),
     }
 }

@@ -18,6 +18,7 @@ mod harness;
 mod instances;
 mod lock;
 mod members;
+mod once;
 mod outbox;
 mod ranking;
 mod records;
@@ -69,7 +70,7 @@ contract! {
     entries::entries_created_approved_rank_at_once,
     entries::pending_entries_come_oldest_first,
     entries::review_approves_or_rejects,
-    entries::approving_twice_keeps_the_ranking_time,
+    entries::approving_twice_changes_nothing,
     entries::entries_of_lists_submitted_and_entered_newest_first,
     entries::approved_entries_are_counted_per_union,
     scoring::votes_are_capped_per_entry_per_day,
@@ -95,13 +96,15 @@ contract! {
     concurrency::the_same_link_raced_enters_once,
     concurrency::crowd_voting_keeps_scores_and_places_exact,
     concurrency::refused_gives_amid_a_crowd_refuse_alone,
+    once::a_retried_give_counts_once_with_its_first_outcome,
+    once::retried_writes_take_effect_once,
+    once::twins_racing_take_effect_once,
 }
 
 contract! {
     operations, Plain, store:
-    callbacks::a_callback_is_claimed_once_then_seen_with_its_reply,
-    callbacks::purging_forgets_old_callbacks,
-    callbacks::callbacks_are_claimed_and_finished_in_batches,
+    callbacks::replies_are_recorded_and_read_back_in_batches,
+    callbacks::purging_forgets_old_replies_and_effects,
     chats::groups_are_learned_and_refreshed,
     outbox::enqueueing_a_key_twice_is_a_no_op,
     outbox::due_pushes_are_claimed_in_order_under_a_lease,

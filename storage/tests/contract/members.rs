@@ -2,12 +2,12 @@
 
 use rallybot_handlers::store::{RegisterOutcome, StoreError};
 
-use crate::fixtures::{at, member, Shared};
+use crate::fixtures::{at, fresh_key, member, Shared};
 
 pub async fn registering_again_updates_name_phone_and_union(store: Shared) {
     let first = member("zhangsan", "hash-1", "U1");
     assert_eq!(
-        store.register_member(&first).await.unwrap(),
+        store.register_member(&first, &fresh_key()).await.unwrap(),
         RegisterOutcome::Registered
     );
     assert_eq!(store.member("zhangsan").await.unwrap(), Some(first.clone()));
@@ -19,7 +19,7 @@ pub async fn registering_again_updates_name_phone_and_union(store: Shared) {
     again.union_code = "U2".to_owned();
     again.registered_at = at(3600);
     assert_eq!(
-        store.register_member(&again).await.unwrap(),
+        store.register_member(&again, &fresh_key()).await.unwrap(),
         RegisterOutcome::Updated
     );
     let stored = store.member("zhangsan").await.unwrap().unwrap();
@@ -33,11 +33,11 @@ pub async fn registering_again_updates_name_phone_and_union(store: Shared) {
 
 pub async fn an_id_number_belongs_to_one_user(store: Shared) {
     store
-        .register_member(&member("zhangsan", "hash-1", "U1"))
+        .register_member(&member("zhangsan", "hash-1", "U1"), &fresh_key())
         .await
         .unwrap();
     let error = store
-        .register_member(&member("lisi", "hash-1", "U1"))
+        .register_member(&member("lisi", "hash-1", "U1"), &fresh_key())
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::IdNumberTaken), "{error:?}");
@@ -46,10 +46,13 @@ pub async fn an_id_number_belongs_to_one_user(store: Shared) {
 
 pub async fn a_user_cannot_change_id_number(store: Shared) {
     let first = member("zhangsan", "hash-1", "U1");
-    store.register_member(&first).await.unwrap();
+    store.register_member(&first, &fresh_key()).await.unwrap();
     let mut other_number = member("zhangsan", "hash-2", "U2");
     other_number.name = "someone else".to_owned();
-    let error = store.register_member(&other_number).await.unwrap_err();
+    let error = store
+        .register_member(&other_number, &fresh_key())
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::IdNumberTaken), "{error:?}");
     assert_eq!(store.member("zhangsan").await.unwrap(), Some(first));
 }
@@ -62,13 +65,16 @@ pub async fn registrations_are_counted_per_union(store: Shared) {
     assert!(store.registrations_by_union().await.unwrap().is_empty());
     for (userid, union_code) in [("a", "U1"), ("b", "U2"), ("c", "U1"), ("d", "U3")] {
         store
-            .register_member(&member(userid, &format!("hash-{userid}"), union_code))
+            .register_member(
+                &member(userid, &format!("hash-{userid}"), union_code),
+                &fresh_key(),
+            )
             .await
             .unwrap();
     }
     // Moving a member moves their count.
     store
-        .register_member(&member("d", "hash-d", "U1"))
+        .register_member(&member("d", "hash-d", "U1"), &fresh_key())
         .await
         .unwrap();
     assert_eq!(

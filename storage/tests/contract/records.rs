@@ -2,7 +2,7 @@
 
 use rallybot_handlers::store::{AuditEvent, NewReport};
 
-use crate::fixtures::{at, Shared};
+use crate::fixtures::{at, fresh_key, Shared};
 
 fn report(union_code: &str, metric: &str, amount: i64) -> NewReport {
     NewReport {
@@ -12,6 +12,7 @@ fn report(union_code: &str, metric: &str, amount: i64) -> NewReport {
         note: "线下活动".to_owned(),
         reporter: "officer".to_owned(),
         now: at(0),
+        callback_key: fresh_key(),
     }
 }
 
@@ -50,6 +51,7 @@ fn event(n: i64) -> AuditEvent {
         action: "vote".to_owned(),
         subject: format!("A{n:04}"),
         detail: format!("{{\"granted\":{n}}}"),
+        callback_key: None,
     }
 }
 

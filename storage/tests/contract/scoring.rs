@@ -336,6 +336,7 @@ pub fn reading(member: &str, minutes: u32, n: u64, secs: i64) -> Reading {
         bands: vec![(30, 5), (60, 8), (120, 10)],
         day: day(n),
         now: crate::fixtures::at(secs),
+        callback_key: crate::fixtures::fresh_key(),
     }
 }
 

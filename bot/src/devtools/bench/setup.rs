@@ -162,7 +162,7 @@ async fn seed(
             registered_at: now,
         };
         store
-            .register_member(&member)
+            .register_member(&member, &format!("bench/register/{userid}"))
             .await
             .with_context(|| format!("registering {userid}"))?;
     }
@@ -183,6 +183,7 @@ async fn seed(
                 title: "压测作品".into(),
                 status: ReviewStatus::Pending,
                 now,
+                callback_key: "bench/submit".into(),
             })
             .await
             .context("submitting the bench entry")?;
@@ -193,6 +194,7 @@ async fn seed(
                 reason: None,
                 reviewer: users[0].clone(),
                 now,
+                callback_key: "bench/review".into(),
             })
             .await
             .context("approving the bench entry")?;

@@ -12,7 +12,7 @@ use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
 use tokio::sync::oneshot;
 
-use super::dedup::{Finished, StoredReply};
+use super::dedup::{Answering, Finished, StoredReply};
 use super::passive::{Kind, Sealed, Sealer};
 use super::surface::{Parsed, Surface};
 use super::{CallbackState, NO_LABEL};
@@ -42,18 +42,22 @@ pub(super) fn sealed_response(sealed: Sealed) -> Response {
     ([(header::CONTENT_TYPE, sealed.content_type)], sealed.body).into_response()
 }
 
+/// Records how a callback was answered, when callbacks are deduplicated (not in the load
+/// generator's bare mode).
+fn finish(answering: Option<Answering>, reply: Option<StoredReply>, command: &'static str) {
+    if let Some(answering) = answering {
+        answering.finish(Finished { reply, command });
+    }
+}
+
 pub(super) async fn welcome(
     state: &Arc<CallbackState>,
     sealer: Sealer<'_>,
     parsed: &Parsed,
+    answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
-    if let Some(dedup) = &state.dedup {
-        let finished = Finished {
-            reply: None,
-            command: "welcome",
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
+    // The greeting is the same every time, and the app's is pushed once per member and day.
+    finish(answering, None, "welcome");
     if parsed.route.surface == Surface::App {
         // Passive replies to app events are not reliably shown: greet through the API, once
         // per member and day.
@@ -90,26 +94,40 @@ pub(super) async fn say(
     sealer: Sealer<'_>,
     parsed: Parsed,
     text: String,
+    answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
     let inbound = Inbound {
         chat_kind: parsed.route.chat_kind,
         chat_id: parsed.route.chat_id.clone(),
         user: parsed.route.user.clone(),
         text,
+        callback_key: parsed.dedup_key.clone(),
     };
     // The conversation runs on its own task: if it is late, the request answers without it
-    // and the task pushes the reply itself; it is never cancelled halfway.
+    // and the task pushes the reply itself; it is never cancelled halfway. The task records
+    // the answer either way (a panic drops `answering` unrecorded: a retry runs afresh).
     let (tx, mut rx) = oneshot::channel::<Reply>();
     let task_state = state.clone();
     let task_parsed = parsed.clone();
     tokio::spawn(async move {
         let reply = task_state.responder.handle(&inbound).await;
-        task_state.metrics.command(reply.command_label());
+        let command = reply.command_label();
+        task_state.metrics.command(command);
         if reply.queued_pushes {
             task_state.wake.outbox();
         }
-        if let Err(reply) = tx.send(reply) {
-            deliver_late(&task_state, &task_parsed, reply).await;
+        let mention = reply.mention_sender && task_parsed.route.is_group();
+        let passive = (!reply.text.trim().is_empty()).then(|| StoredReply {
+            text: reply.text.clone(),
+            mention,
+        });
+        match tx.send(reply) {
+            Ok(()) => finish(answering, passive, command),
+            Err(reply) => {
+                // Retries get an empty 200: the reply is on its way as a push.
+                finish(answering, None, command);
+                deliver_late(&task_state, &task_parsed, reply).await;
+            }
         }
     });
     let reply = if state.reply_deadline.is_zero() {
@@ -136,13 +154,6 @@ pub(super) async fn say(
     };
     let command = reply.command_label();
     if reply.text.trim().is_empty() {
-        if let Some(dedup) = &state.dedup {
-            let finished = Finished {
-                reply: None,
-                command,
-            };
-            dedup.finish(&parsed.dedup_key, &finished);
-        }
         return Ok(Answer::empty(command, "no_reply"));
     }
     let mention = reply.mention_sender && parsed.route.is_group();
@@ -151,16 +162,6 @@ pub(super) async fn say(
         mention,
     };
     let sealed = sealer.seal(&parsed.route, kind).map_err(sealing_failed)?;
-    if let Some(dedup) = &state.dedup {
-        let finished = Finished {
-            reply: Some(StoredReply {
-                text: reply.text.clone(),
-                mention,
-            }),
-            command,
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
     if !sealed.overflow.is_empty() {
         enqueue_pieces(state, &parsed, &sealed.overflow, mention, "more").await;
     }
@@ -174,14 +175,6 @@ pub(super) async fn say(
 /// A reply that missed the passive deadline goes out through the push outbox.
 async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply) {
     let command = reply.command_label();
-    if let Some(dedup) = &state.dedup {
-        // Retries get an empty 200: the reply is on its way as a push.
-        let finished = Finished {
-            reply: None,
-            command,
-        };
-        dedup.finish(&parsed.dedup_key, &finished);
-    }
     tracing::info!(
         surface = parsed.route.surface.name(),
         command,

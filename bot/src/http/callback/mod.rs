@@ -235,13 +235,14 @@ async fn process(
         Action::Ignore => return Ok(Answer::empty(NO_LABEL, "ignored")),
     };
 
+    let mut answering = None;
     if let Some(dedup) = &state.dedup {
         match dedup
             .claim(&parsed.dedup_key)
             .await
             .map_err(|e| HttpError::Internal(e.to_string()))?
         {
-            Claimed::New => {}
+            Claimed::New(guard) => answering = Some(guard),
             Claimed::InFlight => return Ok(Answer::empty(label, "duplicate_in_flight")),
             Claimed::Done(finished) => {
                 let command = match parsed.action {
@@ -271,8 +272,8 @@ async fn process(
     }
 
     match parsed.action.clone() {
-        Action::Welcome => welcome(state, sealer, &parsed).await,
-        Action::Say(text) => say(state, sealer, parsed, text).await,
+        Action::Welcome => welcome(state, sealer, &parsed, answering).await,
+        Action::Say(text) => say(state, sealer, parsed, text, answering).await,
         Action::Ignore => Ok(Answer::empty(NO_LABEL, "ignored")),
     }
 }
