@@ -2,9 +2,9 @@
 
 use rallybot_storage::CallbackClaim;
 
-use crate::fixtures::{at, Shared};
+use crate::fixtures::{at, Whole};
 
-pub async fn a_callback_is_claimed_once_then_seen_with_its_reply(store: Shared) {
+pub async fn a_callback_is_claimed_once_then_seen_with_its_reply(store: Whole) {
     assert_eq!(
         store.claim_callback("msg-1", at(0)).await.unwrap(),
         CallbackClaim::New
@@ -29,7 +29,7 @@ pub async fn a_callback_is_claimed_once_then_seen_with_its_reply(store: Shared) 
     );
 }
 
-pub async fn purging_forgets_old_callbacks(store: Shared) {
+pub async fn purging_forgets_old_callbacks(store: Whole) {
     store.claim_callback("old-1", at(0)).await.unwrap();
     store.claim_callback("old-2", at(10)).await.unwrap();
     store.claim_callback("new-1", at(100)).await.unwrap();
@@ -54,7 +54,7 @@ pub async fn purging_forgets_old_callbacks(store: Shared) {
     );
 }
 
-pub async fn callbacks_are_claimed_and_finished_in_batches(store: Shared) {
+pub async fn callbacks_are_claimed_and_finished_in_batches(store: Whole) {
     assert!(store.claim_callbacks(&[], at(0)).await.unwrap().is_empty());
     store.claim_callback("old", at(0)).await.unwrap();
     store.finish_callback("old", "old reply").await.unwrap();

@@ -1,4 +1,5 @@
-//! The `Store` trait: what the conversation logic keeps and reads; implemented in `storage`.
+//! The `Store` trait: what the conversation logic keeps and reads; implemented on SQLite and
+//! PostgreSQL in `storage`, and in memory here (`MemoryStore`, for tests that need no database).
 //!
 //! Rules for implementations:
 //! - every call that enforces a limit does so atomically inside the database (a conditional
@@ -7,8 +8,12 @@
 //! - unique-key violations become the domain errors below, not `StoreError::Backend`;
 //! - a busy database is retried inside the store: "database is locked" never reaches a caller.
 
+mod memory;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -331,9 +336,10 @@ pub struct NewPush {
     pub now: Timestamp,
 }
 
-/// The persistence the conversation needs. One implementation per backend in `storage`, both
-/// checked by one contract suite; logic tests run against SQLite in a temp dir. What only the
-/// bot's plumbing needs (callback dedup, delivery, leases, tokens) is not here.
+/// The persistence the conversation needs. One implementation per backend in `storage` and one
+/// in memory (`MemoryStore`), all three checked by one contract suite; logic tests run against
+/// the one in memory. What only the bot's plumbing needs (callback dedup, delivery, leases,
+/// tokens) is not here.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     // members
