@@ -1,5 +1,5 @@
-//! The harness for conversation tests: an `Conversation` on a fresh SQLite store in a temp dir, a
-//! `FixedClock`, and helpers that speak as a user in a private chat or a group.
+//! The harness for conversation tests: a `Conversation` on a fresh `MemoryStore`, a `FixedClock`,
+//! and helpers that speak as a user in a private chat or a group.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,8 +9,7 @@ use rallybot_handlers::campaign::load_campaign;
 use rallybot_handlers::clock::FixedClock;
 use rallybot_handlers::conversation::{ChatKind, Conversation, Inbound, Reply, Roles};
 use rallybot_handlers::privacy::Privacy;
-use rallybot_handlers::store::{AuditEvent, GroupRecord};
-use rallybot_storage::{Database, PushRecord};
+use rallybot_handlers::store::{AuditEvent, GroupRecord, MemoryStore, NewPush, Store};
 use tempfile::TempDir;
 
 pub const ORGANIZER: &str = "org_wang";
@@ -116,8 +115,12 @@ window = "activity"
 #[derive(Debug)]
 pub struct Harness {
     pub conversation: Conversation,
-    pub store: Arc<dyn Database>,
+    /// The store as the conversation sees it.
+    pub store: Arc<dyn Store>,
+    /// The same store, for what only the bot's plumbing does (groups, the push queue).
+    memory: Arc<MemoryStore>,
     pub clock: Arc<FixedClock>,
+    /// The mini campaign's files (empty for the shipped campaign).
     _dir: TempDir,
 }
 
@@ -140,10 +143,8 @@ impl Harness {
             Ok(c) => Arc::new(c),
             Err(e) => panic!("campaign does not load: {:?}", e.problems),
         };
-        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
-        let store = rallybot_storage::open(&url)
-            .await
-            .expect("sqlite store opens");
+        let memory = Arc::new(MemoryStore::new());
+        let store: Arc<dyn Store> = memory.clone();
         let clock = Arc::new(FixedClock::new(at("2022-08-10T09:00:00+08:00")));
         let roles = Roles {
             organizers: vec![ORGANIZER.to_string()],
@@ -160,6 +161,7 @@ impl Harness {
         Self {
             conversation,
             store,
+            memory,
             clock,
             _dir: dir,
         }
@@ -230,20 +232,23 @@ impl Harness {
             .collect()
     }
 
-    pub async fn pushes(&self) -> Vec<PushRecord> {
-        self.store.pushes(None, 1000).await.unwrap()
+    /// The queued pushes, most recent first.
+    pub async fn pushes(&self) -> Vec<NewPush> {
+        let mut pushes = self.memory.pushes().unwrap();
+        pushes.reverse();
+        pushes
     }
 
+    /// A group the bot knows, as if learned from a robot callback.
     pub async fn add_group(&self, chat_id: &str, name: &str) {
-        self.store
-            .upsert_group(&GroupRecord {
+        self.memory
+            .add_group(&GroupRecord {
                 chat_id: chat_id.to_string(),
                 name: name.to_string(),
                 webhook_url: format!("http://127.0.0.1:9/cgi-bin/webhook/send?key={chat_id}"),
                 union_code: None,
                 learned_at: self.clock_now(),
             })
-            .await
             .unwrap();
     }
 

@@ -1,5 +1,5 @@
-//! Conversation tests: `Conversation::handle` against a real SQLite store in a temp dir and a
-//! fixed clock, one module per feature.
+//! Conversation tests: `Conversation::handle` against a `MemoryStore` and a fixed clock, one
+//! module per feature.
 
 // Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
