@@ -1,7 +1,8 @@
 //! Throwaway databases for tests: a fresh SQLite file in a temp dir, or a fresh, uniquely named
 //! database on the PostgreSQL server that `RALLYBOT_TEST_DATABASE_URL` names. Every test that
-//! needs a database of its own takes it from here, and drops it with [`Scratch::remove`] (a
-//! failed test leaves its database behind for inspection).
+//! needs a database of its own takes it from here. It is dropped by [`Scratch::remove`], or
+//! else when the `Scratch` is dropped; a test that panics leaves its database behind for
+//! inspection, and says so.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rallybot_storage::scratch::ScratchError> {
@@ -60,7 +61,7 @@ pub struct Scratch {
     kind: Kind,
     /// The SQLite file's home, and a place for whatever else the test writes (config, logs).
     dir: tempfile::TempDir,
-    /// The server and the database made on it, to drop afterwards.
+    /// The server and the database made on it, until it is dropped.
     postgres: Option<(String, String)>,
 }
 
@@ -124,19 +125,55 @@ impl Scratch {
 
     /// Drops the PostgreSQL database, closing whatever connections are still open on it (the
     /// stores using it should be closed first), and deletes the temp dir.
-    pub async fn remove(self) -> Result<(), ScratchError> {
-        if let Some((server, name)) = &self.postgres {
-            let mut admin = sqlx::PgConnection::connect(server)
-                .await
-                .map_err(ScratchError::Postgres)?;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .map_err(ScratchError::Postgres)?;
-            let _ = admin.close().await;
+    pub async fn remove(mut self) -> Result<(), ScratchError> {
+        match self.postgres.take() {
+            Some((server, name)) => drop_database(&server, &name).await,
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+impl Drop for Scratch {
+    /// What `remove` does, for a `Scratch` dropped without it. Drop cannot wait for a future,
+    /// so the database is dropped on a thread and runtime of its own, waited for here.
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "kept the PostgreSQL test database {name} of a failed test"
+            );
+            return;
+        }
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(drop_database(&server, &name))
+                .map_err(|e| e.to_string())
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            let _ = writeln!(std::io::stderr(), "{error}");
+        }
+    }
+}
+
+/// Drops a scratch database, closing whatever connections are still open on it.
+async fn drop_database(server: &str, name: &str) -> Result<(), ScratchError> {
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .map_err(ScratchError::Postgres)?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .map_err(ScratchError::Postgres)?;
+    let _ = admin.close().await;
+    Ok(())
 }
 
 /// The PostgreSQL server from `RALLYBOT_TEST_DATABASE_URL`; `None` when it is unset or empty,

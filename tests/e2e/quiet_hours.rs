@@ -5,11 +5,12 @@ use chrono::Duration;
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_storage::PushStatus;
 
-use super::outbox_harness::{at, Db, Harness};
+use crate::harness::background::{at, Harness};
+use crate::harness::Backend;
 
 #[tokio::test]
 async fn night_pushes_wait_for_the_morning_replies_do_not() {
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T22:30:00+08:00")).await;
+    let h = Harness::new(Backend::Sqlite, at("2022-08-10T22:30:00+08:00")).await;
     let now = h.now();
     for (key, target) in [
         (

@@ -1,9 +1,10 @@
 //! Runs missed while the bot was down: enqueued once when younger than `missed_grace` (6 h in
 //! seed 000), skipped otherwise; and handling an occurrence again never queues it twice.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
-use super::outbox_harness::{shanghai, Db, Harness};
+use crate::harness::background::{shanghai, Harness};
+use crate::harness::Backend;
 
 fn local(m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     shanghai()
@@ -24,7 +25,7 @@ async fn keys(h: &Harness) -> Vec<String> {
 #[tokio::test]
 async fn missed_runs_within_grace_are_sent_once_older_ones_skipped() {
     // The bot first starts on Wednesday 3 August at 12:00: everything before 06:00 is too old.
-    let h = Harness::new(Db::Sqlite, local(8, 3, 12, 0)).await;
+    let h = Harness::new(Backend::Sqlite, local(8, 3, 12, 0)).await;
     h.add_groups(&["g1"]).await;
     let scheduler = h.scheduler(h.store.clone(), "a");
 
@@ -82,7 +83,7 @@ async fn missed_runs_within_grace_are_sent_once_older_ones_skipped() {
 async fn a_run_held_by_quiet_hours_is_not_missed_before_they_end() {
     // The stage starts at 00:00 on 1 August; its announcement is due at 08:00 because of the
     // quiet hours. Coming back at 13:00 is 5 h after that: it is still sent.
-    let h = Harness::new(Db::Sqlite, local(8, 1, 13, 0)).await;
+    let h = Harness::new(Backend::Sqlite, local(8, 1, 13, 0)).await;
     h.add_groups(&["g1"]).await;
     let scheduler = h.scheduler(h.store.clone(), "a");
     scheduler.tick(h.now()).await.unwrap();
@@ -94,22 +95,4 @@ async fn a_run_held_by_quiet_hours_is_not_missed_before_they_end() {
         .expect("the 活动开展 announcement is queued");
     assert_eq!(announce.not_before, local(8, 1, 8, 0));
     assert!(announce.content.starts_with("【活动开展】"));
-}
-
-#[tokio::test]
-async fn a_second_instance_waits_for_the_lease() {
-    let h = Harness::new(Db::Sqlite, local(8, 3, 10, 0)).await;
-    let other = h.another_store().await;
-    let a = h.scheduler(h.store.clone(), "a");
-    let b = h.scheduler(other, "b");
-    assert!(a.tick(h.now()).await.unwrap().leading);
-    assert!(!b.tick(h.now()).await.unwrap().leading);
-    // `a` dies; its lease (60 s) runs out and `b` carries on where `a` left off.
-    h.clock.advance(Duration::seconds(61));
-    let report = b.tick(h.now()).await.unwrap();
-    assert!(report.leading);
-    assert_eq!(
-        report.enqueued, 0,
-        "nothing new is due; nothing is queued twice"
-    );
 }

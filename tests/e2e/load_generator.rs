@@ -3,8 +3,10 @@
 
 use std::process::Command;
 
+use crate::harness::processes::RALLYBOT;
+
 fn bench(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_rallybot"))
+    let output = Command::new(RALLYBOT)
         .arg("bench")
         .args(["--duration", "1s", "--warmup", "0s", "--connections", "4"])
         .args(args)

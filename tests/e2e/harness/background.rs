@@ -1,9 +1,9 @@
-//! Shared set-up for the scheduler and outbox tests: a fresh database (SQLite, or PostgreSQL when
-//! `RALLYBOT_TEST_DATABASE_URL` is set), the seed-000 campaign, the WeCom simulator on a
-//! `FixedClock`, and schedulers and senders wired to them as `serve` wires them.
+//! The scheduler and the push sender without the app: a fresh database (SQLite, or PostgreSQL
+//! when the test asks for it and one is configured), the seed-000 campaign, the WeCom simulator
+//! on a `FixedClock`, and schedulers and senders wired to them from the test settings as `serve`
+//! wires them, for tests that drive `tick(now)` themselves.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -13,34 +13,16 @@ use rallybot::background::push::{
 };
 use rallybot::background::scheduler::{Scheduler, SchedulerConfig};
 use rallybot::devtools::simulator::{Received, Simulator, SimulatorOptions};
+use rallybot::Settings;
 use rallybot_handlers::campaign::{load_campaign, Campaign};
 use rallybot_handlers::clock::{Clock, FixedClock};
 use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget};
 use rallybot_messages::client::ClientConfig;
+use rallybot_storage::scratch::Scratch;
 use rallybot_storage::{Database, PushRecord, PushStatus};
 use tokio::sync::watch;
 
-/// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
-pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
-
-#[derive(Debug, Clone)]
-pub enum Db {
-    Sqlite,
-    Postgres(String),
-}
-
-/// The PostgreSQL server URL, or `None` after printing a skip line.
-pub fn postgres_or_skip(test: &str) -> Option<Db> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
-        _ => {
-            eprintln!(
-                "skipped {test}: set {POSTGRES_ENV}=postgres://… to run the PostgreSQL variant"
-            );
-            None
-        }
-    }
-}
+use super::{scratch, settings, Backend};
 
 /// The campaign's time zone (Asia/Shanghai has no daylight saving: a fixed +08:00).
 pub fn shanghai() -> FixedOffset {
@@ -53,49 +35,44 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-pub fn campaign_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("deploy/campaigns/longjiang-2022.toml")
-}
-
 pub struct Harness {
     pub clock: Arc<FixedClock>,
     pub sim: Simulator,
     pub store: Arc<dyn Database>,
     pub campaign: Arc<Campaign>,
     pub organizers: Vec<String>,
-    url: String,
-    _dir: tempfile::TempDir,
+    /// What the schedulers and senders are wired from.
+    pub settings: Settings,
+    /// The database, dropped with the harness.
+    database: Scratch,
 }
 
 impl Harness {
-    pub async fn new(db: Db, start: DateTime<Utc>) -> Harness {
-        Self::with_simulator(db, start, SimulatorOptions::default()).await
+    pub async fn new(backend: Backend, start: DateTime<Utc>) -> Harness {
+        Self::with_simulator(backend, start, SimulatorOptions::default()).await
     }
 
     pub async fn with_simulator(
-        db: Db,
+        backend: Backend,
         start: DateTime<Utc>,
         options: SimulatorOptions,
     ) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let url = match db {
-            Db::Sqlite => format!("sqlite://{}", dir.path().join("outbox.db").display()),
-            Db::Postgres(server) => fresh_postgres_database(&server).await,
-        };
-        let store = rallybot_storage::open(&url).await.unwrap();
+        let database = scratch(backend).await;
+        let store = rallybot_storage::open(database.url()).await.unwrap();
         let clock = Arc::new(FixedClock::new(start));
         let sim = Simulator::start_with(clock.clone(), options).await.unwrap();
-        let campaign = Arc::new(load_campaign(&campaign_path()).unwrap());
+        let mut settings = settings(database.url(), &sim.base_url());
+        // Long enough for every request the simulator delays.
+        settings.wecom.timeout_ms = 10_000;
+        let campaign = Arc::new(load_campaign(&settings.campaign.file).unwrap());
         Harness {
             clock,
             sim,
             store,
             campaign,
-            organizers: vec!["organizer01".into()],
-            url,
-            _dir: dir,
+            organizers: settings.roles.organizers.clone(),
+            settings,
+            database,
         }
     }
 
@@ -105,7 +82,7 @@ impl Harness {
 
     /// A second connection pool on the same database: another instance of the bot.
     pub async fn another_store(&self) -> Arc<dyn Database> {
-        rallybot_storage::open(&self.url).await.unwrap()
+        rallybot_storage::open(self.database.url()).await.unwrap()
     }
 
     /// Registers groups whose robots post to the simulator; returns their webhook keys.
@@ -135,10 +112,11 @@ impl Harness {
         .unwrap()
     }
 
+    /// The sender's `[push]` settings, with a fixed seed for the retry jitter.
     pub fn sender_config(&self, holder: &str) -> SenderConfig {
         SenderConfig {
             seed: Some(20_220_801),
-            ..SenderConfig::new(holder)
+            ..SenderConfig::from_settings(&self.settings.push, holder)
         }
     }
 
@@ -165,12 +143,13 @@ impl Harness {
 
     /// The WeCom transport `serve` uses, pointed at the simulator.
     pub fn transport(&self, store: Arc<dyn Database>) -> WeComTransport {
+        let wecom = &self.settings.wecom;
         let client = ClientConfig {
-            base_url: self.sim.base_url(),
-            timeout: StdDuration::from_secs(10),
-            corp_id: "wwsimulated".into(),
-            corp_secret: "simulated-secret".into(),
-            agent_id: 1_000_002,
+            base_url: wecom.api_base.clone(),
+            timeout: StdDuration::from_millis(wecom.timeout_ms),
+            corp_id: wecom.corp_id.clone(),
+            corp_secret: wecom.app.secret.expose().to_owned(),
+            agent_id: wecom.app.agent_id,
         };
         WeComTransport::connect(client, store, self.clock.clone()).unwrap()
     }
@@ -336,37 +315,4 @@ pub fn delivery_counts(delivered: &[Received]) -> HashMap<(String, String), usiz
         }
     }
     counts
-}
-
-/// Creates an empty database on the server and returns its URL.
-async fn fresh_postgres_database(server: &str) -> String {
-    let name = format!("rallybot_outbox_{}_{}", std::process::id(), rand_suffix());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(server)
-        .await
-        .expect("connect to the PostgreSQL test server");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a PostgreSQL test database");
-    let (before_query, query) = server.split_once('?').unwrap_or((server, ""));
-    let scheme_end = before_query.find("://").map_or(0, |i| i + 3);
-    let base = match before_query[scheme_end..].find('/') {
-        Some(slash) => &before_query[..scheme_end + slash],
-        None => before_query,
-    };
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    }
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{nanos}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

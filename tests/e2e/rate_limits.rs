@@ -7,7 +7,8 @@ use rallybot::devtools::simulator::Endpoint;
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_storage::PushStatus;
 
-use super::outbox_harness::{at, Db, Harness};
+use crate::harness::background::{at, Harness};
+use crate::harness::Backend;
 
 async fn enqueue(h: &Harness, key: &str, target: PushTarget) {
     let now = h.now();
@@ -28,7 +29,7 @@ async fn enqueue(h: &Harness, key: &str, target: PushTarget) {
 #[tokio::test]
 async fn a_long_queue_goes_out_one_window_at_a_time() {
     let start = at("2022-08-10T10:00:00+08:00");
-    let h = Harness::new(Db::Sqlite, start).await;
+    let h = Harness::new(Backend::Sqlite, start).await;
     enqueue(
         &h,
         "p/user",

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
+use crate::harness::{spawn_app_with, TestOptions};
 use rallybot::devtools::simulator::Endpoint;
 use rallybot::http::callback::surface::Surface;
-use rallybot_e2e::{spawn_app_with, TestOptions};
 
 /// Waits (bounded) until the simulator has delivered `n` messages.
-async fn delivered(app: &rallybot_e2e::TestApp, n: usize) {
+async fn delivered(app: &crate::harness::TestApp, n: usize) {
     tokio::time::timeout(Duration::from_secs(20), app.simulator.wait_for_delivered(n))
         .await
         .expect("the pushes arrive");
@@ -71,7 +71,7 @@ async fn late_answers_are_pushed_on_every_surface() {
 
 #[tokio::test]
 async fn entering_the_app_is_greeted_once_a_day() {
-    let app = rallybot_e2e::spawn_app().await;
+    let app = crate::harness::spawn_app().await;
     for _ in 0..2 {
         let plain = app.client.app_event_plain("zhaoliu", "enter_agent");
         let reply = app.client.exchange(Surface::App, &plain).await.unwrap();

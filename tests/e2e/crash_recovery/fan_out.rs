@@ -1,6 +1,7 @@
-//! The set-up the `serve` processes share (a temp dir, the database, the WeCom simulator, a
-//! config file) and the run itself: queue the fan-out, start the processes, SIGKILL the sending
-//! one mid fan-out, let another finish, and keep what the database and the simulator saw.
+//! The fan-out the `serve` processes share (the processes of `harness::processes`, a simulator
+//! that answers like WeCom, the campaign without quiet hours, the test's own view of the
+//! outbox) and the run itself: queue the fan-out, start the processes, SIGKILL the sending one
+//! mid fan-out, let another finish, and keep what the database and the simulator saw.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,10 @@ use rallybot::devtools::simulator::{Fault, Received, Simulator, Times, Violation
 use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::store::{NewPush, PushTarget};
 
-use crate::child::Serve;
-use crate::database::{holder_pid, Db, OutboxRow, Raw};
-use crate::{CONCURRENCY, DEADLINE, FAN_OUT, KILL_AFTER, PUSH_ENV};
+use super::outbox_view::{holder_pid, OutboxRow, Raw};
+use super::{CONCURRENCY, DEADLINE, FAN_OUT, KILL_AFTER, PUSH_ENV};
+use crate::harness::processes::{Processes, Serve};
+use crate::harness::Backend;
 
 /// Outbox keys of the fan-out, as the scheduler's nudge job writes them.
 pub const KEY_PREFIX: &str = "nudge/serve-processes/user:";
@@ -69,19 +71,14 @@ pub struct Run {
 
 /// Everything the processes share.
 pub struct Rig {
-    pub db: Db,
+    pub backend: Backend,
     pub raw: Raw,
     pub sim: Simulator,
-    url: String,
-    config: PathBuf,
-    dir: tempfile::TempDir,
+    processes: Processes,
 }
 
 impl Rig {
-    pub async fn new(db: Db) -> Rig {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (url, raw) = Raw::create(&db, dir.path()).await;
-        raw.install_commit_probe().await;
+    pub async fn new(backend: Backend) -> Rig {
         // WeCom's real limits (30 app messages a minute per member, 20 per group robot), and
         // answers that take a while, as WeCom's do, so requests are in flight at the kill.
         let sim = Simulator::start(Arc::new(SystemClock))
@@ -91,23 +88,24 @@ impl Rig {
             Fault::Delay(StdDuration::from_millis(20)),
             Times::Fraction(0.5),
         );
-        let campaign = campaign_without_quiet_hours(dir.path());
-        let config = dir.path().join("rallybot.toml");
-        std::fs::write(&config, config_text(&url, &sim.base_url(), &campaign))
-            .expect("write the config");
+        let processes = Processes::new(backend, &sim.base_url(), |settings, dir| {
+            settings.campaign.file = campaign_without_quiet_hours(&settings.campaign.file, dir);
+            settings.wecom.timeout_ms = 2000;
+        })
+        .await;
+        let raw = Raw::connect(processes.url(), backend).await;
+        raw.install_commit_probe().await;
         Rig {
-            db,
+            backend,
             raw,
             sim,
-            url,
-            config,
-            dir,
+            processes,
         }
     }
 
     /// Queues the fan-out through the storage crate, as the scheduler's nudge job does.
     pub async fn enqueue_fan_out(&self) {
-        let store = rallybot_storage::open(&self.url)
+        let store = rallybot_storage::open(self.processes.url())
             .await
             .expect("open the store");
         let now = SystemClock.now();
@@ -199,9 +197,10 @@ impl Rig {
         }
     }
 
-    /// Drops a PostgreSQL test database; the processes are gone by now.
+    /// Drops the test database; the processes are gone by now.
     pub async fn finish(self) {
         self.raw.finish().await;
+        self.processes.finish().await;
     }
 
     pub fn serve(&self, name: &str) -> Serve {
@@ -210,7 +209,7 @@ impl Rig {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         env.push(("RALLYBOT_PUSH__CONCURRENCY".into(), CONCURRENCY.to_string()));
-        Serve::start(name, &self.config, &env, self.dir.path())
+        self.processes.serve(name, &env)
     }
 
     /// Waits until `done` holds for the simulator's record, checking between wake-ups that the
@@ -288,11 +287,10 @@ fn logs(running: &[Serve]) -> String {
         .collect()
 }
 
-/// The bundled campaign with its quiet hours switched off, so the fan-out goes out whatever
-/// the time of day the test runs at.
-fn campaign_without_quiet_hours(dir: &Path) -> PathBuf {
-    let campaigns = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/campaigns");
-    let text = std::fs::read_to_string(campaigns.join("longjiang-2022.toml")).expect("campaign");
+/// The bundled campaign (at `bundled`) with its quiet hours switched off, written to `dir`
+/// with its unions file, so the fan-out goes out whatever the time of day the test runs at.
+fn campaign_without_quiet_hours(bundled: &Path, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(bundled).expect("campaign");
     let quiet = "quiet_hours = \"21:00-08:00\"";
     assert!(
         text.contains(quiet),
@@ -301,29 +299,7 @@ fn campaign_without_quiet_hours(dir: &Path) -> PathBuf {
     let path = dir.join("campaign.toml");
     std::fs::write(&path, text.replace(quiet, "quiet_hours = \"00:00-00:00\""))
         .expect("write the campaign");
-    std::fs::copy(
-        campaigns.join("longjiang-2022-unions.csv"),
-        dir.join("longjiang-2022-unions.csv"),
-    )
-    .expect("copy the unions file");
+    let unions = bundled.with_file_name("longjiang-2022-unions.csv");
+    std::fs::copy(&unions, dir.join("longjiang-2022-unions.csv")).expect("copy the unions file");
     path
-}
-
-/// The app surface's callbacks stay disabled (no token); its secret and agent id are what
-/// pushes to people need.
-fn config_text(storage_url: &str, api_base: &str, campaign: &Path) -> String {
-    let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n\
-         [storage]\nurl = {}\n\n\
-         [wecom]\ncorp_id = \"wwsimulated\"\napi_base = {}\ntimeout_ms = 2000\n\n\
-         [wecom.app]\nagent_id = 1000002\nsecret = \"simulated-secret\"\n\n\
-         [campaign]\nfile = {}\n\n\
-         [privacy]\npepper = \"serve-processes-pepper\"\n\
-         key = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n\n\
-         [log]\nlevel = \"info\"\n",
-        quoted(storage_url),
-        quoted(api_base),
-        quoted(&campaign.display().to_string()),
-    )
 }

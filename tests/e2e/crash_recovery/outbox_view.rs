@@ -1,10 +1,9 @@
-//! The test's own view of the database the `serve` processes share: a fresh SQLite file or
-//! PostgreSQL database, the outbox state after a kill (which rows were recorded sent, when the
-//! dead sender's claims run out, who holds the sending lease), and a commit probe that records
-//! when each row was marked sent, as the database saw it.
+//! The test's own view of the database the `serve` processes share: the outbox state after a
+//! kill (which rows were recorded sent, when the dead sender's claims run out, who holds the
+//! sending lease), and a commit probe that records when each row was marked sent, as the
+//! database saw it.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
@@ -13,42 +12,13 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
-/// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
-pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
+use crate::harness::Backend;
 
-#[derive(Debug, Clone)]
-pub enum Db {
-    Sqlite,
-    Postgres(String),
-}
-
-impl Db {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Db::Sqlite => "SQLite",
-            Db::Postgres(_) => "PostgreSQL",
-        }
-    }
-
-    /// How finely the database's clock (the commit probe) tells time, in milliseconds.
-    pub fn clock_resolution(&self) -> f64 {
-        match self {
-            Db::Sqlite => 1.0,
-            Db::Postgres(_) => 0.001,
-        }
-    }
-}
-
-/// The PostgreSQL server URL, or `None` after printing a skip line.
-pub fn postgres_or_skip(test: &str) -> Option<Db> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
-        _ => {
-            eprintln!(
-                "skipped {test}: set {POSTGRES_ENV}=postgres://… to run the PostgreSQL variant"
-            );
-            None
-        }
+/// How finely the database's clock (the commit probe) tells time, in milliseconds.
+pub fn clock_resolution(backend: Backend) -> f64 {
+    match backend {
+        Backend::Sqlite => 1.0,
+        Backend::Postgres => 0.001,
     }
 }
 
@@ -66,25 +36,20 @@ pub struct OutboxRow {
 #[derive(Debug)]
 pub enum Raw {
     Sqlite(SqlitePool),
-    Postgres {
-        pool: PgPool,
-        server: String,
-        name: String,
-    },
+    Postgres(PgPool),
 }
 
 impl Raw {
-    /// Creates the database: a file in `dir`, or a new database on the PostgreSQL server.
-    /// Returns the URL `storage.url` should be, and the connection.
-    pub async fn create(db: &Db, dir: &Path) -> (String, Raw) {
-        match db {
-            Db::Sqlite => {
-                let url = format!("sqlite://{}", dir.join("rallybot.db").display());
-                // The bot's migrations create the file; the test connects after them.
-                rallybot_storage::open(&url)
-                    .await
-                    .expect("migrate the SQLite file");
-                let options = SqliteConnectOptions::from_str(&url)
+    /// Migrates the database at `url` (the bot's migrations create an SQLite file; the test
+    /// connects after them) and connects to it.
+    pub async fn connect(url: &str, backend: Backend) -> Raw {
+        let store = rallybot_storage::open(url)
+            .await
+            .expect("migrate the test database");
+        store.close().await;
+        match backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
                     .expect("SQLite URL")
                     .busy_timeout(StdDuration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
@@ -92,38 +57,13 @@ impl Raw {
                     .connect_with(options)
                     .await
                     .expect("open the SQLite file");
-                (url, Raw::Sqlite(pool))
+                Raw::Sqlite(pool)
             }
-            Db::Postgres(server) => {
-                let name = format!(
-                    "rallybot_serve_{}_{}",
-                    std::process::id(),
-                    rand::random::<u32>()
-                );
-                let admin = PgPool::connect(server)
+            Backend::Postgres => Raw::Postgres(
+                PgPool::connect(url)
                     .await
-                    .expect("connect to the PostgreSQL test server");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&admin)
-                    .await
-                    .expect("create a PostgreSQL test database");
-                admin.close().await;
-                let url = database_url(server, &name);
-                rallybot_storage::open(&url)
-                    .await
-                    .expect("migrate the database");
-                let pool = PgPool::connect(&url)
-                    .await
-                    .expect("connect to the test database");
-                (
-                    url,
-                    Raw::Postgres {
-                        pool,
-                        server: server.clone(),
-                        name,
-                    },
-                )
-            }
+                    .expect("connect to the test database"),
+            ),
         }
     }
 
@@ -146,7 +86,7 @@ impl Raw {
                         .expect("install the SQLite commit probe");
                 }
             }
-            Raw::Postgres { pool, .. } => {
+            Raw::Postgres(pool) => {
                 for statement in [
                     "CREATE TABLE commit_probe (push_id BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL)",
                     "CREATE FUNCTION commit_probe_sent() RETURNS trigger LANGUAGE plpgsql AS $$ \
@@ -179,7 +119,7 @@ impl Raw {
                     out.entry(row.get("push_id")).or_insert(at);
                 }
             }
-            Raw::Postgres { pool, .. } => {
+            Raw::Postgres(pool) => {
                 let rows = sqlx::query("SELECT push_id, at FROM commit_probe")
                     .fetch_all(pool)
                     .await
@@ -212,7 +152,7 @@ impl Raw {
                     })
                     .collect()
             }
-            Raw::Postgres { pool, .. } => sqlx::query(SQL)
+            Raw::Postgres(pool) => sqlx::query(SQL)
                 .fetch_all(pool)
                 .await
                 .expect("read the outbox")
@@ -240,7 +180,7 @@ impl Raw {
                     DateTime::from_timestamp_millis(row.get("until"))
                         .map(|until| (row.get("holder"), until))
                 }),
-            Raw::Postgres { pool, .. } => sqlx::query(SQL)
+            Raw::Postgres(pool) => sqlx::query(SQL)
                 .fetch_optional(pool)
                 .await
                 .expect("read the sender lease")
@@ -248,36 +188,12 @@ impl Raw {
         }
     }
 
-    /// Closes the connection; a PostgreSQL test database is dropped (the bot processes must be
-    /// gone by then).
+    /// Closes the connection.
     pub async fn finish(self) {
         match self {
             Raw::Sqlite(pool) => pool.close().await,
-            Raw::Postgres { pool, server, name } => {
-                pool.close().await;
-                if let Ok(admin) = PgPool::connect(&server).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&admin)
-                        .await;
-                    admin.close().await;
-                }
-            }
+            Raw::Postgres(pool) => pool.close().await,
         }
-    }
-}
-
-/// The server URL with its database name replaced by `name` (query parameters kept).
-fn database_url(server: &str, name: &str) -> String {
-    let (before_query, query) = server.split_once('?').unwrap_or((server, ""));
-    let scheme_end = before_query.find("://").map_or(0, |i| i + 3);
-    let base = match before_query[scheme_end..].find('/') {
-        Some(slash) => &before_query[..scheme_end + slash],
-        None => before_query,
-    };
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
     }
 }
 

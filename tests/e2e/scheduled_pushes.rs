@@ -13,7 +13,8 @@ use rallybot_handlers::campaign::Audience;
 use rallybot_handlers::store::{EntrantKind, NewEntry, NewReport, ReviewStatus};
 use rallybot_storage::PushStatus;
 
-use super::outbox_harness::{delivery_counts, postgres_or_skip, shanghai, Db, Harness};
+use crate::harness::background::{delivery_counts, shanghai, Harness};
+use crate::harness::{postgres, Backend};
 
 const GROUPS: [&str; 3] = ["hrb-group", "qqhr-group", "province-group"];
 
@@ -86,8 +87,8 @@ fn expected_nudges(h: &Harness) -> BTreeMap<String, usize> {
 
 /// Drives the season with ticks `step` apart; an odd step, so held pushes go out at the first
 /// tick after the quiet hours rather than exactly at their end.
-async fn season(db: Db, step: Duration) {
-    let h = Harness::new(db, local(2022, 7, 20, 0, 0)).await;
+async fn season(backend: Backend, step: Duration) {
+    let h = Harness::new(backend, local(2022, 7, 20, 0, 0)).await;
     h.add_groups(&GROUPS).await;
     for (union, amount) in [("hrb", 10), ("mdj", 5)] {
         h.store
@@ -265,20 +266,20 @@ async fn season(db: Db, step: Duration) {
 
 #[tokio::test]
 async fn seed_000_season_on_sqlite() {
-    season(Db::Sqlite, Duration::minutes(17)).await;
+    season(Backend::Sqlite, Duration::minutes(17)).await;
 }
 
 #[tokio::test]
 async fn seed_000_season_on_postgres() {
-    if let Some(db) = postgres_or_skip("seed_000_season_on_postgres") {
+    if let Some(backend) = postgres() {
         // Fewer, longer steps: every tick is a few round trips to the server.
-        season(db, Duration::minutes(59)).await;
+        season(backend, Duration::minutes(59)).await;
     }
 }
 
 #[tokio::test]
 async fn plan_lists_the_first_week_without_sending() {
-    let h = Harness::new(Db::Sqlite, local(2022, 7, 20, 0, 0)).await;
+    let h = Harness::new(Backend::Sqlite, local(2022, 7, 20, 0, 0)).await;
     h.add_groups(&GROUPS).await;
     let plan = rallybot::background::scheduler::plan(
         &h.campaign,

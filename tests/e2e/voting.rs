@@ -1,7 +1,7 @@
 //! Daily limits reset at 00:00 in the campaign's time zone (Asia/Shanghai), not at 00:00 UTC,
 //! driven through the rehearsal clock and `POST /admin/clock`.
 
-use rallybot_e2e::spawn_app;
+use crate::harness::spawn_app;
 
 #[tokio::test]
 async fn vote_limits_reset_at_midnight_shanghai_not_utc() {

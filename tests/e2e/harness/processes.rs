@@ -1,11 +1,67 @@
-//! A real `rallybot serve` child process: the built binary with a config file and environment
-//! overrides, its output kept in a log file for failure messages, and killed when dropped so a
-//! failing test leaves nothing running.
+//! Real `rallybot serve` processes: what they share (a scratch database and a config file
+//! written from the test settings, with the test's simulator as WeCom) and each child process (`Serve`: the built
+//! binary with the config file and environment overrides, its output kept in a log file for
+//! failure messages, killed when dropped so a failing test leaves nothing running).
+//!
+//! The binary is this package's `rallybot_under_test` (`bin/rallybot_under_test.rs`), whose
+//! `main` is the `rallybot` binary's: Cargo tells a test where binaries of its own package are.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use rallybot::Settings;
+use rallybot_storage::scratch::Scratch;
+
+use super::{config_file, scratch, settings, Backend};
+
+/// The `rallybot` binary, built in this package.
+pub const RALLYBOT: &str = env!("CARGO_BIN_EXE_rallybot_under_test");
+
+/// What the `serve` processes of one test share.
+pub struct Processes {
+    config: PathBuf,
+    database: Scratch,
+}
+
+impl Processes {
+    /// A fresh database on `backend` and a config file for it with `api_base` (the simulator)
+    /// as WeCom, written from the test settings as `configure` changes them (it is given a
+    /// directory for files of its own). The processes keep real time: no rehearsal clock.
+    pub async fn new(
+        backend: Backend,
+        api_base: &str,
+        configure: impl FnOnce(&mut Settings, &Path),
+    ) -> Processes {
+        let database = scratch(backend).await;
+        let mut settings = settings(database.url(), api_base);
+        settings.clock.rehearsal = false;
+        settings.log.level = "info".into();
+        configure(&mut settings, database.dir());
+        let config = database.dir().join("rallybot.toml");
+        std::fs::write(&config, config_file(&settings)).expect("write the config");
+        Processes { config, database }
+    }
+
+    /// The database the processes share.
+    pub fn url(&self) -> &str {
+        self.database.url()
+    }
+
+    /// Starts `rallybot --config … serve` named `name` with `env` on top of the config file.
+    pub fn serve(&self, name: &str, env: &[(String, String)]) -> Serve {
+        Serve::start(name, &self.config, env, self.database.dir())
+    }
+
+    /// Drops the database; the processes must be gone by then.
+    pub async fn finish(self) {
+        self.database
+            .remove()
+            .await
+            .expect("drop the test database");
+    }
+}
 
 #[derive(Debug)]
 pub struct Serve {
@@ -21,7 +77,7 @@ impl Serve {
         let log = dir.join(format!("{name}.log"));
         let out = File::create(&log).expect("create the log file");
         let err = out.try_clone().expect("share the log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rallybot"));
+        let mut command = Command::new(RALLYBOT);
         command.arg("--config").arg(config).arg("serve");
         for (key, _) in std::env::vars() {
             if key.starts_with("RALLYBOT_") || key == "RUST_LOG" {
@@ -103,4 +159,22 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The binary under test is the `rallybot` binary: the same `main`, allocator included.
+#[test]
+fn the_binary_under_test_is_rallybot() {
+    let code = |path: &str| {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+            .expect("read a main.rs");
+        // The file's own header says which binary it is; the rest must be the same.
+        text.lines()
+            .filter(|line| !line.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        code("bin/rallybot_under_test.rs"),
+        code("../bot/src/main.rs")
+    );
 }

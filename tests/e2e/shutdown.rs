@@ -10,10 +10,10 @@ use chrono::Duration;
 use rallybot::background::push::SenderConfig;
 use rallybot_storage::PushStatus;
 
-use super::outbox_harness::{
-    assert_each_delivered_once, assert_released_at_once, at, postgres_or_skip, Db, GatedTransport,
-    Harness,
+use crate::harness::background::{
+    assert_each_delivered_once, assert_released_at_once, at, GatedTransport, Harness,
 };
+use crate::harness::{postgres, Backend};
 
 const PUSHES: usize = 300;
 const CONCURRENCY: usize = 2;
@@ -22,34 +22,30 @@ const BEFORE_GATE: usize = 50;
 
 #[tokio::test]
 async fn a_sender_stopped_mid_pass_hands_the_rest_over_at_once_on_sqlite() {
-    stopped_mid_pass(Db::Sqlite).await;
+    stopped_mid_pass(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_sender_stopped_mid_pass_hands_the_rest_over_at_once_on_postgres() {
-    if let Some(db) =
-        postgres_or_skip("a_sender_stopped_mid_pass_hands_the_rest_over_at_once_on_postgres")
-    {
-        stopped_mid_pass(db).await;
+    if let Some(backend) = postgres() {
+        stopped_mid_pass(backend).await;
     }
 }
 
 #[tokio::test]
 async fn an_idle_sender_gives_up_the_lease_when_it_stops_on_sqlite() {
-    idle_sender_stops(Db::Sqlite).await;
+    idle_sender_stops(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn an_idle_sender_gives_up_the_lease_when_it_stops_on_postgres() {
-    if let Some(db) =
-        postgres_or_skip("an_idle_sender_gives_up_the_lease_when_it_stops_on_postgres")
-    {
-        idle_sender_stops(db).await;
+    if let Some(backend) = postgres() {
+        idle_sender_stops(backend).await;
     }
 }
 
-async fn stopped_mid_pass(db: Db) {
-    let h = Harness::new(db, at("2022-08-10T10:00:00+08:00")).await;
+async fn stopped_mid_pass(backend: Backend) {
+    let h = Harness::new(backend, at("2022-08-10T10:00:00+08:00")).await;
     h.enqueue_nudges(PUSHES, h.now()).await;
     let store = h.another_store().await;
     let gate = Arc::new(GatedTransport::new(
@@ -109,8 +105,8 @@ async fn stopped_mid_pass(db: Db) {
     assert_each_delivered_once(&h, PUSHES).await;
 }
 
-async fn idle_sender_stops(db: Db) {
-    let h = Harness::new(db, at("2022-08-10T10:00:00+08:00")).await;
+async fn idle_sender_stops(backend: Backend) {
+    let h = Harness::new(backend, at("2022-08-10T10:00:00+08:00")).await;
     let first = h.sender(h.another_store().await, h.sender_config("first"));
     let second = h.sender(h.another_store().await, h.sender_config("second"));
     assert!(first.tick(h.now()).await.unwrap().leading);

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rallybot::background::scheduler::PlannedPush;
 use rallybot_handlers::campaign::load_campaign;
 
-use super::outbox_harness::at;
+use crate::harness::background::at;
 
 #[tokio::test]
 async fn a_long_city_nudge_comes_in_parts_naming_every_county() {

@@ -9,7 +9,8 @@ use rallybot::devtools::simulator::{Endpoint, Fault, FaultTarget, Outcome, Times
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_storage::PushStatus;
 
-use super::outbox_harness::{at, delivery_counts, postgres_or_skip, Db, Harness};
+use crate::harness::background::{at, delivery_counts, Harness};
+use crate::harness::{postgres, Backend};
 
 fn push(
     key: String,
@@ -67,20 +68,18 @@ async fn enqueue_fan_out(h: &Harness) -> usize {
 
 #[tokio::test]
 async fn everything_arrives_once_within_the_limits_despite_faults_on_sqlite() {
-    despite_faults(Db::Sqlite).await;
+    despite_faults(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn everything_arrives_once_within_the_limits_despite_faults_on_postgres() {
-    if let Some(db) =
-        postgres_or_skip("everything_arrives_once_within_the_limits_despite_faults_on_postgres")
-    {
-        despite_faults(db).await;
+    if let Some(backend) = postgres() {
+        despite_faults(backend).await;
     }
 }
 
-async fn despite_faults(db: Db) {
-    let h = Harness::new(db, at("2022-08-10T09:00:00+08:00")).await;
+async fn despite_faults(backend: Backend) {
+    let h = Harness::new(backend, at("2022-08-10T09:00:00+08:00")).await;
     let expected = enqueue_fan_out(&h).await;
     h.sim.inject(Fault::Errcode(-1), Times::Fraction(0.15));
     h.sim.inject(Fault::Http(502), Times::Fraction(0.1));
@@ -133,7 +132,7 @@ async fn despite_faults(db: Db) {
 
 #[tokio::test]
 async fn permanent_failures_are_recorded_not_retried() {
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
+    let h = Harness::new(Backend::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
     let now = h.now();
     h.sim.revoke_webhook("removed");
     h.sim.add_invalid_user("left-the-company");
@@ -198,7 +197,7 @@ async fn permanent_failures_are_recorded_not_retried() {
 
 #[tokio::test]
 async fn a_configuration_error_fails_the_push_with_the_reason() {
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
+    let h = Harness::new(Backend::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
     h.sim.inject(Fault::Errcode(60020), Times::Next(1));
     let now = h.now();
     h.store
@@ -226,7 +225,7 @@ async fn a_configuration_error_fails_the_push_with_the_reason() {
 async fn a_lost_answer_is_the_only_way_to_a_duplicate() {
     // WeCom delivers, then the connection drops before we hear back: we cannot know, so we
     // send again. This is the window between WeCom's answer and our commit.
-    let h = Harness::new(Db::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
+    let h = Harness::new(Backend::Sqlite, at("2022-08-10T09:00:00+08:00")).await;
     let expected = enqueue_fan_out(&h).await;
     h.sim.inject(Fault::LoseResponse, Times::Next(3));
     let sender = h.sender(h.store.clone(), h.sender_config("a"));

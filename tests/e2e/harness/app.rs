@@ -1,9 +1,8 @@
-//! Helpers shared by the end-to-end tests: `spawn_app()` starts the real `App` on 127.0.0.1:0
-//! with a fresh database (SQLite in a temp dir, or PostgreSQL when `RALLYBOT_TEST_DATABASE_URL`
-//! is set and the test asks for it), the WeCom simulator as its API, and a client that signs
-//! and encrypts callbacks and decrypts the replies.
+//! The app in process: `spawn_app()` starts the real `App` on 127.0.0.1:0 with a fresh
+//! database (a scratch SQLite file, or a scratch PostgreSQL database when the test asks for it
+//! and `RALLYBOT_TEST_DATABASE_URL` is set), the WeCom simulator as its API, and a client that
+//! signs and encrypts callbacks and decrypts the replies.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,46 +10,19 @@ use rallybot::devtools::callback_client::{BotReply, CallbackClient};
 use rallybot::devtools::simulator::Simulator;
 use rallybot::http::callback::surface::Surface;
 use rallybot::{App, Settings};
-use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_storage::scratch::Scratch;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use rallybot::devtools::local::{sample_id_number, sample_phone};
-
-/// The environment variable naming a PostgreSQL server for the PostgreSQL variants.
-pub const POSTGRES_ENV: &str = "RALLYBOT_TEST_DATABASE_URL";
-
-/// Which database a test runs on.
-#[derive(Debug, Clone)]
-pub enum Database {
-    /// A fresh SQLite file in a temp dir.
-    Sqlite,
-    /// A fresh database on the PostgreSQL server at this URL.
-    Postgres(String),
-}
-
-/// The PostgreSQL server URL, or `None` after printing a clear skip line.
-pub fn postgres_or_skip(test: &str) -> Option<String> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // Written to the stream itself, not through `eprintln!`, so the test harness does
-            // not swallow it: a skipped variant must be visible.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: set {POSTGRES_ENV}=postgres://… to run the PostgreSQL variant"
-            );
-            None
-        }
-    }
-}
+use super::{scratch, settings, Backend};
 
 /// How to start the app.
 #[derive(Debug, Clone)]
 pub struct TestOptions {
-    pub database: Database,
+    /// Where its database is; a PostgreSQL one only when the test server is configured (see
+    /// `harness::postgres`).
+    pub backend: Backend,
     /// Where the rehearsal clock starts; default: 2022-08-10 09:00 in Shanghai (voting open).
     pub at: Option<DateTime<Utc>>,
     /// Change any setting before the app is built.
@@ -60,7 +32,7 @@ pub struct TestOptions {
 impl Default for TestOptions {
     fn default() -> Self {
         Self {
-            database: Database::Sqlite,
+            backend: Backend::Sqlite,
             at: None,
             configure: |_| {},
         }
@@ -75,13 +47,11 @@ pub struct TestApp {
     pub client: CallbackClient,
     pub store: Arc<dyn rallybot_storage::Database>,
     pub clock: Arc<dyn Clock>,
-    pub campaign: Arc<Campaign>,
     pub http: reqwest::Client,
-    /// The PostgreSQL server and the database made for this test, dropped at `stop`.
-    postgres: Option<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    /// The app's database, dropped at `stop`.
+    database: Scratch,
 }
 
 /// The app on SQLite with default options.
@@ -90,35 +60,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let database = scratch(options.backend).await;
     let simulator = Simulator::start(Arc::new(SystemClock))
         .await
         .expect("simulator starts");
-    let (storage_url, postgres) = match &options.database {
-        Database::Sqlite => (
-            format!("sqlite://{}", dir.path().join("rallybot.db").display()),
-            None,
-        ),
-        Database::Postgres(server) => {
-            let name = format!(
-                "rallybot_e2e_{}",
-                rallybot::devtools::local::random_alnum(12).to_lowercase()
-            );
-            let url = fresh_postgres_database(server, &name).await;
-            (url, Some((server.clone(), name)))
-        }
-    };
-    let mut settings = rallybot::devtools::local::local_settings(
-        &storage_url,
-        &simulator.base_url(),
-        &campaign_path(),
-    );
-    settings.roles.organizers = vec!["organizer".into()];
-    settings.roles.reviewers = vec!["reviewer".into()];
+    let mut settings = settings(database.url(), &simulator.base_url());
     (options.configure)(&mut settings);
-    let mut app = start(settings, options.at, simulator, dir).await;
-    app.postgres = postgres;
-    app
+    start(settings, options.at, simulator, database).await
 }
 
 /// Builds and starts the app; the rehearsal clock starts at `at` (default: voting open).
@@ -126,7 +74,7 @@ async fn start(
     settings: Settings,
     at: Option<DateTime<Utc>>,
     simulator: Simulator,
-    dir: tempfile::TempDir,
+    database: Scratch,
 ) -> TestApp {
     let app = App::build(settings.clone()).await.expect("app builds");
     let campaign = app.campaign();
@@ -151,42 +99,10 @@ async fn start(
         client,
         store,
         clock,
-        campaign,
         http: reqwest::Client::new(),
-        postgres: None,
         stop: Some(stop),
         server: Some(server),
-        _dir: dir,
-    }
-}
-
-/// The bundled campaign of the repository.
-pub fn campaign_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rallybot::devtools::local::BUNDLED_CAMPAIGN)
-}
-
-/// Creates an empty database `name` on the server and returns its URL.
-async fn fresh_postgres_database(server: &str, name: &str) -> String {
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(server)
-        .await
-        .expect("connect to the PostgreSQL test server");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a PostgreSQL test database");
-    // Same server and credentials, the new database.
-    let (before_query, query) = server.split_once('?').unwrap_or((server, ""));
-    let scheme_end = before_query.find("://").map_or(0, |i| i + 3);
-    let base = match before_query[scheme_end..].find('/') {
-        Some(slash) => &before_query[..scheme_end + slash],
-        None => before_query,
-    };
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
+        database,
     }
 }
 
@@ -234,8 +150,8 @@ impl TestApp {
                 user,
                 &format!(
                     "注册 {name} {} {} {union}",
-                    sample_id_number(n),
-                    sample_phone(n)
+                    super::sample_id_number(n),
+                    super::sample_phone(n)
                 ),
             )
             .await;
@@ -270,16 +186,13 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.halt().await;
         let now = self.clock.now();
-        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
         let TestApp {
             settings,
             simulator,
-            postgres,
+            database,
             ..
         } = self;
-        let mut app = start(settings, Some(now), simulator, dir).await;
-        app.postgres = postgres;
-        app
+        start(settings, Some(now), simulator, database).await
     }
 
     async fn halt(&mut self) {
@@ -294,18 +207,13 @@ impl TestApp {
         }
     }
 
-    /// Stops the app and waits for it to finish cleanly; drops a PostgreSQL test database.
+    /// Stops the app and waits for it to finish cleanly; drops its database.
     pub async fn stop(mut self) {
         self.halt().await;
-        if let Some((server, name)) = self.postgres.take() {
-            drop(self);
-            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
-                .await
-                .expect("connect to the PostgreSQL test server");
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .expect("drop the PostgreSQL test database");
-        }
+        let TestApp {
+            database, store, ..
+        } = self;
+        store.close().await;
+        database.remove().await.expect("drop the test database");
     }
 }

@@ -4,6 +4,8 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use crate::harness::processes::RALLYBOT;
+
 #[test]
 fn a_piped_script_registers_submits_approves_and_votes() {
     let script = format!(
@@ -32,7 +34,7 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         id2 = rallybot::devtools::local::sample_id_number(12),
         phone2 = rallybot::devtools::local::sample_phone(12),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rallybot"))
+    let mut child = Command::new(RALLYBOT)
         .arg("chat")
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env_remove("RALLYBOT_CONFIG")

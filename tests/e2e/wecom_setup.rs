@@ -1,8 +1,8 @@
-//! The HTTP surface: URL verification on every callback endpoint, disabled surfaces, health,
-//! metrics and the admin clock.
+//! Connecting the bot to WeCom: URL verification answers on every callback endpoint, a surface
+//! without credentials does not exist, and the groups in the config are known from the start.
 
+use crate::harness::{spawn_app, spawn_app_with, TestOptions};
 use rallybot::http::callback::surface::Surface;
-use rallybot_e2e::{spawn_app, spawn_app_with, TestOptions};
 
 fn url_encode(value: &str) -> String {
     value
@@ -76,80 +76,6 @@ async fn a_surface_without_credentials_is_not_found() {
     }
     // The app surface still works.
     assert_eq!(app.say("someone", "帮助").await.status, 200);
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn health_and_metrics_answer() {
-    let app = spawn_app().await;
-    let health = app.get("/healthz").await;
-    assert_eq!(health.status(), 200);
-    app.say("zhangsan", "帮助").await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("rallybot_callbacks_total{surface=\"app\",outcome=\"replied\"} 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("rallybot_callback_latency_seconds_count{surface=\"app\"} 1"));
-    assert!(metrics.contains("rallybot_commands_total{command=\"帮助\"} 1"));
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn the_admin_clock_needs_the_token_and_moves_the_campaign_clock() {
-    let app = spawn_app().await;
-    let before = app.clock.now();
-    let anonymous = app
-        .http
-        .post(format!("{}/admin/clock", app.base_url))
-        .json(&serde_json::json!({"advance": "24h"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), 401);
-    let wrong = app
-        .http
-        .post(format!("{}/admin/clock", app.base_url))
-        .bearer_auth("wrong")
-        .json(&serde_json::json!({"advance": "24h"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    assert!(
-        app.clock.now() - before < chrono::Duration::hours(1),
-        "not moved yet"
-    );
-
-    let moved = app.admin_clock(serde_json::json!({"advance": "24h"})).await;
-    assert_eq!(moved.status(), 200);
-    let gap = app.clock.now() - before;
-    assert!(gap >= chrono::Duration::hours(24) && gap < chrono::Duration::hours(25));
-
-    let set = app
-        .admin_clock(serde_json::json!({"set": "2022-09-01T08:00:00+08:00"}))
-        .await;
-    assert_eq!(set.status(), 200);
-    assert_eq!(
-        app.clock.now().date_naive(),
-        chrono::NaiveDate::from_ymd_opt(2022, 9, 1).unwrap()
-    );
-    let bad = app
-        .admin_clock(serde_json::json!({"advance": "soon"}))
-        .await;
-    assert_eq!(bad.status(), 400);
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn the_admin_clock_does_not_exist_without_rehearsal() {
-    let app = spawn_app_with(TestOptions {
-        configure: |s| s.clock.rehearsal = false,
-        ..Default::default()
-    })
-    .await;
-    let response = app.admin_clock(serde_json::json!({"advance": "24h"})).await;
-    assert_eq!(response.status(), 404);
     app.stop().await;
 }
 

@@ -13,8 +13,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rallybot::devtools::simulator::{Endpoint, Outcome, Received};
 
-use crate::rig::{officer, userid_of, Run};
-use crate::{CONCURRENCY, FAN_OUT, KILL_AFTER};
+use super::fan_out::{officer, userid_of, Run};
+use super::{CONCURRENCY, FAN_OUT, KILL_AFTER};
 
 /// The delivery figures of a run that passed its checks.
 #[derive(Debug)]

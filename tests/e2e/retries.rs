@@ -1,8 +1,8 @@
 //! WeCom retries: the same msgid arriving three times takes effect once, and every retry gets
 //! the first reply again or an empty 200 — also after a restart.
 
+use crate::harness::{postgres, spawn_app, spawn_app_with, TestApp, TestOptions};
 use rallybot::http::callback::surface::Surface;
-use rallybot_e2e::{postgres_or_skip, spawn_app, spawn_app_with, Database, TestApp, TestOptions};
 
 async fn approved_entry(app: &TestApp) {
     app.register("zhangsan", "张三", 1, "哈尔滨").await;
@@ -22,13 +22,12 @@ async fn the_same_msgid_three_times_counts_once() {
 
 #[tokio::test]
 async fn the_same_msgid_three_times_counts_once_on_postgres() {
-    let Some(server) = postgres_or_skip("the_same_msgid_three_times_counts_once_on_postgres")
-    else {
+    let Some(backend) = postgres() else {
         return;
     };
     same_msgid_three_times(
         spawn_app_with(TestOptions {
-            database: Database::Postgres(server),
+            backend,
             ..Default::default()
         })
         .await,
