@@ -1,5 +1,6 @@
 //! rallybot's storage on SQLite (the embedded default) and PostgreSQL, chosen by URL: the
-//! conversation's `Store` and the bot's `Operations`, together a `Database`.
+//! conversation's `Store` and the bot's `Operations`, together a `Database`; and `scratch`,
+//! the throwaway databases every test that needs one takes.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rallybot_storage::StorageError> {
@@ -16,6 +17,7 @@ mod failure;
 mod operations;
 pub mod postgres;
 mod read_cache;
+pub mod scratch;
 pub mod sqlite;
 
 use std::path::PathBuf;

@@ -88,10 +88,9 @@ async fn unknown_schemes_are_refused_without_echoing_the_url() {
 /// writers contend for the file lock, and neither caller ever sees "database is locked".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_on_one_file_both_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
-    let first = rallybot_storage::open(&url).await.unwrap();
-    let second = rallybot_storage::open(&url).await.unwrap();
+    let scratch = rallybot_storage::scratch::Scratch::sqlite().unwrap();
+    let first = rallybot_storage::open(scratch.url()).await.unwrap();
+    let second = rallybot_storage::open(scratch.url()).await.unwrap();
     let entry = first.submit_entry(&approved_entry()).await.unwrap();
     let mut writers = Vec::new();
     for n in 0..40 {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rallybot_e2e::{spawn_app, TestApp};
+use crate::harness::{spawn_app, TestApp};
 
 /// Generous: the restart delay is a second, the sender polls every two.
 const PATIENCE: Duration = Duration::from_secs(60);

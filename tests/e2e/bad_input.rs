@@ -1,8 +1,8 @@
 //! Hostile or broken callbacks are refused with a 4xx before anything is stored: forged
 //! signatures, stale timestamps, oversize bodies, malformed XML/JSON, DTDs and entities.
 
+use crate::harness::{spawn_app, TestApp};
 use rallybot::http::callback::surface::Surface;
-use rallybot_e2e::{spawn_app, TestApp};
 use rallybot_handlers::clock::{Clock, SystemClock};
 
 /// Nothing was answered for this dedup key (and nothing else was written: no member, no audit).
@@ -22,8 +22,8 @@ async fn nothing_stored(app: &TestApp, key: &str, user: &str) {
 fn register_text() -> String {
     format!(
         "注册 张三 {} {} 哈尔滨",
-        rallybot_e2e::sample_id_number(7),
-        rallybot_e2e::sample_phone(7)
+        crate::harness::sample_id_number(7),
+        crate::harness::sample_phone(7)
     )
 }
 

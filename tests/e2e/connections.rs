@@ -6,8 +6,8 @@
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use crate::harness::{spawn_app_with, TestApp, TestOptions};
 use rallybot::config::HumanDuration;
-use rallybot_e2e::{spawn_app_with, TestApp, TestOptions};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 

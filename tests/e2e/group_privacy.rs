@@ -1,13 +1,13 @@
 //! The privacy rule in groups: `注册 <args>` is refused without echoing anything and nothing is
 //! stored; anything shaped like an ID or mobile number gets the same warning.
 
-use rallybot_e2e::spawn_app;
+use crate::harness::spawn_app;
 
 #[tokio::test]
 async fn registration_with_arguments_in_a_group_is_refused_and_not_echoed() {
     let app = spawn_app().await;
-    let id = rallybot_e2e::sample_id_number(5);
-    let phone = rallybot_e2e::sample_phone(5);
+    let id = crate::harness::sample_id_number(5);
+    let phone = crate::harness::sample_phone(5);
     let reply = app
         .say_in_group(
             "hrb-group",
@@ -35,10 +35,10 @@ async fn registration_with_arguments_in_a_group_is_refused_and_not_echoed() {
 #[tokio::test]
 async fn an_id_number_in_a_group_gets_a_warning() {
     let app = spawn_app().await;
-    let id = rallybot_e2e::sample_id_number(9);
+    let id = crate::harness::sample_id_number(9);
     for text in [
         format!("我的身份证是 {id}"),
-        format!("电话 {}", rallybot_e2e::sample_phone(9)),
+        format!("电话 {}", crate::harness::sample_phone(9)),
         format!("{}x", &id[..17]),
     ] {
         let reply = app.say_in_group("hrb-group", "sunqi", &text).await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rallybot_e2e::{postgres_or_skip, spawn_app, spawn_app_with, Database, TestApp, TestOptions};
+use crate::harness::{postgres, spawn_app, spawn_app_with, TestApp, TestOptions};
 use sqlx::Connection as _;
 
 /// Polls `/healthz` until it answers `status`; returns the body.
@@ -76,11 +76,12 @@ async fn set_read_only(server: &str, database: &str, read_only: bool) {
 
 #[tokio::test]
 async fn healthz_fails_while_postgres_is_read_only() {
-    let Some(server) = postgres_or_skip("healthz_fails_while_postgres_is_read_only") else {
+    let (Some(backend), Some(server)) = (postgres(), rallybot_storage::scratch::postgres_server())
+    else {
         return;
     };
     let app = spawn_app_with(TestOptions {
-        database: Database::Postgres(server.clone()),
+        backend,
         ..Default::default()
     })
     .await;

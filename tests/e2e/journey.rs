@@ -1,7 +1,7 @@
 //! The whole journey through the real encrypted callbacks: register privately → submit →
 //! a reviewer approves → others vote → 剩余 → 排名 → 榜单, on SQLite and on PostgreSQL.
 
-use rallybot_e2e::{postgres_or_skip, spawn_app, spawn_app_with, Database, TestApp, TestOptions};
+use crate::harness::{postgres, spawn_app, spawn_app_with, TestApp, TestOptions};
 use rallybot_handlers::store::ReviewStatus;
 
 async fn journey(app: &TestApp) {
@@ -16,8 +16,8 @@ async fn journey(app: &TestApp) {
         .expect("registered");
     assert_eq!(member.name, "张三");
     assert_eq!(member.union_code, "hrb");
-    let id = rallybot_e2e::sample_id_number(1);
-    let phone = rallybot_e2e::sample_phone(1);
+    let id = crate::harness::sample_id_number(1);
+    let phone = crate::harness::sample_phone(1);
     let stored = format!("{member:?}");
     assert!(
         !stored.contains(&id) && !stored.contains(&phone),
@@ -104,11 +104,11 @@ async fn the_whole_journey_on_sqlite() {
 
 #[tokio::test]
 async fn the_whole_journey_on_postgres() {
-    let Some(server) = postgres_or_skip("the_whole_journey_on_postgres") else {
+    let Some(backend) = postgres() else {
         return;
     };
     let app = spawn_app_with(TestOptions {
-        database: Database::Postgres(server),
+        backend,
         ..Default::default()
     })
     .await;

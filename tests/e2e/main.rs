@@ -1,27 +1,33 @@
-//! End-to-end tests of rallybot, one module per user-visible feature.
+//! Every end-to-end test of rallybot, in one binary: one module per user-visible feature, all
+//! built from one harness (`harness`).
 
 // Test helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod harness;
+
 mod background_survives;
 mod bad_input;
+mod chat_console;
 mod connections;
-mod day_rollover;
-mod dedup;
-mod endpoints;
+mod crash_recovery;
+mod downtime;
 mod group_privacy;
 mod health;
+mod insecure_setups;
 mod journey;
-mod late_reply;
-mod outbox_faults;
-mod outbox_harness;
-mod outbox_lease;
-mod outbox_pacing;
-mod outbox_quiet;
-mod outbox_restart;
-mod outbox_shutdown;
-mod outbox_two_instances;
-mod schedule_missed;
-mod schedule_nudge_parts;
-mod schedule_season;
-mod simulator_wecom;
+mod late_replies;
+mod load_generator;
+mod monitoring;
+mod push_delivery_faults;
+mod quiet_hours;
+mod quota_nudges;
+mod rate_limits;
+mod rehearsal_clock;
+mod retries;
+mod scheduled_pushes;
+mod several_instances;
+mod shutdown;
+mod voting;
+mod wecom_setup;
+mod wecom_simulator;

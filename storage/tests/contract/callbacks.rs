@@ -1,7 +1,7 @@
 //! Callback replies: recorded and read back in batches, the last reply of a key kept, and
 //! forgotten with the once-per-message effects after the retention.
 
-use crate::fixtures::{approved_votes, at, day, vote, Shared};
+use crate::fixtures::{approved_votes, at, day, vote, Shared, Whole};
 
 fn keys(names: &[&str]) -> Vec<String> {
     names.iter().map(|k| (*k).to_owned()).collect()
@@ -14,7 +14,7 @@ fn answered(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub async fn replies_are_recorded_and_read_back_in_batches(store: Shared) {
+pub async fn replies_are_recorded_and_read_back_in_batches(store: Whole) {
     assert!(store.callback_replies(&[]).await.unwrap().is_empty());
     store.record_callback_replies(&[], at(0)).await.unwrap();
     store
@@ -40,7 +40,7 @@ pub async fn replies_are_recorded_and_read_back_in_batches(store: Shared) {
     );
 }
 
-pub async fn purging_forgets_old_replies_and_effects(store: Shared) {
+pub async fn purging_forgets_old_replies_and_effects(store: Whole) {
     store
         .record_callback_replies(&answered(&[("old-1", "旧的回复"), ("old-2", "")]), at(0))
         .await
@@ -49,7 +49,8 @@ pub async fn purging_forgets_old_replies_and_effects(store: Shared) {
         .record_callback_replies(&answered(&[("new-1", "新的回复")]), at(100))
         .await
         .unwrap();
-    let entry = &approved_votes(&store, 1, at(0)).await[0];
+    let domain: Shared = store.clone();
+    let entry = &approved_votes(&domain, 1, at(0)).await[0];
     let mut give = vote("voter", &entry.code, 1, day(0), at(0));
     give.callback_key = "old-1".to_owned();
     store.give(&give).await.unwrap();

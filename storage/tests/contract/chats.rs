@@ -3,6 +3,7 @@
 use rallybot_handlers::store::{DialogueRecord, GroupRecord};
 
 use crate::fixtures::{at, Shared};
+use crate::harness::Seeded;
 
 pub async fn dialogues_are_kept_per_chat_and_user(store: Shared) {
     assert_eq!(store.dialogue("chat", "zhangsan").await.unwrap(), None);
@@ -37,7 +38,10 @@ pub async fn dialogues_are_kept_per_chat_and_user(store: Shared) {
     store.clear_dialogue("chat", "zhangsan").await.unwrap();
 }
 
-pub async fn groups_are_learned_and_refreshed(store: Shared) {
+/// Groups are learned by the bot's plumbing (`Operations::upsert_group`); the conversation
+/// reads them.
+pub async fn groups_are_learned_and_refreshed(seeded: Seeded) {
+    let store = &seeded.store;
     assert!(store.groups().await.unwrap().is_empty());
     let group = |chat_id: &str, name: &str, union_code: Option<&str>, secs| GroupRecord {
         chat_id: chat_id.to_owned(),
@@ -46,18 +50,13 @@ pub async fn groups_are_learned_and_refreshed(store: Shared) {
         union_code: union_code.map(str::to_owned),
         learned_at: at(secs),
     };
-    store
-        .upsert_group(&group("wr2", "二群", None, 1))
-        .await
-        .unwrap();
-    store
-        .upsert_group(&group("config:all", "全体", Some("U1"), 2))
-        .await
-        .unwrap();
-    store
-        .upsert_group(&group("wr2", "二群（新）", Some("U2"), 3))
-        .await
-        .unwrap();
+    seeded.learn_group(&group("wr2", "二群", None, 1)).await;
+    seeded
+        .learn_group(&group("config:all", "全体", Some("U1"), 2))
+        .await;
+    seeded
+        .learn_group(&group("wr2", "二群（新）", Some("U2"), 3))
+        .await;
     assert_eq!(
         store.groups().await.unwrap(),
         vec![

@@ -7,7 +7,9 @@ use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntrantKind, RegisterOutcome, StoreError,
 };
 
-use crate::fixtures::{approved, at, day, fresh_key, like, member, submission, vote, Shared};
+use crate::fixtures::{
+    approved, at, day, fresh_key, like, member, submission, vote, Shared, Whole,
+};
 
 /// Runs `count` copies of `task` at once and collects their results in order.
 async fn together<T, F, Fut>(count: usize, task: F) -> Vec<T>
@@ -169,8 +171,17 @@ pub async fn the_same_link_raced_enters_once(store: Shared) {
 }
 
 /// Every kind of write at once: none may fail with a busy or locked database.
-pub async fn many_concurrent_writers_all_succeed(store: Shared) {
-    approved(&store, "votes", "A", "author", "https://a.example/0", at(0)).await;
+pub async fn many_concurrent_writers_all_succeed(store: Whole) {
+    let domain: Shared = store.clone();
+    approved(
+        &domain,
+        "votes",
+        "A",
+        "author",
+        "https://a.example/0",
+        at(0),
+    )
+    .await;
     let outcomes = together(64, |n| {
         let store = store.clone();
         async move {
@@ -225,7 +236,7 @@ pub async fn many_concurrent_writers_all_succeed(store: Shared) {
     assert_eq!(store.pushes(None, 1000).await.unwrap().len(), 64);
 }
 
-pub async fn concurrent_claimers_never_share_a_push(store: Shared) {
+pub async fn concurrent_claimers_never_share_a_push(store: Whole) {
     for n in 0..120 {
         store
             .enqueue_push(&crate::outbox::push(&format!("push-{n}"), n % 7))

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rallybot_handlers::store::{
     DailyLimit, EntrantKind, EntryRecord, Give, MemberRecord, NewEntry, Review, ReviewStatus,
-    Timestamp,
+    Store, Timestamp,
 };
 use rallybot_storage::Database;
 
-/// The store under test: the conversation's `Store` and the bot's `Operations`.
-pub type Shared = Arc<dyn Database>;
+/// The store under test as the conversation sees it: its `Store`.
+pub type Shared = Arc<dyn Store>;
+
+/// The whole store under test: the conversation's `Store` and the bot's `Operations`.
+pub type Whole = Arc<dyn Database>;
 
 /// A callback key no other write has used: each call is a new message.
 pub fn fresh_key() -> String {

@@ -1,13 +1,15 @@
-//! A fresh database per test: a SQLite file in a temp dir, or a PostgreSQL schema of its own
-//! when `RALLYBOT_TEST_DATABASE_URL` is set; opened as commands open it or as `serve` does.
+//! What each case runs on: a store over a fresh scratch database (`rallybot_storage::scratch`:
+//! an SQLite file in a temp dir, or a database of its own on the PostgreSQL server when
+//! `RALLYBOT_TEST_DATABASE_URL` is set), opened as commands open it or as `serve` does; or a
+//! fresh `MemoryStore`.
 
-use std::io::Write;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
+use rallybot_handlers::store::{GroupRecord, MemoryStore, NewPush, Store};
+use rallybot_storage::scratch::Scratch;
 use rallybot_storage::Database;
-use sqlx::postgres::PgPool;
 
-pub const DATABASE_URL_VAR: &str = "RALLYBOT_TEST_DATABASE_URL";
+pub use rallybot_storage::scratch::Kind;
 
 /// How the store under test is opened.
 #[derive(Debug, Clone, Copy)]
@@ -18,13 +20,6 @@ pub enum Opening {
     Serving,
 }
 
-/// Which backend a database is on, for the cases whose expectations differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
 /// What the serving cases get: the store under test and how to open its database again.
 #[derive(Clone)]
 pub struct Target {
@@ -33,93 +28,142 @@ pub struct Target {
     pub kind: Kind,
 }
 
+/// A store over a scratch database.
 pub struct Db {
     target: Target,
-    /// Keeps the SQLite file alive for the test.
-    _dir: Option<tempfile::TempDir>,
-    /// The admin connection and schema to drop afterwards (PostgreSQL).
-    schema: Option<(PgPool, String)>,
+    scratch: Scratch,
 }
 
 impl Db {
     pub async fn sqlite(opening: Opening) -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("rallybot.db").display());
-        Db {
-            target: Target {
-                store: open(&url, opening).await,
-                url,
-                kind: Kind::Sqlite,
-            },
-            _dir: Some(dir),
-            schema: None,
-        }
+        Db::open(Scratch::sqlite().unwrap(), opening).await
     }
 
     /// `None` (after one notice on stderr) when no test server is configured.
     pub async fn postgres(opening: Opening) -> Option<Db> {
-        let Ok(server) = std::env::var(DATABASE_URL_VAR) else {
-            skipped_notice();
-            return None;
-        };
-        let admin = PgPool::connect(&server).await.unwrap();
-        let schema = format!("rallybot_test_{:016x}", rand::random::<u64>());
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        // Every connection of the store works in the test's schema.
-        let separator = if server.contains('?') { '&' } else { '?' };
-        let url = format!("{server}{separator}options[search_path]={schema}");
-        Some(Db {
-            target: Target {
-                store: open(&url, opening).await,
-                url,
-                kind: Kind::Postgres,
-            },
-            _dir: None,
-            schema: Some((admin, schema)),
-        })
+        let scratch = Scratch::postgres().await.unwrap()?;
+        Some(Db::open(scratch, opening).await)
     }
 
+    async fn open(scratch: Scratch, opening: Opening) -> Db {
+        let url = scratch.url().to_owned();
+        let store = match opening {
+            Opening::Plain => rallybot_storage::open(&url).await.unwrap(),
+            Opening::Serving => rallybot_storage::open_for_serving(&url).await.unwrap(),
+        };
+        Db {
+            target: Target {
+                store,
+                url,
+                kind: scratch.kind(),
+            },
+            scratch,
+        }
+    }
+
+    /// The whole store, for the operations cases.
     pub fn store(&self) -> Arc<dyn Database> {
         self.target.store.clone()
+    }
+
+    /// The conversation's view of the store, for the domain and serving cases.
+    pub fn domain(&self) -> Arc<dyn Store> {
+        self.target.store.clone()
+    }
+
+    pub fn seeded(&self) -> Seeded {
+        Seeded {
+            store: self.domain(),
+            plumbing: Plumbing::Sql(self.store()),
+        }
     }
 
     pub fn target(&self) -> Target {
         self.target.clone()
     }
 
-    /// Closes the store and drops the test schema (a failed test leaves its schema behind for
-    /// inspection).
+    /// Closes the store and drops the scratch database.
     pub async fn finish(self) {
         self.target.store.close().await;
-        if let Some((admin, schema)) = self.schema {
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
+        self.scratch.remove().await.unwrap();
+    }
+}
+
+/// A fresh `MemoryStore`, for the domain cases.
+pub struct Memory {
+    store: Arc<MemoryStore>,
+}
+
+impl Memory {
+    pub fn open() -> Memory {
+        Memory {
+            store: Arc::new(MemoryStore::new()),
         }
     }
-}
 
-async fn open(url: &str, opening: Opening) -> Arc<dyn Database> {
-    match opening {
-        Opening::Plain => rallybot_storage::open(url).await.unwrap(),
-        Opening::Serving => rallybot_storage::open_for_serving(url).await.unwrap(),
+    pub fn domain(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
+
+    pub fn seeded(&self) -> Seeded {
+        Seeded {
+            store: self.domain(),
+            plumbing: Plumbing::Memory(self.store.clone()),
+        }
+    }
+
+    pub async fn finish(self) {}
 }
 
-/// Written straight to stderr, which the test harness does not capture, so the line shows in
-/// a normal `cargo test` run; once per test binary.
-fn skipped_notice() {
-    static NOTICE: Once = Once::new();
-    NOTICE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "PostgreSQL variants skipped: set {DATABASE_URL_VAR} (e.g. \
-             postgres://postgres@127.0.0.1:5432/postgres) to run them"
-        );
-    });
+/// The store of a domain case that also needs what only the bot's plumbing does: learning a
+/// group (which the conversation then reads) and reading the queued pushes back (which the
+/// conversation only writes). On SQLite and PostgreSQL that is `Operations`, as the bot does
+/// it; in memory, `MemoryStore`'s own methods for tests.
+#[derive(Clone)]
+pub struct Seeded {
+    pub store: Arc<dyn Store>,
+    plumbing: Plumbing,
+}
+
+#[derive(Clone)]
+enum Plumbing {
+    Sql(Arc<dyn Database>),
+    Memory(Arc<MemoryStore>),
+}
+
+impl Seeded {
+    /// Adds or refreshes a group, by `chat_id`.
+    pub async fn learn_group(&self, group: &GroupRecord) {
+        match &self.plumbing {
+            Plumbing::Sql(store) => store.upsert_group(group).await.unwrap(),
+            Plumbing::Memory(store) => store.add_group(group).unwrap(),
+        }
+    }
+
+    /// Every push queued, oldest first, as it was queued (`now` is the push's creation time).
+    pub async fn queued_pushes(&self) -> Vec<NewPush> {
+        match &self.plumbing {
+            Plumbing::Sql(store) => {
+                let mut pushes: Vec<NewPush> = store
+                    .pushes(None, 100_000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| NewPush {
+                        key: p.key,
+                        target: p.target,
+                        format: p.format,
+                        content: p.content,
+                        mentions: p.mentions,
+                        not_before: p.not_before,
+                        now: p.created_at,
+                    })
+                    .collect();
+                // Most recent first there.
+                pushes.reverse();
+                pushes
+            }
+            Plumbing::Memory(store) => store.pushes().unwrap(),
+        }
+    }
 }

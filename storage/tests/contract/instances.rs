@@ -2,9 +2,9 @@
 
 use rallybot_storage::TokenRecord;
 
-use crate::fixtures::{at, Shared};
+use crate::fixtures::{at, Whole};
 
-pub async fn tokens_are_saved_and_replaced(store: Shared) {
+pub async fn tokens_are_saved_and_replaced(store: Whole) {
     assert_eq!(store.load_token("app").await.unwrap(), None);
     let token = |value: &str, secs| TokenRecord {
         token: value.to_owned(),
@@ -23,7 +23,7 @@ pub async fn tokens_are_saved_and_replaced(store: Shared) {
     );
 }
 
-pub async fn a_lease_is_held_until_it_expires(store: Shared) {
+pub async fn a_lease_is_held_until_it_expires(store: Whole) {
     assert!(store
         .try_lease("scheduler", "host-a", at(0), at(30))
         .await
@@ -53,7 +53,7 @@ pub async fn a_lease_is_held_until_it_expires(store: Shared) {
         .unwrap());
 }
 
-pub async fn job_marks_remember_the_last_occurrence(store: Shared) {
+pub async fn job_marks_remember_the_last_occurrence(store: Whole) {
     assert_eq!(store.job_mark("nudge").await.unwrap(), None);
     store.set_job_mark("nudge", at(100)).await.unwrap();
     store.set_job_mark("nudge", at(200)).await.unwrap();

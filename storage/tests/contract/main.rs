@@ -1,7 +1,8 @@
 //! The storage contract, written once and run against every backend: each case below becomes
 //! `<suite>::sqlite::<case>` (a fresh SQLite file) and `<suite>::postgres::<case>` (a fresh
-//! schema on the server named by `RALLYBOT_TEST_DATABASE_URL`; skipped with one notice when it
-//! is unset). The suites: the conversation's `Store` (`domain`), the bot's `Operations`
+//! database on the server named by `RALLYBOT_TEST_DATABASE_URL`; skipped with one notice when it
+//! is unset), and each case of the conversation's `Store` also `domain::memory::<case>` (a fresh
+//! `MemoryStore`). The suites: the conversation's `Store` (`domain`), the bot's `Operations`
 //! (`operations`), and the store `serve` opens, with its read cache and lock (`serving`).
 
 // The cases are test code spread over helper modules, where clippy's in-test allowance does
@@ -24,42 +25,55 @@ mod ranking;
 mod records;
 mod scoring;
 
-/// Declares a suite of cases for both backends: each opens its database the `$opening` way
-/// and is given `db.$given()` (the store, or the whole target for the lock cases).
-macro_rules! contract {
-    ($suite:ident, $opening:ident, $given:ident: $($module:ident :: $case:ident),* $(,)?) => {
-        mod $suite {
-            mod sqlite {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $case() {
-                        let opening = crate::harness::Opening::$opening;
-                        let db = crate::harness::Db::sqlite(opening).await;
-                        crate::$module::$case(db.$given()).await;
-                        db.finish().await;
-                    }
-                )*
-            }
-
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $case() {
-                        let opening = crate::harness::Opening::$opening;
-                        let Some(db) = crate::harness::Db::postgres(opening).await else {
-                            return;
-                        };
-                        crate::$module::$case(db.$given()).await;
-                        db.finish().await;
-                    }
-                )*
-            }
+/// One backend's module of a suite: each case opens its store with `$open` (an `Option`:
+/// `None` skips the case) and is given `store.$given()`; `$given` is the store (`domain` for the
+/// conversation's view, `store` for the whole of it), `seeded` (the store plus what the bot's
+/// plumbing does) or the serving `target`.
+macro_rules! backend {
+    (
+        $backend:ident,
+        $open:expr,
+        $($given:ident => $($module:ident :: $case:ident),+ $(,)?);+ $(;)?
+    ) => {
+        mod $backend {
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(store) = $open else {
+                        return;
+                    };
+                    crate::$module::$case(store.$given()).await;
+                    store.finish().await;
+                }
+            )+)+
         }
     };
 }
 
+/// Declares a suite of cases for SQLite and PostgreSQL opened the `$opening` way, and for
+/// `MemoryStore` too when the suite says `and memory`.
+macro_rules! contract {
+    ($suite:ident, $opening:ident and memory: $($cases:tt)+) => {
+        mod $suite {
+            contract!(@sql $opening: $($cases)+);
+            backend!(memory, Some(crate::harness::Memory::open()), $($cases)+);
+        }
+    };
+    ($suite:ident, $opening:ident: $($cases:tt)+) => {
+        mod $suite {
+            contract!(@sql $opening: $($cases)+);
+        }
+    };
+    (@sql $opening:ident: $($cases:tt)+) => {
+        use crate::harness::{Db, Opening};
+        backend!(sqlite, Some(super::Db::sqlite(super::Opening::$opening).await), $($cases)+);
+        backend!(postgres, super::Db::postgres(super::Opening::$opening).await, $($cases)+);
+    };
+}
+
 contract! {
-    domain, Plain, store:
+    domain, Plain and memory:
+    domain =>
     members::registering_again_updates_name_phone_and_union,
     members::an_id_number_belongs_to_one_user,
     members::a_user_cannot_change_id_number,
@@ -98,14 +112,17 @@ contract! {
     concurrency::refused_gives_amid_a_crowd_refuse_alone,
     once::a_retried_give_counts_once_with_its_first_outcome,
     once::retried_writes_take_effect_once,
-    once::twins_racing_take_effect_once,
+    once::twins_racing_take_effect_once;
+    seeded =>
+    chats::groups_are_learned_and_refreshed,
+    outbox::a_push_key_is_queued_once,
 }
 
 contract! {
-    operations, Plain, store:
+    operations, Plain:
+    store =>
     callbacks::replies_are_recorded_and_read_back_in_batches,
     callbacks::purging_forgets_old_replies_and_effects,
-    chats::groups_are_learned_and_refreshed,
     outbox::enqueueing_a_key_twice_is_a_no_op,
     outbox::due_pushes_are_claimed_in_order_under_a_lease,
     outbox::pushes_are_retried_sent_or_failed,
@@ -118,7 +135,8 @@ contract! {
 }
 
 contract! {
-    serving, Serving, store:
+    serving, Serving:
+    domain =>
     cache::a_member_read_after_registering_is_fresh,
     cache::a_dialogue_read_after_saving_or_clearing_is_fresh,
     cache::standings_and_top_follow_gives_readings_and_reviews,
@@ -126,6 +144,7 @@ contract! {
 }
 
 contract! {
-    serving_lock, Serving, target:
+    serving_lock, Serving:
+    target =>
     lock::a_database_is_served_once_until_closed,
 }

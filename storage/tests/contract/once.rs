@@ -37,7 +37,7 @@ pub async fn a_retried_give_counts_once_with_its_first_outcome(store: Shared) {
     let audited = store.audit_log(0, 100).await.unwrap();
     let votes = audited.iter().filter(|(_, e)| e.action == "vote").count();
     assert_eq!(votes, 2, "one audit record per counted message");
-    // A give refused for the limit is not remembered: its retry is asked afresh.
+    // A give capped by the limit is replayed with what it was granted, and counted once.
     let mut over = vote("voter", &entry.code, 5, day(0), at(3));
     over.callback_key = "over-the-limit".to_owned();
     assert_eq!(store.give(&over).await.unwrap().granted, 3);

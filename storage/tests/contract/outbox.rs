@@ -3,7 +3,8 @@
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_storage::PushStatus;
 
-use crate::fixtures::{at, Shared};
+use crate::fixtures::{at, Whole};
+use crate::harness::Seeded;
 
 pub fn push(key: &str, not_before: i64) -> NewPush {
     NewPush {
@@ -19,7 +20,7 @@ pub fn push(key: &str, not_before: i64) -> NewPush {
     }
 }
 
-pub async fn enqueueing_a_key_twice_is_a_no_op(store: Shared) {
+pub async fn enqueueing_a_key_twice_is_a_no_op(store: Whole) {
     assert!(store
         .enqueue_push(&push("job/1/zhangsan", 0))
         .await
@@ -47,7 +48,29 @@ pub async fn enqueueing_a_key_twice_is_a_no_op(store: Shared) {
     assert_eq!((stored.last_error.as_deref(), stored.sent_at), (None, None));
 }
 
-pub async fn due_pushes_are_claimed_in_order_under_a_lease(store: Shared) {
+/// What the conversation queues, read back as it was queued: a key is queued once, and the
+/// first push queued under it is the one kept.
+pub async fn a_push_key_is_queued_once(seeded: Seeded) {
+    let store = &seeded.store;
+    assert!(seeded.queued_pushes().await.is_empty());
+    let first = push("job/1/zhangsan", 0);
+    assert!(store.enqueue_push(&first).await.unwrap());
+    let mut changed = push("job/1/zhangsan", 5);
+    changed.content = "something else".to_owned();
+    changed.target = PushTarget::Webhook {
+        url: "https://hook.example/1".to_owned(),
+    };
+    assert!(!store.enqueue_push(&changed).await.unwrap());
+    let mut webhook = push("job/1/wr2", 10);
+    webhook.target = changed.target.clone();
+    webhook.format = "markdown".to_owned();
+    webhook.mentions = Vec::new();
+    assert!(store.enqueue_push(&webhook).await.unwrap());
+    assert!(!store.enqueue_push(&webhook).await.unwrap());
+    assert_eq!(seeded.queued_pushes().await, vec![first, webhook]);
+}
+
+pub async fn due_pushes_are_claimed_in_order_under_a_lease(store: Whole) {
     let mut webhook = push("b", 20);
     webhook.target = PushTarget::Webhook {
         url: "https://hook.example/1".to_owned(),
@@ -96,7 +119,7 @@ pub async fn due_pushes_are_claimed_in_order_under_a_lease(store: Shared) {
     );
 }
 
-pub async fn pushes_are_retried_sent_or_failed(store: Shared) {
+pub async fn pushes_are_retried_sent_or_failed(store: Whole) {
     for key in ["one", "two", "three"] {
         store.enqueue_push(&push(key, 0)).await.unwrap();
     }
@@ -158,7 +181,7 @@ pub async fn pushes_are_retried_sent_or_failed(store: Shared) {
     );
 }
 
-pub async fn a_released_push_comes_back_without_an_attempt(store: Shared) {
+pub async fn a_released_push_comes_back_without_an_attempt(store: Whole) {
     store.enqueue_push(&push("held", 0)).await.unwrap();
     let claimed = store.claim_pushes(at(1), at(60), 10).await.unwrap();
     store.release_push(claimed[0].id, at(120)).await.unwrap();

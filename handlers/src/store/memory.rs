@@ -1,0 +1,556 @@
+//! `MemoryStore`: the `Store` in plain maps behind one lock, for tests of the conversation that
+//! need no database. It keeps every rule the SQL backends keep (the storage contract suite runs
+//! against it too): each call takes the lock once and checks before it changes anything, so a
+//! call is atomic and a refused one changes nothing, as one transaction would.
+//!
+//! Writes are made once per callback key, as in SQL: the first outcome of each kind of write is
+//! kept by key, and a retry gets it back.
+//!
+//! Groups are learned by the bot's plumbing, not by the conversation, so tests add them with
+//! [`MemoryStore::add_group`]; what the conversation queued reads back with
+//! [`MemoryStore::pushes`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::NaiveDate;
+
+use super::{
+    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
+    GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome,
+    RegisterOutcome, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreError,
+    StoreResult, UsageRow,
+};
+use crate::scoring;
+
+/// A store that lives as long as the value: nothing is written anywhere.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+/// The first outcome of a write made under a callback key.
+#[derive(Debug, Clone)]
+enum Effect {
+    Register(RegisterOutcome),
+    Submit(String),
+    Review(bool),
+    Give { granted: i64, used_today: i64 },
+    Reading(ReadingOutcome),
+    Report,
+}
+
+/// A daily counter: (member, day, track, scope), the scope being the entry code for a per-work
+/// limit and `""` for a per-member one.
+type UsageKey = (String, NaiveDate, String, String);
+
+#[derive(Debug, Default)]
+struct State {
+    /// By userid.
+    members: BTreeMap<String, MemberRecord>,
+    /// The last number handed out per (upper-case) code prefix.
+    sequences: HashMap<String, i64>,
+    /// By (upper-case) code.
+    entries: BTreeMap<String, EntryRecord>,
+    /// (track, link) of every submitted entry: a link enters a track once.
+    links: BTreeSet<(String, String)>,
+    /// (track, member) → the code of the member's linkless reading entry in a points track.
+    reading_entries: HashMap<(String, String), String>,
+    /// (track, member, day) → (minutes, points counted).
+    reading_days: HashMap<(String, String, NaiveDate), (i64, i64)>,
+    usage: BTreeMap<UsageKey, i64>,
+    reports: Vec<NewReport>,
+    /// Row `n` has id `n + 1`, as an auto-incremented key counts.
+    audit: Vec<AuditEvent>,
+    /// By (chat, user).
+    dialogues: HashMap<(String, String), DialogueRecord>,
+    /// By chat id.
+    groups: BTreeMap<String, GroupRecord>,
+    /// In the order queued.
+    pushes: Vec<NewPush>,
+    /// By (callback key, kind of write).
+    effects: HashMap<(String, &'static str), Effect>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a group, or refreshes the one with the same `chat_id`, as the bot does when it
+    /// learns a group (`Operations::upsert_group` in `storage`).
+    pub fn add_group(&self, group: &GroupRecord) -> StoreResult<()> {
+        self.state()?
+            .groups
+            .insert(group.chat_id.clone(), group.clone());
+        Ok(())
+    }
+
+    /// Every push queued so far, oldest first (a key queued twice is there once).
+    pub fn pushes(&self) -> StoreResult<Vec<NewPush>> {
+        Ok(self.state()?.pushes.clone())
+    }
+
+    fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
+        // A poisoned lock means a test panicked inside a call: its changes may be half done.
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Backend("the memory store was poisoned by a panic".into()))
+    }
+}
+
+/// Codes are kept upper case and looked up case-insensitively.
+fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+/// Counters are non-negative and far below `u32::MAX`; saturate rather than fail if not.
+fn to_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+impl State {
+    /// Hands out the next code of a prefix: `A` → `A0001`, `A0002`…; past 9999 codes get wider.
+    fn next_code(&mut self, prefix: &str) -> String {
+        let prefix = normalize_code(prefix);
+        let last = self.sequences.entry(prefix.clone()).or_insert(0);
+        *last += 1;
+        format!("{prefix}{:04}", *last)
+    }
+
+    /// The ranking of one track: each entrant by its best approved entry.
+    fn ranking(&self, track: &str) -> Vec<Ranked> {
+        let entries: Vec<EntryRecord> = self
+            .entries
+            .values()
+            .filter(|e| e.track == track)
+            .cloned()
+            .collect();
+        scoring::rank_entries(&entries)
+    }
+
+    fn sorted_entries(
+        &self,
+        keep: impl Fn(&EntryRecord) -> bool,
+        newest_first: bool,
+    ) -> Vec<EntryRecord> {
+        let mut found: Vec<EntryRecord> =
+            self.entries.values().filter(|e| keep(e)).cloned().collect();
+        found.sort_by(|a, b| (a.submitted_at, &a.code).cmp(&(b.submitted_at, &b.code)));
+        if newest_first {
+            found.reverse();
+        }
+        found
+    }
+
+    /// Counts per union code, in code order.
+    fn per_union<'a>(rows: impl Iterator<Item = (&'a str, i64)>) -> Vec<(String, i64)> {
+        let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+        for (union_code, amount) in rows {
+            *sums.entry(union_code.to_owned()).or_default() += amount;
+        }
+        sums.into_iter().collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn register_member(
+        &self,
+        member: &MemberRecord,
+        callback_key: &str,
+    ) -> StoreResult<RegisterOutcome> {
+        let mut state = self.state()?;
+        let once = (callback_key.to_owned(), "register");
+        if let Some(Effect::Register(outcome)) = state.effects.get(&once) {
+            return Ok(*outcome);
+        }
+        let hash_taken = state.members.values().any(|m| m.id_hash == member.id_hash);
+        let outcome = match state.members.get_mut(&member.userid) {
+            None if !hash_taken => {
+                state.members.insert(member.userid.clone(), member.clone());
+                RegisterOutcome::Registered
+            }
+            // The same person again: the ID number and the first registration time stay.
+            Some(stored) if stored.id_hash == member.id_hash => {
+                stored.name = member.name.clone();
+                stored.phone_enc = member.phone_enc.clone();
+                stored.phone_mask = member.phone_mask.clone();
+                stored.union_code = member.union_code.clone();
+                RegisterOutcome::Updated
+            }
+            _ => return Err(StoreError::IdNumberTaken),
+        };
+        state.effects.insert(once, Effect::Register(outcome));
+        Ok(outcome)
+    }
+
+    async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>> {
+        Ok(self.state()?.members.get(userid).cloned())
+    }
+
+    async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        let state = self.state()?;
+        Ok(State::per_union(
+            state.members.values().map(|m| (m.union_code.as_str(), 1)),
+        ))
+    }
+
+    async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord> {
+        let mut state = self.state()?;
+        let once = (entry.callback_key.clone(), "submit");
+        if let Some(Effect::Submit(code)) = state.effects.get(&once) {
+            return state
+                .entries
+                .get(code)
+                .cloned()
+                .ok_or(StoreError::NoSuchEntry);
+        }
+        let link = (entry.track.clone(), entry.link.clone());
+        // Refused before a number is handed out, as a rolled-back transaction gives it back.
+        if state.links.contains(&link) {
+            return Err(StoreError::DuplicateLink);
+        }
+        let code = state.next_code(&entry.code_prefix);
+        let record = EntryRecord {
+            code: code.clone(),
+            track: entry.track.clone(),
+            entrant_kind: entry.entrant_kind,
+            entrant_id: entry.entrant_id.clone(),
+            submitter: entry.submitter.clone(),
+            union_code: entry.union_code.clone(),
+            link: entry.link.clone(),
+            title: entry.title.clone(),
+            status: entry.status,
+            reason: None,
+            reviewer: None,
+            submitted_at: entry.now,
+            reviewed_at: None,
+            score: 0,
+            score_reached_at: (entry.status == ReviewStatus::Approved).then_some(entry.now),
+        };
+        state.links.insert(link);
+        state.entries.insert(code.clone(), record.clone());
+        state.effects.insert(once, Effect::Submit(code));
+        Ok(record)
+    }
+
+    async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>> {
+        Ok(self.state()?.entries.get(&normalize_code(code)).cloned())
+    }
+
+    async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>> {
+        let state = self.state()?;
+        let mut pending = state.sorted_entries(|e| e.status == ReviewStatus::Pending, false);
+        pending.truncate(limit as usize);
+        Ok(pending)
+    }
+
+    async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed> {
+        let mut state = self.state()?;
+        let once = (review.callback_key.clone(), "review");
+        let replayed = match state.effects.get(&once) {
+            Some(Effect::Review(changed)) => Some(*changed),
+            _ => None,
+        };
+        let Some(entry) = state.entries.get_mut(&normalize_code(&review.code)) else {
+            return Err(StoreError::NoSuchEntry);
+        };
+        if let Some(changed) = replayed {
+            return Ok(Reviewed {
+                entry: entry.clone(),
+                changed,
+            });
+        }
+        let status = if review.approve {
+            ReviewStatus::Approved
+        } else {
+            ReviewStatus::Rejected
+        };
+        let changed = entry.status != status;
+        if changed {
+            // An entry enters the ranking at its approval time.
+            if review.approve {
+                entry.score_reached_at = Some(review.now);
+            }
+            entry.status = status;
+            entry.reason = review.reason.clone();
+            entry.reviewer = Some(review.reviewer.clone());
+            entry.reviewed_at = Some(review.now);
+        }
+        let entry = entry.clone();
+        state.effects.insert(once, Effect::Review(changed));
+        Ok(Reviewed { entry, changed })
+    }
+
+    async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
+        let state = self.state()?;
+        Ok(state.sorted_entries(
+            |e| e.submitter == submitter_or_entrant || e.entrant_id == submitter_or_entrant,
+            true,
+        ))
+    }
+
+    async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>> {
+        let state = self.state()?;
+        Ok(State::per_union(
+            state
+                .entries
+                .values()
+                .filter(|e| e.track == track && e.status == ReviewStatus::Approved)
+                .map(|e| (e.union_code.as_str(), 1)),
+        ))
+    }
+
+    async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
+        let mut state = self.state()?;
+        let code = normalize_code(&give.entry_code);
+        let Some(entry) = state.entries.get(&code) else {
+            return Err(StoreError::NoSuchEntry);
+        };
+        let once = (give.callback_key.clone(), "give");
+        if let Some(Effect::Give {
+            granted,
+            used_today,
+        }) = state.effects.get(&once)
+        {
+            // Given before under this key: its first outcome, the score as it stands.
+            return Ok(GiveOutcome {
+                granted: to_u32(*granted),
+                used_today: to_u32(*used_today),
+                entry_score: entry.score,
+            });
+        }
+        if entry.status != ReviewStatus::Approved {
+            return Err(StoreError::NotApproved);
+        }
+        let score = entry.score;
+        let (scope, limit) = match give.limit {
+            DailyLimit::PerWorkPerDay(n) => (code.clone(), i64::from(n)),
+            DailyLimit::PerMemberPerDay(n) => (String::new(), i64::from(n)),
+        };
+        let key = (give.member.clone(), give.day, give.track.clone(), scope);
+        // The counter exists from the first give to an approved entry, granted or not.
+        let used = state.usage.entry(key).or_insert(0);
+        let granted = i64::from(give.amount).min(limit - *used).max(0);
+        *used += granted;
+        let used_today = *used;
+        state.effects.insert(
+            once,
+            Effect::Give {
+                granted,
+                used_today,
+            },
+        );
+        let mut entry_score = score;
+        if granted > 0 {
+            if let Some(entry) = state.entries.get_mut(&code) {
+                entry.score += granted;
+                entry.score_reached_at = Some(give.now);
+                entry_score = entry.score;
+            }
+            state.audit.push(AuditEvent {
+                at: give.now,
+                actor: give.member.clone(),
+                action: give.action.clone(),
+                subject: code,
+                detail: format!("granted={granted} used_today={used_today}"),
+                callback_key: Some(give.callback_key.clone()),
+            });
+        }
+        Ok(GiveOutcome {
+            granted: to_u32(granted),
+            used_today: to_u32(used_today),
+            entry_score,
+        })
+    }
+
+    async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {
+        let mut state = self.state()?;
+        let once = (reading.callback_key.clone(), "reading");
+        if let Some(Effect::Reading(outcome)) = state.effects.get(&once) {
+            return Ok(outcome.clone());
+        }
+        let who = (reading.track.clone(), reading.member.clone());
+        let code = match state.reading_entries.get(&who) {
+            Some(code) => code.clone(),
+            None => {
+                // The member's linkless, approved entry, ranked from its first report.
+                let code = state.next_code(&reading.code_prefix);
+                let entry = EntryRecord {
+                    code: code.clone(),
+                    track: reading.track.clone(),
+                    entrant_kind: EntrantKind::Member,
+                    entrant_id: reading.member.clone(),
+                    submitter: reading.member.clone(),
+                    union_code: reading.union_code.clone(),
+                    link: String::new(),
+                    title: String::new(),
+                    status: ReviewStatus::Approved,
+                    reason: None,
+                    reviewer: None,
+                    submitted_at: reading.now,
+                    reviewed_at: None,
+                    score: 0,
+                    score_reached_at: Some(reading.now),
+                };
+                state.entries.insert(code.clone(), entry);
+                state.reading_entries.insert(who, code.clone());
+                code
+            }
+        };
+        let day = (reading.track.clone(), reading.member.clone(), reading.day);
+        let (minutes, counted) = state.reading_days.entry(day).or_insert((0, 0));
+        *minutes += i64::from(reading.minutes);
+        let minutes_today = *minutes;
+        let banded = scoring::points_for_minutes(&reading.bands, to_u32(minutes_today));
+        // Points never go down, even if the bands were changed to give fewer.
+        let points = i64::from(banded).max(*counted);
+        let added = points - *counted;
+        *counted = points;
+        let Some(entry) = state.entries.get_mut(&code) else {
+            return Err(StoreError::NoSuchEntry);
+        };
+        if added > 0 {
+            entry.score += added;
+            entry.score_reached_at = Some(reading.now);
+        }
+        let outcome = ReadingOutcome {
+            entry_code: code,
+            minutes_today: to_u32(minutes_today),
+            points_today: to_u32(points),
+            total_points: entry.score,
+        };
+        state.effects.insert(once, Effect::Reading(outcome.clone()));
+        Ok(outcome)
+    }
+
+    async fn usage(&self, member: &str, day: NaiveDate) -> StoreResult<Vec<UsageRow>> {
+        let state = self.state()?;
+        // The keys sort by member and day first, then by track and scope.
+        Ok(state
+            .usage
+            .iter()
+            .filter(|((who, on, _, _), _)| who == member && *on == day)
+            .map(|((_, _, track, scope), used)| UsageRow {
+                track: track.clone(),
+                entry_code: scope.clone(),
+                used: to_u32(*used),
+            })
+            .collect())
+    }
+
+    async fn top(&self, track: &str, n: u32) -> StoreResult<Vec<Ranked>> {
+        let mut ranking = self.state()?.ranking(track);
+        ranking.truncate(n as usize);
+        Ok(ranking)
+    }
+
+    async fn ranking(&self, track: &str) -> StoreResult<Vec<Ranked>> {
+        Ok(self.state()?.ranking(track))
+    }
+
+    async fn standings(&self, asks: &[StandingAsk]) -> StoreResult<Vec<Standing>> {
+        let state = self.state()?;
+        let mut rankings: HashMap<&str, Vec<Ranked>> = HashMap::new();
+        let mut standings = Vec::with_capacity(asks.len());
+        for ask in asks {
+            let ranking = rankings
+                .entry(ask.track.as_str())
+                .or_insert_with(|| state.ranking(&ask.track));
+            let ranked = ranking
+                .iter()
+                .find(|r| r.entry.entrant_kind == ask.kind && r.entry.entrant_id == ask.entrant)
+                .cloned();
+            let ahead = ranked.as_ref().and_then(|own| {
+                let mark = ask
+                    .marks
+                    .iter()
+                    .map(|m| u64::from(*m))
+                    .filter(|m| *m >= 1 && *m < own.place)
+                    .max()?;
+                ranking.get(usize::try_from(mark - 1).ok()?).cloned()
+            });
+            standings.push(Standing { ranked, ahead });
+        }
+        Ok(standings)
+    }
+
+    async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
+        let mut state = self.state()?;
+        let once = (report.callback_key.clone(), "report");
+        if state.effects.contains_key(&once) {
+            return Ok(());
+        }
+        state.reports.push(report.clone());
+        state.effects.insert(once, Effect::Report);
+        Ok(())
+    }
+
+    async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
+        let state = self.state()?;
+        Ok(State::per_union(
+            state
+                .reports
+                .iter()
+                .filter(|r| r.metric == metric)
+                .map(|r| (r.union_code.as_str(), r.amount)),
+        ))
+    }
+
+    async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        let mut state = self.state()?;
+        // Once per callback key and action.
+        let seen = event.callback_key.is_some()
+            && state
+                .audit
+                .iter()
+                .any(|e| e.callback_key == event.callback_key && e.action == event.action);
+        if !seen {
+            state.audit.push(event.clone());
+        }
+        Ok(())
+    }
+
+    async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>> {
+        let state = self.state()?;
+        Ok(state
+            .audit
+            .iter()
+            .zip(1i64..)
+            .filter(|(_, id)| *id > after)
+            .take(limit as usize)
+            .map(|(event, id)| (id, event.clone()))
+            .collect())
+    }
+
+    async fn dialogue(&self, chat: &str, user: &str) -> StoreResult<Option<DialogueRecord>> {
+        let key = (chat.to_owned(), user.to_owned());
+        Ok(self.state()?.dialogues.get(&key).cloned())
+    }
+
+    async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()> {
+        let key = (dialogue.chat.clone(), dialogue.user.clone());
+        self.state()?.dialogues.insert(key, dialogue.clone());
+        Ok(())
+    }
+
+    async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()> {
+        let key = (chat.to_owned(), user.to_owned());
+        self.state()?.dialogues.remove(&key);
+        Ok(())
+    }
+
+    async fn groups(&self) -> StoreResult<Vec<GroupRecord>> {
+        Ok(self.state()?.groups.values().cloned().collect())
+    }
+
+    async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        if state.pushes.iter().any(|queued| queued.key == push.key) {
+            return Ok(false);
+        }
+        state.pushes.push(push.clone());
+        Ok(true)
+    }
+}

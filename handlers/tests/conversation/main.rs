@@ -1,0 +1,20 @@
+//! Conversation tests: `Conversation::handle` against a `MemoryStore` and a fixed clock, one
+//! module per feature.
+
+// Helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod broadcast;
+mod entries;
+mod help;
+mod privacy_rule;
+mod progress;
+mod reading;
+mod register;
+mod retries;
+mod stages;
+mod standing;
+mod store_failure;
+mod support;
+mod turn_report;
+mod voting;
