@@ -1,5 +1,7 @@
 //! Logging setup: structured `tracing` output on stderr, human-readable or JSON (`[log]`).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
@@ -13,6 +15,8 @@ pub fn init(settings: &LogSettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a journal or a log file gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -18,6 +18,7 @@
 mod fan_out;
 mod outbox_view;
 mod verdict;
+mod vote_burst;
 
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
@@ -31,6 +32,7 @@ use crate::harness::background::{at, delivery_counts, Harness};
 use crate::harness::{postgres, Backend};
 use fan_out::{Instances, Rig};
 use verdict::{Verdict, Window};
+use vote_burst::Survivor;
 
 /// Officer nudges queued at once, one per officer.
 const FAN_OUT: usize = 1_000;
@@ -78,6 +80,43 @@ async fn a_killed_serve_process_is_finished_by_a_restarted_one_on_postgres() {
 async fn two_serve_processes_on_postgres_send_once_and_survive_a_kill() {
     if let Some(backend) = postgres() {
         kill_mid_fan_out(backend, Instances::TwoFromTheStart).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn votes_survive_a_serve_process_killed_mid_burst_on_sqlite() {
+    vote_bursts(Backend::Sqlite, Survivor::Restarted, 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn votes_survive_a_serve_process_killed_mid_burst_on_postgres() {
+    if let Some(backend) = postgres() {
+        vote_bursts(backend, Survivor::Restarted, 4).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn votes_survive_one_of_two_serve_processes_killed_mid_burst_on_postgres() {
+    if let Some(backend) = postgres() {
+        vote_bursts(backend, Survivor::SecondInstance, 4).await;
+    }
+}
+
+/// `rounds` vote bursts, each killed at a random point (`RALLYBOT_CRASH_ROUNDS` runs more).
+async fn vote_bursts(backend: Backend, survivor: Survivor, rounds: usize) {
+    let rounds = std::env::var("RALLYBOT_CRASH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(rounds);
+    for n in 0..rounds {
+        let round = vote_burst::round(backend, survivor, &format!("burst{n}")).await;
+        println!(
+            "vote burst {n} on {} ({survivor:?}): killed after {} answers, {} retried, every \
+             vote counted once",
+            backend.name(),
+            round.killed_after,
+            round.retried,
+        );
     }
 }
 

@@ -4,11 +4,12 @@
 -- unanswered and the command never run.
 
 -- One row per (message, kind of write): the first outcome, which a retry gets back instead of
--- writing again. Kept as long as the replies (24 h).
+-- writing again. Kept as long as the replies (24 h of real time, whatever the campaign clock
+-- says: a rehearsal moves that one), so the time is the database's own.
 CREATE TABLE effects (
     callback_key TEXT NOT NULL,
     kind         TEXT NOT NULL,
-    at           TIMESTAMPTZ NOT NULL,
+    at           TIMESTAMPTZ NOT NULL DEFAULT now(),
     outcome      TEXT NOT NULL,
     PRIMARY KEY (callback_key, kind)
 );

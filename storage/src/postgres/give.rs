@@ -33,8 +33,8 @@ pub(super) async fn give(pool: &PgPool, give: &Give) -> Attempt<GiveOutcome> {
                last_granted = GREATEST(0, LEAST($5, $6 - daily_usage.used)) \
             RETURNING used, last_granted \
          ), effect AS ( \
-            INSERT INTO effects (callback_key, kind, at, outcome) \
-            SELECT $10, 'give', $8, json_build_array(last_granted, used)::text FROM counted \
+            INSERT INTO effects (callback_key, kind, outcome) \
+            SELECT $10, 'give', json_build_array(last_granted, used)::text FROM counted \
          ), ledgered AS ( \
             INSERT INTO ledger (track, member, entry_code, amount, at, callback_key) \
             SELECT $3, $1, $7, last_granted, $8, $10 FROM counted WHERE last_granted > 0 \

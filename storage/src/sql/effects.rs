@@ -3,13 +3,14 @@
 //! its outcome there before committing. A retry of the message finds the outcome and writes
 //! nothing; a twin running at the same time waits on the claim (the insert waits for the first
 //! transaction) and then finds it, or claims afresh if the first rolled back.
-//! Gives do the same inside their backend's own statement.
+//! Gives do the same inside their backend's own statement. A row's time is the database's own
+//! clock: effects expire with the callback replies on real time, whatever the campaign clock
+//! (which a rehearsal moves) says.
 
-use rallybot_handlers::store::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::dialect::{stamp, Conn};
+use super::dialect::Conn;
 use crate::failure::Attempt;
 
 /// What claiming a write found.
@@ -24,15 +25,13 @@ pub(super) async fn claim<T: DeserializeOwned>(
     conn: &mut Conn,
     callback_key: &str,
     kind: &str,
-    now: Timestamp,
 ) -> Attempt<Claim<T>> {
     let claimed = sqlx::query(
-        "INSERT INTO effects (callback_key, kind, at, outcome) VALUES ($1, $2, $3, '') \
+        "INSERT INTO effects (callback_key, kind, outcome) VALUES ($1, $2, '') \
          ON CONFLICT (callback_key, kind) DO NOTHING",
     )
     .bind(callback_key)
     .bind(kind)
-    .bind(stamp(now))
     .execute(&mut *conn)
     .await?;
     if claimed.rows_affected() == 1 {

@@ -28,7 +28,7 @@ async fn next_code(conn: &mut Conn, prefix: &str) -> Attempt<String> {
 pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> {
     let mut tx = begin_write(pool).await?;
     let key = &new.callback_key;
-    if let Claim::Done(code) = effects::claim::<String>(&mut tx, key, "submit", new.now).await? {
+    if let Claim::Done(code) = effects::claim::<String>(&mut tx, key, "submit").await? {
         return get(&mut tx, &code)
             .await?
             .ok_or_else(|| StoreError::NoSuchEntry.into());
@@ -133,7 +133,7 @@ pub(super) async fn pending(pool: &Pool, limit: u32) -> Attempt<Vec<EntryRecord>
 pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<Reviewed> {
     let mut tx = begin_write(pool).await?;
     let key = &review.callback_key;
-    let claim = effects::claim::<bool>(&mut tx, key, "review", review.now).await?;
+    let claim = effects::claim::<bool>(&mut tx, key, "review").await?;
     // Where rows can be locked, the lock orders this review with concurrent gives to the
     // same entry.
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1{FOR_UPDATE}");

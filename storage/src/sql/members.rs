@@ -13,8 +13,7 @@ pub(super) async fn register(
     callback_key: &str,
 ) -> Attempt<RegisterOutcome> {
     let mut tx = begin_write(pool).await?;
-    let now = member.registered_at;
-    if let Claim::Done(outcome) = effects::claim(&mut tx, callback_key, "register", now).await? {
+    if let Claim::Done(outcome) = effects::claim(&mut tx, callback_key, "register").await? {
         return Ok(outcome);
     }
     let inserted = sqlx::query(

@@ -10,7 +10,7 @@ use crate::failure::Attempt;
 pub(super) async fn add_report(pool: &Pool, report: &NewReport) -> Attempt<()> {
     let mut tx = begin_write(pool).await?;
     let key = &report.callback_key;
-    if let Claim::Done(()) = effects::claim(&mut tx, key, "report", report.now).await? {
+    if let Claim::Done(()) = effects::claim(&mut tx, key, "report").await? {
         return Ok(());
     }
     sqlx::query(

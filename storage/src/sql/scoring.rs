@@ -49,7 +49,7 @@ async fn add_score(conn: &mut Conn, scored: &Scored<'_>) -> Attempt<i64> {
 pub(super) async fn add_reading(pool: &Pool, reading: &Reading) -> Attempt<ReadingOutcome> {
     let mut tx = begin_write(pool).await?;
     let key = &reading.callback_key;
-    if let Claim::Done(outcome) = effects::claim(&mut tx, key, "reading", reading.now).await? {
+    if let Claim::Done(outcome) = effects::claim(&mut tx, key, "reading").await? {
         return Ok(outcome);
     }
     // Two first reports must not both create the reading entry.

@@ -59,8 +59,8 @@ BEGIN
         ON CONFLICT (member, day, track, entry_code) DO UPDATE SET
             used = used + excluded.used, last_granted = excluded.last_granted;
 
-    INSERT INTO effects (callback_key, kind, at, outcome)
-        SELECT callback_key, 'give', at, json_array(granted, used + granted) FROM give_batch
+    INSERT INTO effects (callback_key, kind, outcome)
+        SELECT callback_key, 'give', json_array(granted, used + granted) FROM give_batch
         WHERE seq = NEW.seq AND status = 'approved' AND replayed = 0;
 
     INSERT INTO ledger (track, member, entry_code, amount, at, callback_key)

@@ -1,6 +1,9 @@
 //! Callback replies: recorded and read back in batches, the last reply of a key kept, and
 //! forgotten with the once-per-message effects after the retention.
 
+use chrono::Duration;
+use rallybot_handlers::clock::{Clock, SystemClock};
+
 use crate::fixtures::{approved_votes, at, day, vote, Shared, Whole};
 
 fn keys(names: &[&str]) -> Vec<String> {
@@ -40,23 +43,30 @@ pub async fn replies_are_recorded_and_read_back_in_batches(store: Whole) {
     );
 }
 
+/// Replies and effects expire on real time (the database's clock for effects; the bot passes
+/// the real time for replies), whatever time the campaign's records carry.
 pub async fn purging_forgets_old_replies_and_effects(store: Whole) {
+    let now = SystemClock.now();
+    let old = now - Duration::hours(30);
+    let recent = now + Duration::hours(1);
     store
-        .record_callback_replies(&answered(&[("old-1", "旧的回复"), ("old-2", "")]), at(0))
+        .record_callback_replies(&answered(&[("old-1", "旧的回复"), ("old-2", "")]), old)
         .await
         .unwrap();
     store
-        .record_callback_replies(&answered(&[("new-1", "新的回复")]), at(100))
+        .record_callback_replies(&answered(&[("new-1", "新的回复")]), recent)
         .await
         .unwrap();
     let domain: Shared = store.clone();
     let entry = &approved_votes(&domain, 1, at(0)).await[0];
+    // Campaign time years ago: the effect is still recent by the database's clock.
     let mut give = vote("voter", &entry.code, 1, day(0), at(0));
     give.callback_key = "old-1".to_owned();
     store.give(&give).await.unwrap();
 
-    assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 2);
-    assert_eq!(store.purge_callbacks(at(100)).await.unwrap(), 0);
+    let a_day_ago = now - Duration::hours(24);
+    assert_eq!(store.purge_callbacks(a_day_ago).await.unwrap(), 2);
+    assert_eq!(store.purge_callbacks(a_day_ago).await.unwrap(), 0);
     assert_eq!(
         store
             .callback_replies(&keys(&["old-1", "old-2", "new-1"]))
@@ -64,7 +74,11 @@ pub async fn purging_forgets_old_replies_and_effects(store: Whole) {
             .unwrap(),
         vec![None, None, Some("新的回复".to_owned())]
     );
-    // The give's once-per-message record went too: the key counts as new again.
+    // The effect made just now is kept: a retry still replays.
+    let outcome = store.give(&give).await.unwrap();
+    assert_eq!((outcome.granted, outcome.used_today), (1, 1));
+    // Once it is older than the retention it goes too, and the key counts as new again.
+    store.purge_callbacks(recent).await.unwrap();
     let outcome = store.give(&give).await.unwrap();
     assert_eq!((outcome.granted, outcome.used_today), (1, 2));
 }

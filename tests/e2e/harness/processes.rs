@@ -23,6 +23,7 @@ pub const RALLYBOT: &str = env!("CARGO_BIN_EXE_rallybot_under_test");
 pub struct Processes {
     config: PathBuf,
     database: Scratch,
+    settings: Settings,
 }
 
 impl Processes {
@@ -41,7 +42,16 @@ impl Processes {
         configure(&mut settings, database.dir());
         let config = database.dir().join("rallybot.toml");
         std::fs::write(&config, config_file(&settings)).expect("write the config");
-        Processes { config, database }
+        Processes {
+            config,
+            database,
+            settings,
+        }
+    }
+
+    /// The settings the config file holds.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The database the processes share.
@@ -150,6 +160,28 @@ impl Serve {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the process serves and returns its base URL (`http://127.0.0.1:<port>`,
+    /// from the `serving` log line, since the config asks for port 0).
+    pub fn base_url(&mut self, limit: Duration) -> String {
+        assert!(
+            self.wait_for_log("serving", limit),
+            "{} did not start serving:\n{}",
+            self.name,
+            self.log_text()
+        );
+        let log = self.log_text();
+        let addr = log
+            .lines()
+            .filter(|line| line.contains("serving"))
+            .find_map(|line| {
+                let from = line.find("addr=")? + "addr=".len();
+                let rest = &line[from..];
+                Some(rest.split_whitespace().next()?.trim_matches('"').to_owned())
+            })
+            .unwrap_or_else(|| panic!("no address in the serving line of {}:\n{log}", self.name));
+        format!("http://{addr}")
     }
 }
 
