@@ -23,6 +23,7 @@ mod outbox;
 mod ranking;
 mod records;
 mod scoring;
+mod upgrade;
 
 /// Declares a suite of cases for both backends: each opens its database the `$opening` way
 /// and is given `db.$given()` (the store, or the whole target for the lock cases).
@@ -67,6 +68,7 @@ contract! {
     members::registrations_are_counted_per_union,
     entries::codes_are_allocated_per_track_in_order,
     entries::a_link_enters_a_track_once,
+    entries::variants_of_a_link_enter_a_track_once,
     entries::entries_created_approved_rank_at_once,
     entries::pending_entries_come_oldest_first,
     entries::review_approves_or_rejects,
