@@ -21,7 +21,7 @@ fn approved_entry() -> NewEntry {
         entrant_id: "author".to_owned(),
         submitter: "author".to_owned(),
         union_code: "U1".to_owned(),
-        link: Link::parse("https://a.example/1").unwrap(),
+        link: Link::parse("https://a.example/1").expect("a valid link"),
         title: "title".to_owned(),
         status: ReviewStatus::Approved,
         now: token().expires_at,
