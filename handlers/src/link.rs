@@ -691,7 +691,9 @@ mod tests {
                 let bytes = path.as_bytes();
                 let mut at = 0;
                 while at < bytes.len() && !bytes[at].is_ascii_alphabetic() {
-                    at += if bytes[at] == b'%' { 3 } else { 1 };
+                    let escape =
+                        bytes[at] == b'%' && bytes.get(at + 1..at + 3).and_then(hex_byte).is_some();
+                    at += if escape { 3 } else { 1 };
                 }
                 if at < bytes.len() {
                     let letter = bytes[at];
