@@ -1,7 +1,5 @@
 //! Entries: `提交` (with the link rules), `我的`, and the reviewers' `审核` and `待审`.
 
-use url::Url;
-
 use super::text::{self, fit, short, status, titled, track_name};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track, TrackMatch};
@@ -132,10 +130,7 @@ impl Conversation {
             }
             Err(e) => return Err(e),
         };
-        let host = Url::parse(&entry.link)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+        let host = new.link.host();
         self.audit(
             turn,
             "submit",
