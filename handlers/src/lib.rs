@@ -6,6 +6,7 @@ pub mod clock;
 pub mod command;
 pub mod conversation;
 pub mod identity;
+pub mod link;
 pub mod privacy;
 pub mod quota;
 pub mod scoring;

@@ -38,6 +38,8 @@ pub enum StorageError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot fill in the comparison keys of entry links (migration 0005): {0}")]
+    LinkKeys(#[source] rallybot_handlers::store::StoreError),
     #[error(
         "another rallybot process is serving {} already (lock {} is held). \
          Run one `serve` per SQLite file, or use PostgreSQL for several instances.",

@@ -233,6 +233,7 @@ mod tests {
     }
 
     use chrono::NaiveDate;
+    use rallybot_handlers::link::Link;
     use rallybot_handlers::store::*;
 
     use super::*;
@@ -317,7 +318,7 @@ mod tests {
                 entrant_id: author.into(),
                 submitter: author.into(),
                 union_code: "hrb".into(),
-                link: format!("https://{track}.example/{author}"),
+                link: Link::parse(&format!("https://{track}.example/{author}")).unwrap(),
                 title: format!("{author} 的作品"),
                 status: ReviewStatus::Pending,
                 now,

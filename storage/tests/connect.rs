@@ -2,6 +2,7 @@
 //! use and kept across reopening, migrations that can run twice.
 
 use chrono::{TimeZone, Utc};
+use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{DailyLimit, EntrantKind, Give, NewEntry, ReviewStatus};
 use rallybot_storage::{Backend, StorageError, TokenRecord};
 
@@ -20,7 +21,7 @@ fn approved_entry() -> NewEntry {
         entrant_id: "author".to_owned(),
         submitter: "author".to_owned(),
         union_code: "U1".to_owned(),
-        link: "https://a.example/1".to_owned(),
+        link: Link::parse("https://a.example/1").expect("a valid link"),
         title: "title".to_owned(),
         status: ReviewStatus::Approved,
         now: token().expires_at,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use rallybot_handlers::campaign::Audience;
+use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{EntrantKind, NewEntry, NewReport, ReviewStatus};
 use rallybot_storage::PushStatus;
 
@@ -113,7 +114,7 @@ async fn season(backend: Backend, step: Duration) {
             entrant_id: "worker01".into(),
             submitter: "worker01".into(),
             union_code: "hrb".into(),
-            link: "https://example.org/video/1".into(),
+            link: Link::parse("https://example.org/video/1").unwrap(),
             title: "红歌联唱".into(),
             status: ReviewStatus::Approved,
             now: h.now(),

@@ -1,53 +1,22 @@
 //! Entries: `提交` (with the link rules), `我的`, and the reviewers' `审核` and `待审`.
 
-use url::Url;
-
 use super::text::{self, fit, short, status, titled, track_name};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track, TrackMatch};
 use crate::command::Decision;
 use crate::identity::EntryCode;
+use crate::link::{Link, LinkProblem};
 use crate::store::{NewEntry, NewPush, PushTarget, Review, ReviewStatus, StoreError};
 
-/// Longest link accepted, in bytes.
-pub const MAX_LINK_BYTES: usize = 1024;
 /// Titles are kept short: they appear in lists.
 const MAX_TITLE_CHARS: usize = 40;
 
-/// Why a link was refused; the message is shown to the worker.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LinkProblem {
-    #[error("链接不完整，请复制以 http:// 或 https:// 开头的完整链接")]
-    Malformed,
-    #[error("只接受 http:// 或 https:// 开头的链接")]
-    Scheme,
-    #[error("链接太长（最多 1024 个字符）")]
-    TooLong,
-    #[error("链接里不能带用户名或密码")]
-    UserInfo,
-    #[error("这个赛道只接受以下网站的链接：{0}")]
-    Host(String),
-}
-
-/// Checks a link against SPEC §5 and returns it in normal form (what duplicates are compared on).
-pub fn check_link(link: &str, track: &Track) -> Result<String, LinkProblem> {
-    let link = link.trim();
-    if link.len() > MAX_LINK_BYTES {
-        return Err(LinkProblem::TooLong);
-    }
-    let url = Url::parse(link).map_err(|_| LinkProblem::Malformed)?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(LinkProblem::Scheme);
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(LinkProblem::UserInfo);
-    }
-    let host = url
-        .host_str()
-        .ok_or(LinkProblem::Malformed)?
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+/// Checks a link against SPEC §5 and the track's `link_hosts`; the `Link` carries the key
+/// duplicates are compared on.
+pub fn check_link(link: &str, track: &Track) -> Result<Link, LinkProblem> {
+    let link = Link::parse(link)?;
     if !track.link_hosts.is_empty() {
+        let host = link.host();
         let allowed = track.link_hosts.iter().any(|allowed| {
             let allowed = allowed.trim_start_matches('.').to_ascii_lowercase();
             host == allowed || host.ends_with(&format!(".{allowed}"))
@@ -56,11 +25,7 @@ pub fn check_link(link: &str, track: &Track) -> Result<String, LinkProblem> {
             return Err(LinkProblem::Host(track.link_hosts.join("、")));
         }
     }
-    let normal = url.to_string();
-    if normal.len() > MAX_LINK_BYTES {
-        return Err(LinkProblem::TooLong);
-    }
-    Ok(normal)
+    Ok(link)
 }
 
 /// How others score an entry of this track, as a command: `投票 A0017`.
@@ -160,18 +125,12 @@ impl Conversation {
         };
         let entry = match self.store.submit_entry(&new).await {
             Ok(entry) => entry,
-            Err(StoreError::DuplicateLink) => {
-                return Ok(format!(
-                    "这个链接已经在{}提交过了，同一作品不能重复提交。发送「我的」可以查看已提交的作品。",
-                    track_name(track)
-                ))
+            Err(StoreError::DuplicateLink { code }) => {
+                return self.already_entered(turn, track, &code).await
             }
             Err(e) => return Err(e),
         };
-        let host = Url::parse(&entry.link)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+        let host = new.link.host();
         self.audit(
             turn,
             "submit",
@@ -188,6 +147,36 @@ impl Conversation {
             entry.code,
             score_hint(track, &entry.code)
         ))
+    }
+
+    /// Refuses a second entry of one work, naming the entry that has it with what `查看` shows
+    /// anyone (code, title, status), and nothing of who submitted it.
+    async fn already_entered(&self, turn: &Turn<'_>, track: &Track, code: &str) -> Answer {
+        let Some(entry) = self.store.entry(code).await? else {
+            return Ok(format!(
+                "这个作品已经在{}提交过了（作品号 {code}），同一作品不能重复提交。",
+                track_name(track)
+            ));
+        };
+        let named = format!(
+            "{}{}（{}）",
+            entry.code,
+            titled(&entry, 20),
+            status(entry.status)
+        );
+        let own = entry.submitter == turn.caller.userid || entry.entrant_id == turn.caller.userid;
+        Ok(if own {
+            format!(
+                "你已经在{}提交过这个作品：{named}。同一作品只能提交一次，发送「我的」可以查看已提交的作品。",
+                track_name(track)
+            )
+        } else {
+            format!(
+                "这个作品已经在{}提交过了：{named}。同一作品只能提交一次；发送「查看 {}」可以查看它。",
+                track_name(track),
+                entry.code
+            )
+        })
     }
 
     pub(super) fn register_first(&self) -> String {
@@ -436,11 +425,13 @@ mod tests {
     fn links_follow_the_rules() {
         let any = track(&[]);
         assert_eq!(
-            check_link("https://mp.weixin.qq.com/s/abc", &any).unwrap(),
+            check_link("https://mp.weixin.qq.com/s/abc", &any)
+                .unwrap()
+                .as_str(),
             "https://mp.weixin.qq.com/s/abc"
         );
         assert_eq!(
-            check_link("HTTP://Example.ORG", &any).unwrap(),
+            check_link("HTTP://Example.ORG", &any).unwrap().as_str(),
             "http://example.org/"
         );
         assert_eq!(

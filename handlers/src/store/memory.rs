@@ -10,7 +10,7 @@
 //! [`MemoryStore::add_group`]; what the conversation queued reads back with
 //! [`MemoryStore::pushes`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::NaiveDate;
@@ -52,8 +52,8 @@ struct State {
     sequences: HashMap<String, i64>,
     /// By (upper-case) code.
     entries: BTreeMap<String, EntryRecord>,
-    /// (track, link) of every submitted entry: a link enters a track once.
-    links: BTreeSet<(String, String)>,
+    /// (track, link key) → code of every submitted entry: a work enters a track once.
+    links: HashMap<(String, String), String>,
     /// (track, member) → the code of the member's linkless reading entry in a points track.
     reading_entries: HashMap<(String, String), String>,
     /// (track, member, day) → (minutes, points counted).
@@ -206,10 +206,10 @@ impl Store for MemoryStore {
                 .cloned()
                 .ok_or(StoreError::NoSuchEntry);
         }
-        let link = (entry.track.clone(), entry.link.clone());
+        let link = (entry.track.clone(), entry.link.key().to_owned());
         // Refused before a number is handed out, as a rolled-back transaction gives it back.
-        if state.links.contains(&link) {
-            return Err(StoreError::DuplicateLink);
+        if let Some(code) = state.links.get(&link) {
+            return Err(StoreError::DuplicateLink { code: code.clone() });
         }
         let code = state.next_code(&entry.code_prefix);
         let record = EntryRecord {
@@ -219,7 +219,7 @@ impl Store for MemoryStore {
             entrant_id: entry.entrant_id.clone(),
             submitter: entry.submitter.clone(),
             union_code: entry.union_code.clone(),
-            link: entry.link.clone(),
+            link: entry.link.as_str().to_owned(),
             title: entry.title.clone(),
             status: entry.status,
             reason: None,
@@ -229,7 +229,7 @@ impl Store for MemoryStore {
             score: 0,
             score_reached_at: (entry.status == ReviewStatus::Approved).then_some(entry.now),
         };
-        state.links.insert(link);
+        state.links.insert(link, code.clone());
         state.entries.insert(code.clone(), record.clone());
         state.effects.insert(once, Effect::Submit(code));
         Ok(record)

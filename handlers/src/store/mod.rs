@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 
+use crate::link::Link;
+
 pub type Timestamp = DateTime<Utc>;
 
 /// Errors a store reports. Domain conflicts are variants; everything else is `Backend`.
@@ -26,8 +28,9 @@ pub type Timestamp = DateTime<Utc>;
 pub enum StoreError {
     #[error("this ID number is already registered by another user")]
     IdNumberTaken,
-    #[error("this link was already entered in this track")]
-    DuplicateLink,
+    /// The same work (by `Link::key`) is entry `code` of the track already.
+    #[error("this link was already entered in this track, as {code}")]
+    DuplicateLink { code: String },
     #[error("no such entry")]
     NoSuchEntry,
     #[error("entry is not approved")]
@@ -117,7 +120,8 @@ pub struct NewEntry {
     pub submitter: String,
     /// The union the entry counts for in quotas (the member's union, or the unit itself).
     pub union_code: String,
-    pub link: String,
+    /// Shown as entered; unique per track by its key.
+    pub link: Link,
     pub title: String,
     /// Entries of `points` tracks are created approved; everything else starts pending.
     pub status: ReviewStatus,
@@ -388,8 +392,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 
     // entries
-    /// Creates an entry with the next code of its track. Same link twice in a track →
-    /// `DuplicateLink`. Once per `callback_key`: a retry gets the entry the first created.
+    /// Creates an entry with the next code of its track. A link with the key of one already in
+    /// the track → `DuplicateLink` naming that entry. Once per `callback_key`: a retry gets the
+    /// entry the first created.
     async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord>;
     /// Case-insensitive lookup by code.
     async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>>;

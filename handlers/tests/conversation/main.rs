@@ -7,6 +7,7 @@
 mod broadcast;
 mod entries;
 mod help;
+mod links;
 mod privacy_rule;
 mod progress;
 mod reading;

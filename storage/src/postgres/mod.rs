@@ -50,11 +50,16 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Applies the migrations, then fills in what they could not compute in SQL.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(StorageError::Migrate)
+            .map_err(StorageError::Migrate)?;
+        retrying(|| sql::link_keys::backfill(&self.pool))
+            .await
+            .map_err(StorageError::LinkKeys)?;
+        Ok(())
     }
 
     /// Reads and writes share the one pool.

@@ -38,9 +38,9 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
     let reached_at = approved.then_some(new.now);
     let inserted = sqlx::query(
         "INSERT INTO entries (code, track, entrant_kind, entrant_id, submitter, union_code, \
-         link, title, status, submitted_at, score, score_reached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) \
-         ON CONFLICT (track, link) DO NOTHING",
+         link, link_key, title, status, submitted_at, score, score_reached_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) \
+         ON CONFLICT (track, link_key) DO NOTHING",
     )
     .bind(&code)
     .bind(&new.track)
@@ -48,7 +48,8 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
     .bind(&new.entrant_id)
     .bind(&new.submitter)
     .bind(&new.union_code)
-    .bind(&new.link)
+    .bind(new.link.as_str())
+    .bind(new.link.key())
     .bind(&new.title)
     .bind(new.status.as_str())
     .bind(stamp(new.now))
@@ -56,7 +57,16 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(StoreError::DuplicateLink.into());
+        // The conflicting entry is committed (an insert waits for a concurrent one of the
+        // same key to finish), so this statement sees it. Dropping the transaction gives the
+        // number back.
+        let code: String =
+            sqlx::query_scalar("SELECT code FROM entries WHERE track = $1 AND link_key = $2")
+                .bind(&new.track)
+                .bind(new.link.key())
+                .fetch_one(&mut *tx)
+                .await?;
+        return Err(StoreError::DuplicateLink { code }.into());
     }
     effects::settle(&mut tx, key, "submit", &code).await?;
     tx.commit().await?;
@@ -67,7 +77,7 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
         entrant_id: new.entrant_id.clone(),
         submitter: new.submitter.clone(),
         union_code: new.union_code.clone(),
-        link: new.link.clone(),
+        link: new.link.as_str().to_owned(),
         title: new.title.clone(),
         status: new.status,
         reason: None,

@@ -20,6 +20,7 @@ mod chats;
 mod effects;
 mod entries;
 mod instances;
+pub(super) mod link_keys;
 mod members;
 mod outbox;
 mod ranking;

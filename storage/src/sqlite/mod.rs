@@ -27,6 +27,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use crate::failure::retrying;
 use crate::read_cache::ReadCache;
 use crate::StorageError;
 use checkpoint::Checkpointer;
@@ -139,9 +140,10 @@ impl SqliteStore {
         })
     }
 
-    /// Applies the migrations on the writer connection. Its batch trigger (`give_queue`) is
-    /// set aside meanwhile: SQLite checks every trigger when a migration alters a table, and
-    /// the trigger may name tables that only a later migration creates.
+    /// Applies the migrations on the writer connection, then fills in what they could not
+    /// compute in SQL. Its batch trigger (`give_queue`) is set aside meanwhile: SQLite checks
+    /// every trigger when a migration alters a table, and the trigger may name tables that
+    /// only a later migration creates.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let mut conn = self.writer.acquire().await.map_err(StorageError::Connect)?;
         sqlx::query(give_queue::TEARDOWN)
@@ -156,7 +158,13 @@ impl SqliteStore {
             .execute(&mut *conn)
             .await
             .map_err(StorageError::Connect)?;
-        migrated
+        migrated?;
+        // The writer pool's one connection goes back before the backfill takes it.
+        drop(conn);
+        retrying(|| sql::link_keys::backfill(&self.writer))
+            .await
+            .map_err(StorageError::LinkKeys)?;
+        Ok(())
     }
 
     fn reader(&self) -> &SqlitePool {

@@ -164,7 +164,7 @@ pub async fn the_same_link_raced_enters_once(store: Shared) {
     let entered = outcomes.iter().filter(|o| o.is_ok()).count();
     let duplicates = outcomes
         .iter()
-        .filter(|o| matches!(o, Err(StoreError::DuplicateLink)))
+        .filter(|o| matches!(o, Err(StoreError::DuplicateLink { code }) if code == "A0001"))
         .count();
     assert_eq!((entered, duplicates), (1, 19));
     assert_eq!(outcomes.iter().flatten().next().unwrap().code, "A0001");

@@ -3,6 +3,7 @@
 use rallybot_handlers::store::{EntrantKind, ReviewStatus, StoreError};
 
 use crate::fixtures::{approval, approved, at, submission, Shared};
+use crate::scoring::reading;
 
 pub async fn codes_are_allocated_per_track_in_order(store: Shared) {
     let first = store
@@ -79,7 +80,10 @@ pub async fn a_link_enters_a_track_once(store: Shared) {
         ))
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::DuplicateLink), "{error:?}");
+    assert!(
+        matches!(error, StoreError::DuplicateLink { ref code } if code == "A0001"),
+        "{error:?}"
+    );
     // The refused submission did not use up a number.
     let next = store
         .submit_entry(&submission(
@@ -93,6 +97,107 @@ pub async fn a_link_enters_a_track_once(store: Shared) {
         .unwrap();
     assert_eq!(next.code, "A0002");
     assert_eq!(store.entries_of("lisi").await.unwrap().len(), 1);
+}
+
+/// Variants of one article's link, none of which is another work.
+const VARIANTS: &[&str] = &[
+    "http://mp.weixin.qq.com/s/Auyufp-tU1Ue",
+    "https://mp.weixin.qq.com./s/Auyufp-tU1Ue",
+    "https://mp.weixin.qq.com/s/Auyufp-tU1Ue#",
+    "https://mp.weixin.qq.com/s/Auyufp-tU1Ue#wechat_redirect",
+    "https://mp.weixin.qq.com/s/Auyufp-tU1Ue?",
+    "https://mp.weixin.qq.com/s/Auyufp-tU1Ue?from=timeline&isappinstalled=0",
+    "https://mp.weixin.qq.com/s/Auyufp-tU1Ue/",
+    "https://mp.weixin.qq.com//s/Auyufp-tU1Ue",
+    "https://mp.weixin.qq.com/s/%41uyufp-tU1Ue",
+];
+
+pub async fn variants_of_a_link_enter_a_track_once(store: Shared) {
+    let article = "https://mp.weixin.qq.com/s/Auyufp-tU1Ue";
+    let first = store
+        .submit_entry(&submission("votes", "A", "zhangsan", article, at(10)))
+        .await
+        .unwrap();
+    assert_eq!(first.link, article);
+    for (n, variant) in VARIANTS.iter().enumerate() {
+        let error = store
+            .submit_entry(&submission(
+                "votes",
+                "A",
+                &format!("user{n}"),
+                variant,
+                at(20),
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::DuplicateLink { ref code } if *code == first.code),
+            "{variant}: {error:?}"
+        );
+    }
+    // A variant entered first is the one named, and kept as typed.
+    let typed = "http://example.org/news//17/?from=timeline#top";
+    let other = store
+        .submit_entry(&submission("votes", "A", "lisi", typed, at(30)))
+        .await
+        .unwrap();
+    assert_eq!(other.link, typed);
+    assert_eq!(store.entry(&other.code).await.unwrap().unwrap().link, typed);
+    let error = store
+        .submit_entry(&submission(
+            "votes",
+            "A",
+            "wangwu",
+            "https://example.org/news/17",
+            at(40),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::DuplicateLink { ref code } if *code == other.code),
+        "{error:?}"
+    );
+    // Different articles are different entries, and the same one in another track is fine.
+    for (n, different) in [
+        "https://mp.weixin.qq.com/s/Auyufp-tU1Uf",
+        "https://mp.weixin.qq.com/s/auyufp-tu1ue",
+        "https://example.org/news/18",
+        "https://example.org/news/17?page=2",
+    ]
+    .iter()
+    .enumerate()
+    {
+        store
+            .submit_entry(&submission(
+                "votes",
+                "A",
+                &format!("other{n}"),
+                different,
+                at(50),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{different}: {e:?}"));
+    }
+    let elsewhere = store
+        .submit_entry(&submission("likes", "B", "zhangsan", VARIANTS[0], at(60)))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.code, "B0001");
+    // Refusals used up no numbers: A0001, A0002, then the four different articles.
+    assert_eq!(
+        store.entry("A0006").await.unwrap().unwrap().link,
+        "https://example.org/news/17?page=2"
+    );
+    assert!(store.entry("A0007").await.unwrap().is_none());
+    // Linkless reading entries never collide with each other.
+    store
+        .add_reading(&reading("reader1", 30, 0, 70))
+        .await
+        .unwrap();
+    store
+        .add_reading(&reading("reader2", 30, 0, 70))
+        .await
+        .unwrap();
 }
 
 pub async fn entries_created_approved_rank_at_once(store: Shared) {

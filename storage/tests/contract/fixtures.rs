@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{
     DailyLimit, EntrantKind, EntryRecord, Give, MemberRecord, NewEntry, Review, ReviewStatus,
     Store, Timestamp,
@@ -64,7 +65,7 @@ pub fn submission(
         entrant_id: entrant.to_owned(),
         submitter: entrant.to_owned(),
         union_code: "U1".to_owned(),
-        link: link.to_owned(),
+        link: Link::parse(link).unwrap(),
         title: format!("title of {link}"),
         status: ReviewStatus::Pending,
         now,

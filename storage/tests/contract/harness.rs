@@ -3,11 +3,16 @@
 //! `RALLYBOT_TEST_DATABASE_URL` is set), opened as commands open it or as `serve` does; or a
 //! fresh `MemoryStore`.
 
+use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use rallybot_handlers::store::{GroupRecord, MemoryStore, NewPush, Store};
 use rallybot_storage::scratch::Scratch;
 use rallybot_storage::Database;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
 
 pub use rallybot_storage::scratch::Kind;
 
@@ -166,4 +171,108 @@ impl Seeded {
             Plumbing::Memory(store) => store.pushes().unwrap(),
         }
     }
+}
+
+/// A scratch database of the schema an earlier release left (migrated up to a version), for
+/// the cases that check what upgrading does to the data it holds. Its rows are written with
+/// `raw`, as that release wrote them; `upgrade` then opens it as commands do, migrating the rest.
+pub struct Old {
+    raw: Raw,
+    scratch: Scratch,
+}
+
+/// A plain connection pool to a test database, beside the store.
+pub enum Raw {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Old {
+    pub async fn sqlite(version: i64) -> Old {
+        let scratch = Scratch::sqlite().unwrap();
+        let options = SqliteConnectOptions::from_str(scratch.url())
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        migrator("sqlite", version).await.run(&pool).await.unwrap();
+        Old {
+            raw: Raw::Sqlite(pool),
+            scratch,
+        }
+    }
+
+    /// `None` (after one notice on stderr) when no test server is configured.
+    pub async fn postgres(version: i64) -> Option<Old> {
+        let scratch = Scratch::postgres().await.unwrap()?;
+        let pool = PgPool::connect(scratch.url()).await.unwrap();
+        migrator("postgres", version)
+            .await
+            .run(&pool)
+            .await
+            .unwrap();
+        Some(Old {
+            raw: Raw::Postgres(pool),
+            scratch,
+        })
+    }
+
+    pub fn raw(&self) -> &Raw {
+        &self.raw
+    }
+
+    /// Opens the database with the store (as `open` does: migrating), keeping the raw pool.
+    pub async fn upgrade(self) -> (Db, Raw) {
+        (Db::open(self.scratch, Opening::Plain).await, self.raw)
+    }
+}
+
+impl Raw {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Raw::Sqlite(_) => Kind::Sqlite,
+            Raw::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    /// Runs statements (several, separated by `;`).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+            Raw::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+        }
+        .unwrap();
+    }
+
+    /// The rows of a query of two text columns, the second nullable.
+    pub async fn pairs(&self, sql: &str) -> Vec<(String, Option<String>)> {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            Raw::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        }
+        .unwrap()
+    }
+
+    pub async fn close(self) {
+        match self {
+            Raw::Sqlite(pool) => pool.close().await,
+            Raw::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The migrations of `backend` up to `version`, read from the crate's folder.
+async fn migrator(backend: &str, version: i64) -> Migrator {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut migrator = Migrator::new(folder).await.unwrap();
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|migration| migration.version <= version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator
 }

@@ -24,6 +24,7 @@ mod outbox;
 mod ranking;
 mod records;
 mod scoring;
+mod upgrade;
 
 /// One backend's module of a suite: each case opens its store with `$open` (an `Option`:
 /// `None` skips the case) and is given `store.$given()`; `$given` is the store (`domain` for the
@@ -81,6 +82,7 @@ contract! {
     members::registrations_are_counted_per_union,
     entries::codes_are_allocated_per_track_in_order,
     entries::a_link_enters_a_track_once,
+    entries::variants_of_a_link_enter_a_track_once,
     entries::entries_created_approved_rank_at_once,
     entries::pending_entries_come_oldest_first,
     entries::review_approves_or_rejects,

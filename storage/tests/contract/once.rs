@@ -68,7 +68,10 @@ pub async fn retried_writes_take_effect_once(store: Shared) {
     assert_eq!(retried, first, "the same entry, not a duplicate link");
     new.callback_key = "submit-2".to_owned();
     let error = store.submit_entry(&new).await.unwrap_err();
-    assert!(matches!(error, StoreError::DuplicateLink), "{error:?}");
+    assert!(
+        matches!(error, StoreError::DuplicateLink { ref code } if *code == first.code),
+        "{error:?}"
+    );
 
     let mut review = approval(&first.code, at(2));
     review.callback_key = "review-1".to_owned();

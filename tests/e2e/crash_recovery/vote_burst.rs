@@ -14,6 +14,7 @@ use rallybot::devtools::simulator::Simulator;
 use rallybot::http::callback::surface::Surface;
 use rallybot_handlers::campaign::{load_campaign, Campaign, EntrantKind, Rule};
 use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{MemberRecord, NewEntry, Review, ReviewStatus};
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -151,7 +152,7 @@ async fn seed(url: &str, campaign: &Campaign) -> String {
             entrant_id: "author".into(),
             submitter: "author".into(),
             union_code: union,
-            link: "https://mp.weixin.qq.com/s/crash-recovery".into(),
+            link: Link::parse("https://mp.weixin.qq.com/s/crash-recovery").expect("a link"),
             title: "崩溃恢复".into(),
             status: ReviewStatus::Pending,
             now,

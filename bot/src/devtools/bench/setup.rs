@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rallybot_handlers::campaign::{EntrantKind, Rule};
 use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{MemberRecord, NewEntry, Review, ReviewStatus, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -179,7 +180,8 @@ async fn seed(
                 entrant_id: users[0].clone(),
                 submitter: users[0].clone(),
                 union_code: union.clone(),
-                link: "https://www.example.org/bench/entry".into(),
+                link: Link::parse("https://www.example.org/bench/entry")
+                    .context("the bench entry's link")?,
                 title: "压测作品".into(),
                 status: ReviewStatus::Pending,
                 now,
