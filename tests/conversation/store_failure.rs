@@ -95,6 +95,15 @@ impl Store for DownStore {
     async fn enqueue_push(&self, _: &NewPush) -> StoreResult<bool> {
         down()
     }
+    async fn members_by_userid(&self, _: &[String]) -> StoreResult<Vec<MemberRecord>> {
+        down()
+    }
+    async fn unranked_entries(&self, _: &str) -> StoreResult<Vec<EntryRecord>> {
+        down()
+    }
+    async fn ledger_page(&self, _: i64, _: u32, _: Option<&str>) -> StoreResult<Vec<LedgerRow>> {
+        down()
+    }
 }
 
 #[tokio::test]
