@@ -498,9 +498,7 @@ impl fmt::Display for Problem {
             Problem::RegisterFields => {
                 f.write_str("一行注册需要依次填写姓名、身份证号、手机号、工会四项")
             }
-            Problem::ExportKind => {
-                f.write_str("请写明导出哪一种：获奖名单、统计表、成绩或明细")
-            }
+            Problem::ExportKind => f.write_str("请写明导出哪一种：获奖名单、统计表、成绩或明细"),
         }
     }
 }
@@ -839,7 +837,9 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
                 track: None,
             },
             Some(word) => Command::Export {
-                kind: Some(ExportKind::parse(&word).ok_or_else(|| args.error(Problem::ExportKind))?),
+                kind: Some(
+                    ExportKind::parse(&word).ok_or_else(|| args.error(Problem::ExportKind))?,
+                ),
                 track: args.joined(1, " "),
             },
         },
@@ -1189,10 +1189,7 @@ mod tests {
                 track: None,
             }
         );
-        assert_eq!(
-            parse("导出 全部").unwrap_err().problem,
-            Problem::ExportKind
-        );
+        assert_eq!(parse("导出 全部").unwrap_err().problem, Problem::ExportKind);
         assert!(CommandKind::Export.spec().private_only);
     }
 

@@ -248,6 +248,8 @@ mod tests {
         assert_ne!(key, a.member_key("lisi"));
         let other = Privacy::new("another pepper", DEVELOPMENT_KEY_BASE64).unwrap();
         assert_ne!(key, other.member_key("zhangsan"));
-        assert!(!a.id_hash(&id()).starts_with(&a.member_key("11010519491231002X")));
+        assert!(!a
+            .id_hash(&id())
+            .starts_with(&a.member_key("11010519491231002X")));
     }
 }

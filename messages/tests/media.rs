@@ -34,7 +34,9 @@ type Shared = Arc<Fake>;
 async fn gettoken(State(fake): State<Shared>) -> Json<Value> {
     let mut n = fake.tokens.lock().unwrap();
     *n += 1;
-    Json(json!({"errcode": 0, "errmsg": "ok", "access_token": format!("tok-{n}"), "expires_in": 7200}))
+    Json(
+        json!({"errcode": 0, "errmsg": "ok", "access_token": format!("tok-{n}"), "expires_in": 7200}),
+    )
 }
 
 async fn upload(
@@ -57,7 +59,9 @@ async fn upload(
         *refuse = false;
         return Json(json!({"errcode": 42001, "errmsg": "access_token expired"}));
     }
-    Json(json!({"errcode": 0, "errmsg": "", "type": "file", "media_id": "MEDIA-1", "created_at": "1380000000"}))
+    Json(
+        json!({"errcode": 0, "errmsg": "", "type": "file", "media_id": "MEDIA-1", "created_at": "1380000000"}),
+    )
 }
 
 async fn message_send(State(fake): State<Shared>, Json(body): Json<Value>) -> Json<Value> {
@@ -143,7 +147,10 @@ async fn a_refused_token_is_refreshed_once_for_an_upload() {
     assert_eq!(media_id, "MEDIA-1");
     let uploads = fake.uploads.lock().unwrap();
     assert_eq!(uploads.len(), 2);
-    assert_eq!(uploads[1].0.get("access_token").map(String::as_str), Some("tok-2"));
+    assert_eq!(
+        uploads[1].0.get("access_token").map(String::as_str),
+        Some("tok-2")
+    );
 }
 
 #[tokio::test]
@@ -153,7 +160,10 @@ async fn files_outside_the_limits_are_refused_before_sending() {
         .upload_media(MediaType::File, "a.txt", b"12345".to_vec())
         .await
         .unwrap_err();
-    assert!(matches!(tiny, ApiError::MediaSize { bytes: 5, .. }), "{tiny:?}");
+    assert!(
+        matches!(tiny, ApiError::MediaSize { bytes: 5, .. }),
+        "{tiny:?}"
+    );
     let huge = client
         .upload_media(MediaType::File, "a.bin", vec![0u8; 20 * 1024 * 1024 + 1])
         .await

@@ -10,7 +10,8 @@ use crate::export::{ExportKind, ExportRequest, EXPORT_PUSH_FORMAT};
 use crate::store::{NewPush, PushTarget};
 
 /// The refusal for everyone but the organizers.
-pub const NOT_AN_ORGANIZER: &str = "「导出」仅供活动组织者使用：获奖名单含获奖职工的完整手机号等个人信息，\
+pub const NOT_AN_ORGANIZER: &str =
+    "「导出」仅供活动组织者使用：获奖名单含获奖职工的完整手机号等个人信息，\
 只发给组织者本人。如需成绩或名单，请联系活动组织者。";
 
 impl Conversation {
@@ -29,7 +30,11 @@ impl Conversation {
         let track = match track {
             None => None,
             Some(_) if !kind.takes_track() => {
-                return Ok(format!("「{}」不分赛道，请发送「导出 {}」。", kind.word(), kind.word()))
+                return Ok(format!(
+                    "「{}」不分赛道，请发送「导出 {}」。",
+                    kind.word(),
+                    kind.word()
+                ))
             }
             Some(query) => match self.find_track(query) {
                 Ok(track) => Some(track.key.clone()),
@@ -63,7 +68,9 @@ impl Conversation {
             Some(key) => format!(
                 "{}（{}）",
                 kind.word(),
-                self.campaign.track(key).map_or(key.as_str(), |t| t.name.as_str())
+                self.campaign
+                    .track(key)
+                    .map_or(key.as_str(), |t| t.name.as_str())
             ),
             None => kind.word().to_string(),
         };

@@ -30,6 +30,7 @@ pub(super) async fn produce(
             Column::new("数量", ColumnKind::Integer, 6),
             Column::new("消息编号", ColumnKind::Code, 24),
         ],
+        freeze_columns: 0,
     })
     .await?;
     let track_key = only.map(|t| t.key.as_str());

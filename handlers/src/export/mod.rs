@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::campaign::{Campaign, Rule, Track, TrackMatch};
 use crate::privacy::Privacy;
 use crate::store::{AuditEvent, MemberRecord, Store, StoreError, Timestamp};
-pub use table::{Cell, Column, ColumnKind, MemorySheet, MemorySink, Row, SheetHead, Sink, SinkError};
+pub use table::{
+    Cell, Column, ColumnKind, MemorySheet, MemorySink, Row, SheetHead, Sink, SinkError,
+};
 
 /// The `format` of an outbox push that asks the sender to build an export and send it to its
 /// recipient as a file; its content is an `ExportRequest` as JSON.
@@ -82,7 +84,9 @@ impl ExportKind {
     pub fn parse(word: &str) -> Option<ExportKind> {
         let word = word.trim().to_lowercase();
         let kind = match word.as_str() {
-            "成绩" | "成绩表" | "排名" | "榜单" | "results" | "result" => ExportKind::Results,
+            "成绩" | "成绩表" | "排名" | "榜单" | "results" | "result" => {
+                ExportKind::Results
+            }
             "统计表" | "统计" | "进度" | "任务" | "quotas" | "quota" | "progress" => {
                 ExportKind::Quotas
             }
@@ -307,7 +311,9 @@ pub fn file_stem(campaign: &Campaign, request: &ExportRequest, now: Timestamp) -
 /// A name part without the characters file systems and WeCom's file names refuse.
 fn safe_file_part(text: &str) -> String {
     text.chars()
-        .filter(|c| !matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') && !c.is_control())
+        .filter(|c| {
+            !matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') && !c.is_control()
+        })
         .collect()
 }
 

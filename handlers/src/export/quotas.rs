@@ -25,11 +25,9 @@ pub fn pace_text(p: &MetricProgress, metric: &Metric, now: crate::store::Timesta
     }
 }
 
-/// How a union is shown: its place in the numbering, its depth below the root, and whether its
-/// row is the root's 合计.
+/// How a union is shown: its place in the numbering, and whether its row is the root's 合计.
 struct Line<'c> {
     number: String,
-    depth: usize,
     union: &'c Union,
     total: bool,
 }
@@ -50,7 +48,6 @@ fn lines(campaign: &Campaign) -> Vec<Line<'_>> {
             lone += 1;
             out.push(Line {
                 number: lone.to_string(),
-                depth: 0,
                 union: root,
                 total: false,
             });
@@ -59,7 +56,6 @@ fn lines(campaign: &Campaign) -> Vec<Line<'_>> {
         walk(campaign, &root.code, "", 1, &mut out);
         out.push(Line {
             number: String::new(),
-            depth: 0,
             union: root,
             total: true,
         });
@@ -67,12 +63,17 @@ fn lines(campaign: &Campaign) -> Vec<Line<'_>> {
     out
 }
 
-fn walk<'c>(campaign: &'c Campaign, parent: &'c str, prefix: &str, depth: usize, out: &mut Vec<Line<'c>>) {
+fn walk<'c>(
+    campaign: &'c Campaign,
+    parent: &'c str,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<Line<'c>>,
+) {
     for (i, child) in campaign.unions.children(parent).enumerate() {
         let number = format!("{prefix}{}", i + 1);
         out.push(Line {
             number: number.clone(),
-            depth,
             union: child,
             total: false,
         });
@@ -124,14 +125,18 @@ fn head(ctx: &ExportContext<'_>) -> SheetHead {
         name: "统计表".to_string(),
         title: title(ctx.campaign, "任务完成情况统计表", ctx.now),
         columns,
+        // 序号 and 单位 stay in view while scrolling through the metrics.
+        freeze_columns: 2,
     }
 }
 
 fn row(ctx: &ExportContext<'_>, line: &Line<'_>, progress: &Progress) -> Row {
+    // The hierarchy shows in 序号 (1, 1.1, …) and 层级; names stay as the unions file has
+    // them, so they can be matched and sorted.
     let label = if line.total {
         format!("合计（{}）", line.union.name)
     } else {
-        format!("{}{}", "　".repeat(line.depth.saturating_sub(1)), line.union.name)
+        line.union.name.clone()
     };
     let mut cells = vec![
         Cell::text(&line.number),
@@ -165,7 +170,10 @@ fn row(ctx: &ExportContext<'_>, line: &Line<'_>, progress: &Progress) -> Row {
     cells
 }
 
-pub(super) async fn produce(ctx: &ExportContext<'_>, out: &mut Output<'_>) -> Result<(), ExportError> {
+pub(super) async fn produce(
+    ctx: &ExportContext<'_>,
+    out: &mut Output<'_>,
+) -> Result<(), ExportError> {
     if ctx.campaign.metrics.is_empty() {
         return Err(ExportError::NoMetrics);
     }

@@ -48,7 +48,13 @@ pub(super) async fn produce(
                 .map(|tier| tier.name.clone())
                 .unwrap_or_default();
             let place = i64::try_from(r.place).unwrap_or(i64::MAX);
-            rows.push(row(track, Cell::Int(place), zone, &r.entry, entrant(&r.entry)));
+            rows.push(row(
+                track,
+                Cell::Int(place),
+                zone,
+                &r.entry,
+                entrant(&r.entry),
+            ));
         }
         for entry in &unranked {
             rows.push(row(
@@ -72,8 +78,8 @@ fn union_name(ctx: &ExportContext<'_>, code: &str) -> String {
         .map_or_else(|| code.to_string(), |u| u.name.clone())
 }
 
+/// The same columns for every track, so the sheets can follow each other in one CSV table.
 fn head(ctx: &ExportContext<'_>, track: &Track) -> SheetHead {
-    let score = format!("得分（{}）", track.rule.unit());
     SheetHead {
         name: format!("{} {}", track.code_prefix, track.name),
         title: title(
@@ -87,22 +93,23 @@ fn head(ctx: &ExportContext<'_>, track: &Track) -> SheetHead {
             Column::new("奖项", ColumnKind::Text, 10),
             Column::new("作品号", ColumnKind::Code, 8),
             Column::new("作品标题", ColumnKind::Text, 30),
-            Column::new(
-                match track.entrant {
-                    EntrantKind::Member => "参赛者",
-                    EntrantKind::Unit => "参赛单位",
-                },
-                ColumnKind::Text,
-                18,
-            ),
+            Column::new("参赛者", ColumnKind::Text, 18),
             Column::new("所属工会", ColumnKind::Text, 20),
-            Column::new(&score, ColumnKind::Integer, 10),
+            Column::new("得分", ColumnKind::Integer, 9),
+            Column::new("计分", ColumnKind::Text, 7),
             Column::new("作品链接", ColumnKind::Link, 48),
         ],
+        freeze_columns: 0,
     }
 }
 
-fn row(track: &Track, place: Cell, zone: String, entry: &EntryRecord, who: (String, String)) -> Row {
+fn row(
+    track: &Track,
+    place: Cell,
+    zone: String,
+    entry: &EntryRecord,
+    who: (String, String),
+) -> Row {
     vec![
         Cell::text(&track.name),
         place,
@@ -112,6 +119,7 @@ fn row(track: &Track, place: Cell, zone: String, entry: &EntryRecord, who: (Stri
         Cell::Text(who.0),
         Cell::Text(who.1),
         Cell::Int(entry.score),
+        Cell::text(track.rule.unit()),
         Cell::text(&entry.link),
     ]
 }
@@ -119,7 +127,7 @@ fn row(track: &Track, place: Cell, zone: String, entry: &EntryRecord, who: (Stri
 fn notes(track: &Track) -> Vec<String> {
     let who = match track.entrant {
         EntrantKind::Member => "每位参赛者",
-        EntrantKind::Unit => "每个参赛单位",
+        EntrantKind::Unit => "本赛道以单位参赛，「参赛者」为单位名称；每个参赛单位",
     };
     vec![format!(
         "注：名次与「榜单」一致：得分高者在前，得分相同时先达到该得分者在前，再按作品号排列。\

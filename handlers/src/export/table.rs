@@ -101,6 +101,8 @@ pub struct SheetHead {
     /// `黑龙江… 获奖名单（导出时间 2022-10-20 09:30）`.
     pub title: String,
     pub columns: Vec<Column>,
+    /// Columns kept in view when scrolling sideways (besides the header rows, always kept).
+    pub freeze_columns: u16,
 }
 
 /// Why a sink could not take what it was given (a full disk, a closed connection).

@@ -98,6 +98,7 @@ fn head(ctx: &ExportContext<'_>) -> SheetHead {
             Column::new("企业微信账号", ColumnKind::Code, 16),
             Column::new("得分", ColumnKind::Integer, 8),
         ],
+        freeze_columns: 0,
     }
 }
 

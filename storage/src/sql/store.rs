@@ -5,9 +5,9 @@
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord,
-    NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome, Review,
-    ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
+    MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
+    Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};

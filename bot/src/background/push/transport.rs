@@ -2,17 +2,32 @@
 //! quiet hours) are tested apart from HTTP, and `WeComTransport`, the real one: pushes become
 //! `message/send`, webhook or `response_url` calls, API errors become retry decisions, and
 //! access tokens are kept in the database so every instance uses (and refreshes) the same one.
+//!
+//! An export push (format `export`, from an organizer's `导出`) is built here: the xlsx is
+//! made (`crate::export`, recorded in the audit log under the push's key, so a retried
+//! delivery is one export), uploaded with `media/upload` and sent as a file message to that
+//! organizer. A file WeCom would refuse (over 20 MB, or a ledger past `WECOM_EXPORT_MAX_ROWS`,
+//! which is stopped early instead of being built in vain) is replaced by a text saying how to
+//! get it.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rallybot_handlers::clock::Clock;
+use rallybot_handlers::export::{ExportError, ExportRequest, EXPORT_PUSH_FORMAT};
 use rallybot_handlers::store::PushTarget;
+use rallybot_messages::client::media::FILE_MAX_BYTES;
 use rallybot_messages::client::{
-    AccessToken, ApiError, ClientConfig, ErrorKind, TokenStore, TokenStoreError, UnixClock,
-    WeComApi, WeComClient, Webhook,
+    AccessToken, ApiError, ClientConfig, ErrorKind, MediaType, TokenStore, TokenStoreError,
+    UnixClock, WeComApi, WeComClient, Webhook,
 };
 use rallybot_storage::{Database, PushRecord, TokenRecord};
+
+use crate::export::{ExportFailure, ExportJob, Exporter, Format};
+
+/// Rows an export sent in WeCom may have: about 25 bytes a row compressed, so a workbook
+/// stays well under WeCom's 20 MB for a file (bigger exports are for `rallybot export`).
+pub const WECOM_EXPORT_MAX_ROWS: u64 = 500_000;
 
 /// Why a delivery did not go through, sorted by what the sender should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +56,8 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 /// Sends pushes through a [`WeComApi`] (the real client, or a fake in tests).
 pub struct WeComTransport {
     api: Arc<dyn WeComApi>,
+    /// Builds export pushes; without it they fail.
+    exports: Option<(Exporter, Arc<dyn Clock>)>,
 }
 
 impl std::fmt::Debug for WeComTransport {
@@ -51,7 +68,13 @@ impl std::fmt::Debug for WeComTransport {
 
 impl WeComTransport {
     pub fn new(api: Arc<dyn WeComApi>) -> Self {
-        Self { api }
+        Self { api, exports: None }
+    }
+
+    /// Builds export pushes with `exporter`, titled with `clock`'s time.
+    pub fn with_exports(mut self, exporter: Exporter, clock: Arc<dyn Clock>) -> Self {
+        self.exports = Some((exporter, clock));
+        self
     }
 
     /// The production wiring: a [`WeComClient`] whose access token lives in `store` (shared by
@@ -73,6 +96,9 @@ impl WeComTransport {
 #[async_trait::async_trait]
 impl Transport for WeComTransport {
     async fn deliver(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        if push.format == EXPORT_PUSH_FORMAT {
+            return self.deliver_export(push).await;
+        }
         let markdown = push.format == "markdown";
         let result = match &push.target {
             PushTarget::User { userid } => {
@@ -100,6 +126,93 @@ impl Transport for WeComTransport {
         };
         result.map_err(|e| delivery_error(&e))
     }
+}
+
+impl WeComTransport {
+    /// Builds the export an organizer asked for and sends it to them as a file.
+    async fn deliver_export(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        let PushTarget::User { userid } = &push.target else {
+            return Err(DeliveryError::Permanent(
+                "an export is sent to one person".to_string(),
+            ));
+        };
+        let Some((exporter, clock)) = &self.exports else {
+            return Err(DeliveryError::Permanent(
+                "exports are not set up in this sender".to_string(),
+            ));
+        };
+        let request: ExportRequest = serde_json::from_str(&push.content)
+            .map_err(|e| DeliveryError::Permanent(format!("unreadable export request: {e}")))?;
+        let mut job = ExportJob::new(request, Format::Xlsx, clock.now(), userid);
+        job.audit_key = Some(push.key.clone());
+        job.max_rows = Some(WECOM_EXPORT_MAX_ROWS);
+        let mut file = Vec::new();
+        let to = [userid.clone()];
+        let exported = match exporter.write_to(&job, &mut file).await {
+            Ok(exported) => exported,
+            Err(ExportFailure::Export(ExportError::TooLarge { limit })) => {
+                let text = too_large(&job, &format!("超过 {limit} 行"));
+                return self.explain(&to, &text).await;
+            }
+            Err(failure) if failure.is_temporary() => {
+                return Err(DeliveryError::Temporary(failure.to_string()));
+            }
+            Err(failure) => {
+                tracing::warn!(error = %failure, export = job.request.kind.key(), "export failed");
+                let text = format!(
+                    "{}导出失败：{failure}。请联系系统管理员。",
+                    job.request.kind.word()
+                );
+                return self.explain(&to, &text).await;
+            }
+        };
+        if file.len() > FILE_MAX_BYTES {
+            let text = too_large(&job, &format!("文件有 {:.1} MB", mb(file.len())));
+            return self.explain(&to, &text).await;
+        }
+        let media_id = self
+            .api
+            .upload_media(MediaType::File, &exported.file_name, file)
+            .await
+            .map_err(|e| delivery_error(&e))?;
+        self.api
+            .send_app_file(&to, &media_id)
+            .await
+            .map(|_| ())
+            .map_err(|e| delivery_error(&e))
+    }
+
+    /// Tells the organizer why no file comes.
+    async fn explain(&self, to: &[String], text: &str) -> Result<(), DeliveryError> {
+        self.api
+            .send_app_text(to, text)
+            .await
+            .map(|_| ())
+            .map_err(|e| delivery_error(&e))
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // file sizes
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The text sent instead of a file too big for WeCom.
+fn too_large(job: &ExportJob, why: &str) -> String {
+    let kind = job.request.kind;
+    let per_track = if kind.takes_track() {
+        format!(
+            "可以按赛道分别导出（例如「导出 {} 赛道名」），或",
+            kind.word()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{why}，超过企业微信文件消息 20 MB 的上限，无法在这里发送。{per_track}         请服务器管理员运行 rallybot export {} --format xlsx（或 csv）导出完整文件。",
+        kind.word(),
+        kind.key()
+    )
 }
 
 /// What the sender does about an API error.
