@@ -87,3 +87,58 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
         Ok(inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rallybot_handlers::export::{Cell, Column, ColumnKind};
+
+    use super::*;
+
+    fn head(name: &str, columns: usize) -> SheetHead {
+        let mut all = vec![
+            Column::new("赛道", ColumnKind::Text, 10),
+            Column::grouped("线下活动", "任务", ColumnKind::Integer, 7),
+        ];
+        all.truncate(columns);
+        SheetHead {
+            name: name.to_string(),
+            title: "title".to_string(),
+            columns: all,
+            freeze_columns: 0,
+        }
+    }
+
+    #[test]
+    fn one_table_with_bom_and_joined_group_headers() {
+        let mut writer = CsvWriter::new(Vec::new());
+        writer.sheet(head("A", 2)).unwrap();
+        writer
+            .rows(vec![vec![Cell::text("光盘, \"我\"做主"), Cell::Int(3)]])
+            .unwrap();
+        writer.notes(vec!["注：不进 CSV".into()]).unwrap();
+        writer.sheet(head("B", 2)).unwrap();
+        writer
+            .rows(vec![vec![Cell::text("阅读"), Cell::Percent(0.5)]])
+            .unwrap();
+        let bytes = writer.finish().unwrap();
+        assert!(bytes.starts_with(BOM));
+        let text = String::from_utf8(bytes[BOM.len()..].to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "赛道,线下活动·任务\n\"光盘, \"\"我\"\"做主\",3\n阅读,50.0%\n"
+        );
+    }
+
+    #[test]
+    fn sheets_with_other_columns_cannot_share_a_file() {
+        let mut writer = CsvWriter::new(Vec::new());
+        writer.sheet(head("A", 2)).unwrap();
+        assert!(writer.sheet(head("B", 1)).is_err());
+    }
+
+    #[test]
+    fn an_empty_export_is_still_a_file_with_a_bom() {
+        let writer = CsvWriter::new(Vec::new());
+        assert_eq!(writer.finish().unwrap(), BOM);
+    }
+}

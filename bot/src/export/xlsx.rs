@@ -55,6 +55,8 @@ pub struct XlsxWriter<W: Write + Seek + Send> {
     out: Option<W>,
     current: Option<Current>,
     names: HashSet<String>,
+    /// The last row data may go in before a sheet continues on the next.
+    last_data_row: u32,
 }
 
 impl<W: Write + Seek + Send> XlsxWriter<W> {
@@ -64,6 +66,16 @@ impl<W: Write + Seek + Send> XlsxWriter<W> {
             out: Some(out),
             current: None,
             names: HashSet::new(),
+            last_data_row: LAST_ROW - NOTE_ROOM,
+        }
+    }
+
+    /// A writer whose sheets continue after `last_data_row` (tests of the split).
+    #[cfg(test)]
+    fn with_last_data_row(out: W, last_data_row: u32) -> Self {
+        Self {
+            last_data_row,
+            ..Self::new(out)
         }
     }
 
@@ -275,7 +287,7 @@ impl<W: Write + Seek + Send> TableWriter for XlsxWriter<W> {
     fn rows(&mut self, rows: Vec<Row>) -> Result<(), String> {
         for cells in rows {
             let full = match &self.current {
-                Some(current) => current.row > LAST_ROW - NOTE_ROOM,
+                Some(current) => current.row > self.last_data_row,
                 None => return Err("rows before any sheet".to_string()),
             };
             if full {
@@ -325,5 +337,144 @@ impl<W: Write + Seek + Send> TableWriter for XlsxWriter<W> {
             .map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read};
+
+    use calamine::{Data, Reader, Xlsx};
+    use chrono::NaiveDate;
+    use rallybot_handlers::export::Column;
+
+    use super::*;
+
+    fn head(name: &str) -> SheetHead {
+        SheetHead {
+            name: name.to_string(),
+            title: format!("测试活动　{name}（导出时间 2022-10-20 09:30）"),
+            columns: vec![
+                Column::new("序号", ColumnKind::Code, 6),
+                Column::new("单位", ColumnKind::Text, 26),
+                Column::grouped("线下活动", "任务", ColumnKind::Integer, 7),
+                Column::grouped("线下活动", "完成", ColumnKind::Integer, 7),
+                Column::grouped("线下活动", "完成率", ColumnKind::Percent, 8),
+                Column::new("时间", ColumnKind::DateTime, 20),
+            ],
+            freeze_columns: 2,
+        }
+    }
+
+    fn row(n: i64) -> Row {
+        let t = NaiveDate::from_ymd_opt(2022, 8, 10)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        vec![
+            Cell::Text(n.to_string()),
+            Cell::text("哈尔滨市总工会"),
+            Cell::Int(10),
+            Cell::Int(n),
+            Cell::Percent(n as f64 / 10.0),
+            Cell::Time(t),
+        ]
+    }
+
+    fn sheet_xml(bytes: &[u8], n: usize) -> String {
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut xml = String::new();
+        zip.by_name(&format!("xl/worksheets/sheet{n}.xml"))
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        xml
+    }
+
+    #[test]
+    fn a_sheet_has_a_title_grouped_headers_frozen_panes_and_typed_cells() {
+        let mut writer = XlsxWriter::new(Cursor::new(Vec::new()));
+        writer.sheet(head("统计表")).unwrap();
+        writer.rows(vec![row(4), row(10)]).unwrap();
+        writer.notes(vec!["注：完成数含下级单位。".into()]).unwrap();
+        let bytes = writer.finish().unwrap().into_inner();
+
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(book.sheet_names(), ["统计表"]);
+        let range = book.worksheet_range("统计表").unwrap();
+        let at = |r: u32, c: u32| range.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+        assert_eq!(
+            at(0, 0),
+            Data::String("测试活动　统计表（导出时间 2022-10-20 09:30）".into())
+        );
+        // Ungrouped headers span both header rows; the group spans its columns.
+        assert_eq!(at(1, 0), Data::String("序号".into()));
+        assert_eq!(at(1, 2), Data::String("线下活动".into()));
+        assert_eq!(at(2, 2), Data::String("任务".into()));
+        assert_eq!(at(2, 4), Data::String("完成率".into()));
+        assert_eq!(at(1, 5), Data::String("时间".into()));
+        assert_eq!(at(3, 0), Data::String("4".into()));
+        assert_eq!(at(3, 3), Data::Float(4.0));
+        assert_eq!(at(3, 4), Data::Float(0.4));
+        let Data::DateTime(t) = at(3, 5) else {
+            panic!("not a date: {:?}", at(3, 5));
+        };
+        assert_eq!(t.as_datetime().unwrap().to_string(), "2022-08-10 09:00:00");
+        assert_eq!(at(6, 0), Data::String("注：完成数含下级单位。".into()));
+
+        let xml = sheet_xml(&bytes, 1);
+        assert!(
+            xml.contains(r#"<pane xSplit="2" ySplit="3" topLeftCell="C4""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<mergeCell ref="A1:F1"/>"#), "{xml}");
+        assert!(xml.contains(r#"<mergeCell ref="C2:E2"/>"#), "{xml}");
+        assert!(xml.contains(r#"<mergeCell ref="A2:A3"/>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<col min="2" max="2" width="26.7109375""#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_full_sheet_continues_on_another_with_the_same_header() {
+        let mut writer = XlsxWriter::with_last_data_row(Cursor::new(Vec::new()), 9);
+        writer.sheet(head("明细")).unwrap();
+        // Rows 3..=9 fit (7 rows); 16 rows make three sheets.
+        writer.rows((1..=16).map(row).collect()).unwrap();
+        writer.notes(vec!["注".into()]).unwrap();
+        let bytes = writer.finish().unwrap().into_inner();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), ["明细", "明细 (2)", "明细 (3)"]);
+        let mut seen = Vec::new();
+        for name in book.sheet_names() {
+            let range = book.worksheet_range(&name).unwrap();
+            assert_eq!(range.get_value((2, 3)), Some(&Data::String("完成".into())));
+            let title = range.get_value((0, 0)).unwrap().to_string();
+            if name != "明细" {
+                assert!(title.contains("（续"), "{title}");
+            }
+            for r in 3..=9 {
+                if let Some(Data::Float(n)) = range.get_value((r, 3)) {
+                    seen.push(*n as i64);
+                }
+            }
+        }
+        assert_eq!(seen, (1..=16).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sheet_names_are_made_acceptable_and_unique() {
+        let mut writer = XlsxWriter::new(Cursor::new(Vec::new()));
+        assert_eq!(
+            writer.unique_name("A 红色足迹/打卡: [一]"),
+            "A 红色足迹打卡 一"
+        );
+        assert_eq!(writer.unique_name("明细"), "明细");
+        assert_eq!(writer.unique_name("明细"), "明细 (2)");
+        let long = "传".repeat(40);
+        assert_eq!(writer.unique_name(&long).chars().count(), 31);
+        assert_eq!(writer.unique_name(&long).chars().count(), 31);
     }
 }

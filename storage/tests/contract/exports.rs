@@ -24,15 +24,37 @@ pub async fn members_are_read_by_userid_in_batches(store: Shared) {
     assert_eq!(found[1].phone_enc, "ciphertext-m3");
 }
 
-pub async fn unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with(
-    store: Shared,
-) {
+pub async fn unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with(store: Shared) {
     // author1 has three approved entries; only the best ranks.
     approved_votes(&store, 1, at(0)).await; // A0001 by author1
-    approved(&store, "votes", "A", "author1", "https://a.example/x", at(1)).await; // A0002
-    approved(&store, "votes", "A", "author1", "https://a.example/y", at(2)).await; // A0003
-    approved(&store, "votes", "A", "author2", "https://a.example/z", at(3)).await; // A0004
-    // Pending and rejected entries never appear.
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/x",
+        at(1),
+    )
+    .await; // A0002
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/y",
+        at(2),
+    )
+    .await; // A0003
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author2",
+        "https://a.example/z",
+        at(3),
+    )
+    .await; // A0004
+            // Pending and rejected entries never appear.
     store
         .submit_entry(&submission(
             "votes",
@@ -164,7 +186,10 @@ pub async fn the_ledger_reads_in_keyset_pages_with_the_message_of_each_give(stor
     let only = store.ledger_page(0, 100, Some("reading")).await.unwrap();
     assert_eq!(only.len(), 1);
     assert_eq!(only[0].id, read.id);
-    let tail = store.ledger_page(rows[2].id, 100, Some("votes")).await.unwrap();
+    let tail = store
+        .ledger_page(rows[2].id, 100, Some("votes"))
+        .await
+        .unwrap();
     assert_eq!(tail.len(), 1);
     assert_eq!(tail[0].id, rows[3].id);
 }
