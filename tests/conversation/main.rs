@@ -6,6 +6,7 @@
 
 mod broadcast;
 mod entries;
+mod exports;
 mod help;
 mod privacy_rule;
 mod progress;

@@ -188,10 +188,9 @@ pub async fn produce(
     let track = match (&request.track, request.kind.takes_track()) {
         (None, _) => None,
         (Some(_), false) => return Err(ExportError::NotPerTrack(request.kind.key())),
+        // A key, or any name the chat accepts for a track.
         (Some(key), true) => Some(
-            ctx.campaign
-                .track(key)
-                .ok_or_else(|| ExportError::UnknownTrack(key.clone()))?,
+            find_track(ctx.campaign, key).ok_or_else(|| ExportError::UnknownTrack(key.clone()))?,
         ),
     };
     let mut out = Output {
@@ -302,7 +301,7 @@ pub fn file_stem(campaign: &Campaign, request: &ExportRequest, now: Timestamp) -
     let track = request
         .track
         .as_deref()
-        .and_then(|key| campaign.track(key))
+        .and_then(|key| find_track(campaign, key))
         .map(|t| format!("-{}", safe_file_part(&t.name)))
         .unwrap_or_default();
     format!("{}{track}-{stamp}", request.kind.word())
