@@ -9,6 +9,7 @@ mod connections;
 mod day_rollover;
 mod dedup;
 mod endpoints;
+mod exports;
 mod group_privacy;
 mod health;
 mod journey;
