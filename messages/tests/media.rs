@@ -19,13 +19,16 @@ use rallybot_messages::client::{
     ApiError, ClientConfig, ErrorKind, MediaType, WeComApi, WeComClient,
 };
 
+/// One upload as received: query, content type, body.
+type Upload = (HashMap<String, String>, String, Vec<u8>);
+
 #[derive(Default)]
 struct Fake {
     tokens: Mutex<u32>,
     /// Refuse the first upload's token (as WeCom does for an expired one).
     refuse_first: Mutex<bool>,
     /// (query, content type, body) of each upload.
-    uploads: Mutex<Vec<(HashMap<String, String>, String, Vec<u8>)>>,
+    uploads: Mutex<Vec<Upload>>,
     sends: Mutex<Vec<Value>>,
 }
 
