@@ -3,11 +3,13 @@
 //! and award zone; then the approved entries that do not rank because their entrant has a
 //! better one, without a place.
 
+use std::collections::HashMap;
+
 use super::table::{Cell, Column, ColumnKind, Row, SheetHead};
-use super::{members_of, title, tracks, ExportContext, ExportError, Output};
+use super::{members_of, title, tracks, ExportContext, ExportError, Output, PAGE_ROWS};
 use crate::campaign::{EntrantKind, Track};
 use crate::scoring::award_for_place;
-use crate::store::EntryRecord;
+use crate::store::{EntryRecord, MemberRecord};
 
 /// The 奖项 of an approved entry that does not rank.
 pub const NOT_RANKED: &str = "不计排名";
@@ -22,53 +24,65 @@ pub(super) async fn produce(
         return Err(ExportError::NoTracks);
     }
     for track in tracks {
-        let ranked = ctx.store.ranking(&track.key).await?;
-        let unranked = ctx.store.unranked_entries(&track.key).await?;
-        let userids: Vec<String> = ranked
-            .iter()
-            .map(|r| &r.entry)
-            .chain(unranked.iter())
-            .filter(|e| e.entrant_kind == EntrantKind::Member)
-            .map(|e| e.entrant_id.clone())
-            .collect();
-        let members = members_of(ctx.store, userids).await?;
         out.sheet(head(ctx, track)).await?;
-        let entrant = |entry: &EntryRecord| -> (String, String) {
-            match entry.entrant_kind {
-                EntrantKind::Unit => (union_name(ctx, &entry.entrant_id), String::new()),
-                EntrantKind::Member => match members.get(&entry.entrant_id) {
-                    Some(m) => (m.name.clone(), union_name(ctx, &m.union_code)),
-                    None => (entry.entrant_id.clone(), union_name(ctx, &entry.union_code)),
-                },
-            }
-        };
-        let mut rows: Vec<Row> = Vec::with_capacity(ranked.len() + unranked.len());
-        for r in &ranked {
-            let zone = award_for_place(&track.awards, r.place)
-                .map(|tier| tier.name.clone())
-                .unwrap_or_default();
-            let place = i64::try_from(r.place).unwrap_or(i64::MAX);
-            rows.push(row(
-                track,
-                Cell::Int(place),
-                zone,
-                &r.entry,
-                entrant(&r.entry),
-            ));
+        // A page at a time: the members of a page are read with it, its rows handed on.
+        let ranked = ctx.store.ranking(&track.key).await?;
+        for page in ranked.chunks(PAGE_ROWS as usize) {
+            let entries: Vec<&EntryRecord> = page.iter().map(|r| &r.entry).collect();
+            let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let rows = page
+                .iter()
+                .map(|r| {
+                    let zone = award_for_place(&track.awards, r.place)
+                        .map(|tier| tier.name.clone())
+                        .unwrap_or_default();
+                    let place = i64::try_from(r.place).unwrap_or(i64::MAX);
+                    let who = entrant(ctx, &members, &r.entry);
+                    row(track, Cell::Int(place), zone, &r.entry, who)
+                })
+                .collect();
+            out.rows(rows).await?;
         }
-        for entry in &unranked {
-            rows.push(row(
-                track,
-                Cell::Empty,
-                NOT_RANKED.to_string(),
-                entry,
-                entrant(entry),
-            ));
+        drop(ranked);
+        let unranked = ctx.store.unranked_entries(&track.key).await?;
+        for page in unranked.chunks(PAGE_ROWS as usize) {
+            let entries: Vec<&EntryRecord> = page.iter().collect();
+            let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let rows = page
+                .iter()
+                .map(|entry| {
+                    let who = entrant(ctx, &members, entry);
+                    row(track, Cell::Empty, NOT_RANKED.to_string(), entry, who)
+                })
+                .collect();
+            out.rows(rows).await?;
         }
-        out.paged(rows).await?;
         out.notes(notes(track)).await?;
     }
     Ok(())
+}
+
+fn member_ids(entries: &[&EntryRecord]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.entrant_kind == EntrantKind::Member)
+        .map(|e| e.entrant_id.clone())
+        .collect()
+}
+
+/// `(参赛者, 所属工会)`: the member's name and union, or the unit's name.
+fn entrant(
+    ctx: &ExportContext<'_>,
+    members: &HashMap<String, MemberRecord>,
+    entry: &EntryRecord,
+) -> (String, String) {
+    match entry.entrant_kind {
+        EntrantKind::Unit => (union_name(ctx, &entry.entrant_id), String::new()),
+        EntrantKind::Member => match members.get(&entry.entrant_id) {
+            Some(m) => (m.name.clone(), union_name(ctx, &m.union_code)),
+            None => (entry.entrant_id.clone(), union_name(ctx, &entry.union_code)),
+        },
+    }
 }
 
 fn union_name(ctx: &ExportContext<'_>, code: &str) -> String {
