@@ -59,6 +59,8 @@ pub struct WeComTransport {
     api: Arc<dyn WeComApi>,
     /// Builds export pushes; without it they fail.
     exports: Option<(Exporter, Arc<dyn Clock>)>,
+    /// `WECOM_EXPORT_MAX_ROWS`, smaller in tests.
+    export_max_rows: u64,
 }
 
 impl std::fmt::Debug for WeComTransport {
@@ -69,7 +71,11 @@ impl std::fmt::Debug for WeComTransport {
 
 impl WeComTransport {
     pub fn new(api: Arc<dyn WeComApi>) -> Self {
-        Self { api, exports: None }
+        Self {
+            api,
+            exports: None,
+            export_max_rows: WECOM_EXPORT_MAX_ROWS,
+        }
     }
 
     /// Builds export pushes with `exporter`, titled with `clock`'s time.
@@ -146,7 +152,7 @@ impl WeComTransport {
             .map_err(|e| DeliveryError::Permanent(format!("unreadable export request: {e}")))?;
         let mut job = ExportJob::new(request, Format::Xlsx, clock.now(), userid);
         job.audit_key = Some(push.key.clone());
-        job.max_rows = Some(WECOM_EXPORT_MAX_ROWS);
+        job.max_rows = Some(self.export_max_rows);
         let mut file = Vec::new();
         let to = [userid.clone()];
         let exported = match exporter.write_to(&job, &mut file).await {
@@ -161,7 +167,7 @@ impl WeComTransport {
             Err(failure) => {
                 tracing::warn!(error = %failure, export = job.request.kind.key(), "export failed");
                 let text = format!(
-                    "{}导出失败：{failure}。请联系系统管理员。",
+                    "{}没能导出，请联系系统管理员查看服务器日志（{failure}）。",
                     job.request.kind.word()
                 );
                 return self.explain(&to, &text).await;
@@ -288,5 +294,205 @@ pub struct ClockSeconds(pub Arc<dyn Clock>);
 impl UnixClock for ClockSeconds {
     fn now_unix(&self) -> i64 {
         self.0.now().timestamp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::NaiveDate;
+    use rallybot_handlers::clock::FixedClock;
+    use rallybot_handlers::export::{ExportKind, ExportRequest};
+    use rallybot_handlers::privacy::Privacy;
+    use rallybot_handlers::store::Reading;
+    use rallybot_messages::client::SendReceipt;
+    use rallybot_storage::PushStatus;
+
+    use super::*;
+
+    /// Records what would have gone to WeCom.
+    #[derive(Default)]
+    struct FakeApi {
+        texts: Mutex<Vec<(Vec<String>, String)>>,
+        uploads: Mutex<Vec<(String, usize)>>,
+        files: Mutex<Vec<(Vec<String>, String)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl WeComApi for FakeApi {
+        async fn send_app_text(
+            &self,
+            to: &[String],
+            content: &str,
+        ) -> Result<SendReceipt, ApiError> {
+            self.texts
+                .lock()
+                .unwrap()
+                .push((to.to_vec(), content.to_string()));
+            Ok(SendReceipt::default())
+        }
+        async fn send_app_markdown(&self, _: &[String], _: &str) -> Result<SendReceipt, ApiError> {
+            unreachable!()
+        }
+        async fn send_appchat_text(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_appchat_markdown(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_webhook_text(
+            &self,
+            _: &Webhook,
+            _: &str,
+            _: &[String],
+        ) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_webhook_markdown(&self, _: &Webhook, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn respond_aibot(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn upload_media(
+            &self,
+            kind: MediaType,
+            filename: &str,
+            bytes: Vec<u8>,
+        ) -> Result<String, ApiError> {
+            assert_eq!(kind, MediaType::File);
+            self.uploads
+                .lock()
+                .unwrap()
+                .push((filename.to_string(), bytes.len()));
+            Ok("media-1".to_string())
+        }
+        async fn send_app_file(
+            &self,
+            to: &[String],
+            media_id: &str,
+        ) -> Result<SendReceipt, ApiError> {
+            self.files
+                .lock()
+                .unwrap()
+                .push((to.to_vec(), media_id.to_string()));
+            Ok(SendReceipt::default())
+        }
+    }
+
+    fn push(request: &ExportRequest) -> PushRecord {
+        let now = NaiveDate::from_ymd_opt(2022, 8, 10)
+            .unwrap()
+            .and_hms_opt(1, 0, 0)
+            .unwrap()
+            .and_utc();
+        PushRecord {
+            id: 1,
+            key: "export/msg-1/org".to_string(),
+            target: PushTarget::User {
+                userid: "org".to_string(),
+            },
+            format: EXPORT_PUSH_FORMAT.to_string(),
+            content: serde_json::to_string(request).unwrap(),
+            mentions: Vec::new(),
+            status: PushStatus::Sending,
+            attempts: 0,
+            not_before: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_is_uploaded_and_sent_as_a_file_or_explained_when_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = rallybot_storage::open(&url).await.unwrap();
+        // Three ledger rows: reading points on three days.
+        for d in 1..=3 {
+            let day = NaiveDate::from_ymd_opt(2022, 8, d).unwrap();
+            store
+                .add_reading(&Reading {
+                    track: "reading".into(),
+                    code_prefix: "R".into(),
+                    member: "m1".into(),
+                    union_code: "hrb".into(),
+                    minutes: 30,
+                    bands: vec![(30, 5)],
+                    day,
+                    now: day.and_hms_opt(2, 0, 0).unwrap().and_utc(),
+                    callback_key: format!("msg-{d}"),
+                })
+                .await
+                .unwrap();
+        }
+        let campaign =
+            rallybot_handlers::campaign::load_campaign(&crate::devtools::local::bundled_campaign())
+                .unwrap();
+        let exporter = Exporter::new(
+            Arc::new(campaign),
+            store.clone(),
+            Some(Arc::new(Privacy::for_development())),
+        );
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(
+            NaiveDate::from_ymd_opt(2022, 8, 10)
+                .unwrap()
+                .and_hms_opt(1, 0, 0)
+                .unwrap()
+                .and_utc(),
+        ));
+        let api = Arc::new(FakeApi::default());
+        let mut transport = WeComTransport::new(api.clone()).with_exports(exporter, clock.clone());
+        let ledger = ExportRequest::new(ExportKind::Ledger);
+
+        transport.deliver(&push(&ledger)).await.unwrap();
+        let uploads = api.uploads.lock().unwrap().clone();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0].0, "明细-20220810-0900.xlsx");
+        assert_eq!(
+            *api.files.lock().unwrap(),
+            vec![(vec!["org".to_string()], "media-1".to_string())]
+        );
+        assert!(api.texts.lock().unwrap().is_empty());
+
+        // Past the limit: no file is built in vain, the organizer is told where to get it.
+        transport.export_max_rows = 2;
+        transport.deliver(&push(&ledger)).await.unwrap();
+        assert_eq!(api.uploads.lock().unwrap().len(), 1);
+        let texts = api.texts.lock().unwrap().clone();
+        assert_eq!(texts.len(), 1);
+        assert_eq!(texts[0].0, vec!["org".to_string()]);
+        assert!(texts[0].1.contains("20 MB"), "{}", texts[0].1);
+        assert!(
+            texts[0].1.contains("rallybot export ledger"),
+            "{}",
+            texts[0].1
+        );
+        assert!(texts[0].1.contains("导出 明细 赛道名"), "{}", texts[0].1);
+
+        // An export that cannot be made says so instead of failing silently.
+        let unknown = ExportRequest {
+            kind: ExportKind::Results,
+            track: Some("no-such-track".into()),
+        };
+        transport.deliver(&push(&unknown)).await.unwrap();
+        assert!(api.texts.lock().unwrap()[1].1.contains("没能导出"));
+
+        // Audited once under the push key, however often it was built.
+        let audits: Vec<_> = store
+            .audit_log(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, e)| e.action == "export")
+            .collect();
+        assert_eq!(audits.len(), 1);
+        assert_eq!(
+            audits[0].1.callback_key.as_deref(),
+            Some("export/msg-1/org")
+        );
+        store.close().await;
     }
 }
