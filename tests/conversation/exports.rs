@@ -413,7 +413,7 @@ async fn the_county_task_table_is_laid_out_like_the_notice() {
                     chat_id: user.clone(),
                     user,
                     text,
-                    callback_key: format!("linfen/{}", rand_key()),
+                    callback_key: format!("linfen/{}", next_key()),
                 })
                 .await
                 .text
@@ -475,7 +475,7 @@ async fn the_county_task_table_is_laid_out_like_the_notice() {
     assert!(progress.contains("摄影作品：4/190"), "{progress}");
 }
 
-fn rand_key() -> String {
+fn next_key() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed).to_string()
