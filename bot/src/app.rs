@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::background::{Background, Loops, Wake};
 use crate::config::{CallbackCredentials, Settings};
+use crate::export::Exporter;
 use crate::http::admin::AdminState;
 use crate::http::callback::dedup::{self, Dedup};
 use crate::http::callback::responder::Responder;
@@ -44,6 +45,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
+    privacy: Arc<Privacy>,
     wake: Wake,
     /// The background loops' health, shared with `/healthz` and `/metrics`.
     loops: Loops,
@@ -127,13 +129,15 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         refuse_insecure(&settings)?;
         let campaign = Arc::new(open_campaign(&settings)?);
-        let privacy = Privacy::new(
-            settings.privacy.pepper.expose(),
-            settings.privacy.key.expose(),
-        )
-        .map_err(|e| {
-            anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
-        })?;
+        let privacy = Arc::new(
+            Privacy::new(
+                settings.privacy.pepper.expose(),
+                settings.privacy.key.expose(),
+            )
+            .map_err(|e| {
+                anyhow::anyhow!("privacy settings: {e} (set privacy.pepper and privacy.key)")
+            })?,
+        );
         let store = open_serving_store(&settings.storage.url).await?;
         let rehearsal = settings
             .clock
@@ -147,7 +151,7 @@ impl App {
             campaign.clone(),
             store.clone(),
             clock.clone(),
-            Arc::new(privacy),
+            privacy.clone(),
             Roles {
                 organizers: settings.roles.organizers.clone(),
                 reviewers: settings.roles.reviewers.clone(),
@@ -191,6 +195,7 @@ impl App {
             clock,
             rehearsal,
             campaign,
+            privacy,
             wake,
             loops,
             metrics,
@@ -223,6 +228,16 @@ impl App {
         self.campaign.clone()
     }
 
+    /// The organizers' exports on this app's database and secrets (what the dashboard's
+    /// download links call: `Exporter::write_to` any `AsyncWrite`).
+    pub fn exporter(&self) -> Exporter {
+        Exporter::new(
+            self.campaign.clone(),
+            self.store.clone(),
+            Some(self.privacy.clone()),
+        )
+    }
+
     /// The background loops' health (and, for tests, their failure hooks).
     pub fn loops(&self) -> Loops {
         self.loops.clone()
@@ -242,15 +257,25 @@ impl App {
             store,
             clock,
             campaign,
+            privacy,
             wake,
             loops,
             metrics,
             dedup_writer,
             ..
         } = self;
-        // The scheduler and the push sender run beside the endpoints.
-        let background =
-            Background::start(&settings, campaign, store.clone(), clock, wake, &loops)?;
+        // The scheduler and the push sender run beside the endpoints; the sender builds the
+        // exports organizers ask for in the chat.
+        let exporter = Exporter::new(campaign.clone(), store.clone(), Some(privacy));
+        let background = Background::start(
+            &settings,
+            campaign,
+            store.clone(),
+            clock,
+            wake,
+            &loops,
+            exporter,
+        )?;
         let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
         let limits = Limits::from_settings(&settings.server);
         tracing::info!(

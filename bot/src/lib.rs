@@ -12,6 +12,7 @@ pub mod background;
 pub mod cli;
 pub mod config;
 pub mod devtools;
+pub mod export;
 pub mod http;
 pub mod telemetry;
 

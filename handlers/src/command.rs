@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::campaign::Opening;
+use crate::export::ExportKind;
 use crate::identity::EntryCode;
 
 /// Most entries `榜单` lists.
@@ -38,6 +39,7 @@ pub enum CommandKind {
     Review,
     Pending,
     Broadcast,
+    Export,
     Cancel,
     Confirm,
 }
@@ -267,6 +269,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         needs: None,
     },
     CommandSpec {
+        kind: CommandKind::Export,
+        word: "导出",
+        aliases: &["export"],
+        usage: "导出 获奖名单|统计表|成绩|明细 [赛道]",
+        summary: "生成 Excel 文件（获奖名单含完整手机号），以文件消息发给你",
+        example: "导出 获奖名单",
+        who: Who::Organizer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
         kind: CommandKind::Cancel,
         word: "取消",
         aliases: &["cancel", "退出"],
@@ -402,6 +415,11 @@ pub enum Command {
         audience: BroadcastAudience,
         content: String,
     },
+    /// `None`: which export was not said (the reply lists them).
+    Export {
+        kind: Option<ExportKind>,
+        track: Option<String>,
+    },
     Cancel,
     Confirm,
     /// Not a command: the reply is a short hint and `帮助`.
@@ -428,6 +446,7 @@ impl Command {
             Command::Review { .. } => CommandKind::Review,
             Command::Pending => CommandKind::Pending,
             Command::Broadcast { .. } => CommandKind::Broadcast,
+            Command::Export { .. } => CommandKind::Export,
             Command::Cancel => CommandKind::Cancel,
             Command::Confirm => CommandKind::Confirm,
             Command::Unknown => return None,
@@ -462,6 +481,8 @@ pub enum Problem {
     Decision,
     /// `注册` takes no arguments or exactly the four fields.
     RegisterFields,
+    /// `导出` names no export it knows.
+    ExportKind,
 }
 
 impl fmt::Display for Problem {
@@ -477,6 +498,7 @@ impl fmt::Display for Problem {
             Problem::RegisterFields => {
                 f.write_str("一行注册需要依次填写姓名、身份证号、手机号、工会四项")
             }
+            Problem::ExportKind => f.write_str("请写明导出哪一种：获奖名单、统计表、成绩或明细"),
         }
     }
 }
@@ -809,6 +831,18 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
                     .ok_or_else(|| args.error(Problem::Missing("公告内容")))?,
             }
         }
+        CommandKind::Export => match args.get(0) {
+            None => Command::Export {
+                kind: None,
+                track: None,
+            },
+            Some(word) => Command::Export {
+                kind: Some(
+                    ExportKind::parse(&word).ok_or_else(|| args.error(Problem::ExportKind))?,
+                ),
+                track: args.joined(1, " "),
+            },
+        },
         CommandKind::Cancel => Command::Cancel,
         CommandKind::Confirm => Command::Confirm,
     })
@@ -1123,6 +1157,40 @@ mod tests {
                 union: Some("哈尔滨".into())
             }
         );
+    }
+
+    #[test]
+    fn exports_name_their_kind_and_maybe_a_track() {
+        assert_eq!(
+            parse("导出 获奖名单").unwrap(),
+            Command::Export {
+                kind: Some(ExportKind::Winners),
+                track: None,
+            }
+        );
+        assert_eq!(
+            parse("export results 奋进故事").unwrap(),
+            Command::Export {
+                kind: Some(ExportKind::Results),
+                track: Some("奋进故事".into()),
+            }
+        );
+        assert_eq!(
+            parse("导出统计表").unwrap(),
+            Command::Export {
+                kind: Some(ExportKind::Quotas),
+                track: None,
+            }
+        );
+        assert_eq!(
+            parse("导出").unwrap(),
+            Command::Export {
+                kind: None,
+                track: None,
+            }
+        );
+        assert_eq!(parse("导出 全部").unwrap_err().problem, Problem::ExportKind);
+        assert!(CommandKind::Export.spec().private_only);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod clock;
 pub mod command;
 pub mod conversation;
+pub mod export;
 pub mod identity;
 pub mod link;
 pub mod privacy;

@@ -37,6 +37,8 @@ pub enum PrivacyError {
 pub struct Privacy {
     pepper: Vec<u8>,
     cipher: Aes256Gcm,
+    /// HMAC keyed for the ledger export's member keys (see `member_key`).
+    member_keys: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -60,9 +62,15 @@ impl Privacy {
             .map_err(|_| PrivacyError::KeyNotBase64)?;
         let cipher =
             Aes256Gcm::new_from_slice(&key).map_err(|_| PrivacyError::KeyLength(key.len()))?;
+        // A key of its own, derived from the pepper: a member key can never be compared with
+        // an ID-number hash.
+        let mut derive = hmac_with(pepper.as_bytes());
+        derive.update(b"rallybot ledger member key v1");
+        let member_keys = hmac_with(&derive.finalize().into_bytes());
         Ok(Self {
             pepper: pepper.as_bytes().to_vec(),
             cipher,
+            member_keys,
         })
     }
 
@@ -77,13 +85,20 @@ impl Privacy {
 
     /// Hex HMAC-SHA256 of the normalised ID number under the pepper.
     pub fn id_hash(&self, id: &IdNumber) -> String {
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.pepper) {
-            Ok(mac) => mac,
-            // HMAC accepts keys of any length.
-            Err(e) => unreachable!("HMAC rejected its key: {e}"),
-        };
+        let mut mac = hmac_with(&self.pepper);
         mac.update(id.clear().as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A pseudonymous key for a member in the ledger export: 16 hex digits of a keyed hash of
+    /// the userid. The same member always gets the same key (so one member's gives can be
+    /// followed through the file), and nobody without the pepper can tell whose it is or
+    /// recompute it from a userid.
+    pub fn member_key(&self, userid: &str) -> String {
+        let mut mac = self.member_keys.clone();
+        mac.update(userid.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        hex::encode(&digest[..8])
     }
 
     /// Base64 of a fresh random 12-byte nonce followed by the AES-256-GCM ciphertext and tag.
@@ -118,6 +133,15 @@ impl Privacy {
             .map_err(|_| PrivacyError::Decrypt)?;
         let text = String::from_utf8(plain).map_err(|_| PrivacyError::Decrypt)?;
         Phone::parse(&text).map_err(|_| PrivacyError::Decrypt)
+    }
+}
+
+/// HMAC-SHA256 keyed with `key`.
+fn hmac_with(key: &[u8]) -> Hmac<Sha256> {
+    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        // HMAC accepts keys of any length.
+        Err(e) => unreachable!("HMAC rejected its key: {e}"),
     }
 }
 
@@ -212,5 +236,20 @@ mod tests {
         assert_eq!(privacy.decrypt_phone(""), Err(PrivacyError::Decrypt));
         let other_key = Privacy::new(DEVELOPMENT_PEPPER, &BASE64.encode([7u8; 32])).unwrap();
         assert_eq!(other_key.decrypt_phone(&sealed), Err(PrivacyError::Decrypt));
+    }
+
+    #[test]
+    fn member_keys_are_stable_keyed_and_unlike_id_hashes() {
+        let a = Privacy::for_development();
+        let key = a.member_key("zhangsan");
+        assert_eq!(key.len(), 16);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(key, Privacy::for_development().member_key("zhangsan"));
+        assert_ne!(key, a.member_key("lisi"));
+        let other = Privacy::new("another pepper", DEVELOPMENT_KEY_BASE64).unwrap();
+        assert_ne!(key, other.member_key("zhangsan"));
+        assert!(!a
+            .id_hash(&id())
+            .starts_with(&a.member_key("11010519491231002X")));
     }
 }

@@ -12,6 +12,8 @@ mod chat_console;
 mod connections;
 mod crash_recovery;
 mod downtime;
+mod export_files;
+mod exports;
 mod group_privacy;
 mod health;
 mod insecure_setups;

@@ -1,5 +1,6 @@
 //! The work `serve` does next to the HTTP endpoints: the scheduler (`scheduler/`: what to push
-//! when) and the push sender (`push/`: getting it to WeCom within its limits). `Background`
+//! when) and the push sender (`push/`: getting it to WeCom within its limits, building the
+//! exports organizers ask for in the chat). `Background`
 //! starts both, wired to WeCom as configured (`wecom.api_base`, `wecom.timeout_ms`, the app's
 //! corp id, agent id and secret, `[push]`), and stops both; `Wake` wakes them early. Each runs
 //! under `supervise`: a panic restarts it, and `Loops` says whether both are going round.
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
+use crate::export::Exporter;
 use push::{QuietHours, Sender, SenderConfig, WeComTransport};
 use scheduler::{Scheduler, SchedulerConfig};
 
@@ -91,6 +93,7 @@ impl Background {
         clock: Arc<dyn Clock>,
         wake: Wake,
         loops: &Loops,
+        exporter: Exporter,
     ) -> anyhow::Result<Background> {
         let holder = instance_name();
         if settings.wecom.app.secret.is_empty() {
@@ -104,7 +107,8 @@ impl Background {
             agent_id: settings.wecom.app.agent_id,
         };
         let transport = WeComTransport::connect(client, store.clone(), clock.clone())
-            .map_err(|e| anyhow::anyhow!("WeCom client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("WeCom client: {e}"))?
+            .with_exports(exporter, clock.clone());
         let sender = Arc::new(
             Sender::new(
                 store.clone(),

@@ -25,6 +25,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         at,
         organizers: vec![args.user.clone()],
         database: args.db,
+        files: args.files,
     };
     chat::run(&args.user, options).await
 }

@@ -1,10 +1,10 @@
 //! The `rallybot` command line: the clap definitions and the dispatch, one file per subcommand
-//! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `chat`, `bench`). `export` has its slot
-//! but no implementation yet.
+//! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `export`, `chat`, `bench`).
 
 mod bench;
 mod chat;
 mod check;
+mod export;
 mod migrate;
 mod outbox;
 mod schedule;
@@ -76,12 +76,16 @@ pub struct OutboxArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// results, quotas, winners or ledger.
+    /// results (成绩), quotas (统计表), winners (获奖名单) or ledger (明细).
     pub what: String,
-    /// xlsx or csv.
+    /// xlsx or csv (UTF-8 with BOM).
     #[arg(long, default_value = "csv")]
     pub format: String,
-    /// Output file (default: standard output for csv).
+    /// Only this track (key, code prefix or name): results, winners, ledger.
+    #[arg(long)]
+    pub track: Option<String>,
+    /// Output file; `-` is standard output (default: standard output for csv, the export's
+    /// own name in the current directory for xlsx).
     #[arg(long)]
     pub output: Option<PathBuf>,
 }
@@ -100,6 +104,10 @@ pub struct ChatArgs {
     /// Keep the SQLite database in this file (default: a temporary one).
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Save the files the bot sends (exports) in this folder (default: rallybot-chat in the
+    /// system's temporary directory).
+    #[arg(long)]
+    pub files: Option<PathBuf>,
     /// Show the bot's logs on standard error (normally only errors).
     #[arg(long)]
     pub verbose: bool,
@@ -182,7 +190,7 @@ async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> 
         Command::Migrate => migrate::run(&settings).await,
         Command::Schedule(args) => schedule::run(&settings, &args.from, &args.to).await,
         Command::Outbox(args) => outbox::run(&settings, args.status.as_deref(), args.limit).await,
-        Command::Export(_) => anyhow::bail!("`export` is not available in this build yet"),
+        Command::Export(args) => export::run(&settings, &args).await,
         Command::Serve | Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
     }
 }
@@ -245,5 +253,22 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.command, Command::Schedule(_)));
+        let cli = Cli::try_parse_from([
+            "rallybot",
+            "export",
+            "winners",
+            "--format",
+            "xlsx",
+            "--track",
+            "stories",
+            "--output",
+            "/tmp/w.xlsx",
+        ])
+        .unwrap();
+        let Command::Export(args) = cli.command else {
+            panic!("not an export");
+        };
+        assert_eq!(args.what, "winners");
+        assert_eq!(args.track.as_deref(), Some("stories"));
     }
 }

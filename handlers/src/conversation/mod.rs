@@ -5,6 +5,7 @@
 mod broadcast;
 mod dialogue;
 mod entries;
+mod exports;
 mod giving;
 mod help;
 mod progress;
@@ -353,6 +354,7 @@ impl Conversation {
             Command::Broadcast { audience, content } => {
                 self.preview_broadcast(turn, audience, &content).await
             }
+            Command::Export { kind, track } => self.export(turn, kind, track.as_deref()).await,
             // Outside a dialogue there is nothing to cancel or confirm.
             Command::Cancel | Command::Confirm => Ok(help::nothing_pending()),
             Command::Unknown => Ok(help::unknown()),

@@ -17,9 +17,9 @@ use chrono::NaiveDate;
 
 use super::{
     AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
-    GroupRecord, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome,
-    RegisterOutcome, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreError,
-    StoreResult, UsageRow,
+    GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading,
+    ReadingOutcome, RegisterOutcome, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store,
+    StoreError, StoreResult, Timestamp, UsageRow,
 };
 use crate::scoring;
 
@@ -70,6 +70,8 @@ struct State {
     pushes: Vec<NewPush>,
     /// By (callback key, kind of write).
     effects: HashMap<(String, &'static str), Effect>,
+    /// Every counted give and reading; row `n` has id `n + 1`.
+    ledger: Vec<LedgerRow>,
 }
 
 impl MemoryStore {
@@ -110,6 +112,30 @@ fn to_u32(value: i64) -> u32 {
 }
 
 impl State {
+    /// Appends a counted give or reading to the ledger.
+    fn ledger_append(
+        &mut self,
+        track: &str,
+        member: &str,
+        code: &str,
+        amount: i64,
+        at: Timestamp,
+        key: &str,
+    ) {
+        let id = i64::try_from(self.ledger.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(1);
+        self.ledger.push(LedgerRow {
+            id,
+            track: track.to_owned(),
+            member: member.to_owned(),
+            entry_code: code.to_owned(),
+            amount,
+            at,
+            callback_key: Some(key.to_owned()),
+        });
+    }
+
     /// Hands out the next code of a prefix: `A` → `A0001`, `A0002`…; past 9999 codes get wider.
     fn next_code(&mut self, prefix: &str) -> String {
         let prefix = normalize_code(prefix);
@@ -349,6 +375,14 @@ impl Store for MemoryStore {
                 entry.score_reached_at = Some(give.now);
                 entry_score = entry.score;
             }
+            state.ledger_append(
+                &give.track,
+                &give.member,
+                &code,
+                granted,
+                give.now,
+                &give.callback_key,
+            );
             state.audit.push(AuditEvent {
                 at: give.now,
                 actor: give.member.clone(),
@@ -415,11 +449,22 @@ impl Store for MemoryStore {
             entry.score += added;
             entry.score_reached_at = Some(reading.now);
         }
+        let total_points = entry.score;
+        if added > 0 {
+            state.ledger_append(
+                &reading.track,
+                &reading.member,
+                &code,
+                added,
+                reading.now,
+                &reading.callback_key,
+            );
+        }
         let outcome = ReadingOutcome {
             entry_code: code,
             minutes_today: to_u32(minutes_today),
             points_today: to_u32(points),
-            total_points: entry.score,
+            total_points,
         };
         state.effects.insert(once, Effect::Reading(outcome.clone()));
         Ok(outcome)
@@ -543,6 +588,49 @@ impl Store for MemoryStore {
 
     async fn groups(&self) -> StoreResult<Vec<GroupRecord>> {
         Ok(self.state()?.groups.values().cloned().collect())
+    }
+
+    async fn members_by_userid(&self, userids: &[String]) -> StoreResult<Vec<MemberRecord>> {
+        let state = self.state()?;
+        Ok(userids
+            .iter()
+            .filter_map(|userid| state.members.get(userid).cloned())
+            .collect())
+    }
+
+    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        let state = self.state()?;
+        let ranked: Vec<String> = state
+            .ranking(track)
+            .into_iter()
+            .map(|r| r.entry.code)
+            .collect();
+        let mut unranked: Vec<EntryRecord> = state
+            .entries
+            .values()
+            .filter(|e| {
+                e.track == track && e.status == ReviewStatus::Approved && !ranked.contains(&e.code)
+            })
+            .cloned()
+            .collect();
+        unranked.sort_by(scoring::compare_entries);
+        Ok(unranked)
+    }
+
+    async fn ledger_page(
+        &self,
+        after: i64,
+        limit: u32,
+        track: Option<&str>,
+    ) -> StoreResult<Vec<LedgerRow>> {
+        let state = self.state()?;
+        Ok(state
+            .ledger
+            .iter()
+            .filter(|row| row.id > after && track.is_none_or(|t| row.track == t))
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {

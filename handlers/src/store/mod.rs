@@ -371,6 +371,25 @@ pub struct NewPush {
     pub now: Timestamp,
 }
 
+// ---------------------------------------------------------------- exports
+
+/// One counted give or reading as the ledger keeps it (append-only, for the organizers' exports
+/// and complaints about a vote).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// Increasing; pages are read after the last id seen.
+    pub id: i64,
+    pub track: String,
+    /// The member's userid (exports show a pseudonymous key instead).
+    pub member: String,
+    pub entry_code: String,
+    pub amount: i64,
+    pub at: Timestamp,
+    /// The message that gave (its msgid, or the key of an event); `None` for rows written
+    /// before messages were kept with them.
+    pub callback_key: Option<String>,
+}
+
 /// The persistence the conversation needs. One implementation per backend in `storage` and one
 /// in memory (`MemoryStore`), all three checked by one contract suite; logic tests run against
 /// the one in memory. What only the bot's plumbing needs (callback dedup, delivery, leases,
@@ -464,6 +483,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // groups (the conversation only reads them)
     async fn groups(&self) -> StoreResult<Vec<GroupRecord>>;
+
+    // exports (the organizers' files: results, winners, ledger)
+    /// Members with these userids, in any order; unknown userids are left out.
+    async fn members_by_userid(&self, userids: &[String]) -> StoreResult<Vec<MemberRecord>>;
+    /// Approved entries of a track that do not rank because their entrant has a better one,
+    /// in ranking order (score, then the time it was reached, then code).
+    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>>;
+    /// Ledger rows with an id above `after`, oldest first, at most `limit`, only of `track`
+    /// when given: keyset pages, so an export never holds the whole ledger.
+    async fn ledger_page(
+        &self,
+        after: i64,
+        limit: u32,
+        track: Option<&str>,
+    ) -> StoreResult<Vec<LedgerRow>>;
 
     // outbox (the conversation queues review results and broadcasts)
     /// Enqueues a push; returns false when a push with the same key already exists.

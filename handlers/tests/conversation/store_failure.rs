@@ -131,6 +131,23 @@ impl Store for Flaky {
         self.up()?;
         self.inner.groups().await
     }
+    async fn members_by_userid(&self, userids: &[String]) -> StoreResult<Vec<MemberRecord>> {
+        self.up()?;
+        self.inner.members_by_userid(userids).await
+    }
+    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        self.up()?;
+        self.inner.unranked_entries(track).await
+    }
+    async fn ledger_page(
+        &self,
+        after: i64,
+        limit: u32,
+        track: Option<&str>,
+    ) -> StoreResult<Vec<LedgerRow>> {
+        self.up()?;
+        self.inner.ledger_page(after, limit, track).await
+    }
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
         self.up()?;
         self.inner.enqueue_push(push).await

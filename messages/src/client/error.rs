@@ -45,6 +45,14 @@ pub enum ApiError {
     Decode(String),
     #[error("client could not be built: {0}")]
     Setup(String),
+    /// A file outside WeCom's size limits for its media type (refused before sending).
+    #[error("a {kind} of {bytes} bytes is outside WeCom's limits ({min}–{max} bytes)")]
+    MediaSize {
+        kind: &'static str,
+        bytes: usize,
+        min: usize,
+        max: usize,
+    },
 }
 
 impl ApiError {
@@ -58,9 +66,10 @@ impl ApiError {
             ApiError::Configuration { .. } | ApiError::Setup(_) => ErrorKind::Configuration,
             ApiError::InvalidWebhook { .. } => ErrorKind::InvalidWebhook,
             ApiError::InvalidRecipient { .. } => ErrorKind::InvalidRecipient,
-            ApiError::Api { .. } | ApiError::Http { .. } | ApiError::Decode(_) => {
-                ErrorKind::Permanent
-            }
+            ApiError::Api { .. }
+            | ApiError::Http { .. }
+            | ApiError::Decode(_)
+            | ApiError::MediaSize { .. } => ErrorKind::Permanent,
         }
     }
 

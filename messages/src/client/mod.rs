@@ -1,5 +1,6 @@
-//! Outbound WeCom API: access tokens, app messages, app group chats, group-robot webhooks and
-//! AI-bot `response_url` answers, behind the [`WeComApi`] trait so the bot can fake it.
+//! Outbound WeCom API: access tokens, app messages (text, markdown, files), temporary media
+//! uploads, app group chats, group-robot webhooks and AI-bot `response_url` answers, behind the
+//! [`WeComApi`] trait so the bot can fake it.
 //!
 //! Token handling: a cached token is used until shortly before it expires; on `40014`/`42001`
 //! the token is refreshed once and the call retried once. Busy and rate-limit codes come back as
@@ -7,10 +8,12 @@
 
 mod backoff;
 mod error;
+pub mod media;
 mod token;
 
 pub use backoff::Backoff;
 pub use error::{ApiError, ErrorKind};
+pub use media::MediaType;
 pub use token::{
     AccessToken, MemoryTokenStore, SystemUnixClock, TokenStore, TokenStoreError, UnixClock,
     REFRESH_MARGIN_SECS,
@@ -87,7 +90,24 @@ pub trait WeComApi: Send + Sync {
         -> Result<(), ApiError>;
     /// Answers an AI-bot message later through its one-shot `response_url` (markdown).
     async fn respond_aibot(&self, response_url: &str, markdown: &str) -> Result<(), ApiError>;
+    /// `media/upload`: uploads a temporary file (shown as `filename`) and returns its
+    /// `media_id`, valid three days. Sizes outside WeCom's limits are refused before sending.
+    async fn upload_media(
+        &self,
+        kind: MediaType,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, ApiError>;
+    /// `message/send` of an uploaded file (`msgtype: file`) to members.
+    async fn send_app_file(
+        &self,
+        to_users: &[String],
+        media_id: &str,
+    ) -> Result<SendReceipt, ApiError>;
 }
+
+/// Uploads may take much longer than a message: up to 20 MB on a slow uplink.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Settings of one app's client; `base_url` and `timeout` come from the bot's config.
 #[derive(Clone)]
@@ -140,6 +160,7 @@ struct WeComResponse {
     #[serde(default)]
     invaliduser: String,
     msgid: Option<String>,
+    media_id: Option<String>,
 }
 
 impl WeComClient {
@@ -221,6 +242,37 @@ impl WeComClient {
             .query(&[("access_token", token)])
             .json(body);
         send(request).await
+    }
+
+    /// POSTs one multipart upload to `media/upload`, refreshing the token once if refused.
+    async fn upload_with_token(
+        &self,
+        kind: MediaType,
+        boundary: &str,
+        body: &[u8],
+    ) -> Result<WeComResponse, ApiError> {
+        let attempt = |token: String| {
+            let request = self
+                .http
+                .post(self.url("/cgi-bin/media/upload"))
+                .query(&[("access_token", token.as_str()), ("type", kind.as_str())])
+                .header(reqwest::header::CONTENT_TYPE, media::content_type(boundary))
+                .timeout(UPLOAD_TIMEOUT.max(self.config.timeout))
+                .body(body.to_vec());
+            send(request)
+        };
+        let token = self.tokens.get(|| self.fetch_token()).await?;
+        match attempt(token.value.clone()).await {
+            Err(e) if e.is_token_rejected() => {
+                tracing::info!(errcode = ?e.errcode(), "access token refused on upload; refreshing once");
+                let fresh = self
+                    .tokens
+                    .replace(&token.value, || self.fetch_token())
+                    .await?;
+                attempt(fresh.value).await
+            }
+            other => other,
+        }
     }
 
     async fn send_app(&self, to_users: &[String], message: Value) -> Result<SendReceipt, ApiError> {
@@ -338,6 +390,42 @@ impl WeComApi for WeComClient {
         send(self.http.post(response_url).json(&body))
             .await
             .map(|_| ())
+    }
+
+    async fn upload_media(
+        &self,
+        kind: MediaType,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, ApiError> {
+        if !kind.accepts(bytes.len()) {
+            return Err(ApiError::MediaSize {
+                kind: kind.as_str(),
+                bytes: bytes.len(),
+                min: media::MEDIA_MIN_EXCLUSIVE + 1,
+                max: kind.max_bytes(),
+            });
+        }
+        let boundary = media::boundary_for(&bytes);
+        let body = media::multipart_body(&boundary, filename, &bytes);
+        drop(bytes);
+        let response = self.upload_with_token(kind, &boundary, &body).await?;
+        response
+            .media_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ApiError::Decode("media/upload answered without media_id".into()))
+    }
+
+    async fn send_app_file(
+        &self,
+        to_users: &[String],
+        media_id: &str,
+    ) -> Result<SendReceipt, ApiError> {
+        self.send_app(
+            to_users,
+            json!({"msgtype": "file", "file": {"media_id": media_id}}),
+        )
+        .await
     }
 }
 

@@ -64,6 +64,9 @@ pub(super) fn text_list<'a>(items: &[&'a str]) -> Attempt<Vec<&'a str>> {
     Ok(items.to_vec())
 }
 
+/// `<column> {IN_TEXT_LIST}` holds for the texts bound as `$1` with `text_list`.
+pub(super) const IN_TEXT_LIST: &str = "= ANY($1)";
+
 pub(super) const REPLIES_OF_KEYS: &str =
     "SELECT key, reply FROM callback_replies WHERE key = ANY($1)";
 

@@ -8,7 +8,7 @@
 //!   serving SQLite store, else `None`), `apply_give()` (SQLite's group-committed queue,
 //!   PostgreSQL's one-statement give) and `disconnect()`;
 //! - values: `stamp` / `read_stamp` / `read_optional_stamp` (timestamps), `day`, `row_limit`,
-//!   `text_list` (a list of texts bound as one parameter);
+//!   `text_list` (a list of texts bound as one parameter) and `IN_TEXT_LIST` (matching one);
 //! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
 //! - statements that differ: `REPLIES_OF_KEYS` and `record_replies` (a list of keys, a batch
 //!   of replies), and `standings`.
@@ -19,6 +19,7 @@ mod callbacks;
 mod chats;
 mod effects;
 mod entries;
+mod exports;
 mod instances;
 pub(super) mod link_keys;
 mod members;

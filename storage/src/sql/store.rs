@@ -5,13 +5,15 @@
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, MemberRecord,
-    NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome, Review,
-    ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
+    MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
+    Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};
-use super::{callbacks, chats, entries, instances, members, outbox, ranking, records, scoring};
+use super::{
+    callbacks, chats, entries, exports, instances, members, outbox, ranking, records, scoring,
+};
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, TokenRecord};
 
@@ -168,6 +170,23 @@ impl Store for BackendStore {
 
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
         retrying(|| outbox::enqueue(self.writer(), push)).await
+    }
+
+    async fn members_by_userid(&self, userids: &[String]) -> StoreResult<Vec<MemberRecord>> {
+        retrying(|| exports::members(self.reader(), userids)).await
+    }
+
+    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        retrying(|| exports::unranked(self.reader(), track)).await
+    }
+
+    async fn ledger_page(
+        &self,
+        after: i64,
+        limit: u32,
+        track: Option<&str>,
+    ) -> StoreResult<Vec<LedgerRow>> {
+        retrying(|| exports::ledger_page(self.reader(), after, limit, track)).await
     }
 }
 

@@ -72,6 +72,9 @@ pub(super) fn text_list(items: &[&str]) -> Attempt<String> {
     Ok(serde_json::to_string(items)?)
 }
 
+/// `<column> {IN_TEXT_LIST}` holds for the texts bound as `$1` with `text_list`.
+pub(super) const IN_TEXT_LIST: &str = "IN (SELECT value FROM json_each($1))";
+
 pub(super) const REPLIES_OF_KEYS: &str =
     "SELECT key, reply FROM callback_replies WHERE key IN (SELECT value FROM json_each($1))";
 

@@ -14,6 +14,7 @@ mod callbacks;
 mod chats;
 mod concurrency;
 mod entries;
+mod exports;
 mod fixtures;
 mod harness;
 mod instances;
@@ -114,7 +115,10 @@ contract! {
     concurrency::refused_gives_amid_a_crowd_refuse_alone,
     once::a_retried_give_counts_once_with_its_first_outcome,
     once::retried_writes_take_effect_once,
-    once::twins_racing_take_effect_once;
+    once::twins_racing_take_effect_once,
+    exports::members_are_read_by_userid_in_batches,
+    exports::unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with,
+    exports::the_ledger_reads_in_keyset_pages_with_the_message_of_each_give;
     seeded =>
     chats::groups_are_learned_and_refreshed,
     outbox::a_push_key_is_queued_once,

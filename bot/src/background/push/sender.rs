@@ -35,9 +35,9 @@ use crate::background::Wake;
 /// The lease name that makes one instance the sender.
 pub const SENDER_LEASE: &str = "sender";
 
-/// Key prefixes of pushes that answer a user's own message (late replies, greetings): they go
-/// out at once, even in quiet hours.
-pub const IMMEDIATE_PREFIXES: &[&str] = &["reply/", "welcome/"];
+/// Key prefixes of pushes that answer a user's own message (late replies, greetings, the file
+/// an organizer asked for with `导出`): they go out at once, even in quiet hours.
+pub const IMMEDIATE_PREFIXES: &[&str] = &["reply/", "welcome/", "export/"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {

@@ -2,17 +2,33 @@
 //! quiet hours) are tested apart from HTTP, and `WeComTransport`, the real one: pushes become
 //! `message/send`, webhook or `response_url` calls, API errors become retry decisions, and
 //! access tokens are kept in the database so every instance uses (and refreshes) the same one.
+//!
+//! An export push (format `export`, from an organizer's `导出`) is built here: the xlsx is
+//! made (`crate::export`, recorded in the audit log under the push's key, so a retried
+//! delivery is one export), uploaded with `media/upload` and sent as a file message to that
+//! organizer. A file WeCom would refuse (over 20 MB, or a ledger past `WECOM_EXPORT_MAX_ROWS`,
+//! which is stopped early instead of being built in vain) is replaced by a text saying how to
+//! get it.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rallybot_handlers::clock::Clock;
+use rallybot_handlers::export::{ExportError, ExportRequest, EXPORT_PUSH_FORMAT};
 use rallybot_handlers::store::PushTarget;
+use rallybot_messages::client::media::FILE_MAX_BYTES;
 use rallybot_messages::client::{
-    AccessToken, ApiError, ClientConfig, ErrorKind, TokenStore, TokenStoreError, UnixClock,
-    WeComApi, WeComClient, Webhook,
+    AccessToken, ApiError, ClientConfig, ErrorKind, MediaType, TokenStore, TokenStoreError,
+    UnixClock, WeComApi, WeComClient, Webhook,
 };
 use rallybot_storage::{Database, PushRecord, TokenRecord};
+
+use crate::export::{ExportFailure, ExportJob, Exporter, Format};
+
+/// Rows an export sent in WeCom may have. A ledger row takes about 45–60 bytes of xlsx
+/// (BENCHMARKS.md), so this stays under WeCom's 20 MB for a file and builds in about 2–3 s;
+/// bigger exports are for `rallybot export` (the size is checked again after building).
+pub const WECOM_EXPORT_MAX_ROWS: u64 = 250_000;
 
 /// Why a delivery did not go through, sorted by what the sender should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +57,10 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 /// Sends pushes through a [`WeComApi`] (the real client, or a fake in tests).
 pub struct WeComTransport {
     api: Arc<dyn WeComApi>,
+    /// Builds export pushes; without it they fail.
+    exports: Option<(Exporter, Arc<dyn Clock>)>,
+    /// `WECOM_EXPORT_MAX_ROWS`, smaller in tests.
+    export_max_rows: u64,
 }
 
 impl std::fmt::Debug for WeComTransport {
@@ -51,7 +71,17 @@ impl std::fmt::Debug for WeComTransport {
 
 impl WeComTransport {
     pub fn new(api: Arc<dyn WeComApi>) -> Self {
-        Self { api }
+        Self {
+            api,
+            exports: None,
+            export_max_rows: WECOM_EXPORT_MAX_ROWS,
+        }
+    }
+
+    /// Builds export pushes with `exporter`, titled with `clock`'s time.
+    pub fn with_exports(mut self, exporter: Exporter, clock: Arc<dyn Clock>) -> Self {
+        self.exports = Some((exporter, clock));
+        self
     }
 
     /// The production wiring: a [`WeComClient`] whose access token lives in `store` (shared by
@@ -73,6 +103,9 @@ impl WeComTransport {
 #[async_trait::async_trait]
 impl Transport for WeComTransport {
     async fn deliver(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        if push.format == EXPORT_PUSH_FORMAT {
+            return self.deliver_export(push).await;
+        }
         let markdown = push.format == "markdown";
         let result = match &push.target {
             PushTarget::User { userid } => {
@@ -100,6 +133,93 @@ impl Transport for WeComTransport {
         };
         result.map_err(|e| delivery_error(&e))
     }
+}
+
+impl WeComTransport {
+    /// Builds the export an organizer asked for and sends it to them as a file.
+    async fn deliver_export(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        let PushTarget::User { userid } = &push.target else {
+            return Err(DeliveryError::Permanent(
+                "an export is sent to one person".to_string(),
+            ));
+        };
+        let Some((exporter, clock)) = &self.exports else {
+            return Err(DeliveryError::Permanent(
+                "exports are not set up in this sender".to_string(),
+            ));
+        };
+        let request: ExportRequest = serde_json::from_str(&push.content)
+            .map_err(|e| DeliveryError::Permanent(format!("unreadable export request: {e}")))?;
+        let mut job = ExportJob::new(request, Format::Xlsx, clock.now(), userid);
+        job.audit_key = Some(push.key.clone());
+        job.max_rows = Some(self.export_max_rows);
+        let mut file = Vec::new();
+        let to = [userid.clone()];
+        let exported = match exporter.write_to(&job, &mut file).await {
+            Ok(exported) => exported,
+            Err(ExportFailure::Export(ExportError::TooLarge { limit })) => {
+                let text = too_large(&job, &format!("超过 {limit} 行"));
+                return self.explain(&to, &text).await;
+            }
+            Err(failure) if failure.is_temporary() => {
+                return Err(DeliveryError::Temporary(failure.to_string()));
+            }
+            Err(failure) => {
+                tracing::warn!(error = %failure, export = job.request.kind.key(), "export failed");
+                let text = format!(
+                    "{}没能导出，请联系系统管理员查看服务器日志（{failure}）。",
+                    job.request.kind.word()
+                );
+                return self.explain(&to, &text).await;
+            }
+        };
+        if file.len() > FILE_MAX_BYTES {
+            let text = too_large(&job, &format!("文件有 {:.1} MB", mb(file.len())));
+            return self.explain(&to, &text).await;
+        }
+        let media_id = self
+            .api
+            .upload_media(MediaType::File, &exported.file_name, file)
+            .await
+            .map_err(|e| delivery_error(&e))?;
+        self.api
+            .send_app_file(&to, &media_id)
+            .await
+            .map(|_| ())
+            .map_err(|e| delivery_error(&e))
+    }
+
+    /// Tells the organizer why no file comes.
+    async fn explain(&self, to: &[String], text: &str) -> Result<(), DeliveryError> {
+        self.api
+            .send_app_text(to, text)
+            .await
+            .map(|_| ())
+            .map_err(|e| delivery_error(&e))
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // file sizes
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The text sent instead of a file too big for WeCom.
+fn too_large(job: &ExportJob, why: &str) -> String {
+    let kind = job.request.kind;
+    let per_track = if kind.takes_track() {
+        format!(
+            "可以按赛道分别导出（例如「导出 {} 赛道名」），或",
+            kind.word()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{why}，超过企业微信文件消息 20 MB 的上限，无法在这里发送。{per_track}         请服务器管理员运行 rallybot export {} --format xlsx（或 csv）导出完整文件。",
+        kind.word(),
+        kind.key()
+    )
 }
 
 /// What the sender does about an API error.
@@ -174,5 +294,205 @@ pub struct ClockSeconds(pub Arc<dyn Clock>);
 impl UnixClock for ClockSeconds {
     fn now_unix(&self) -> i64 {
         self.0.now().timestamp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::NaiveDate;
+    use rallybot_handlers::clock::FixedClock;
+    use rallybot_handlers::export::{ExportKind, ExportRequest};
+    use rallybot_handlers::privacy::Privacy;
+    use rallybot_handlers::store::Reading;
+    use rallybot_messages::client::SendReceipt;
+    use rallybot_storage::PushStatus;
+
+    use super::*;
+
+    /// Records what would have gone to WeCom.
+    #[derive(Default)]
+    struct FakeApi {
+        texts: Mutex<Vec<(Vec<String>, String)>>,
+        uploads: Mutex<Vec<(String, usize)>>,
+        files: Mutex<Vec<(Vec<String>, String)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl WeComApi for FakeApi {
+        async fn send_app_text(
+            &self,
+            to: &[String],
+            content: &str,
+        ) -> Result<SendReceipt, ApiError> {
+            self.texts
+                .lock()
+                .unwrap()
+                .push((to.to_vec(), content.to_string()));
+            Ok(SendReceipt::default())
+        }
+        async fn send_app_markdown(&self, _: &[String], _: &str) -> Result<SendReceipt, ApiError> {
+            unreachable!()
+        }
+        async fn send_appchat_text(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_appchat_markdown(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_webhook_text(
+            &self,
+            _: &Webhook,
+            _: &str,
+            _: &[String],
+        ) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn send_webhook_markdown(&self, _: &Webhook, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn respond_aibot(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            unreachable!()
+        }
+        async fn upload_media(
+            &self,
+            kind: MediaType,
+            filename: &str,
+            bytes: Vec<u8>,
+        ) -> Result<String, ApiError> {
+            assert_eq!(kind, MediaType::File);
+            self.uploads
+                .lock()
+                .unwrap()
+                .push((filename.to_string(), bytes.len()));
+            Ok("media-1".to_string())
+        }
+        async fn send_app_file(
+            &self,
+            to: &[String],
+            media_id: &str,
+        ) -> Result<SendReceipt, ApiError> {
+            self.files
+                .lock()
+                .unwrap()
+                .push((to.to_vec(), media_id.to_string()));
+            Ok(SendReceipt::default())
+        }
+    }
+
+    fn push(request: &ExportRequest) -> PushRecord {
+        let now = NaiveDate::from_ymd_opt(2022, 8, 10)
+            .unwrap()
+            .and_hms_opt(1, 0, 0)
+            .unwrap()
+            .and_utc();
+        PushRecord {
+            id: 1,
+            key: "export/msg-1/org".to_string(),
+            target: PushTarget::User {
+                userid: "org".to_string(),
+            },
+            format: EXPORT_PUSH_FORMAT.to_string(),
+            content: serde_json::to_string(request).unwrap(),
+            mentions: Vec::new(),
+            status: PushStatus::Sending,
+            attempts: 0,
+            not_before: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_is_uploaded_and_sent_as_a_file_or_explained_when_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = rallybot_storage::open(&url).await.unwrap();
+        // Three ledger rows: reading points on three days.
+        for d in 1..=3 {
+            let day = NaiveDate::from_ymd_opt(2022, 8, d).unwrap();
+            store
+                .add_reading(&Reading {
+                    track: "reading".into(),
+                    code_prefix: "R".into(),
+                    member: "m1".into(),
+                    union_code: "hrb".into(),
+                    minutes: 30,
+                    bands: vec![(30, 5)],
+                    day,
+                    now: day.and_hms_opt(2, 0, 0).unwrap().and_utc(),
+                    callback_key: format!("msg-{d}"),
+                })
+                .await
+                .unwrap();
+        }
+        let campaign =
+            rallybot_handlers::campaign::load_campaign(&crate::devtools::local::bundled_campaign())
+                .unwrap();
+        let exporter = Exporter::new(
+            Arc::new(campaign),
+            store.clone(),
+            Some(Arc::new(Privacy::for_development())),
+        );
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(
+            NaiveDate::from_ymd_opt(2022, 8, 10)
+                .unwrap()
+                .and_hms_opt(1, 0, 0)
+                .unwrap()
+                .and_utc(),
+        ));
+        let api = Arc::new(FakeApi::default());
+        let mut transport = WeComTransport::new(api.clone()).with_exports(exporter, clock.clone());
+        let ledger = ExportRequest::new(ExportKind::Ledger);
+
+        transport.deliver(&push(&ledger)).await.unwrap();
+        let uploads = api.uploads.lock().unwrap().clone();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0].0, "明细-20220810-0900.xlsx");
+        assert_eq!(
+            *api.files.lock().unwrap(),
+            vec![(vec!["org".to_string()], "media-1".to_string())]
+        );
+        assert!(api.texts.lock().unwrap().is_empty());
+
+        // Past the limit: no file is built in vain, the organizer is told where to get it.
+        transport.export_max_rows = 2;
+        transport.deliver(&push(&ledger)).await.unwrap();
+        assert_eq!(api.uploads.lock().unwrap().len(), 1);
+        let texts = api.texts.lock().unwrap().clone();
+        assert_eq!(texts.len(), 1);
+        assert_eq!(texts[0].0, vec!["org".to_string()]);
+        assert!(texts[0].1.contains("20 MB"), "{}", texts[0].1);
+        assert!(
+            texts[0].1.contains("rallybot export ledger"),
+            "{}",
+            texts[0].1
+        );
+        assert!(texts[0].1.contains("导出 明细 赛道名"), "{}", texts[0].1);
+
+        // An export that cannot be made says so instead of failing silently.
+        let unknown = ExportRequest {
+            kind: ExportKind::Results,
+            track: Some("no-such-track".into()),
+        };
+        transport.deliver(&push(&unknown)).await.unwrap();
+        assert!(api.texts.lock().unwrap()[1].1.contains("没能导出"));
+
+        // Audited once under the push key, however often it was built.
+        let audits: Vec<_> = store
+            .audit_log(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, e)| e.action == "export")
+            .collect();
+        assert_eq!(audits.len(), 1);
+        assert_eq!(
+            audits[0].1.callback_key.as_deref(),
+            Some("export/msg-1/org")
+        );
+        store.close().await;
     }
 }

@@ -253,12 +253,12 @@ impl Console {
                 continue;
             }
             self.shown = received.seq + 1;
-            out.push_str(&self.render_push(&received));
+            out.push_str(&self.render_push(session, &received));
         }
         out
     }
 
-    fn render_push(&self, received: &Received) -> String {
+    fn render_push(&self, session: &Session, received: &Received) -> String {
         let content = received.content().unwrap_or("");
         let to = match received.endpoint {
             Endpoint::MessageSend => format!("私聊 {}", received.recipients().join("|")),
@@ -268,7 +268,7 @@ impl Console {
             }
             Endpoint::AppchatSend => "应用群聊".to_string(),
             Endpoint::AibotResponse => "智能机器人回复".to_string(),
-            Endpoint::GetToken => return String::new(),
+            Endpoint::GetToken | Endpoint::MediaUpload => return String::new(),
         };
         let mentions = received.mentions();
         let mut out = format!("  [推送 push → {to}]");
@@ -276,10 +276,41 @@ impl Console {
             let _ = write!(out, " @{}", mentions.join(" @"));
         }
         out.push('\n');
+        if received.msgtype() == Some("file") {
+            let _ = writeln!(out, "  │ {}", render_file(session, received));
+            return out;
+        }
         for line in content.lines() {
             let _ = writeln!(out, "  │ {line}");
         }
         out
+    }
+}
+
+/// `[文件] 获奖名单-20221020-0930.xlsx (12 KB) saved to /tmp/rallybot-chat/…`: the file is
+/// written to the session's files folder so it can be opened.
+fn render_file(session: &Session, received: &Received) -> String {
+    let Some(media) = received
+        .media_id()
+        .and_then(|id| session.simulator.media(id))
+    else {
+        return "[文件] （模拟器里找不到这个文件 / unknown media_id）".to_string();
+    };
+    let size = match media.bytes.len() {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{} KB", n.div_ceil(1024)),
+        n => format!("{:.1} MB", n as f64 / (1024.0 * 1024.0)),
+    };
+    let path = session.files_dir.join(&media.filename);
+    let saved = std::fs::create_dir_all(&session.files_dir)
+        .and_then(|()| std::fs::write(&path, &media.bytes));
+    match saved {
+        Ok(()) => format!(
+            "[文件] {} ({size}) saved to {}",
+            media.filename,
+            path.display()
+        ),
+        Err(e) => format!("[文件] {} ({size}), not saved: {e}", media.filename),
     }
 }
 

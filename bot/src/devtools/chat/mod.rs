@@ -43,7 +43,7 @@ fn welcome(session: &Session, user: &str) -> String {
         .clock
         .now()
         .with_timezone(&session.campaign.timezone);
-    format!(
+    let mut out = format!(
         "rallybot 本地控制台 / local console\n\
          活动 / campaign: {}\n\
          活动时钟 / clock: {}（演练时钟，可用 /clock 调整）\n\
@@ -52,7 +52,19 @@ fn welcome(session: &Session, user: &str) -> String {
          {HELP}\n",
         session.campaign.name,
         now.format("%Y-%m-%d %H:%M %Z"),
-    )
+    );
+    out.push_str(&format!(
+        "发给你的文件（如「导出 获奖名单」）保存在 / files sent to you are saved in {}\n",
+        session.files_dir.display()
+    ));
+    if let Some(config) = &session.config_file {
+        out.push_str(&format!(
+            "从这个数据库导出 / to export from this database: \
+             rallybot --config {} export winners --format xlsx --output winners.xlsx\n",
+            config.display(),
+        ));
+    }
+    out
 }
 
 /// Piped input: each line is echoed after the prompt, then answered.

@@ -15,7 +15,68 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::App;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
+
+/// The settings a kept database is opened with again: where it is, its campaign and the
+/// privacy secrets its ID hashes and phone ciphertexts were made with. Read back from
+/// `<db>.toml` when it exists, written there otherwise; the file path is returned.
+fn keep_settings(database: &std::path::Path, settings: &mut Settings) -> anyhow::Result<PathBuf> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".toml");
+    let path = PathBuf::from(path);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let kept: toml::Table = text
+            .parse()
+            .with_context(|| format!("reading {}", path.display()))?;
+        let secret = |name: &str| {
+            kept.get("privacy")
+                .and_then(|p| p.get(name))
+                .and_then(|v| v.as_str())
+                .map(|v| Secret::new(v.to_string()))
+        };
+        if let (Some(pepper), Some(key)) = (secret("pepper"), secret("key")) {
+            settings.privacy.pepper = pepper;
+            settings.privacy.key = key;
+            return Ok(path);
+        }
+    }
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut table = toml::Table::new();
+    let mut section = |name: &str, pairs: &[(&str, String)]| {
+        let mut inner = toml::Table::new();
+        for (key, value) in pairs {
+            inner.insert((*key).to_string(), toml::Value::String(value.clone()));
+        }
+        table.insert(name.to_string(), toml::Value::Table(inner));
+    };
+    section(
+        "storage",
+        &[("url", format!("sqlite://{}", absolute(database).display()))],
+    );
+    section(
+        "campaign",
+        &[(
+            "file",
+            absolute(&settings.campaign.file).display().to_string(),
+        )],
+    );
+    section(
+        "privacy",
+        &[
+            ("pepper", settings.privacy.pepper.expose().to_string()),
+            ("key", settings.privacy.key.expose().to_string()),
+        ],
+    );
+    let text = format!(
+        "# Written by `rallybot chat --db`: opens this console's database again, e.g.\n\
+         # rallybot --config {} export winners --format xlsx --output winners.xlsx\n\
+         # Throwaway secrets for trying the bot: never use them with real people's data.\n{}",
+        path.display(),
+        toml::to_string(&table).context("writing the console's settings")?
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
 use crate::devtools::callback_client::CallbackClient;
 use crate::devtools::simulator::Simulator;
 
@@ -32,6 +93,9 @@ pub struct SessionOptions {
     pub organizers: Vec<String>,
     /// Keep the database in this file instead of a temporary directory.
     pub database: Option<PathBuf>,
+    /// Where files sent to the console's users are saved (default: `rallybot-chat` in the
+    /// system's temporary directory).
+    pub files: Option<PathBuf>,
 }
 
 /// A running local bot and simulator.
@@ -44,6 +108,11 @@ pub struct Session {
     pub clock: Arc<dyn Clock>,
     pub campaign: Arc<Campaign>,
     pub base_url: String,
+    /// Where files the bot sends (exports) are saved.
+    pub files_dir: PathBuf,
+    /// With `--db`: the config file beside the database that opens it again (`<db>.toml`),
+    /// for another console or `rallybot --config <db>.toml export …`.
+    pub config_file: Option<PathBuf>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -68,6 +137,10 @@ impl Session {
         settings.roles.organizers = options.organizers.clone();
         settings.roles.reviewers = options.organizers.clone();
         settings.log.level = "warn".into();
+        let config_file = match &options.database {
+            Some(db) => Some(keep_settings(db, &mut settings)?),
+            None => None,
+        };
         let app = App::build(settings.clone()).await?;
         let campaign = app.campaign();
         if let Some(clock) = app.rehearsal_clock() {
@@ -93,6 +166,11 @@ impl Session {
             clock,
             campaign,
             base_url,
+            files_dir: options
+                .files
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("rallybot-chat")),
+            config_file,
             http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),

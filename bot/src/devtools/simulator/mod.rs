@@ -1,5 +1,6 @@
-//! A local WeCom: `gettoken`, app messages, group chat messages, group robot webhooks and AI-bot
-//! response URLs on 127.0.0.1, with WeCom's rate limits, token expiry and injectable faults.
+//! A local WeCom: `gettoken`, app messages (text, markdown, files), temporary media uploads,
+//! group chat messages, group robot webhooks and AI-bot response URLs on 127.0.0.1, with WeCom's
+//! rate limits, token expiry and injectable faults.
 //!
 //! Used by the end-to-end tests, the load generator and `rallybot chat`. It records every request
 //! so tests can assert on what was delivered, and wakes waiters on each one (no polling).
@@ -19,7 +20,7 @@ use rand::SeedableRng;
 use tokio::sync::{oneshot, watch};
 
 pub use faults::{Fault, FaultTarget, Times};
-pub use record::{Endpoint, Outcome, Received, Violation, ViolationKind};
+pub use record::{Endpoint, Media, Outcome, Received, Violation, ViolationKind};
 
 use crate::background::push::window::SlidingWindows;
 use faults::{FaultBook, FaultPlan};
@@ -82,6 +83,8 @@ pub(crate) struct State {
     pub revoked_keys: HashSet<String>,
     /// response_code → (expiry, used).
     pub response_codes: HashMap<String, (DateTime<Utc>, bool)>,
+    /// Uploaded files by `media_id`.
+    pub media: HashMap<String, Media>,
     pub rng: StdRng,
 }
 
@@ -135,6 +138,7 @@ impl Simulator {
             invalid_users: HashSet::new(),
             revoked_keys: HashSet::new(),
             response_codes: HashMap::new(),
+            media: HashMap::new(),
             rng: StdRng::seed_from_u64(options.seed),
         };
         let (changed, _) = watch::channel(0);
@@ -209,6 +213,27 @@ impl Simulator {
         self.delivered_where(|r| {
             r.endpoint == Endpoint::MessageSend && r.recipients().iter().any(|u| u == userid)
         })
+    }
+
+    /// A file uploaded with `media/upload`.
+    pub fn media(&self, media_id: &str) -> Option<Media> {
+        self.shared.lock().media.get(media_id).cloned()
+    }
+
+    /// The files delivered to this member as file messages, in order.
+    pub fn files_delivered_to(&self, userid: &str) -> Vec<Media> {
+        let state = self.shared.lock();
+        state
+            .received
+            .iter()
+            .filter(|r| {
+                r.delivered()
+                    && r.endpoint == Endpoint::MessageSend
+                    && r.msgtype() == Some("file")
+                    && r.recipients().iter().any(|u| u == userid)
+            })
+            .filter_map(|r| state.media.get(r.media_id()?).cloned())
+            .collect()
     }
 
     /// Delivered pushes to the group robot with this key.

@@ -17,13 +17,28 @@ pub enum Endpoint {
     Webhook,
     /// `POST /cgi-bin/aibot/response?response_code=`: one-shot AI-bot reply.
     AibotResponse,
+    /// `POST /cgi-bin/media/upload?type=`: a temporary file (multipart), sent later by its
+    /// `media_id`.
+    MediaUpload,
 }
 
 impl Endpoint {
     /// True for the endpoints that deliver a message to someone.
     pub fn is_message(self) -> bool {
-        !matches!(self, Endpoint::GetToken)
+        !matches!(self, Endpoint::GetToken | Endpoint::MediaUpload)
     }
+}
+
+/// A file uploaded with `media/upload`, as the simulator keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub media_id: String,
+    /// `file`, `image`, `voice` or `video`.
+    pub kind: String,
+    /// The name the file message shows.
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub uploaded_at: DateTime<Utc>,
 }
 
 /// How the simulator answered a request.
@@ -50,7 +65,8 @@ pub struct Received {
     pub endpoint: Endpoint,
     /// `key` for webhooks, `response_code` for AI-bot replies, `corpid` for gettoken.
     pub key: Option<String>,
-    /// The JSON body (`Null` for GET or an unreadable body).
+    /// The JSON body (`Null` for GET or an unreadable body); for an upload, what its media part
+    /// said, `{"type", "filename", "filelength", "bytes"}`, and the `media_id` handed out.
     pub body: Value,
     pub outcome: Outcome,
 }
@@ -67,6 +83,15 @@ impl Received {
 
     pub fn msgtype(&self) -> Option<&str> {
         self.body.get("msgtype").and_then(Value::as_str)
+    }
+
+    /// The `media_id` of a file (or image, voice, video) message, or of an upload's answer.
+    pub fn media_id(&self) -> Option<&str> {
+        let msgtype = self.msgtype()?;
+        self.body
+            .get(msgtype)
+            .and_then(|part| part.get("media_id"))
+            .and_then(Value::as_str)
     }
 
     /// The text or markdown content of the message.
@@ -127,7 +152,7 @@ impl Received {
             Endpoint::AibotResponse => {
                 vec![format!("response:{}", self.key.as_deref().unwrap_or(""))]
             }
-            Endpoint::GetToken => Vec::new(),
+            Endpoint::GetToken | Endpoint::MediaUpload => Vec::new(),
         }
     }
 }

@@ -5,18 +5,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State as AxumState};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use rallybot_messages::client::MediaType;
 use rallybot_messages::text::{APP_TEXT_LIMIT, WEBHOOK_MARKDOWN_LIMIT, WEBHOOK_TEXT_LIMIT};
 use serde_json::{json, Value};
 
 use super::faults::Fault;
-use super::record::{Endpoint, Outcome, Received, Violation, ViolationKind};
+use super::record::{Endpoint, Media, Outcome, Received, Violation, ViolationKind};
 use super::{Shared, State, ERR_RESPONSE_CODE};
+
+/// What the multipart body of an upload held.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    filename: String,
+    bytes: Vec<u8>,
+    /// The part's `filelength`, when it gave one.
+    filelength: Option<usize>,
+}
 
 type Params = Query<HashMap<String, String>>;
 
@@ -27,7 +37,85 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/cgi-bin/appchat/send", post(appchat_send))
         .route("/cgi-bin/webhook/send", post(webhook_send))
         .route("/cgi-bin/aibot/response", post(aibot_response))
+        .route(
+            "/cgi-bin/media/upload",
+            // Room for WeCom's 20 MB files and the multipart framing, so that oversize files
+            // get WeCom's answer rather than the framework's.
+            post(media_upload).layer(DefaultBodyLimit::max(24 * 1024 * 1024)),
+        )
         .with_state(shared)
+}
+
+async fn media_upload(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let upload = parse_upload(content_type, &body);
+    let summary = upload.as_ref().map(|u| {
+        json!({
+            "type": q.get("type").cloned().unwrap_or_default(),
+            "filename": u.filename,
+            "filelength": u.filelength,
+            "bytes": u.bytes.len(),
+        })
+    });
+    handle_with(shared, Endpoint::MediaUpload, q, summary, upload).await
+}
+
+/// The `media` part of a `multipart/form-data` body, as WeCom reads it: its `filename` and
+/// optional `filelength` from the disposition, its bytes up to the next boundary.
+fn parse_upload(content_type: &str, body: &[u8]) -> Option<Upload> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
+    if !content_type.trim_start().starts_with("multipart/form-data") || boundary.is_empty() {
+        return None;
+    }
+    let delimiter = format!("--{boundary}");
+    let find = |haystack: &[u8], needle: &[u8], from: usize| -> Option<usize> {
+        haystack
+            .get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut at = find(body, delimiter.as_bytes(), 0)? + delimiter.len();
+    loop {
+        // After a delimiter: `--` ends the body, CRLF starts a part.
+        if body.get(at..at + 2) == Some(b"--".as_slice()) {
+            return None;
+        }
+        at += 2;
+        let headers_end = find(body, b"\r\n\r\n", at)?;
+        let headers = std::str::from_utf8(&body[at..headers_end]).ok()?;
+        let data_start = headers_end + 4;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), data_start)?;
+        let disposition = headers
+            .split("\r\n")
+            .find(|h| h.to_ascii_lowercase().starts_with("content-disposition:"))?;
+        let param = |name: &str| -> Option<String> {
+            disposition.split(';').map(str::trim).find_map(|p| {
+                let value = p.strip_prefix(name)?.strip_prefix('=')?;
+                Some(value.trim_matches('"').to_string())
+            })
+        };
+        if param("name").as_deref() == Some("media") {
+            return Some(Upload {
+                filename: param("filename")?,
+                bytes: body[data_start..next].to_vec(),
+                filelength: param("filelength").and_then(|n| n.parse().ok()),
+            });
+        }
+        at = next + 2 + delimiter.len();
+    }
 }
 
 async fn gettoken(AxumState(shared): AxumState<Arc<Shared>>, Query(q): Params) -> Response {
@@ -66,8 +154,7 @@ async fn aibot_response(
     handle(shared, Endpoint::AibotResponse, q, body).await
 }
 
-/// One request through the pipeline. The record is written under the same lock as the
-/// decision, so arrival order and rate windows agree.
+/// One JSON request through the pipeline.
 async fn handle(
     shared: Arc<Shared>,
     endpoint: Endpoint,
@@ -79,11 +166,23 @@ async fn handle(
     } else {
         serde_json::from_slice(&raw).ok()
     };
+    handle_with(shared, endpoint, query, body, None).await
+}
+
+/// One request through the pipeline (`body` is `None` when it could not be read). The record
+/// is written under the same lock as the decision, so arrival order and rate windows agree.
+async fn handle_with(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    query: HashMap<String, String>,
+    body: Option<Value>,
+    upload: Option<Upload>,
+) -> Response {
     let key = match endpoint {
         Endpoint::GetToken => query.get("corpid"),
         Endpoint::Webhook => query.get("key"),
         Endpoint::AibotResponse => query.get("response_code"),
-        Endpoint::MessageSend | Endpoint::AppchatSend => None,
+        Endpoint::MessageSend | Endpoint::AppchatSend | Endpoint::MediaUpload => None,
     }
     .cloned();
 
@@ -116,11 +215,17 @@ async fn handle(
     let answer = {
         let mut state = shared.lock();
         let seq = state.next_seq;
-        let answer = match &body {
-            None => error_body(47001),
-            Some(body) => process(&shared, &mut state, endpoint, &query, body, now, seq),
+        let answer = match (&body, endpoint) {
+            (None, Endpoint::MediaUpload) => error_body(ERR_MEDIA_MISSING),
+            (None, _) => error_body(47001),
+            (Some(_), Endpoint::MediaUpload) => store_upload(&mut state, &query, upload, now),
+            (Some(body), _) => process(&shared, &mut state, endpoint, &query, body, now, seq),
         };
         let errcode = answer.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+        let mut body = body;
+        if let (Some(Value::Object(fields)), Some(id)) = (&mut body, answer.get("media_id")) {
+            fields.insert("media_id".to_string(), id.clone());
+        }
         let outcome = if lose_response && errcode == 0 {
             Outcome::ResponseLost
         } else {
@@ -180,6 +285,61 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(failing))
 }
 
+/// WeCom's answers to a bad upload: unknown media type, bad file size, unknown `media_id` (when
+/// a message names one), no media part.
+const ERR_MEDIA_TYPE: i64 = 40004;
+const ERR_FILE_SIZE: i64 = 40006;
+const ERR_MEDIA_ID: i64 = 40007;
+const ERR_MEDIA_MISSING: i64 = 41005;
+
+/// Keeps an uploaded file and hands out its `media_id`.
+fn store_upload(
+    state: &mut State,
+    query: &HashMap<String, String>,
+    upload: Option<Upload>,
+    now: DateTime<Utc>,
+) -> Value {
+    if let Err(code) = check_token(state, query, now) {
+        return error_body(code);
+    }
+    let kind = match query.get("type").map(String::as_str) {
+        Some("file") => MediaType::File,
+        Some("image") => MediaType::Image,
+        Some("voice") => MediaType::Voice,
+        Some("video") => MediaType::Video,
+        _ => return error_body(ERR_MEDIA_TYPE),
+    };
+    let Some(upload) = upload else {
+        return error_body(ERR_MEDIA_MISSING);
+    };
+    if !kind.accepts(upload.bytes.len())
+        || upload
+            .filelength
+            .is_some_and(|length| length != upload.bytes.len())
+    {
+        return error_body(ERR_FILE_SIZE);
+    }
+    state.issued += 1;
+    let media_id = format!("simmedia{}x{}", state.issued, now.timestamp_micros());
+    state.media.insert(
+        media_id.clone(),
+        Media {
+            media_id: media_id.clone(),
+            kind: kind.as_str().to_string(),
+            filename: upload.filename,
+            bytes: upload.bytes,
+            uploaded_at: now,
+        },
+    );
+    json!({
+        "errcode": 0,
+        "errmsg": "ok",
+        "type": kind.as_str(),
+        "media_id": media_id,
+        "created_at": now.timestamp().to_string(),
+    })
+}
+
 fn error_body(errcode: i64) -> Value {
     json!({ "errcode": errcode, "errmsg": errmsg(errcode) })
 }
@@ -189,6 +349,10 @@ fn errmsg(errcode: i64) -> &'static str {
         0 => "ok",
         -1 => "system busy",
         40001 => "invalid credential",
+        ERR_MEDIA_TYPE => "invalid media type",
+        ERR_FILE_SIZE => "invalid file size",
+        ERR_MEDIA_ID => "invalid media_id",
+        ERR_MEDIA_MISSING => "media data missing",
         40013 => "invalid corpid",
         40014 => "invalid access_token",
         ERR_RESPONSE_CODE => "invalid response_code",
@@ -242,6 +406,8 @@ fn process(
             }
         }
         Endpoint::Webhook => webhook(state, query, body, now, seq),
+        // Uploads are stored by `store_upload`.
+        Endpoint::MediaUpload => error_body(ERR_MEDIA_MISSING),
         Endpoint::AibotResponse => {
             let Some(code) = query.get("response_code") else {
                 return error_body(ERR_RESPONSE_CODE);
@@ -311,8 +477,22 @@ fn app_message(state: &mut State, body: &Value, now: DateTime<Utc>, seq: u64) ->
     if body.get("agentid").is_none() {
         return error_body(40035);
     }
-    let Some(content) = content_of(body) else {
-        return error_body(44004);
+    let is_file = body.get("msgtype").and_then(Value::as_str) == Some("file");
+    let content = if is_file {
+        let known = body
+            .get("file")
+            .and_then(|f| f.get("media_id"))
+            .and_then(Value::as_str)
+            .is_some_and(|id| state.media.contains_key(id));
+        if !known {
+            return error_body(ERR_MEDIA_ID);
+        }
+        ""
+    } else {
+        match content_of(body) {
+            Some(content) => content,
+            None => return error_body(44004),
+        }
     };
     let (valid, invalid): (Vec<&str>, Vec<&str>) = touser
         .split('|')

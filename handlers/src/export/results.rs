@@ -1,0 +1,150 @@
+//! `成绩`: one sheet per track, every approved entry in the order `榜单` shows them
+//! (`Store::ranking`: score, then the earlier time it was reached, then the code), with place
+//! and award zone; then the approved entries that do not rank because their entrant has a
+//! better one, without a place.
+
+use std::collections::HashMap;
+
+use super::table::{Cell, Column, ColumnKind, Row, SheetHead};
+use super::{members_of, title, tracks, ExportContext, ExportError, Output, PAGE_ROWS};
+use crate::campaign::{EntrantKind, Track};
+use crate::scoring::award_for_place;
+use crate::store::{EntryRecord, MemberRecord};
+
+/// The 奖项 of an approved entry that does not rank.
+pub const NOT_RANKED: &str = "不计排名";
+
+pub(super) async fn produce(
+    ctx: &ExportContext<'_>,
+    only: Option<&Track>,
+    out: &mut Output<'_>,
+) -> Result<(), ExportError> {
+    let tracks = tracks(ctx.campaign, only);
+    if tracks.is_empty() {
+        return Err(ExportError::NoTracks);
+    }
+    for track in tracks {
+        out.sheet(head(ctx, track)).await?;
+        // A page at a time: the members of a page are read with it, its rows handed on.
+        let ranked = ctx.store.ranking(&track.key).await?;
+        for page in ranked.chunks(PAGE_ROWS as usize) {
+            let entries: Vec<&EntryRecord> = page.iter().map(|r| &r.entry).collect();
+            let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let rows = page
+                .iter()
+                .map(|r| {
+                    let zone = award_for_place(&track.awards, r.place)
+                        .map(|tier| tier.name.clone())
+                        .unwrap_or_default();
+                    let place = i64::try_from(r.place).unwrap_or(i64::MAX);
+                    let who = entrant(ctx, &members, &r.entry);
+                    row(track, Cell::Int(place), zone, &r.entry, who)
+                })
+                .collect();
+            out.rows(rows).await?;
+        }
+        drop(ranked);
+        let unranked = ctx.store.unranked_entries(&track.key).await?;
+        for page in unranked.chunks(PAGE_ROWS as usize) {
+            let entries: Vec<&EntryRecord> = page.iter().collect();
+            let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let rows = page
+                .iter()
+                .map(|entry| {
+                    let who = entrant(ctx, &members, entry);
+                    row(track, Cell::Empty, NOT_RANKED.to_string(), entry, who)
+                })
+                .collect();
+            out.rows(rows).await?;
+        }
+        out.notes(notes(track)).await?;
+    }
+    Ok(())
+}
+
+fn member_ids(entries: &[&EntryRecord]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.entrant_kind == EntrantKind::Member)
+        .map(|e| e.entrant_id.clone())
+        .collect()
+}
+
+/// `(参赛者, 所属工会)`: the member's name and union, or the unit's name.
+fn entrant(
+    ctx: &ExportContext<'_>,
+    members: &HashMap<String, MemberRecord>,
+    entry: &EntryRecord,
+) -> (String, String) {
+    match entry.entrant_kind {
+        EntrantKind::Unit => (union_name(ctx, &entry.entrant_id), String::new()),
+        EntrantKind::Member => match members.get(&entry.entrant_id) {
+            Some(m) => (m.name.clone(), union_name(ctx, &m.union_code)),
+            None => (entry.entrant_id.clone(), union_name(ctx, &entry.union_code)),
+        },
+    }
+}
+
+fn union_name(ctx: &ExportContext<'_>, code: &str) -> String {
+    ctx.campaign
+        .unions
+        .get(code)
+        .map_or_else(|| code.to_string(), |u| u.name.clone())
+}
+
+/// The same columns for every track, so the sheets can follow each other in one CSV table.
+fn head(ctx: &ExportContext<'_>, track: &Track) -> SheetHead {
+    SheetHead {
+        name: format!("{} {}", track.code_prefix, track.name),
+        title: title(
+            ctx.campaign,
+            &format!("成绩表　《{}》", track.name),
+            ctx.now,
+        ),
+        columns: vec![
+            Column::new("赛道", ColumnKind::Text, 24),
+            Column::new("名次", ColumnKind::Integer, 6),
+            Column::new("奖项", ColumnKind::Text, 10),
+            Column::new("作品号", ColumnKind::Code, 8),
+            Column::new("作品标题", ColumnKind::Text, 30),
+            Column::new("参赛者", ColumnKind::Text, 18),
+            Column::new("所属工会", ColumnKind::Text, 20),
+            Column::new("得分", ColumnKind::Integer, 9),
+            Column::new("计分", ColumnKind::Text, 7),
+            Column::new("作品链接", ColumnKind::Link, 48),
+        ],
+        freeze_columns: 0,
+    }
+}
+
+fn row(
+    track: &Track,
+    place: Cell,
+    zone: String,
+    entry: &EntryRecord,
+    who: (String, String),
+) -> Row {
+    vec![
+        Cell::text(&track.name),
+        place,
+        Cell::Text(zone),
+        Cell::text(&entry.code),
+        Cell::text(&entry.title),
+        Cell::Text(who.0),
+        Cell::Text(who.1),
+        Cell::Int(entry.score),
+        Cell::text(track.rule.unit()),
+        Cell::text(&entry.link),
+    ]
+}
+
+fn notes(track: &Track) -> Vec<String> {
+    let who = match track.entrant {
+        EntrantKind::Member => "每位参赛者",
+        EntrantKind::Unit => "本赛道以单位参赛，「参赛者」为单位名称；每个参赛单位",
+    };
+    vec![format!(
+        "注：名次与「榜单」一致：得分高者在前，得分相同时先达到该得分者在前，再按作品号排列。\
+         {who}只取得分最高的一个作品参加排名，其余作品列于表末，标为「{NOT_RANKED}」。"
+    )]
+}

@@ -1,0 +1,82 @@
+//! What the organizers' exports read besides the ranking: members in batches, the approved
+//! entries that do not rank, and the ledger in keyset pages (by id, so a page costs the same
+//! at the end of ten million rows as at the start).
+
+use rallybot_handlers::store::{EntryRecord, LedgerRow, MemberRecord};
+use sqlx::Row as _;
+
+use super::dialect::{read_stamp, text_list, Pool, IN_TEXT_LIST};
+use super::rows::{self, ENTRY_COLUMNS, MEMBER_COLUMNS};
+use crate::failure::Attempt;
+
+pub(super) async fn members(pool: &Pool, userids: &[String]) -> Attempt<Vec<MemberRecord>> {
+    if userids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let asked: Vec<&str> = userids.iter().map(String::as_str).collect();
+    let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE userid {IN_TEXT_LIST}");
+    let found = sqlx::query(&sql)
+        .bind(text_list(&asked)?)
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::member).collect()
+}
+
+pub(super) async fn unranked(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecord>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e \
+         WHERE e.track = $1 AND e.status = 'approved' AND NOT EXISTS ( \
+            SELECT 1 FROM entrant_best b WHERE b.track = e.track \
+            AND b.entrant_kind = e.entrant_kind AND b.entrant_id = e.entrant_id \
+            AND b.code = e.code) \
+         ORDER BY e.score DESC, COALESCE(e.score_reached_at, e.submitted_at), e.code"
+    );
+    let found = sqlx::query(&sql).bind(track).fetch_all(pool).await?;
+    found.iter().map(rows::entry).collect()
+}
+
+const LEDGER_COLUMNS: &str = "id, track, member, entry_code, amount, at, callback_key";
+
+pub(super) async fn ledger_page(
+    pool: &Pool,
+    after: i64,
+    limit: u32,
+    track: Option<&str>,
+) -> Attempt<Vec<LedgerRow>> {
+    let found = match track {
+        None => {
+            sqlx::query(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > $1 ORDER BY id LIMIT $2"
+            ))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        }
+        Some(track) => {
+            sqlx::query(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > $1 AND track = $3 \
+                 ORDER BY id LIMIT $2"
+            ))
+            .bind(after)
+            .bind(i64::from(limit))
+            .bind(track)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    found
+        .iter()
+        .map(|row| {
+            Ok(LedgerRow {
+                id: row.try_get("id")?,
+                track: row.try_get("track")?,
+                member: row.try_get("member")?,
+                entry_code: row.try_get("entry_code")?,
+                amount: row.try_get("amount")?,
+                at: read_stamp(row, "at")?,
+                callback_key: row.try_get("callback_key")?,
+            })
+        })
+        .collect()
+}
