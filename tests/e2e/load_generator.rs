@@ -58,3 +58,14 @@ fn a_fixed_rate_is_kept_against_the_bare_endpoint() {
     assert_eq!(figure(&report, "completed"), 200, "{report}");
     assert_eq!(figure(&report, "failed"), 0, "{report}");
 }
+
+#[test]
+fn group_robot_traffic_is_answered_as_a_group_member_would_be() {
+    let report = bench(&["--mode", "bot", "--traffic", "robot", "--users", "20"]);
+    assert!(figure(&report, "completed") > 0, "{report}");
+    assert_eq!(figure(&report, "refused"), 0, "{report}");
+    assert_eq!(figure(&report, "failed"), 0, "{report}");
+    // `@rallybot 帮助` in a group: the help text, decrypted with the robot's own key.
+    assert!(report.contains("sample reply: 你可以发送"), "{report}");
+    assert!(report.contains("Robot callbacks"), "{report}");
+}

@@ -23,11 +23,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let load = LoadOptions {
         command: args.command,
+        traffic: args.traffic,
         connections: args.connections.max(1),
         rate: args.rate,
         duration: parse_duration(&args.duration).context("--duration")?,
         warmup: parse_duration(&args.warmup).context("--warmup")?,
     };
+    if args.compare {
+        return bench::compare(&target, &load).await;
+    }
     bench::generate(&target, &load).await
 }
 

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigError, Loaded, Settings};
-use crate::devtools::bench::Mode;
+use crate::devtools::bench::{Mode, Traffic};
 
 pub use schedule::print_plan;
 
@@ -122,6 +122,13 @@ pub struct BenchArgs {
     /// is the first of the first member `votes` track, C0001 in the bundled campaign).
     #[arg(long, default_value = "帮助")]
     pub command: String,
+    /// Which callbacks: app (private chat) or robot (a group, `@rallybot <command>`).
+    #[arg(long, value_enum, default_value = "app")]
+    pub traffic: Traffic,
+    /// Bare endpoint, bot and the Python peer one after the other, group-robot traffic, then
+    /// the ratios (`--mode` is ignored).
+    #[arg(long)]
+    pub compare: bool,
     /// Concurrent HTTP connections.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,

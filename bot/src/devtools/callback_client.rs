@@ -148,11 +148,12 @@ impl CallbackClient {
         msg_id: u64,
     ) -> String {
         format!(
-            "<xml><WebhookUrl>{}</WebhookUrl><MsgId>{}</MsgId><ChatId>{}</ChatId><ChatType>{}</ChatType><From><UserId>{}</UserId><Name>{}</Name></From><MsgType>text</MsgType><Text><Content>{}</Content></Text></xml>",
+            "<xml><WebhookUrl>{}</WebhookUrl><MsgId>{}</MsgId><ChatId>{}</ChatId><ChatType>{}</ChatType><From><UserId>{}</UserId><Name>{}</Name><Alias>{}</Alias></From><MsgType>text</MsgType><Text><Content>{}</Content></Text></xml>",
             cdata(webhook_url),
             cdata(&format!("m{msg_id}")),
             cdata(chat_id),
             if group { "group" } else { "single" },
+            cdata(user),
             cdata(user),
             cdata(user),
             cdata(text)

@@ -18,6 +18,8 @@ pub struct LoadSpec {
     pub addr: String,
     /// The message text of every callback.
     pub text: String,
+    /// App callbacks in private chat, or group-robot callbacks in one group (`@rallybot text`).
+    pub surface: Surface,
     pub connections: usize,
     /// Total callbacks per second; 0 = closed loop, as fast as possible.
     pub rate: u64,
@@ -178,10 +180,10 @@ async fn connection(
         let user_index = (n as usize * spec.connections + conn) % spec.users.len().max(1);
         let user = spec.users.get(user_index).map_or("bench", String::as_str);
         n += 1;
-        let plain = client.app_text_plain(user, &spec.text, client.next_msg_id());
-        let outcome = match client.sign(Surface::App, &plain) {
+        let plain = plaintext(&client, spec.surface, user, &spec.text);
+        let outcome = match client.sign(spec.surface, &plain) {
             Ok(request) => {
-                let path = format!("{}?{}", Surface::App.path(), request.query);
+                let path = format!("{}?{}", spec.surface.path(), request.query);
                 post(&mut connection, &spec.addr, &path, request.body).await
             }
             Err(e) => Err(e.into()),
@@ -203,7 +205,7 @@ async fn connection(
                             body: String::from_utf8_lossy(&answered.body).into_owned(),
                         };
                         tally.sample = client
-                            .open(Surface::App, &answered)
+                            .open(spec.surface, &answered)
                             .ok()
                             .and_then(|r| r.text);
                     }
@@ -219,6 +221,26 @@ async fn connection(
     }
     tally
 }
+
+/// One callback's plaintext from `user` on `surface`, with a fresh msgid.
+fn plaintext(client: &CallbackClient, surface: Surface, user: &str, text: &str) -> String {
+    let msg_id = client.next_msg_id();
+    match surface {
+        Surface::Robot => client.robot_text_plain(
+            BENCH_GROUP,
+            true,
+            user,
+            &format!("@rallybot {text}"),
+            BENCH_WEBHOOK,
+            msg_id,
+        ),
+        Surface::App | Surface::Aibot => client.app_text_plain(user, text, msg_id),
+    }
+}
+
+/// The group the robot traffic comes from, and its webhook (never called: replies are passive).
+const BENCH_GROUP: &str = "wrbenchgroup";
+const BENCH_WEBHOOK: &str = "http://127.0.0.1:9/cgi-bin/webhook/send?key=bench";
 
 /// Sends on the task's connection, opening it first (again, after a failure).
 async fn post(

@@ -7,10 +7,13 @@
 //! bot are measured apart, as a real client would see the bot. Three targets: `--mode bot` (the
 //! whole bot: SQLite, dedup, the campaign conversation), `--mode bare` (the same HTTP endpoint
 //! verifying, decrypting and encrypting a fixed reply, with no database), whose ratio is the
-//! bot's own overhead, and `--mode dedup` (bare plus the durable dedup) in between.
+//! bot's own overhead, and `--mode dedup` (bare plus the durable dedup) in between. The fourth,
+//! `--mode python`, is the peer most WeCom bots are built like (`python.rs`); `--compare` runs
+//! bare, bot and python one after the other with the same traffic and prints the ratios.
 
 mod http1;
 mod load;
+mod python;
 mod setup;
 
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ pub use load::{LoadReport, LoadSpec};
 
 use super::callback_client::CallbackClient;
 use crate::config::{Secret, WecomSettings};
+use crate::http::callback::surface::Surface;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -35,6 +39,27 @@ pub enum Mode {
     Bare,
     /// The bare endpoint plus the durable dedup (SQLite), to see what dedup costs alone.
     Dedup,
+    /// The Python peer: `wecom_bot_svr` under gunicorn + gevent, 3 workers, a fixed text
+    /// (group-robot callbacks only).
+    Python,
+}
+
+/// Which callback surface the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Traffic {
+    /// Self-built app callbacks (private chat).
+    App,
+    /// Group-robot callbacks in a group, the text after `@rallybot`.
+    Robot,
+}
+
+impl Traffic {
+    fn surface(self) -> Surface {
+        match self {
+            Traffic::App => Surface::App,
+            Traffic::Robot => Surface::Robot,
+        }
+    }
 }
 
 impl Mode {
@@ -43,6 +68,7 @@ impl Mode {
             Mode::Bot => "bot",
             Mode::Bare => "bare",
             Mode::Dedup => "dedup",
+            Mode::Python => "python",
         }
     }
 }
@@ -64,6 +90,7 @@ pub struct TargetOptions {
 pub struct LoadOptions {
     /// The chat message every callback carries.
     pub command: String,
+    pub traffic: Traffic,
     pub connections: usize,
     /// Callbacks per second in total; 0 = as fast as the bot answers.
     pub rate: u64,
@@ -79,6 +106,8 @@ struct Ready {
     agent_id: i64,
     token: String,
     encoding_aes_key: String,
+    robot_token: String,
+    robot_encoding_aes_key: String,
 }
 
 /// The target process: starts the bot (or bare endpoint), announces itself, serves until the
@@ -91,6 +120,8 @@ pub async fn serve_target(options: &TargetOptions) -> anyhow::Result<()> {
         agent_id: target.wecom.app.agent_id,
         token: target.wecom.app.token.expose().to_string(),
         encoding_aes_key: target.wecom.app.encoding_aes_key.expose().to_string(),
+        robot_token: target.wecom.robot.token.expose().to_string(),
+        robot_encoding_aes_key: target.wecom.robot.encoding_aes_key.expose().to_string(),
     };
     println!("{}", serde_json::to_string(&ready)?);
     // EOF (or an error) on standard input means the generator is done or gone.
@@ -106,8 +137,76 @@ pub async fn serve_target(options: &TargetOptions) -> anyhow::Result<()> {
 
 /// The generator: starts the target process, drives it, reports.
 pub async fn generate(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<()> {
-    let mut target = TargetProcess(start_target(options)?);
-    let ready = tokio::task::block_in_place(|| read_ready(&mut target.0))?;
+    measure(options, load).await.map(|_| ())
+}
+
+/// Bare endpoint, bot and Python peer, one after the other with the same group-robot traffic;
+/// prints each run and then the ratios.
+pub async fn compare(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<()> {
+    let load = LoadOptions {
+        traffic: Traffic::Robot,
+        ..load.clone()
+    };
+    let mut runs = Vec::new();
+    for mode in [Mode::Bare, Mode::Bot, Mode::Python] {
+        let options = TargetOptions {
+            mode,
+            ..options.clone()
+        };
+        runs.push((mode, measure(&options, &load).await?));
+        println!();
+    }
+    println!(
+        "== comparison · group-robot \"@rallybot {}\" · {} connections",
+        load.command, load.connections
+    );
+    println!("| target | callbacks/s | p50 ms | p99 ms | target CPU µs/callback |");
+    println!("|---|---|---|---|---|");
+    for (mode, run) in &runs {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} |",
+            mode.name(),
+            run.report.throughput(),
+            run.report.percentile_ms(50.0),
+            run.report.percentile_ms(99.0),
+            run.target_cpu_us
+                .map_or("unknown".into(), |us| format!("{us:.0}"))
+        );
+    }
+    let throughput = |wanted: Mode| {
+        runs.iter()
+            .find(|(mode, _)| *mode == wanted)
+            .map_or(0.0, |(_, run)| run.report.throughput())
+    };
+    let bot = throughput(Mode::Bot);
+    println!(
+        "bot ÷ python: {:.1}× · bot ÷ bare: {:.2}",
+        bot / throughput(Mode::Python).max(1e-9),
+        bot / throughput(Mode::Bare).max(1e-9)
+    );
+    Ok(())
+}
+
+/// One run against one target.
+struct Measured {
+    report: LoadReport,
+    /// CPU the target (all its processes) spent per callback sent.
+    target_cpu_us: Option<f64>,
+}
+
+async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<Measured> {
+    let (child, ready) = if options.mode == Mode::Python {
+        anyhow::ensure!(
+            load.traffic == Traffic::Robot,
+            "the Python peer answers group-robot callbacks only: add --traffic robot"
+        );
+        tokio::task::block_in_place(|| python::start(setup::BARE_REPLY))?
+    } else {
+        let mut child = start_target(options)?;
+        let ready = tokio::task::block_in_place(|| read_ready(&mut child))?;
+        (child, ready)
+    };
+    let mut target = TargetProcess(child);
     let mut wecom = WecomSettings {
         corp_id: ready.corp_id.clone(),
         ..WecomSettings::default()
@@ -115,12 +214,15 @@ pub async fn generate(options: &TargetOptions, load: &LoadOptions) -> anyhow::Re
     wecom.app.agent_id = ready.agent_id;
     wecom.app.token = Secret::new(ready.token.clone());
     wecom.app.encoding_aes_key = Secret::new(ready.encoding_aes_key.clone());
+    wecom.robot.token = Secret::new(ready.robot_token.clone());
+    wecom.robot.encoding_aes_key = Secret::new(ready.robot_encoding_aes_key.clone());
     let client = Arc::new(CallbackClient::new(&ready.base_url, &wecom)?);
     println!(
-        "target: {} mode in process {}, {} · command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
+        "target: {} mode in process {}, {} · {:?} callbacks, command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
         options.mode.name(),
         target.0.id(),
         ready.base_url,
+        load.traffic,
         load.command,
         load.connections,
         if load.rate == 0 {
@@ -138,41 +240,58 @@ pub async fn generate(options: &TargetOptions, load: &LoadOptions) -> anyhow::Re
             .trim_end_matches('/')
             .to_string(),
         text: load.command.clone(),
+        surface: load.traffic.surface(),
         connections: load.connections.max(1),
         rate: load.rate,
         warmup: load.warmup,
         duration: load.duration,
         users: Arc::new(setup::user_ids(options.users)),
     };
-    let target_pid = target.0.id().to_string();
-    let cpu_before = (cpu_seconds("self"), cpu_seconds(&target_pid));
+    let target_pid = target.0.id();
+    let cpu_before = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
     let report = load::run(&client, &spec).await?;
-    let cpu_after = (cpu_seconds("self"), cpu_seconds(&target_pid));
+    let cpu_after = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
     println!("{report}");
     let callbacks = report.sent_total.max(1) as f64;
     let per_callback = |after: Option<f64>, before: Option<f64>| {
         after
             .zip(before)
-            .map(|(a, b)| {
-                format!(
-                    "{:.2} s = {:.0} µs per callback",
-                    a - b,
-                    (a - b) * 1e6 / callbacks
-                )
-            })
-            .unwrap_or_else(|| "unknown".into())
+            .map(|(a, b)| (a - b, (a - b) * 1e6 / callbacks))
     };
+    let show = |spent: Option<(f64, f64)>| {
+        spent.map_or("unknown".into(), |(seconds, us)| {
+            format!("{seconds:.2} s = {us:.0} µs per callback")
+        })
+    };
+    let target_cpu = per_callback(cpu_after.1, cpu_before.1);
     println!(
         "CPU over warm-up and measurement: target {} · generator {}",
-        per_callback(cpu_after.1, cpu_before.1),
-        per_callback(cpu_after.0, cpu_before.0)
+        show(target_cpu),
+        show(per_callback(cpu_after.0, cpu_before.0))
     );
-    // Closing its standard input stops the target; wait for it to finish cleanly.
-    drop(target.0.stdin.take());
+    // Closing its standard input stops our own target; gunicorn is told to stop by a signal.
+    if options.mode == Mode::Python {
+        terminate(target_pid);
+    } else {
+        drop(target.0.stdin.take());
+    }
     let status =
         tokio::task::block_in_place(|| target.0.wait()).context("waiting for the target")?;
-    anyhow::ensure!(status.success(), "the target process ended with {status}");
-    Ok(())
+    anyhow::ensure!(
+        options.mode == Mode::Python || status.success(),
+        "the target process ended with {status}"
+    );
+    Ok(Measured {
+        report,
+        target_cpu_us: target_cpu.map(|(_, us)| us),
+    })
+}
+
+/// Asks a process to stop (SIGTERM), as a service manager would.
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
 
 /// The target process, killed if the generator stops early.
@@ -223,11 +342,49 @@ fn read_ready(target: &mut Child) -> anyhow::Result<Ready> {
 
 /// User + system CPU time so far of a process (`self` or a pid), from Linux `/proc`, in seconds.
 fn cpu_seconds(process: &str) -> Option<f64> {
+    stat_fields(process).map(|(_, cpu)| cpu)
+}
+
+/// `cpu_seconds` of a process and all its descendants (gunicorn's workers), as they are now.
+fn tree_cpu_seconds(root: u32) -> Option<f64> {
+    let processes: Vec<(u32, u32, f64)> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let (parent, cpu) = stat_fields(&pid.to_string())?;
+            Some((pid, parent, cpu))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while let Some(&pid) = tree.get(i) {
+        tree.extend(
+            processes
+                .iter()
+                .filter(|(_, parent, _)| *parent == pid)
+                .map(|(child, _, _)| *child),
+        );
+        i += 1;
+    }
+    let total = processes
+        .iter()
+        .filter(|(pid, _, _)| tree.contains(pid))
+        .map(|(_, _, cpu)| cpu)
+        .sum();
+    processes
+        .iter()
+        .any(|(pid, _, _)| *pid == root)
+        .then_some(total)
+}
+
+/// The parent pid and the CPU seconds of a process, from `/proc/<process>/stat`.
+fn stat_fields(process: &str) -> Option<(u32, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let parent: u32 = fields.get(1)?.parse().ok()?;
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     // Linux reports clock ticks; USER_HZ is 100 on every mainstream configuration.
-    Some((utime + stime) / 100.0)
+    Some((parent, (utime + stime) / 100.0))
 }

@@ -24,7 +24,7 @@ use crate::http::callback::CallbackState;
 use crate::http::metrics::Metrics;
 
 /// A fixed reply about as long as the 帮助 answer, for the bare endpoint.
-const BARE_REPLY: &str = "可用命令：\n帮助 [命令] — 查看说明\n注册 — 实名登记（请私聊）\n我的 — 我的登记信息和作品\n提交 <赛道> <链接> [标题] — 提交作品\n投票 <作品号> [票数] — 为作品投票\n剩余 — 今天还能投几票\n排名 [赛道] — 我的排名\n榜单 [赛道] [N] — 排行榜\n阶段 — 当前阶段和截止时间";
+pub const BARE_REPLY: &str = "可用命令：\n帮助 [命令] — 查看说明\n注册 — 实名登记（请私聊）\n我的 — 我的登记信息和作品\n提交 <赛道> <链接> [标题] — 提交作品\n投票 <作品号> [票数] — 为作品投票\n剩余 — 今天还能投几票\n排名 [赛道] — 我的排名\n榜单 [赛道] [N] — 排行榜\n阶段 — 当前阶段和截止时间";
 
 /// A running target.
 pub struct Target {
@@ -58,6 +58,9 @@ impl Target {
             let _ = stopped.await;
         };
         let (base_url, server) = match options.mode {
+            Mode::Python => {
+                anyhow::bail!("the Python peer runs under gunicorn, not in this process")
+            }
             Mode::Bot => {
                 let app = App::build(settings.clone()).await?;
                 let campaign = app.campaign();
