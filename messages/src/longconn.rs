@@ -227,8 +227,8 @@ mod tests {
 
     #[test]
     fn answers_and_callbacks_are_read() {
-        let answer = Frame::parse(r#"{"headers":{"req_id":"ping_9"},"errcode":0,"errmsg":"ok"}"#)
-            .unwrap();
+        let answer =
+            Frame::parse(r#"{"headers":{"req_id":"ping_9"},"errcode":0,"errmsg":"ok"}"#).unwrap();
         assert!(answer.is_answer());
         assert_eq!(answer.errcode, Some(0));
         let event = Frame::parse(

@@ -268,7 +268,20 @@ impl Console {
             }
             Endpoint::AppchatSend => "应用群聊".to_string(),
             Endpoint::AibotResponse => "智能机器人回复".to_string(),
-            Endpoint::GetToken | Endpoint::MediaUpload => return String::new(),
+            Endpoint::AibotSend => {
+                let chat = received.key.as_deref().unwrap_or("");
+                let name = chat
+                    .strip_prefix("chat-")
+                    .and_then(|key| self.group_name_of_key(key))
+                    .unwrap_or(chat);
+                format!("智能机器人 {name}")
+            }
+            // Answers to what was said are printed as the bot's replies.
+            Endpoint::AibotRespond
+            | Endpoint::GetToken
+            | Endpoint::MediaUpload
+            | Endpoint::AibotSubscribe
+            | Endpoint::AibotPing => return String::new(),
         };
         let mentions = received.mentions();
         let mut out = format!("  [推送 push → {to}]");
