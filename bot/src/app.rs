@@ -50,6 +50,8 @@ pub struct App {
     /// The background loops' health, shared with `/healthz` and `/metrics`.
     loops: Loops,
     metrics: Arc<Metrics>,
+    /// Also what the AI bot's long connection answers with.
+    callbacks: Arc<CallbackState>,
     dedup_writer: JoinHandle<()>,
 }
 
@@ -183,7 +185,7 @@ impl App {
         });
         let loops = Loops::new(&settings);
         let health = Arc::new(Health::new(store.clone(), loops.clone()));
-        let router = crate::http::router(callbacks, admin, health);
+        let router = crate::http::router(callbacks.clone(), admin, health);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -199,6 +201,7 @@ impl App {
             wake,
             loops,
             metrics,
+            callbacks,
             dedup_writer,
         })
     }
@@ -261,6 +264,7 @@ impl App {
             wake,
             loops,
             metrics,
+            callbacks,
             dedup_writer,
             ..
         } = self;
@@ -275,6 +279,7 @@ impl App {
             wake,
             &loops,
             exporter,
+            callbacks,
         )?;
         let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
         let limits = Limits::from_settings(&settings.server);

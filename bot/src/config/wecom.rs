@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{HumanDuration, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,6 +83,9 @@ pub struct AibotSettings {
     pub secret: Secret,
     /// Where to connect; WeCom's own by default, the simulator in tests and `chat`.
     pub ws_url: String,
+    /// How often the connection pings WeCom (WeCom: about every 30 s); two pings unanswered
+    /// and it is dialled again.
+    pub heartbeat: HumanDuration,
 }
 
 impl Default for AibotSettings {
@@ -94,6 +97,7 @@ impl Default for AibotSettings {
             bot_id: String::new(),
             secret: Secret::default(),
             ws_url: DEFAULT_AIBOT_WS_URL.into(),
+            heartbeat: HumanDuration::of(chrono::Duration::seconds(30)),
         }
     }
 }
