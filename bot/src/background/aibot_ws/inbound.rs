@@ -133,9 +133,16 @@ impl Inbound {
             reply
         });
         let stream_id = new_req_id("stream");
-        let reply = match tokio::time::timeout(state.reply_deadline, &mut running).await {
-            Ok(done) => done,
-            Err(_) => {
+        // As on the callbacks, a deadline of 0 always answers later.
+        let in_time = match state.reply_deadline.is_zero() {
+            true => None,
+            false => tokio::time::timeout(state.reply_deadline, &mut running)
+                .await
+                .ok(),
+        };
+        let reply = match in_time {
+            Some(done) => done,
+            None => {
                 // Within WeCom's 5 s: a stream that says we are on it, finished later.
                 let first = Frame::respond_stream(&req_id, &stream_id, WORKING, false);
                 if let Err(error) = conn.request(first).await {
