@@ -87,19 +87,20 @@ pub fn instance_name() -> String {
 }
 
 impl Background {
-    /// Starts both loops on the current runtime, woken early through `wake`, each supervised
-    /// and reporting to its status in `loops`.
+    /// Starts the loops on the current runtime, woken early through the endpoints' `wake`, each
+    /// supervised and reporting to its status in `loops`; with `wecom.aibot.mode = "websocket"`
+    /// also the long connection, answering as the endpoints in `callbacks` do.
     pub fn start(
         settings: &Settings,
         campaign: Arc<Campaign>,
         store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
-        wake: Wake,
         loops: &Loops,
         exporter: Exporter,
         callbacks: Arc<CallbackState>,
     ) -> anyhow::Result<Background> {
         let holder = instance_name();
+        let wake = callbacks.wake.clone();
         let websocket = settings.wecom.aibot.websocket();
         if settings.wecom.app.secret.is_empty() && websocket {
             tracing::info!("wecom.app.secret is empty: pushes to people go through the AI bot's long connection");
