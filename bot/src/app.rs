@@ -46,10 +46,11 @@ pub struct App {
     rehearsal: Option<Arc<RehearsalClock>>,
     campaign: Arc<Campaign>,
     privacy: Arc<Privacy>,
-    wake: Wake,
     /// The background loops' health, shared with `/healthz` and `/metrics`.
     loops: Loops,
     metrics: Arc<Metrics>,
+    /// Also what the AI bot's long connection answers with.
+    callbacks: Arc<CallbackState>,
     dedup_writer: JoinHandle<()>,
 }
 
@@ -183,7 +184,7 @@ impl App {
         });
         let loops = Loops::new(&settings);
         let health = Arc::new(Health::new(store.clone(), loops.clone()));
-        let router = crate::http::router(callbacks, admin, health);
+        let router = crate::http::router(callbacks.clone(), admin, health);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -196,9 +197,9 @@ impl App {
             rehearsal,
             campaign,
             privacy,
-            wake,
             loops,
             metrics,
+            callbacks,
             dedup_writer,
         })
     }
@@ -258,9 +259,9 @@ impl App {
             clock,
             campaign,
             privacy,
-            wake,
             loops,
             metrics,
+            callbacks,
             dedup_writer,
             ..
         } = self;
@@ -272,9 +273,9 @@ impl App {
             campaign,
             store.clone(),
             clock,
-            wake,
             &loops,
             exporter,
+            callbacks,
         )?;
         let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
         let limits = Limits::from_settings(&settings.server);

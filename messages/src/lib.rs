@@ -25,6 +25,8 @@
 //! [`client::ApiError::kind`] telling retryable, configuration, webhook and recipient errors
 //! apart; [`client::Backoff`] computes retry delays.
 //!
+//! Long connection: [`longconn::Frame`] builds and reads the AI bot's WebSocket frames.
+//!
 //! Text limits: [`text::fit_bytes`] and [`text::split_bytes`] cut at UTF-8 byte limits
 //! ([`text::APP_TEXT_LIMIT`], [`text::WEBHOOK_MARKDOWN_LIMIT`], …) without splitting a character.
 
@@ -33,6 +35,7 @@ pub mod client;
 pub mod crypto;
 pub mod envelope;
 pub mod inbound;
+pub mod longconn;
 pub mod reply;
 pub mod text;
 pub mod xml;

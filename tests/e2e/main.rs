@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod aibot_websocket;
 mod background_survives;
 mod bad_input;
 mod chat_console;

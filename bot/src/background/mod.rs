@@ -5,6 +5,7 @@
 //! corp id, agent id and secret, `[push]`), and stops both; `Wake` wakes them early. Each runs
 //! under `supervise`: a panic restarts it, and `Loops` says whether both are going round.
 
+pub mod aibot_ws;
 pub mod push;
 pub mod scheduler;
 pub mod supervise;
@@ -25,6 +26,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Settings;
 use crate::export::Exporter;
+use crate::http::callback::CallbackState;
+use aibot_ws::{Inbound, Link, LongConnection, WsConfig};
 use push::{QuietHours, Sender, SenderConfig, WeComTransport};
 use scheduler::{Scheduler, SchedulerConfig};
 
@@ -84,19 +87,24 @@ pub fn instance_name() -> String {
 }
 
 impl Background {
-    /// Starts both loops on the current runtime, woken early through `wake`, each supervised
-    /// and reporting to its status in `loops`.
+    /// Starts the loops on the current runtime, woken early through the endpoints' `wake`, each
+    /// supervised and reporting to its status in `loops`; with `wecom.aibot.mode = "websocket"`
+    /// also the long connection, answering as the endpoints in `callbacks` do.
     pub fn start(
         settings: &Settings,
         campaign: Arc<Campaign>,
         store: Arc<dyn Database>,
         clock: Arc<dyn Clock>,
-        wake: Wake,
         loops: &Loops,
         exporter: Exporter,
+        callbacks: Arc<CallbackState>,
     ) -> anyhow::Result<Background> {
         let holder = instance_name();
-        if settings.wecom.app.secret.is_empty() {
+        let wake = callbacks.wake.clone();
+        let websocket = settings.wecom.aibot.websocket();
+        if settings.wecom.app.secret.is_empty() && websocket {
+            tracing::info!("wecom.app.secret is empty: pushes to people go through the AI bot's long connection");
+        } else if settings.wecom.app.secret.is_empty() {
             tracing::warn!("wecom.app.secret is empty: pushes to people (app messages) will fail");
         }
         let client = ClientConfig {
@@ -109,6 +117,12 @@ impl Background {
         let transport = WeComTransport::connect(client, store.clone(), clock.clone())
             .map_err(|e| anyhow::anyhow!("WeCom client: {e}"))?
             .with_exports(exporter, clock.clone());
+        let link = Link::new();
+        let transport = if websocket {
+            transport.with_aibot(link.clone(), settings.wecom.app.secret.is_empty())
+        } else {
+            transport
+        };
         let sender = Arc::new(
             Sender::new(
                 store.clone(),
@@ -120,6 +134,33 @@ impl Background {
             .with_wake(wake.clone())
             .with_status(loops.sender.clone()),
         );
+        let long_connection = websocket.then(|| {
+            let aibot = &settings.wecom.aibot;
+            Arc::new(LongConnection {
+                config: WsConfig {
+                    url: aibot.ws_url.clone(),
+                    bot_id: aibot.bot_id.clone(),
+                    secret: aibot.secret.expose().to_owned(),
+                    holder: holder.clone(),
+                    lease_ttl: settings.push.lease_ttl.get(),
+                    heartbeat: aibot
+                        .heartbeat
+                        .get()
+                        .to_std()
+                        .unwrap_or(StdDuration::from_secs(30)),
+                    backoff: rallybot_messages::client::Backoff {
+                        base: StdDuration::from_millis(500),
+                        max: StdDuration::from_secs(60),
+                    },
+                },
+                store: store.clone(),
+                clock: clock.clone(),
+                metrics: callbacks.metrics.clone(),
+                inbound: Arc::new(Inbound { state: callbacks }),
+                link,
+                status: LoopStatus::new("aibot-ws", STALE_AT_LEAST),
+            })
+        });
         let scheduler = Arc::new(
             Scheduler::new(
                 campaign,
@@ -131,7 +172,15 @@ impl Background {
             .with_status(loops.scheduler.clone()),
         );
         let (stop, stopped) = watch::channel(false);
-        let tasks = vec![
+        let mut tasks = Vec::new();
+        if let Some(connection) = long_connection {
+            tasks.push(supervise::supervise(
+                connection.status.clone(),
+                stopped.clone(),
+                move |until_stopped| connection.clone().run(until_stopped),
+            ));
+        }
+        tasks.extend([
             supervise::supervise(
                 loops.sender.clone(),
                 stopped.clone(),
@@ -144,7 +193,7 @@ impl Background {
                 let scheduler = scheduler.clone();
                 async move { scheduler.run(until_stopped).await }
             }),
-        ];
+        ]);
         tracing::info!(instance = %holder, "scheduler and push sender started");
         Ok(Background { stop, tasks })
     }

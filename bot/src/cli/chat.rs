@@ -26,6 +26,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         organizers: vec![args.user.clone()],
         database: args.db,
         files: args.files,
+        surface: args.surface,
     };
     chat::run(&args.user, options).await
 }

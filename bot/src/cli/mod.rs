@@ -111,6 +111,11 @@ pub struct ChatArgs {
     /// Show the bot's logs on standard error (normally only errors).
     #[arg(long)]
     pub verbose: bool,
+    /// Which surface carries the messages: `app` (private chat with the app, groups through
+    /// the group robot), `aibot` or `robot` (groups through that callback), `aibot-ws`
+    /// (everything through the AI bot's long connection).
+    #[arg(long, value_enum, default_value = "app")]
+    pub surface: crate::devtools::chat::ChatSurface,
 }
 
 #[derive(Debug, Clone, clap::Args)]

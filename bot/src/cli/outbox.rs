@@ -57,6 +57,7 @@ pub fn print_outbox(rows: &[PushRecord], tz: Tz, out: &mut dyn Write) -> std::io
             PushTarget::User { userid } => format!("user:{userid}"),
             PushTarget::Webhook { .. } => "webhook".to_owned(),
             PushTarget::ResponseUrl { .. } => "response_url".to_owned(),
+            PushTarget::Aibot { chat_id } => format!("aibot:{chat_id}"),
         };
         let detail = match (&push.status, &push.last_error) {
             (PushStatus::Failed, Some(error)) | (PushStatus::Pending, Some(error)) => {

@@ -82,6 +82,7 @@ fn recipient_label(push: &PlannedPush) -> String {
         PushTarget::Webhook { .. } => format!("群 {}", push.recipient_name),
         PushTarget::User { userid } => format!("用户 {userid}"),
         PushTarget::ResponseUrl { .. } => "reply".into(),
+        PushTarget::Aibot { .. } => format!("群 {}（智能机器人）", push.recipient_name),
     }
 }
 

@@ -51,6 +51,7 @@ impl Settings {
         surface("wecom.app", &wecom.app, &mut out);
         surface("wecom.aibot", &wecom.aibot, &mut out);
         surface("wecom.robot", &wecom.robot, &mut out);
+        aibot_long_connection(&wecom.aibot, &mut out);
         if is_placeholder(wecom.app.secret.expose()) && !wecom.app.secret.is_empty() {
             out.push(Refusal::new(
                 "wecom.app.secret",
@@ -127,6 +128,24 @@ fn surface(prefix: &str, surface: &dyn CallbackCredentials, out: &mut Vec<Refusa
         out.push(Refusal::new(
             format!("{prefix}.encoding_aes_key"),
             format!("{prefix}.encoding_aes_key {problem}: copy the EncodingAESKey from {console} (it is 43 letters and digits)"),
+        ));
+    }
+}
+
+/// The AI bot's long-connection credentials, when set, must not be the example's placeholders.
+fn aibot_long_connection(aibot: &super::AibotSettings, out: &mut Vec<Refusal>) {
+    let console =
+        "the AI bot's settings in the WeCom admin console (智能机器人 → API 模式 → 长连接)";
+    if !aibot.bot_id.is_empty() && is_placeholder(&aibot.bot_id) {
+        out.push(Refusal::new(
+            "wecom.aibot.bot_id",
+            format!("wecom.aibot.bot_id is still a placeholder: copy the Bot ID from {console}"),
+        ));
+    }
+    if !aibot.secret.is_empty() && is_placeholder(aibot.secret.expose()) {
+        out.push(Refusal::new(
+            "wecom.aibot.secret",
+            format!("wecom.aibot.secret is still a placeholder: copy the Secret from {console}, preferably into RALLYBOT_WECOM__AIBOT__SECRET"),
         ));
     }
 }
@@ -252,7 +271,13 @@ mod tests {
     #[test]
     fn each_insecure_value_is_refused_by_its_key() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 11] = [
+        let cases: [(&str, Spoil); 13] = [
+            ("wecom.aibot.bot_id", |s| {
+                s.wecom.aibot.bot_id = "ReplaceWithTheBotId".into()
+            }),
+            ("wecom.aibot.secret", |s| {
+                s.wecom.aibot.secret = Secret::new("ReplaceWithTheAIBotSecret")
+            }),
             ("wecom.app.token", |s| {
                 s.wecom.app.token = Secret::new("ReplaceWithAppToken")
             }),

@@ -23,7 +23,8 @@ pub use load::{ConfigError, ConfigProblem, Loaded, Origin};
 pub use push::PushSettings;
 pub use secret::Secret;
 pub use wecom::{
-    AppSurfaceSettings, CallbackCredentials, CallbackSurfaceSettings, GroupSettings, WecomSettings,
+    AibotMode, AibotSettings, AppSurfaceSettings, CallbackCredentials, CallbackSurfaceSettings,
+    GroupSettings, WecomSettings, DEFAULT_AIBOT_WS_URL,
 };
 
 /// The prefix of every environment override; `__` separates the levels of the key path.

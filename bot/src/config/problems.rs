@@ -71,6 +71,7 @@ impl Loaded {
                 ));
             }
         }
+        self.aibot_problems(&mut out);
         for refusal in s.refusals() {
             out.push(self.problem(&refusal.key, refusal.message));
         }
@@ -81,6 +82,38 @@ impl Loaded {
             out.push(self.problem("log.level", "log.level is not a valid filter"));
         }
         out
+    }
+}
+
+impl Loaded {
+    /// The AI bot's long connection: what `mode = "websocket"` needs, and a URL it can dial.
+    fn aibot_problems(&self, out: &mut Vec<ConfigProblem>) {
+        let aibot = &self.settings.wecom.aibot;
+        let console =
+            "the AI bot's settings in the WeCom admin console (智能机器人 → API 模式 → 长连接)";
+        if aibot.websocket() {
+            if aibot.bot_id.trim().is_empty() {
+                out.push(self.problem(
+                    "wecom.aibot.bot_id",
+                    format!("wecom.aibot.bot_id is empty while wecom.aibot.mode = \"websocket\": copy the Bot ID from {console}"),
+                ));
+            }
+            if aibot.secret.is_empty() {
+                out.push(self.problem(
+                    "wecom.aibot.secret",
+                    format!("wecom.aibot.secret is empty while wecom.aibot.mode = \"websocket\": copy the Secret from {console}, preferably into RALLYBOT_WECOM__AIBOT__SECRET"),
+                ));
+            }
+        }
+        let scheme_ok = url::Url::parse(&aibot.ws_url)
+            .map(|u| matches!(u.scheme(), "ws" | "wss") && u.host().is_some())
+            .unwrap_or(false);
+        if !scheme_ok {
+            out.push(self.problem(
+                "wecom.aibot.ws_url",
+                format!("wecom.aibot.ws_url must be a ws:// or wss:// URL (WeCom's is {}); leave it out to use WeCom's", crate::config::DEFAULT_AIBOT_WS_URL),
+            ));
+        }
     }
 }
 
@@ -130,6 +163,35 @@ key = "not base64!"
         );
         assert!(has("c.toml:19: ", "g2"), "{problems:#?}");
         assert!(has("c.toml:23: ", "privacy.key"), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_long_connection_says_what_it_lacks() {
+        let source = "[wecom.aibot]\nmode = \"websocket\"\nws_url = \"https://openws.example\"\n";
+        let loaded =
+            Settings::from_source(Some("c.toml".into()), source.into(), Vec::new()).unwrap();
+        let problems: Vec<String> = loaded.problems().iter().map(ToString::to_string).collect();
+        for key in ["bot_id", "secret", "ws_url"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains(&format!("wecom.aibot.{key}"))),
+                "{key}: {problems:#?}"
+            );
+        }
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("c.toml:3: ") && p.contains("ws://")),
+            "{problems:#?}"
+        );
+        let fine = "[wecom.aibot]\nmode = \"websocket\"\nbot_id = \"aib5xkq\"\nsecret = \"s3cr3tFromTheConsole\"\n";
+        let loaded = Settings::from_source(Some("c.toml".into()), fine.into(), Vec::new()).unwrap();
+        let problems: Vec<String> = loaded.problems().iter().map(ToString::to_string).collect();
+        assert!(
+            !problems.iter().any(|p| p.contains("wecom.aibot")),
+            "{problems:#?}"
+        );
     }
 
     #[test]

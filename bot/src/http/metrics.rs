@@ -40,6 +40,8 @@ struct Inner {
     commands: BTreeMap<&'static str, u64>,
     connections_open: u64,
     connections_closed: BTreeMap<&'static str, u64>,
+    aibot_ws_states: BTreeMap<&'static str, u64>,
+    aibot_ws_connected: bool,
 }
 
 /// The bot's metrics; cheap to update from every request.
@@ -89,6 +91,24 @@ impl Metrics {
     /// `header_timeout`, `body_timeout`, `evicted` (to make room), `refused` (no room).
     pub fn connection_closed(&self, reason: &'static str) {
         *self.lock().connections_closed.entry(reason).or_insert(0) += 1;
+    }
+
+    /// The AI bot's long connection changed state (`connecting`, `signed_in`, `refused`,
+    /// `lost`, `replaced`, `released`, `standby`); `connected` is whether it is signed in now.
+    pub fn aibot_ws_state(&self, state: &'static str, connected: bool) {
+        let mut inner = self.lock();
+        *inner.aibot_ws_states.entry(state).or_insert(0) += 1;
+        inner.aibot_ws_connected = connected;
+    }
+
+    /// How many times the long connection entered `state`.
+    pub fn aibot_ws_entered(&self, state: &str) -> u64 {
+        self.lock()
+            .aibot_ws_states
+            .iter()
+            .filter(|(s, _)| **s == state)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// How many callbacks of `surface` ended with `outcome` (for tests and the console).
@@ -163,6 +183,23 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "rallybot_http_connections_closed_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        if !inner.aibot_ws_states.is_empty() {
+            out.push_str("# HELP rallybot_aibot_ws_state_changes_total The AI bot's long connection entering each state.\n");
+            out.push_str("# TYPE rallybot_aibot_ws_state_changes_total counter\n");
+            for (state, n) in &inner.aibot_ws_states {
+                let _ = writeln!(
+                    out,
+                    "rallybot_aibot_ws_state_changes_total{{state=\"{state}\"}} {n}"
+                );
+            }
+            out.push_str("# HELP rallybot_aibot_ws_connected Whether this instance holds the AI bot's long connection, signed in.\n");
+            out.push_str("# TYPE rallybot_aibot_ws_connected gauge\n");
+            let _ = writeln!(
+                out,
+                "rallybot_aibot_ws_connected {}",
+                u8::from(inner.aibot_ws_connected)
             );
         }
         out

@@ -85,7 +85,7 @@ impl Conversation {
                 .groups()
                 .await?
                 .into_iter()
-                .map(|g| (g.chat_id, PushTarget::Webhook { url: g.webhook_url }))
+                .map(|g| (g.chat_id, PushTarget::for_group(g.webhook_url)))
                 .collect()
         };
         if targets.is_empty() {

@@ -344,15 +344,39 @@ pub enum PushTarget {
     Webhook { url: String },
     /// A one-shot AI-bot `response_url`.
     ResponseUrl { url: String },
+    /// A group (its chatid) or a person (their userid) through the AI bot's long connection
+    /// (`aibot_send_msg`, markdown).
+    Aibot { chat_id: String },
+}
+
+/// The scheme of a group's "webhook URL" when the group is reached through the AI bot's long
+/// connection instead of a group robot: `aibot:<chatid>`.
+pub const AIBOT_GROUP_SCHEME: &str = "aibot:";
+
+/// The URL a group reached through the AI bot's long connection is stored with.
+pub fn aibot_group_url(chat_id: &str) -> String {
+    format!("{AIBOT_GROUP_SCHEME}{chat_id}")
 }
 
 impl PushTarget {
+    /// Where a push to a stored group goes: its group robot webhook, or the AI bot's long
+    /// connection for groups learned there.
+    pub fn for_group(webhook_url: String) -> PushTarget {
+        match webhook_url.strip_prefix(AIBOT_GROUP_SCHEME) {
+            Some(chat_id) => PushTarget::Aibot {
+                chat_id: chat_id.to_owned(),
+            },
+            None => PushTarget::Webhook { url: webhook_url },
+        }
+    }
+
     /// The key the sender's rate limits are kept under.
     pub fn rate_key(&self) -> String {
         match self {
             PushTarget::User { userid } => format!("user:{userid}"),
             PushTarget::Webhook { url } => format!("webhook:{url}"),
             PushTarget::ResponseUrl { url } => format!("response:{url}"),
+            PushTarget::Aibot { chat_id } => format!("aibot:{chat_id}"),
         }
     }
 }

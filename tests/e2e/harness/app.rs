@@ -72,7 +72,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 }
 
 /// Builds and starts the app; the rehearsal clock starts at `at` (default: voting open).
-async fn start(
+pub(super) async fn start(
     settings: Settings,
     at: Option<DateTime<Utc>>,
     simulator: Simulator,
@@ -211,6 +211,19 @@ impl TestApp {
                 .expect("server task")
                 .expect("server stopped cleanly");
         }
+    }
+
+    /// Stops the app but keeps its simulator and database, for another instance to go on with.
+    pub async fn halt_keeping_world(mut self) -> (Simulator, Scratch) {
+        self.halt().await;
+        let TestApp {
+            simulator,
+            database,
+            store,
+            ..
+        } = self;
+        store.close().await;
+        (simulator, database)
     }
 
     /// Stops the app and waits for it to finish cleanly; drops its database.

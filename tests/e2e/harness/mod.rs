@@ -4,6 +4,7 @@
 //! wired by hand on a fixed clock (`background`), and real `rallybot serve` processes
 //! (`processes`). The WeCom simulator stands in for WeCom in all three.
 
+pub mod aibot_ws;
 pub mod app;
 pub mod background;
 pub mod processes;

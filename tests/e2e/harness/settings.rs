@@ -48,6 +48,10 @@ pub fn config_file(settings: &Settings) -> String {
             vec!["wecom", "aibot", "encoding_aes_key"],
             wecom.aibot.encoding_aes_key.expose(),
         ),
+        (
+            vec!["wecom", "aibot", "secret"],
+            wecom.aibot.secret.expose(),
+        ),
         (vec!["wecom", "robot", "token"], wecom.robot.token.expose()),
         (
             vec!["wecom", "robot", "encoding_aes_key"],
@@ -114,6 +118,7 @@ fn a_config_file_reads_back_as_the_settings_it_was_written_from() {
             &w.app.encoding_aes_key,
             &w.aibot.token,
             &w.aibot.encoding_aes_key,
+            &w.aibot.secret,
             &w.robot.token,
             &w.robot.encoding_aes_key,
             &w.groups[0].webhook_key,

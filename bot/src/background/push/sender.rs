@@ -84,6 +84,8 @@ struct RoundEnd {
 struct SenderState {
     webhook: SlidingWindows,
     user: SlidingWindows,
+    /// `aibot_send_msg` per chat or person, at the webhook's limit.
+    aibot: SlidingWindows,
     rng: StdRng,
     leading: bool,
     /// Times we put pushes back for (with how many), so the loop wakes when they are due
@@ -96,6 +98,7 @@ impl SenderState {
         match target {
             PushTarget::User { .. } => Some(&mut self.user),
             PushTarget::Webhook { .. } => Some(&mut self.webhook),
+            PushTarget::Aibot { .. } => Some(&mut self.aibot),
             // A response URL is used once: there is nothing to pace.
             PushTarget::ResponseUrl { .. } => None,
         }
@@ -173,6 +176,7 @@ impl Sender {
         let state = SenderState {
             webhook: SlidingWindows::new(config.webhook_limit, config.window),
             user: SlidingWindows::new(config.user_limit, config.window),
+            aibot: SlidingWindows::new(config.webhook_limit, config.window),
             rng,
             leading: false,
             due: BTreeMap::new(),
@@ -385,7 +389,7 @@ impl Sender {
         let windows_needed = |push: &PushRecord| -> u32 {
             let limit = match push.target {
                 PushTarget::User { .. } => self.config.user_limit,
-                PushTarget::Webhook { .. } => self.config.webhook_limit,
+                PushTarget::Webhook { .. } | PushTarget::Aibot { .. } => self.config.webhook_limit,
                 PushTarget::ResponseUrl { .. } => return 0,
             };
             backlog
@@ -629,6 +633,7 @@ impl Sender {
     ) -> Result<(), SenderError> {
         state.webhook = SlidingWindows::new(self.config.webhook_limit, self.config.window);
         state.user = SlidingWindows::new(self.config.user_limit, self.config.window);
+        state.aibot = SlidingWindows::new(self.config.webhook_limit, self.config.window);
         let recent = self.store.pushes(Some(PushStatus::Sent), 5_000).await?;
         let since = now - self.config.window;
         for push in recent {

@@ -23,7 +23,9 @@ use rallybot_messages::client::{
 };
 use rallybot_storage::{Database, PushRecord, TokenRecord};
 
+use crate::background::aibot_ws::{new_req_id, Link, SendError};
 use crate::export::{ExportFailure, ExportJob, Exporter, Format};
+use rallybot_messages::longconn::Frame;
 
 /// Rows an export sent in WeCom may have. A ledger row takes about 45–60 bytes of xlsx
 /// (BENCHMARKS.md), so this stays under WeCom's 20 MB for a file and builds in about 2–3 s;
@@ -57,6 +59,11 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 /// Sends pushes through a [`WeComApi`] (the real client, or a fake in tests).
 pub struct WeComTransport {
     api: Arc<dyn WeComApi>,
+    /// The AI bot's long connection, when `wecom.aibot.mode = "websocket"`: `PushTarget::Aibot`
+    /// goes through it, and so do pushes to people when `users_via_aibot`.
+    aibot: Option<Link>,
+    /// No app secret in websocket mode: people are reached through the AI bot instead.
+    users_via_aibot: bool,
     /// Builds export pushes; without it they fail.
     exports: Option<(Exporter, Arc<dyn Clock>)>,
     /// `WECOM_EXPORT_MAX_ROWS`, smaller in tests.
@@ -73,9 +80,38 @@ impl WeComTransport {
     pub fn new(api: Arc<dyn WeComApi>) -> Self {
         Self {
             api,
+            aibot: None,
+            users_via_aibot: false,
             exports: None,
             export_max_rows: WECOM_EXPORT_MAX_ROWS,
         }
+    }
+
+    /// Sends `PushTarget::Aibot` pushes (and, with `users`, pushes to people) through the AI
+    /// bot's long connection.
+    pub fn with_aibot(mut self, link: Link, users: bool) -> Self {
+        self.aibot = Some(link);
+        self.users_via_aibot = users;
+        self
+    }
+
+    /// `aibot_send_msg` of markdown to a chat or person, on the connection this instance holds.
+    async fn send_aibot(&self, chat_id: &str, content: &str) -> Result<(), DeliveryError> {
+        let Some(link) = &self.aibot else {
+            return Err(DeliveryError::Permanent(
+                "the AI bot's long connection is not configured (wecom.aibot.mode)".into(),
+            ));
+        };
+        let frame = Frame::send_markdown(&new_req_id("aibot_send_msg"), chat_id, content);
+        link.request(frame).await.map_err(|e| match e {
+            SendError::Errcode(45009) => DeliveryError::RateLimited(e.to_string()),
+            // Not the chat's fault: another instance or a redial will carry it.
+            SendError::NotConnected | SendError::Closed | SendError::Timeout(_) => {
+                DeliveryError::Temporary(e.to_string())
+            }
+            SendError::Errcode(-1 | 45033) => DeliveryError::Temporary(e.to_string()),
+            SendError::Errcode(_) => DeliveryError::Permanent(e.to_string()),
+        })
     }
 
     /// Builds export pushes with `exporter`, titled with `clock`'s time.
@@ -108,6 +144,9 @@ impl Transport for WeComTransport {
         }
         let markdown = push.format == "markdown";
         let result = match &push.target {
+            PushTarget::User { userid } if self.users_via_aibot => {
+                return self.send_aibot(userid, &push.content).await;
+            }
             PushTarget::User { userid } => {
                 let to = [userid.clone()];
                 if markdown {
@@ -130,6 +169,7 @@ impl Transport for WeComTransport {
                 }
             }
             PushTarget::ResponseUrl { url } => self.api.respond_aibot(url, &push.content).await,
+            PushTarget::Aibot { chat_id } => return self.send_aibot(chat_id, &push.content).await,
         };
         result.map_err(|e| delivery_error(&e))
     }

@@ -173,7 +173,7 @@ impl<'a> Planner<'a> {
             .map(|g| Recipient {
                 id: format!("group:{}", g.chat_id),
                 name: g.name,
-                target: PushTarget::Webhook { url: g.webhook_url },
+                target: PushTarget::for_group(g.webhook_url),
             })
             .collect())
     }

@@ -10,6 +10,7 @@ use crate::devtools::simulator::{Endpoint, Received};
 use crate::http::callback::surface::Surface;
 
 use super::session::Session;
+use super::ChatSurface;
 
 /// Where the current user is talking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Console {
     groups: BTreeMap<String, String>,
     /// Simulator records already printed.
     shown: u64,
+    /// Everything goes through the AI bot's long connection.
+    long_connection: bool,
 }
 
 pub const HELP: &str = "\
@@ -66,12 +69,52 @@ Anything else is sent to the bot as a chat message, e.g. 帮助, 注册, 投票 
 
 impl Console {
     pub fn new(user: &str) -> Self {
+        Self::on(user, ChatSurface::App)
+    }
+
+    /// A console whose messages travel on `surface`.
+    pub fn on(user: &str, surface: ChatSurface) -> Self {
         Self {
             user: user.to_string(),
             place: Place::Private,
-            group_surface: GroupSurface::Robot,
+            group_surface: match surface {
+                ChatSurface::Aibot => GroupSurface::Aibot,
+                _ => GroupSurface::Robot,
+            },
             groups: BTreeMap::new(),
             shown: 0,
+            long_connection: surface == ChatSurface::AibotWs,
+        }
+    }
+
+    /// A message over the AI bot's long connection: the finished answer, or an empty one
+    /// when it is pushed later.
+    async fn say_over_long_connection(
+        &self,
+        session: &Session,
+        chat: Option<&str>,
+        text: &str,
+        id: u64,
+    ) -> BotReply {
+        let mut body = serde_json::json!({
+            "msgid": format!("ws{id}"),
+            "aibotid": session.simulator.aibot_credentials().0,
+            "chattype": if chat.is_some() { "group" } else { "single" },
+            "from": { "userid": self.user },
+            "msgtype": "text",
+            "text": { "content": text },
+        });
+        if let Some(chat) = chat {
+            body["chatid"] = serde_json::Value::String(chat.to_owned());
+        }
+        let text = session
+            .simulator
+            .aibot_exchange(body, std::time::Duration::from_secs(10))
+            .await;
+        BotReply {
+            status: 200,
+            text,
+            mentions: Vec::new(),
         }
     }
 
@@ -196,6 +239,9 @@ impl Console {
         let client = &session.client;
         let id = client.next_msg_id();
         let reply = match self.place.clone() {
+            Place::Private if self.long_connection => {
+                self.say_over_long_connection(session, None, text, id).await
+            }
             Place::Private => {
                 let plain = client.app_text_plain(&self.user, text, id);
                 client.exchange(Surface::App, &plain).await?
@@ -215,6 +261,12 @@ impl Console {
                 } else {
                     format!("@{bot} {text}")
                 };
+                if self.long_connection {
+                    let chat = format!("chat-{key}");
+                    return Ok(self
+                        .say_over_long_connection(session, Some(&chat), &text, id)
+                        .await);
+                }
                 match self.group_surface {
                     GroupSurface::Robot => {
                         let webhook = session.simulator.webhook_url(&key);
@@ -268,7 +320,20 @@ impl Console {
             }
             Endpoint::AppchatSend => "应用群聊".to_string(),
             Endpoint::AibotResponse => "智能机器人回复".to_string(),
-            Endpoint::GetToken | Endpoint::MediaUpload => return String::new(),
+            Endpoint::AibotSend => {
+                let chat = received.key.as_deref().unwrap_or("");
+                let name = chat
+                    .strip_prefix("chat-")
+                    .and_then(|key| self.group_name_of_key(key))
+                    .unwrap_or(chat);
+                format!("智能机器人 {name}")
+            }
+            // Answers to what was said are printed as the bot's replies.
+            Endpoint::AibotRespond
+            | Endpoint::GetToken
+            | Endpoint::MediaUpload
+            | Endpoint::AibotSubscribe
+            | Endpoint::AibotPing => return String::new(),
         };
         let mentions = received.mentions();
         let mut out = format!("  [推送 push → {to}]");

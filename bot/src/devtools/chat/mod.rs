@@ -18,13 +18,28 @@ use session::Session;
 
 pub use session::SessionOptions;
 
+/// Which surface the console's messages travel on (`rallybot chat --surface`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ChatSurface {
+    /// Private chat with the app; groups through the group robot.
+    #[default]
+    App,
+    /// Groups through the AI bot's callbacks.
+    Aibot,
+    /// Groups through the group robot's callbacks.
+    Robot,
+    /// Everything through the AI bot's long connection (`wecom.aibot.mode = "websocket"`).
+    #[value(name = "aibot-ws")]
+    AibotWs,
+}
+
 /// The console's default user: organizer and reviewer, not yet registered.
 pub const DEFAULT_USER: &str = "zhangwei";
 
 /// Starts the local bot and simulator, talks as `user` until the input ends, stops them.
 pub async fn run(user: &str, options: SessionOptions) -> anyhow::Result<()> {
     let session = Arc::new(Session::start(options).await?);
-    let console = Arc::new(Mutex::new(Console::new(user)));
+    let console = Arc::new(Mutex::new(Console::on(user, session.surface)));
     println!("{}", welcome(&session, user));
     let result = if std::io::stdin().is_terminal() {
         interactive(session.clone(), console).await

@@ -96,6 +96,8 @@ pub struct SessionOptions {
     /// Where files sent to the console's users are saved (default: `rallybot-chat` in the
     /// system's temporary directory).
     pub files: Option<PathBuf>,
+    /// Which surface carries the messages.
+    pub surface: super::ChatSurface,
 }
 
 /// A running local bot and simulator.
@@ -113,6 +115,8 @@ pub struct Session {
     /// With `--db`: the config file beside the database that opens it again (`<db>.toml`),
     /// for another console or `rallybot --config <db>.toml export …`.
     pub config_file: Option<PathBuf>,
+    /// Which surface carries the messages.
+    pub surface: super::ChatSurface,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -137,6 +141,14 @@ impl Session {
         settings.roles.organizers = options.organizers.clone();
         settings.roles.reviewers = options.organizers.clone();
         settings.log.level = "warn".into();
+        if options.surface == super::ChatSurface::AibotWs {
+            let (bot_id, secret) = simulator.aibot_credentials();
+            let aibot = &mut settings.wecom.aibot;
+            aibot.mode = crate::config::AibotMode::Websocket;
+            aibot.bot_id = bot_id;
+            aibot.secret = Secret::new(secret);
+            aibot.ws_url = simulator.aibot_ws_url();
+        }
         let config_file = match &options.database {
             Some(db) => Some(keep_settings(db, &mut settings)?),
             None => None,
@@ -158,6 +170,11 @@ impl Session {
             let _ = stopped.await;
         }));
         let client = CallbackClient::new(&base_url, &settings.wecom)?;
+        if options.surface == super::ChatSurface::AibotWs {
+            tokio::time::timeout(Duration::from_secs(10), simulator.aibot_wait_live())
+                .await
+                .context("the bot did not sign in to the simulator's long connection")?;
+        }
         Ok(Session {
             simulator,
             client,
@@ -171,6 +188,7 @@ impl Session {
                 .clone()
                 .unwrap_or_else(|| std::env::temp_dir().join("rallybot-chat")),
             config_file,
+            surface: options.surface,
             http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),

@@ -1,10 +1,12 @@
 //! A local WeCom: `gettoken`, app messages (text, markdown, files), temporary media uploads,
-//! group chat messages, group robot webhooks and AI-bot response URLs on 127.0.0.1, with WeCom's
-//! rate limits, token expiry and injectable faults.
+//! group chat messages, group robot webhooks, AI-bot response URLs and the AI bot's long
+//! connection (`aibot_ws`) on 127.0.0.1, with WeCom's rate limits, token expiry and injectable
+//! faults.
 //!
 //! Used by the end-to-end tests, the load generator and `rallybot chat`. It records every request
 //! so tests can assert on what was delivered, and wakes waiters on each one (no polling).
 
+mod aibot_ws;
 mod faults;
 mod record;
 mod routes;
@@ -19,6 +21,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{oneshot, watch};
 
+pub use aibot_ws::{ERR_SUBSCRIBE, STREAM_TTL_SECS};
 pub use faults::{Fault, FaultTarget, Times};
 pub use record::{Endpoint, Media, Outcome, Received, Violation, ViolationKind};
 
@@ -44,7 +47,14 @@ pub struct SimulatorOptions {
     pub credentials: Option<(String, String)>,
     /// Seed for fractional faults, so a failing run can be replayed.
     pub seed: u64,
+    /// The AI bot's id and long-connection secret that sign-ins must give.
+    pub aibot: (String, String),
 }
+
+/// The AI bot id the simulator expects by default.
+pub const SIM_AIBOT_ID: &str = "aibsim0001";
+/// The long-connection secret the simulator expects by default.
+pub const SIM_AIBOT_SECRET: &str = "SimulatedAibotSecret20260101";
 
 impl Default for SimulatorOptions {
     fn default() -> Self {
@@ -55,6 +65,7 @@ impl Default for SimulatorOptions {
             window: Duration::seconds(60),
             credentials: None,
             seed: 20_220_719,
+            aibot: (SIM_AIBOT_ID.into(), SIM_AIBOT_SECRET.into()),
         }
     }
 }
@@ -86,6 +97,10 @@ pub(crate) struct State {
     /// Uploaded files by `media_id`.
     pub media: HashMap<String, Media>,
     pub rng: StdRng,
+    /// The long connection's connections, callbacks and streams.
+    pub ws: aibot_ws::Hub,
+    /// `aibot_send_msg` per chat, at the webhook's limit.
+    pub aibot_windows: SlidingWindows,
 }
 
 #[derive(Debug)]
@@ -140,6 +155,8 @@ impl Simulator {
             response_codes: HashMap::new(),
             media: HashMap::new(),
             rng: StdRng::seed_from_u64(options.seed),
+            ws: aibot_ws::Hub::default(),
+            aibot_windows: SlidingWindows::new(options.webhook_limit, options.window),
         };
         let (changed, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -315,12 +332,141 @@ impl Simulator {
         self.shared.lock().revoked_keys.insert(key.to_owned());
     }
 
+    // ------------------------------------------------------------ the long connection
+
+    /// What `wecom.aibot.ws_url` should be set to: `ws://127.0.0.1:<port>`.
+    pub fn aibot_ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The bot id and secret sign-ins must give.
+    pub fn aibot_credentials(&self) -> (String, String) {
+        self.shared.options.aibot.clone()
+    }
+
+    /// Sends a member's message (the JSON of an AI-bot callback, without `response_url`) to
+    /// the live connection; its req_id, or `None` when no connection is signed in.
+    pub fn aibot_deliver(&self, body: serde_json::Value) -> Option<String> {
+        aibot_ws::deliver(&self.shared, aibot_ws::MSG, body)
+    }
+
+    /// Sends an event (`enter_chat`, …) to the live connection.
+    pub fn aibot_deliver_event(&self, body: serde_json::Value) -> Option<String> {
+        aibot_ws::deliver(&self.shared, aibot_ws::EVENT, body)
+    }
+
+    /// Delivers a message and waits up to `within` for the finished answer to it: the last
+    /// stream's content, or the welcome text. `None` when nobody is connected or nothing
+    /// finished in time.
+    pub async fn aibot_exchange(
+        &self,
+        body: serde_json::Value,
+        within: std::time::Duration,
+    ) -> Option<String> {
+        let req_id = self.aibot_deliver(body)?;
+        self.aibot_answer_within(&req_id, within).await
+    }
+
+    /// Waits up to `within` for the finished answer to the callback `req_id`.
+    pub async fn aibot_answer_within(
+        &self,
+        req_id: &str,
+        within: std::time::Duration,
+    ) -> Option<String> {
+        let finished = |r: &Received| {
+            r.endpoint == Endpoint::AibotRespond
+                && r.delivered()
+                && r.key.as_deref() == Some(req_id)
+                && r.stream().is_none_or(|(_, finish)| finish)
+        };
+        let waited = tokio::time::timeout(within, self.wait_until(|all| all.iter().any(finished)));
+        waited.await.ok()?;
+        self.shared
+            .lock()
+            .received
+            .iter()
+            .rev()
+            .find(|r| finished(r))
+            .and_then(|r| r.content().map(str::to_owned))
+    }
+
+    /// Every frame the bot sent answering the callback `req_id`, in order.
+    pub fn aibot_replies_to(&self, req_id: &str) -> Vec<Received> {
+        self.delivered_where(|r| {
+            r.endpoint == Endpoint::AibotRespond && r.key.as_deref() == Some(req_id)
+        })
+    }
+
+    /// Delivered `aibot_send_msg` pushes to this chat (or person).
+    pub fn aibot_pushed_to(&self, chat_id: &str) -> Vec<Received> {
+        self.delivered_where(|r| {
+            r.endpoint == Endpoint::AibotSend && r.key.as_deref() == Some(chat_id)
+        })
+    }
+
+    /// Waits until a connection is signed in and live.
+    pub async fn aibot_wait_live(&self) {
+        let mut changes = self.shared.changed.subscribe();
+        while self.shared.lock().ws.live().is_none() {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until `done` holds for the long connection's counters.
+    pub async fn aibot_wait(&self, mut done: impl FnMut(&AibotStats) -> bool) {
+        let mut changes = self.shared.changed.subscribe();
+        loop {
+            if done(&self.aibot_stats()) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The long connection's counters now.
+    pub fn aibot_stats(&self) -> AibotStats {
+        let state = self.shared.lock();
+        AibotStats {
+            open: state.ws.open(),
+            live: state.ws.live(),
+            lingering: state.ws.lingering(),
+            pings: state.ws.pings,
+            sign_ins: state.ws.sign_ins,
+            refused_sign_ins: state.ws.refused_sign_ins,
+            takeovers: state.ws.takeovers,
+        }
+    }
+
+    /// Closes the live connection without a word, as a network failure would.
+    pub fn aibot_drop_connection(&self) -> bool {
+        aibot_ws::drop_live(&self.shared)
+    }
+
     /// Forgets the requests and violations recorded so far (tokens and limits are kept).
     pub fn clear_records(&self) {
         let mut state = self.shared.lock();
         state.received.clear();
         state.violations.clear();
     }
+}
+
+/// The long connection's counters (`Simulator::aibot_stats`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AibotStats {
+    /// Connections open, signed in or not.
+    pub open: usize,
+    /// The connection callbacks go to (the last to sign in), by number.
+    pub live: Option<u64>,
+    /// Connections told `disconnected_event` that the bot has not closed.
+    pub lingering: usize,
+    pub pings: u64,
+    pub sign_ins: u64,
+    pub refused_sign_ins: u64,
+    pub takeovers: u64,
 }
 
 impl Drop for Simulator {

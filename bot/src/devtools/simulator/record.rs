@@ -20,12 +20,26 @@ pub enum Endpoint {
     /// `POST /cgi-bin/media/upload?type=`: a temporary file (multipart), sent later by its
     /// `media_id`.
     MediaUpload,
+    /// Long connection: `aibot_subscribe` (the key is the bot id; the secret is never kept).
+    AibotSubscribe,
+    /// Long connection: `ping` (only faults apply; pings are counted, not recorded).
+    AibotPing,
+    /// Long connection: `aibot_respond_msg` / `aibot_respond_welcome_msg`, keyed by req_id.
+    AibotRespond,
+    /// Long connection: `aibot_send_msg`, keyed by chatid.
+    AibotSend,
 }
 
 impl Endpoint {
     /// True for the endpoints that deliver a message to someone.
     pub fn is_message(self) -> bool {
-        !matches!(self, Endpoint::GetToken | Endpoint::MediaUpload)
+        !matches!(
+            self,
+            Endpoint::GetToken
+                | Endpoint::MediaUpload
+                | Endpoint::AibotSubscribe
+                | Endpoint::AibotPing
+        )
     }
 }
 
@@ -117,6 +131,18 @@ impl Received {
             .unwrap_or_default()
     }
 
+    /// A long-connection stream answer's id and whether it finished it.
+    pub fn stream(&self) -> Option<(&str, bool)> {
+        let stream = self.body.get("stream")?;
+        Some((
+            stream.get("id")?.as_str()?,
+            stream
+                .get("finish")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ))
+    }
+
     /// The users a webhook text message @-mentions.
     pub fn mentions(&self) -> Vec<String> {
         self.body
@@ -152,7 +178,14 @@ impl Received {
             Endpoint::AibotResponse => {
                 vec![format!("response:{}", self.key.as_deref().unwrap_or(""))]
             }
-            Endpoint::GetToken | Endpoint::MediaUpload => Vec::new(),
+            Endpoint::AibotRespond => {
+                vec![format!("aibot-reply:{}", self.key.as_deref().unwrap_or(""))]
+            }
+            Endpoint::AibotSend => vec![format!("aibot:{}", self.key.as_deref().unwrap_or(""))],
+            Endpoint::GetToken
+            | Endpoint::MediaUpload
+            | Endpoint::AibotSubscribe
+            | Endpoint::AibotPing => Vec::new(),
         }
     }
 }

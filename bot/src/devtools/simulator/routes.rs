@@ -32,6 +32,7 @@ type Params = Query<HashMap<String, String>>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/", get(super::aibot_ws::upgrade))
         .route("/cgi-bin/gettoken", get(gettoken))
         .route("/cgi-bin/message/send", post(message_send))
         .route("/cgi-bin/appchat/send", post(appchat_send))
@@ -182,7 +183,7 @@ async fn handle_with(
         Endpoint::GetToken => query.get("corpid"),
         Endpoint::Webhook => query.get("key"),
         Endpoint::AibotResponse => query.get("response_code"),
-        Endpoint::MessageSend | Endpoint::AppchatSend | Endpoint::MediaUpload => None,
+        _ => None,
     }
     .cloned();
 
@@ -253,7 +254,7 @@ fn record(
     shared.changed.send_modify(|n| *n += 1);
 }
 
-fn push_record(
+pub(super) fn push_record(
     state: &mut State,
     at: DateTime<Utc>,
     endpoint: Endpoint,
@@ -406,8 +407,12 @@ fn process(
             }
         }
         Endpoint::Webhook => webhook(state, query, body, now, seq),
-        // Uploads are stored by `store_upload`.
-        Endpoint::MediaUpload => error_body(ERR_MEDIA_MISSING),
+        // Uploads are stored by `store_upload`; the long connection has no HTTP endpoint.
+        Endpoint::MediaUpload
+        | Endpoint::AibotSubscribe
+        | Endpoint::AibotPing
+        | Endpoint::AibotRespond
+        | Endpoint::AibotSend => error_body(ERR_MEDIA_MISSING),
         Endpoint::AibotResponse => {
             let Some(code) = query.get("response_code") else {
                 return error_body(ERR_RESPONSE_CODE);

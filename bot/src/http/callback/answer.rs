@@ -44,7 +44,11 @@ pub(super) fn sealed_response(sealed: Sealed) -> Response {
 
 /// Records how a callback was answered, when callbacks are deduplicated (not in the load
 /// generator's bare mode).
-fn finish(answering: Option<Answering>, reply: Option<StoredReply>, command: &'static str) {
+pub(crate) fn record_answer(
+    answering: Option<Answering>,
+    reply: Option<StoredReply>,
+    command: &'static str,
+) {
     if let Some(answering) = answering {
         answering.finish(Finished { reply, command });
     }
@@ -57,7 +61,7 @@ pub(super) async fn welcome(
     answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
     // The greeting is the same every time, and the app's is pushed once per member and day.
-    finish(answering, None, "welcome");
+    record_answer(answering, None, "welcome");
     if parsed.route.surface == Surface::App {
         // Passive replies to app events are not reliably shown: greet through the API, once
         // per member and day.
@@ -122,10 +126,10 @@ pub(super) async fn say(
             mention,
         });
         match tx.send(reply) {
-            Ok(()) => finish(answering, passive, command),
+            Ok(()) => record_answer(answering, passive, command),
             Err(reply) => {
                 // Retries get an empty 200: the reply is on its way as a push.
-                finish(answering, None, command);
+                record_answer(answering, None, command);
                 deliver_late(&task_state, &task_parsed, reply).await;
             }
         }
@@ -189,7 +193,7 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
 }
 
 /// Queues reply pieces for the push sender, keyed by the callback so a retry cannot double them.
-async fn enqueue_pieces(
+pub(crate) async fn enqueue_pieces(
     state: &CallbackState,
     parsed: &Parsed,
     pieces: &[String],
@@ -211,12 +215,18 @@ async fn enqueue_pieces(
                 .map(|url| PushTarget::Webhook { url }),
             "text",
         ),
-        // The response_url takes markdown only, and only once.
+        // The long connection pushes to the chat; the response_url takes markdown only, and
+        // only once.
         Surface::Aibot => (
-            route
-                .response_url
-                .clone()
-                .map(|url| PushTarget::ResponseUrl { url }),
+            match &route.aibot_chat {
+                Some(chat_id) => Some(PushTarget::Aibot {
+                    chat_id: chat_id.clone(),
+                }),
+                None => route
+                    .response_url
+                    .clone()
+                    .map(|url| PushTarget::ResponseUrl { url }),
+            },
             "markdown",
         ),
     };

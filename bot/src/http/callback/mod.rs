@@ -4,7 +4,7 @@
 //! (`responder`), answered with an encrypted passive reply (`passive`), or with an empty 200
 //! when the answer is not ready in time (the answer is then pushed through the outbox).
 
-mod answer;
+pub(crate) mod answer;
 pub mod dedup;
 pub mod passive;
 pub mod query;

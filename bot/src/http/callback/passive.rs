@@ -104,6 +104,7 @@ mod tests {
             chat_id: "c".into(),
             webhook_url: None,
             response_url: None,
+            aibot_chat: None,
         }
     }
 

@@ -92,6 +92,9 @@ pub struct Route {
     pub webhook_url: Option<String>,
     /// AI bot: the one-shot URL for a late answer.
     pub response_url: Option<String>,
+    /// AI bot over the long connection: the chatid (or the userid, in single chat) that
+    /// `aibot_send_msg` reaches this conversation with.
+    pub aibot_chat: Option<String>,
 }
 
 impl Route {
@@ -123,6 +126,7 @@ impl Route {
             chat_id,
             webhook_url: None,
             response_url: None,
+            aibot_chat: None,
         }
     }
 }
