@@ -195,8 +195,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Top,
         word: "榜单",
         aliases: &["top", "排行", "排行榜"],
-        usage: "榜单 [赛道] [N]",
-        summary: "查看赛道前 N 名（默认 10，最多 50）",
+        usage: "榜单 [赛道] [N] [第K页]",
+        summary: "查看赛道前 N 名（默认 10，最多 50），「第2页」接着往下看；只写 N 看各赛道前 N 名",
         example: "榜单 奋进故事 20",
         who: Who::All,
         private_only: false,
@@ -392,9 +392,11 @@ pub enum Command {
     Rank {
         track: Option<String>,
     },
+    /// `n`: how many per page (`None`: not said, the default); `page` counts from 1.
     Top {
         track: Option<String>,
-        n: u32,
+        n: Option<u32>,
+        page: u32,
     },
     Stage,
     Progress {
@@ -866,39 +868,77 @@ fn submit(args: &Args<'_>) -> Result<Command, ParseError> {
     })
 }
 
-/// `榜单 [赛道] [N]`: a trailing number is N, the rest names the track.
+/// `榜单 [赛道] [N] [第K页]`: a number standing alone is N, `第K页` (or `K页`) the page, the
+/// rest names the track.
 fn top(args: &Args<'_>) -> Result<Command, ParseError> {
-    let last = args.len().checked_sub(1).and_then(|i| args.get(i));
-    let numeric = last
-        .as_deref()
-        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
-    if !numeric {
-        return Ok(Command::Top {
-            track: args.joined(0, " "),
-            n: TOP_DEFAULT,
-        });
+    let mut words: Vec<String> = (0..args.len()).filter_map(|i| args.get(i)).collect();
+    // `第 2 页`, `2 页`, `第 2页` typed with spaces read as one word.
+    let mut i = 0;
+    while i < words.len() {
+        let next = |k: usize| words.get(i + k).map(String::as_str);
+        let (width, glued) = if words[i] == "第" && next(2) == Some("页") {
+            (3, format!("第{}页", words[i + 1]))
+        } else if words[i] == "第" && next(1).is_some_and(|w| w.ends_with('页')) {
+            (2, format!("第{}", words[i + 1]))
+        } else if is_digits(&words[i]) && next(1) == Some("页") {
+            (2, format!("{}页", words[i]))
+        } else {
+            i += 1;
+            continue;
+        };
+        words.splice(i..i + width, [glued]);
+        i += 1;
     }
-    let n = last.unwrap_or_default();
-    // More than the maximum is not a mistake worth an error: show the most we can.
-    let n = match n.parse::<u64>() {
-        Ok(0) => {
-            return Err(args.error(Problem::OutOfRange {
-                what: "名次数",
-                min: 1,
-                max: i64::from(TOP_MAX),
-            }))
+    let mut page = None;
+    let mut n = None;
+    let mut track = Vec::new();
+    for word in words {
+        if let Some(number) = page_word(&word) {
+            page = Some(top_number(args, number, "页码", TOP_PAGE_MAX)?);
+        } else if is_digits(&word) && n.is_none() {
+            n = Some(top_number(args, &word, "名次数", TOP_MAX)?);
+        } else {
+            track.push(word);
         }
-        Ok(n) => u32::try_from(n.min(u64::from(TOP_MAX))).unwrap_or(TOP_MAX),
-        Err(_) => TOP_MAX,
-    };
-    let track = (0..args.len() - 1)
-        .filter_map(|i| args.get(i))
-        .collect::<Vec<_>>()
-        .join(" ");
+    }
+    let track = track.join(" ");
     Ok(Command::Top {
         track: (!track.is_empty()).then_some(track),
         n,
+        page: page.unwrap_or(1),
     })
+}
+
+/// Most pages `榜单` goes to; beyond is a typo.
+pub const TOP_PAGE_MAX: u32 = 200;
+
+fn is_digits(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The number of `第2页` or `2页`.
+fn page_word(word: &str) -> Option<&str> {
+    let number = word.strip_prefix('第').unwrap_or(word).strip_suffix('页')?;
+    is_digits(number).then_some(number)
+}
+
+/// A count of `榜单`: 0 is refused, more than `max` is not a mistake worth an error (the most
+/// there is is shown).
+fn top_number(
+    args: &Args<'_>,
+    digits: &str,
+    what: &'static str,
+    max: u32,
+) -> Result<u32, ParseError> {
+    match digits.parse::<u64>() {
+        Ok(0) => Err(args.error(Problem::OutOfRange {
+            what,
+            min: 1,
+            max: i64::from(max),
+        })),
+        Ok(n) => Ok(u32::try_from(n.min(u64::from(max))).unwrap_or(max)),
+        Err(_) => Ok(max),
+    }
 }
 
 /// The label of a message that is no command, in request logs and metrics.
@@ -1092,28 +1132,60 @@ mod tests {
             parse("榜单").unwrap(),
             Command::Top {
                 track: None,
-                n: TOP_DEFAULT
+                n: None,
+                page: 1
             }
         );
         assert_eq!(
             parse("榜单 奋进故事 20").unwrap(),
             Command::Top {
                 track: Some("奋进故事".into()),
-                n: 20
+                n: Some(20),
+                page: 1
             }
         );
         assert_eq!(
             parse("top 30").unwrap(),
-            Command::Top { track: None, n: 30 }
+            Command::Top {
+                track: None,
+                n: Some(30),
+                page: 1
+            }
         );
         assert_eq!(
             parse("榜单 A 500").unwrap(),
             Command::Top {
                 track: Some("A".into()),
-                n: TOP_MAX
+                n: Some(TOP_MAX),
+                page: 1
             }
         );
         assert!(parse("榜单 A 0").is_err());
+        for text in [
+            "榜单 D 第2页",
+            "榜单 D 第 2 页",
+            "榜单 D 2页",
+            "榜单 第2页 D",
+        ] {
+            assert_eq!(
+                parse(text).unwrap(),
+                Command::Top {
+                    track: Some("D".into()),
+                    n: None,
+                    page: 2
+                },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse("榜单 红色 足迹 20 第3页").unwrap(),
+            Command::Top {
+                track: Some("红色 足迹".into()),
+                n: Some(20),
+                page: 3
+            }
+        );
+        assert!(parse("榜单 D 第0页").is_err());
         assert_eq!(parse("排名").unwrap(), Command::Rank { track: None });
     }
 

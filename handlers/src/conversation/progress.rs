@@ -1,7 +1,7 @@
 //! Quotas in the chat: `进度` (a union's progress and its child unions', rolled up and paced by
 //! `crate::quota`) and the officers' `上报`.
 
-use super::text::fit;
+use super::text::whole;
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{Metric, MetricSource, Union, UnionMatch};
 use crate::quota::{self, MetricProgress, Progress};
@@ -101,7 +101,7 @@ impl Conversation {
             union.name,
             super::text::date_time(&self.campaign, turn.now)
         );
-        Ok(fit(&header, &lines, |n| format!("…另有 {n} 行")))
+        Ok(whole(&header, &lines))
     }
 
     /// `· 道里区总工会：线下活动 1/3⚠；注册人数 20`.

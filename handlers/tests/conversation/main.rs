@@ -19,3 +19,4 @@ mod store_failure;
 mod support;
 mod turn_report;
 mod voting;
+mod whole_lists;

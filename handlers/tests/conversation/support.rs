@@ -135,6 +135,14 @@ impl Harness {
         Self::build(dir, &shipped_campaign()).await
     }
 
+    /// A campaign shipped in `deploy/campaigns/` (`"loudi-2022"`), same time.
+    pub async fn bundled(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/campaigns/{name}.toml"));
+        Self::build(dir, &path).await
+    }
+
     /// The small campaign of `write_mini_campaign`, same time.
     pub async fn mini() -> Self {
         let dir = tempfile::tempdir().unwrap();
