@@ -33,7 +33,9 @@ pub fn score_hint(track: &Track, code: &str) -> String {
     match track.rule {
         Rule::Votes { .. } => format!("投票 {code}"),
         Rule::Likes { .. } => format!("点赞 {code}"),
-        Rule::Views { .. } | Rule::Points { .. } => format!("查看 {code}"),
+        Rule::Views { .. } => format!("查看 {code}"),
+        // The member is the entry: nobody votes for it, its owner reads.
+        Rule::Points { .. } => "阅读 分钟数".to_string(),
     }
 }
 

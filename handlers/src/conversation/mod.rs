@@ -323,7 +323,7 @@ impl Conversation {
 
     async fn dispatch(&self, turn: &Turn<'_>, command: Command) -> Answer {
         match command {
-            Command::Help { topic } => Ok(self.help(turn, topic)),
+            Command::Help { topic, unknown } => Ok(self.help(turn, topic, unknown.as_deref())),
             Command::Register(form) => self.start_registration(turn, form).await,
             Command::Me => self.me(turn).await,
             Command::Submit { track, link, title } => {

@@ -215,6 +215,15 @@ impl Store for MemoryStore {
         Ok(self.state()?.members.get(userid).cloned())
     }
 
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .state()?
+            .members
+            .values()
+            .find(|m| m.id_hash == id_hash)
+            .map(|m| m.userid.clone()))
+    }
+
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
         let state = self.state()?;
         Ok(State::per_union(

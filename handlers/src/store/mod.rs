@@ -407,6 +407,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         callback_key: &str,
     ) -> StoreResult<RegisterOutcome>;
     async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>>;
+    /// The userid registered with this ID number hash, if any: registration refuses someone
+    /// else's number when it is typed, not only at `确认`.
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>>;
     /// Number of members per union code (direct membership only; roll-up is done by the caller).
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 

@@ -47,6 +47,10 @@ impl Store for Flaky {
         self.up()?;
         self.inner.member(userid).await
     }
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        self.up()?;
+        self.inner.id_holder(id_hash).await
+    }
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
         self.up()?;
         self.inner.registrations_by_union().await

@@ -39,6 +39,10 @@ impl Store for BackendStore {
         }
     }
 
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        retrying(|| members::id_holder(self.reader(), id_hash)).await
+    }
+
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
         retrying(|| members::by_union(self.reader())).await
     }

@@ -78,6 +78,7 @@ contract! {
     domain =>
     members::registering_again_updates_name_phone_and_union,
     members::an_id_number_belongs_to_one_user,
+    members::the_holder_of_an_id_number_is_known_before_registering,
     members::a_user_cannot_change_id_number,
     members::unknown_member_is_none,
     members::registrations_are_counted_per_union,
