@@ -14,6 +14,7 @@ mod progress;
 mod reading;
 mod register;
 mod retries;
+mod review_again;
 mod stages;
 mod standing;
 mod store_failure;

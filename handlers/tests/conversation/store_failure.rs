@@ -71,6 +71,10 @@ impl Store for Flaky {
         self.up()?;
         self.inner.review_entry(review).await
     }
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
+        self.up()?;
+        self.inner.resubmit_entry(again).await
+    }
     async fn entries_of(&self, who: &str) -> StoreResult<Vec<EntryRecord>> {
         self.up()?;
         self.inner.entries_of(who).await

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
     MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    Resubmission, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult,
+    Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};
@@ -74,6 +75,10 @@ impl Store for BackendStore {
             cache.ranking_moved(result.as_ref().ok().map(|done| done.entry.track.as_str()));
         }
         result
+    }
+
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
+        retrying(|| entries::resubmit(self.writer(), again)).await
     }
 
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {

@@ -89,6 +89,8 @@ contract! {
     entries::pending_entries_come_oldest_first,
     entries::review_approves_or_rejects,
     entries::approving_twice_changes_nothing,
+    entries::gives_to_a_withdrawn_entry_stay_marked,
+    entries::a_rejected_entry_can_be_submitted_again,
     entries::entries_of_lists_submitted_and_entered_newest_first,
     entries::approved_entries_are_counted_per_union,
     scoring::votes_are_capped_per_entry_per_day,
