@@ -14,6 +14,7 @@ mod crash_recovery;
 mod downtime;
 mod export_files;
 mod exports;
+mod group_mentions;
 mod group_privacy;
 mod health;
 mod insecure_setups;
