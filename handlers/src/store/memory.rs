@@ -580,6 +580,19 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        let state = self.state()?;
+        let gives = state
+            .ledger
+            .iter()
+            .filter(|give| give.withdrawn.is_none())
+            .filter_map(|give| state.members.get(&give.member))
+            .map(|m| (m.union_code.as_str(), 1));
+        let reports = state.reports.iter().map(|r| (r.union_code.as_str(), 1));
+        let registrations = state.members.values().map(|m| (m.union_code.as_str(), 1));
+        Ok(State::per_union(gives.chain(reports).chain(registrations)))
+    }
+
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
         let state = self.state()?;
         Ok(State::per_union(

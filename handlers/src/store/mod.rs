@@ -492,6 +492,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn add_report(&self, report: &NewReport) -> StoreResult<()>;
     /// Sum of reported amounts per union code for one metric.
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Participation (人次) per union code, direct only: the counted gives and readings of its
+    /// members (gives to a withdrawn entry no longer count), its `上报` rows, its registrations.
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 
     // audit
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()>;

@@ -9,6 +9,7 @@ mod clear_errors;
 mod entries;
 mod help;
 mod links;
+mod participation;
 mod privacy_rule;
 mod progress;
 mod reading;

@@ -115,6 +115,10 @@ impl Store for Flaky {
         self.up()?;
         self.inner.reported_by_union(metric).await
     }
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.up()?;
+        self.inner.participation_by_union().await
+    }
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.up()?;
         self.inner.audit(event).await

@@ -150,7 +150,8 @@ impl Harness {
         Self::build(dir, &path).await
     }
 
-    async fn build(dir: TempDir, campaign_path: &Path) -> Self {
+    /// A harness on the campaign at `campaign_path`; `dir` holds its files while it lives.
+    pub async fn build(dir: TempDir, campaign_path: &Path) -> Self {
         let campaign = match load_campaign(campaign_path) {
             Ok(c) => Arc::new(c),
             Err(e) => panic!("campaign does not load: {:?}", e.problems),

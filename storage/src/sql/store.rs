@@ -137,6 +137,10 @@ impl Store for BackendStore {
         retrying(|| records::add_report(self.writer(), report)).await
     }
 
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| records::participation_by_union(self.reader())).await
+    }
+
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
         retrying(|| records::reported_by_union(self.reader(), metric)).await
     }

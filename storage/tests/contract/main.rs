@@ -107,6 +107,7 @@ contract! {
     ranking::places_agree_with_a_recomputed_order,
     ranking::standings_agree_with_rank_of_and_top,
     records::reports_are_summed_per_union_and_metric,
+    records::participation_counts_every_give_report_and_registration,
     records::the_audit_log_reads_back_in_order_by_pages,
     chats::dialogues_are_kept_per_chat_and_user,
     concurrency::two_hundred_single_votes_count_five,
