@@ -350,13 +350,15 @@ fn reply_text(surface: Surface, plain: &str) -> Result<(String, Vec<String>), Cl
                 .and_then(|c| c.as_str())
                 .unwrap_or_default()
                 .to_string();
-            Ok((text.clone(), aibot_mentions(&text)))
+            let (mentions, _) = aibot_mentions(&text);
+            Ok((text, mentions))
         }
     }
 }
 
-/// The users an AI-bot answer @-mentions: its leading `<@userid>` marks.
-fn aibot_mentions(text: &str) -> Vec<String> {
+/// The users an AI-bot answer @-mentions (its leading `<@userid>` marks) and the text after
+/// them, as a client shows it.
+pub fn aibot_mentions(text: &str) -> (Vec<String>, &str) {
     let mut mentions = Vec::new();
     let mut rest = text.trim_start();
     while let Some(after) = rest.strip_prefix("<@") {
@@ -366,7 +368,7 @@ fn aibot_mentions(text: &str) -> Vec<String> {
         mentions.push(user.to_string());
         rest = tail.trim_start();
     }
-    mentions
+    (mentions, rest)
 }
 
 /// Wraps text in CDATA, splitting a `]]>` inside.
