@@ -34,3 +34,4 @@ mod shutdown;
 mod voting;
 mod wecom_setup;
 mod wecom_simulator;
+mod whole_lists;
