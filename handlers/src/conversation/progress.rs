@@ -140,7 +140,8 @@ impl Conversation {
                 (*child, done, covered)
             })
             .collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+        // Stable: unions with as many 人次 keep the unions file's order.
+        ranked.sort_by(|a, b| b.1.cmp(&a.1));
         let mut lines = vec![format!("{}排名（人次，从高到低）：", participation.name)];
         for (place, (child, done, covered)) in ranked.into_iter().enumerate() {
             let covered = covered.map(|c| format!("；{c}")).unwrap_or_default();
