@@ -415,7 +415,7 @@ impl Conversation {
                 )
             ),
             Decision::Reject => format!(
-                "你提交的作品 {}{title}未通过审核。{}欢迎修改后重新提交。",
+                "你提交的作品 {}{title}未通过审核。{}欢迎修改后重新提交（用同一链接提交时作品号不变）。",
                 reviewed.code,
                 reason
                     .as_deref()

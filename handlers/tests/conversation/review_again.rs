@@ -17,6 +17,8 @@ async fn a_rejected_entry_is_submitted_again_under_its_code() {
         .private(REVIEWER, &format!("审核 {code} 驳回 标题不完整"))
         .await;
     assert!(rejected.contains("已驳回"), "{rejected}");
+    let notice = &h.pushes().await[0];
+    assert!(notice.content.contains("作品号不变"), "{}", notice.content);
 
     // Someone else cannot take the rejected work over.
     let other = h.private("m2", &format!("提交 奋进故事 {LINK}")).await;
