@@ -141,7 +141,7 @@ impl Conversation {
             })
             .collect();
         // Stable: unions with as many 人次 keep the unions file's order.
-        ranked.sort_by(|a, b| b.1.cmp(&a.1));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
         let mut lines = vec![format!("{}排名（人次，从高到低）：", participation.name)];
         for (place, (child, done, covered)) in ranked.into_iter().enumerate() {
             let covered = covered.map(|c| format!("；{c}")).unwrap_or_default();
