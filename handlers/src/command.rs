@@ -195,8 +195,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Top,
         word: "榜单",
         aliases: &["top", "排行", "排行榜"],
-        usage: "榜单 [赛道] [N]",
-        summary: "查看赛道前 N 名（默认 10，最多 50）",
+        usage: "榜单 [赛道] [N] [第K页]",
+        summary: "查看赛道前 N 名（默认 10，最多 50），「第2页」接着往下看；只写 N 看各赛道前 N 名",
         example: "榜单 奋进故事 20",
         who: Who::All,
         private_only: false,
@@ -366,6 +366,8 @@ impl fmt::Debug for RegisterForm {
 pub enum Command {
     Help {
         topic: Option<CommandKind>,
+        /// The word after `帮助` when it names no command (`帮助 xyz`), as typed.
+        unknown: Option<String>,
     },
     /// `None` starts the step-by-step dialogue.
     Register(Option<RegisterForm>),
@@ -392,9 +394,11 @@ pub enum Command {
     Rank {
         track: Option<String>,
     },
+    /// `n`: how many per page (`None`: not said, the default); `page` counts from 1.
     Top {
         track: Option<String>,
-        n: u32,
+        n: Option<u32>,
+        page: u32,
     },
     Stage,
     Progress {
@@ -471,7 +475,13 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Missing(&'static str),
-    NotANumber(&'static str),
+    /// A count that is not a whole number from 1 to `max` (`None`: the limit depends on the
+    /// track and is told when giving), and what it was instead.
+    Number {
+        what: &'static str,
+        max: Option<i64>,
+        found: Found,
+    },
     OutOfRange {
         what: &'static str,
         min: i64,
@@ -489,7 +499,26 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::Missing(what) => write!(f, "缺少{what}"),
-            Problem::NotANumber(what) => write!(f, "{what}应为数字"),
+            Problem::Number { what, max, found } => {
+                let range = match max {
+                    Some(max) => format!(" 1 到 {max} 之间的正整数"),
+                    None => "正整数（1、2、3…）".to_string(),
+                };
+                match (found, max) {
+                    (Found::Negative, _) => write!(f, "{what}不能是负数，应为{range}"),
+                    (Found::Zero, _) => write!(f, "{what}不能是 0，应为{range}"),
+                    (Found::Fraction, _) => write!(f, "{what}只能是整数，应为{range}"),
+                    (Found::Words, _) => {
+                        write!(f, "{what}请用阿拉伯数字写（例如 2），应为{range}")
+                    }
+                    (Found::TooLarge, Some(max)) => write!(f, "{what}最多 {max}，应为{range}"),
+                    (Found::TooLarge, None) => write!(
+                        f,
+                        "{what}太大了。每件作品每天能投的票数有限，发送「剩余」查看"
+                    ),
+                    (Found::Other, _) => write!(f, "{what}应为{range}"),
+                }
+            }
             Problem::OutOfRange { what, min, max } => {
                 write!(f, "{what}应在 {min}–{max} 之间")
             }
@@ -499,6 +528,57 @@ impl fmt::Display for Problem {
                 f.write_str("一行注册需要依次填写姓名、身份证号、手机号、工会四项")
             }
             Problem::ExportKind => f.write_str("请写明导出哪一种：获奖名单、统计表、成绩或明细"),
+        }
+    }
+}
+
+/// What a count was instead of a whole number in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    Negative,
+    Zero,
+    Fraction,
+    /// Written in Chinese numerals (`两票`, `三`).
+    Words,
+    TooLarge,
+    Other,
+}
+
+impl Found {
+    /// What `digits` (a count with its unit word already stripped) is, when it is no count
+    /// from 1 to `max`; `None` when it is one.
+    fn of(digits: &str, max: i64) -> Option<Found> {
+        const NUMERALS: &str = "零〇一二两三四五六七八九十百千万壹贰叁肆伍陆柒捌玖拾";
+        let plain = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if let Some(rest) = digits.strip_prefix('-') {
+            return Some(if plain(rest) && rest.trim_start_matches('0').is_empty() {
+                Found::Zero
+            } else if plain(rest)
+                || rest
+                    .split_once('.')
+                    .is_some_and(|(a, b)| plain(a) && plain(b))
+            {
+                Found::Negative
+            } else {
+                Found::Other
+            });
+        }
+        if !digits.is_empty() && digits.chars().all(|c| NUMERALS.contains(c)) {
+            return Some(Found::Words);
+        }
+        if digits
+            .split_once('.')
+            .is_some_and(|(a, b)| plain(a) && plain(b))
+        {
+            return Some(Found::Fraction);
+        }
+        if !plain(digits) {
+            return Some(Found::Other);
+        }
+        match digits.parse::<i64>() {
+            Ok(0) => Some(Found::Zero),
+            Ok(n) if n <= max => None,
+            _ => Some(Found::TooLarge),
         }
     }
 }
@@ -655,20 +735,29 @@ impl Args<'_> {
         EntryCode::parse(&text).map_err(|_| self.error(Problem::EntryCode))
     }
 
+    /// A count from 1 to `max`; `show_max` says whether the error names `max` (it does not
+    /// for votes, whose real limit is the track's).
     fn number(
         &self,
         text: &str,
         what: &'static str,
-        min: i64,
         max: i64,
+        show_max: bool,
     ) -> Result<i64, ParseError> {
-        let digits = text.trim_end_matches(['票', '次', '个', '场', '分', '钟']);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.error(Problem::NotANumber(what)));
-        }
-        match digits.parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(self.error(Problem::OutOfRange { what, min, max })),
+        let digits = text.trim_end_matches(['票', '次', '个', '场', '分', '钟', '件', '人']);
+        match Found::of(digits, max) {
+            None => digits.parse::<i64>().map_err(|_| {
+                self.error(Problem::Number {
+                    what,
+                    max: show_max.then_some(max),
+                    found: Found::TooLarge,
+                })
+            }),
+            Some(found) => Err(self.error(Problem::Number {
+                what,
+                max: show_max.then_some(max),
+                found,
+            })),
         }
     }
 
@@ -701,6 +790,14 @@ fn decision_word(word: &str) -> Option<Decision> {
     }
 }
 
+/// Shaped like an ID number: 17 digits and a digit or X.
+fn id_shaped(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    bytes.len() == 18
+        && bytes[..17].iter().all(u8::is_ascii_digit)
+        && (bytes[17].is_ascii_digit() || bytes[17] == b'x' || bytes[17] == b'X')
+}
+
 fn looks_like_link(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     lower.contains("://") || lower.starts_with("www.")
@@ -711,7 +808,10 @@ fn parse_with(text: &str, bot_names: &[String], glued: bool) -> Result<Command, 
     let start = message.after_mentions(bot_names);
     let mut tokens = message.tokens(start);
     let Some(&head_token) = tokens.first() else {
-        return Ok(Command::Help { topic: None });
+        return Ok(Command::Help {
+            topic: None,
+            unknown: None,
+        });
     };
     let head = message.norm_text(head_token).to_lowercase();
     let spec = match lookup(&head) {
@@ -745,25 +845,40 @@ fn parse_with(text: &str, bot_names: &[String], glued: bool) -> Result<Command, 
 
 fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, ParseError> {
     Ok(match kind {
-        CommandKind::Help => Command::Help {
-            topic: args.get(0).and_then(|w| lookup(&w)).map(|s| s.kind),
-        },
-        CommandKind::Register => match args.len() {
-            0 => Command::Register(None),
-            1..=3 => return Err(args.error(Problem::RegisterFields)),
-            _ => Command::Register(Some(RegisterForm {
-                name: args.require(0, "姓名")?,
-                id_number: args.require(1, "身份证号")?,
-                phone: args.require(2, "手机号")?,
-                union: args.joined(3, "").unwrap_or_default(),
-            })),
-        },
+        CommandKind::Help => {
+            let word = args.get(0);
+            let topic = word.as_deref().and_then(lookup).map(|s| s.kind);
+            Command::Help {
+                topic,
+                unknown: word.filter(|_| topic.is_none()),
+            }
+        }
+        CommandKind::Register => {
+            // A name typed with a space (`注册 李 四 …`, `注册 Zhang Wei …`) takes every word
+            // before the ID number; the conversation asks how it is really written.
+            let id_at = (1..args.len())
+                .find(|&i| args.get(i).is_some_and(|w| id_shaped(&w)))
+                .unwrap_or(1);
+            match args.len() {
+                0 => Command::Register(None),
+                n if n < id_at + 3 => return Err(args.error(Problem::RegisterFields)),
+                _ => Command::Register(Some(RegisterForm {
+                    name: (0..id_at)
+                        .filter_map(|i| args.get(i))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    id_number: args.require(id_at, "身份证号")?,
+                    phone: args.require(id_at + 1, "手机号")?,
+                    union: args.joined(id_at + 2, "").unwrap_or_default(),
+                })),
+            }
+        }
         CommandKind::Me => Command::Me,
         CommandKind::Submit => submit(args)?,
         CommandKind::Vote => Command::Vote {
             code: args.code(0)?,
             amount: match args.get(1) {
-                Some(n) => u32::try_from(args.number(&n, "票数", 1, 10_000)?).unwrap_or(1),
+                Some(n) => u32::try_from(args.number(&n, "票数", 10_000, false)?).unwrap_or(1),
                 None => 1,
             },
         },
@@ -775,7 +890,7 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
         },
         CommandKind::Read => {
             let n = args.require(0, "阅读分钟数")?;
-            let minutes = args.number(&n, "阅读分钟数", 1, i64::from(READ_MAX_MINUTES))?;
+            let minutes = args.number(&n, "阅读分钟数", i64::from(READ_MAX_MINUTES), true)?;
             Command::Read {
                 minutes: u32::try_from(minutes).unwrap_or(0),
             }
@@ -794,7 +909,7 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
             let amount = args.require(1, "数量")?;
             Command::Report {
                 metric,
-                amount: args.number(&amount, "数量", 1, REPORT_MAX)?,
+                amount: args.number(&amount, "数量", REPORT_MAX, true)?,
                 note: args.rest(2),
             }
         }
@@ -866,39 +981,77 @@ fn submit(args: &Args<'_>) -> Result<Command, ParseError> {
     })
 }
 
-/// `榜单 [赛道] [N]`: a trailing number is N, the rest names the track.
+/// `榜单 [赛道] [N] [第K页]`: a number standing alone is N, `第K页` (or `K页`) the page, the
+/// rest names the track.
 fn top(args: &Args<'_>) -> Result<Command, ParseError> {
-    let last = args.len().checked_sub(1).and_then(|i| args.get(i));
-    let numeric = last
-        .as_deref()
-        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
-    if !numeric {
-        return Ok(Command::Top {
-            track: args.joined(0, " "),
-            n: TOP_DEFAULT,
-        });
+    let mut words: Vec<String> = (0..args.len()).filter_map(|i| args.get(i)).collect();
+    // `第 2 页`, `2 页`, `第 2页` typed with spaces read as one word.
+    let mut i = 0;
+    while i < words.len() {
+        let next = |k: usize| words.get(i + k).map(String::as_str);
+        let (width, glued) = if words[i] == "第" && next(2) == Some("页") {
+            (3, format!("第{}页", words[i + 1]))
+        } else if words[i] == "第" && next(1).is_some_and(|w| w.ends_with('页')) {
+            (2, format!("第{}", words[i + 1]))
+        } else if is_digits(&words[i]) && next(1) == Some("页") {
+            (2, format!("{}页", words[i]))
+        } else {
+            i += 1;
+            continue;
+        };
+        words.splice(i..i + width, [glued]);
+        i += 1;
     }
-    let n = last.unwrap_or_default();
-    // More than the maximum is not a mistake worth an error: show the most we can.
-    let n = match n.parse::<u64>() {
-        Ok(0) => {
-            return Err(args.error(Problem::OutOfRange {
-                what: "名次数",
-                min: 1,
-                max: i64::from(TOP_MAX),
-            }))
+    let mut page = None;
+    let mut n = None;
+    let mut track = Vec::new();
+    for word in words {
+        if let Some(number) = page_word(&word) {
+            page = Some(top_number(args, number, "页码", TOP_PAGE_MAX)?);
+        } else if is_digits(&word) && n.is_none() {
+            n = Some(top_number(args, &word, "名次数", TOP_MAX)?);
+        } else {
+            track.push(word);
         }
-        Ok(n) => u32::try_from(n.min(u64::from(TOP_MAX))).unwrap_or(TOP_MAX),
-        Err(_) => TOP_MAX,
-    };
-    let track = (0..args.len() - 1)
-        .filter_map(|i| args.get(i))
-        .collect::<Vec<_>>()
-        .join(" ");
+    }
+    let track = track.join(" ");
     Ok(Command::Top {
         track: (!track.is_empty()).then_some(track),
         n,
+        page: page.unwrap_or(1),
     })
+}
+
+/// Most pages `榜单` goes to; beyond is a typo.
+pub const TOP_PAGE_MAX: u32 = 200;
+
+fn is_digits(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The number of `第2页` or `2页`.
+fn page_word(word: &str) -> Option<&str> {
+    let number = word.strip_prefix('第').unwrap_or(word).strip_suffix('页')?;
+    is_digits(number).then_some(number)
+}
+
+/// A count of `榜单`: 0 is refused, more than `max` is not a mistake worth an error (the most
+/// there is is shown).
+fn top_number(
+    args: &Args<'_>,
+    digits: &str,
+    what: &'static str,
+    max: u32,
+) -> Result<u32, ParseError> {
+    match digits.parse::<u64>() {
+        Ok(0) => Err(args.error(Problem::OutOfRange {
+            what,
+            min: 1,
+            max: i64::from(max),
+        })),
+        Ok(n) => Ok(u32::try_from(n.min(u64::from(max))).unwrap_or(max)),
+        Err(_) => Ok(max),
+    }
 }
 
 /// The label of a message that is no command, in request logs and metrics.
@@ -951,14 +1104,39 @@ mod tests {
 
     #[test]
     fn words_and_aliases() {
-        assert_eq!(parse("帮助").unwrap(), Command::Help { topic: None });
-        assert_eq!(parse("HELP").unwrap(), Command::Help { topic: None });
-        assert_eq!(parse("?").unwrap(), Command::Help { topic: None });
-        assert_eq!(parse("？").unwrap(), Command::Help { topic: None });
+        assert_eq!(
+            parse("帮助").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
+        assert_eq!(
+            parse("HELP").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
+        assert_eq!(
+            parse("?").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
+        assert_eq!(
+            parse("？").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
         assert_eq!(
             parse("帮助 投票").unwrap(),
             Command::Help {
-                topic: Some(CommandKind::Vote)
+                topic: Some(CommandKind::Vote),
+                unknown: None
             }
         );
         assert_eq!(parse("me").unwrap(), Command::Me);
@@ -984,8 +1162,20 @@ mod tests {
         assert_eq!(parse("@工会小助手 投票 A0017").unwrap(), vote);
         assert_eq!(parse("@某某 投票 A0017").unwrap(), vote);
         assert_eq!(parse("@RallyBot @rallybot 投票 A0017").unwrap(), vote);
-        assert_eq!(parse("@rallybot").unwrap(), Command::Help { topic: None });
-        assert_eq!(parse("").unwrap(), Command::Help { topic: None });
+        assert_eq!(
+            parse("@rallybot").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
+        assert_eq!(
+            parse("").unwrap(),
+            Command::Help {
+                topic: None,
+                unknown: None
+            }
+        );
     }
 
     #[test]
@@ -1016,14 +1206,18 @@ mod tests {
             Problem::Missing("作品号")
         );
         assert_eq!(parse("投票 17").unwrap_err().problem, Problem::EntryCode);
-        assert_eq!(
-            parse("投票 A0017 abc").unwrap_err().problem,
-            Problem::NotANumber("票数")
-        );
-        assert!(matches!(
-            parse("投票 A0017 0").unwrap_err().problem,
-            Problem::OutOfRange { .. }
-        ));
+        let found = |text: &str| match parse(text).unwrap_err().problem {
+            Problem::Number { found, .. } => found,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(found("投票 A0017 abc"), Found::Other);
+        assert_eq!(found("投票 A0017 0"), Found::Zero);
+        assert_eq!(found("投票 A0017 -1"), Found::Negative);
+        assert_eq!(found("投票 A0017 两票"), Found::Words);
+        assert_eq!(found("投票 A0017 1.5"), Found::Fraction);
+        assert_eq!(found("阅读 -5"), Found::Negative);
+        assert_eq!(found("阅读 1441"), Found::TooLarge);
+        assert_eq!(found("上报 线下活动 -1"), Found::Negative);
         let err = parse("投票 A0017 99999999999999999999").unwrap_err();
         assert_eq!(err.kind, CommandKind::Vote);
         assert!(err.to_string().contains("用法：投票 <作品号> [票数]"));
@@ -1057,6 +1251,20 @@ mod tests {
         assert_eq!(form.union, "哈尔滨");
         let debug = format!("{form:?}");
         assert!(!debug.contains("13812345678") && !debug.contains("19491231"));
+        for (text, name) in [
+            ("注册 李 四 11010519491231002x 13812345678 哈尔滨", "李 四"),
+            (
+                "注册 Zhang Wei 11010519491231002X 13812345678 哈尔滨",
+                "Zhang Wei",
+            ),
+        ] {
+            let Command::Register(Some(form)) = parse(text).unwrap() else {
+                panic!("not a one-line registration: {text}")
+            };
+            assert_eq!(form.name, name);
+            assert_eq!(form.phone, "13812345678");
+            assert_eq!(form.union, "哈尔滨");
+        }
         let err = parse("注册 张三 11010519491231002x").unwrap_err();
         assert_eq!(err.problem, Problem::RegisterFields);
         assert!(!err.to_string().contains("19491231"));
@@ -1092,28 +1300,60 @@ mod tests {
             parse("榜单").unwrap(),
             Command::Top {
                 track: None,
-                n: TOP_DEFAULT
+                n: None,
+                page: 1
             }
         );
         assert_eq!(
             parse("榜单 奋进故事 20").unwrap(),
             Command::Top {
                 track: Some("奋进故事".into()),
-                n: 20
+                n: Some(20),
+                page: 1
             }
         );
         assert_eq!(
             parse("top 30").unwrap(),
-            Command::Top { track: None, n: 30 }
+            Command::Top {
+                track: None,
+                n: Some(30),
+                page: 1
+            }
         );
         assert_eq!(
             parse("榜单 A 500").unwrap(),
             Command::Top {
                 track: Some("A".into()),
-                n: TOP_MAX
+                n: Some(TOP_MAX),
+                page: 1
             }
         );
         assert!(parse("榜单 A 0").is_err());
+        for text in [
+            "榜单 D 第2页",
+            "榜单 D 第 2 页",
+            "榜单 D 2页",
+            "榜单 第2页 D",
+        ] {
+            assert_eq!(
+                parse(text).unwrap(),
+                Command::Top {
+                    track: Some("D".into()),
+                    n: None,
+                    page: 2
+                },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse("榜单 红色 足迹 20 第3页").unwrap(),
+            Command::Top {
+                track: Some("红色 足迹".into()),
+                n: Some(20),
+                page: 3
+            }
+        );
+        assert!(parse("榜单 D 第0页").is_err());
         assert_eq!(parse("排名").unwrap(), Command::Rank { track: None });
     }
 

@@ -36,6 +36,7 @@ pub async fn gather_direct_done(
                 }
             },
             MetricSource::Entries(track) => store.approved_entries_by_union(track).await?,
+            MetricSource::Participation => store.participation_by_union().await?,
         };
         done.add_rows(&metric.key, &rows);
     }

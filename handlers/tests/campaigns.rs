@@ -645,3 +645,88 @@ fn a_csv_saved_in_gbk_is_refused_with_a_hint() {
     let e = load_err(&toml_path);
     find(&e.problems, &csv_path, 2, "not UTF-8");
 }
+
+/// Every campaign in `deploy/campaigns/` loads: the five bundled ones, 青海 and the 系列活动
+/// included.
+#[test]
+fn every_bundled_campaign_loads() {
+    let dir = shipped("");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "linfen-2020.toml",
+            "longjiang-2022.toml",
+            "longjiang-series-2022.toml",
+            "loudi-2022.toml",
+            "qinghai-2022.toml",
+        ]
+    );
+    for name in &names {
+        let c = load_ok(&shipped(name));
+        assert!(!c.stages.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn qinghai_has_its_stages_12351_plan_and_collections() {
+    let c = load_ok(&shipped("qinghai-2022.toml"));
+    let stages: Vec<&str> = c.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stages, ["活动启动", "活动开展", "初步评选", "总结上报"]);
+    let recommend = c.deadlines.iter().find(|d| d.key == "recommend").unwrap();
+    assert_eq!(recommend.due, at("2022-09-09T00:00:00+08:00"));
+    let p = progress(&c, &DirectDone::new(), at("2022-08-10T09:00:00+08:00"));
+    let target = |metric: &str| p.get("qh", metric).unwrap().target;
+    assert_eq!(target("grassroots"), Some(50));
+    assert_eq!(target("promoters"), Some(200));
+    assert_eq!(target("offline"), Some(50));
+    assert_eq!(target("face_to_face"), Some(500));
+    assert!(c.metrics.iter().all(|m| m.source == MetricSource::Reported));
+    // 附件1: 线下活动 allocated to 13 units, 65 场 in all.
+    let allocated: i64 = c
+        .unions
+        .children("qh")
+        .filter_map(|u| p.get(&u.code, "offline")?.target)
+        .sum();
+    assert_eq!(allocated, 65);
+    for part in [
+        "歌曲",
+        "微视频",
+        "摄影",
+        "诵读",
+        "网络达人",
+        "普惠服务优秀平台",
+    ] {
+        assert!(
+            c.tracks.iter().any(|t| t.name.contains(part)),
+            "no track for {part}"
+        );
+    }
+}
+
+#[test]
+fn the_series_has_a_participation_target_of_five_million() {
+    let c = load_ok(&shipped("longjiang-series-2022.toml"));
+    let participation = c
+        .metrics
+        .iter()
+        .find(|m| m.source == MetricSource::Participation)
+        .unwrap();
+    let p = progress(&c, &DirectDone::new(), at("2022-08-10T09:00:00+08:00"));
+    assert_eq!(
+        p.get("hlj", &participation.key).unwrap().target,
+        Some(5_000_000)
+    );
+    assert!(c
+        .metrics
+        .iter()
+        .any(|m| m.source == MetricSource::Registrations));
+    assert_eq!(c.unions.children("hlj").count(), 15);
+    let statistics = c.deadlines.iter().find(|d| d.key == "statistics").unwrap();
+    assert_eq!(statistics.due, at("2022-12-11T00:00:00+08:00"));
+}

@@ -36,7 +36,7 @@ pub struct BotReply {
     pub status: u16,
     /// The decrypted reply text; `None` for an empty 200 (or an error status).
     pub text: Option<String>,
-    /// Users the reply @-mentions (group robot).
+    /// Users the reply @-mentions (the group robot's list, the AI bot's `<@userid>`).
     pub mentions: Vec<String>,
 }
 
@@ -351,9 +351,25 @@ fn reply_text(surface: Surface, plain: &str) -> Result<(String, Vec<String>), Cl
                 .and_then(|c| c.as_str())
                 .unwrap_or_default()
                 .to_string();
-            Ok((text, Vec::new()))
+            let (mentions, _) = aibot_mentions(&text);
+            Ok((text, mentions))
         }
     }
+}
+
+/// The users an AI-bot answer @-mentions (its leading `<@userid>` marks) and the text after
+/// them, as a client shows it.
+pub fn aibot_mentions(text: &str) -> (Vec<String>, &str) {
+    let mut mentions = Vec::new();
+    let mut rest = text.trim_start();
+    while let Some(after) = rest.strip_prefix("<@") {
+        let Some((user, tail)) = after.split_once('>') else {
+            break;
+        };
+        mentions.push(user.to_string());
+        rest = tail.trim_start();
+    }
+    (mentions, rest)
 }
 
 /// Wraps text in CDATA, splitting a `]]>` inside.

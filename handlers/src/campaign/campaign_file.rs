@@ -806,6 +806,7 @@ fn read_metrics(
             match s.value.as_str() {
                 "reported" => return Some(MetricSource::Reported),
                 "registrations" => return Some(MetricSource::Registrations),
+                "participation" => return Some(MetricSource::Participation),
                 _ => {}
             }
             if let Some(track) = s.value.strip_prefix("entries:") {
@@ -825,8 +826,8 @@ fn read_metrics(
             sink.at_line(
                 s.line,
                 format!(
-                    "unknown metric source `{}`: expected \"reported\", \"registrations\" or \
-                     \"entries:<track key>\"",
+                    "unknown metric source `{}`: expected \"reported\", \"registrations\", \
+                     \"participation\" or \"entries:<track key>\"",
                     s.value
                 ),
             );

@@ -102,6 +102,9 @@ pub enum MetricSource {
     Registrations,
     /// Approved entries of that track from the union's members or the union itself.
     Entries(String),
+    /// Participation in 人次: every counted give and reading of the union's members, every
+    /// `上报` of the union, and every registration.
+    Participation,
 }
 
 #[derive(Debug, Clone)]

@@ -26,6 +26,23 @@ impl Conversation {
             .collect()
     }
 
+    /// What a broadcast says: the campaign's 【公告】 header, the content, and whose it is (the
+    /// sender's union; organizers who are no officer speak for the campaign's top union).
+    fn broadcast_text(&self, turn: &Turn<'_>, content: &str) -> String {
+        let unions = &self.campaign.unions;
+        let union = turn
+            .caller
+            .officer_union
+            .as_deref()
+            .or_else(|| turn.caller.member.as_ref().map(|m| m.union_code.as_str()))
+            .and_then(|code| unions.get(code))
+            .or_else(|| unions.list.iter().find(|u| u.parent.is_none()));
+        let signed = union
+            .map(|u| format!("\n—— {}", u.name))
+            .unwrap_or_default();
+        format!("【公告】{}\n{}{signed}", self.campaign.name, content.trim())
+    }
+
     pub(super) async fn preview_broadcast(
         &self,
         turn: &Turn<'_>,
@@ -35,6 +52,7 @@ impl Conversation {
         if !turn.caller.organizer {
             return Ok("「公告」供活动组织者使用。".to_string());
         }
+        let content = self.broadcast_text(turn, content);
         if content.len() > MAX_CONTENT_BYTES {
             return Ok(format!(
                 "公告太长了（最多约 {} 个汉字），请精简后重新发送。",
@@ -50,7 +68,7 @@ impl Conversation {
         let draft = BroadcastDraft {
             id: format!("{}-{}", turn.now.timestamp_millis(), turn.caller.userid),
             to_officers,
-            content: content.to_string(),
+            content: content.clone(),
         };
         dialogue::save(
             &*self.store,

@@ -20,6 +20,8 @@ pub const DIALOGUE_TTL_MINUTES: i64 = 10;
 pub enum DialogueState {
     Register(RegisterDraft),
     Broadcast(BroadcastDraft),
+    /// Rejecting an approved entry that has votes, waiting for `确认`.
+    Withdraw(WithdrawDraft),
     /// Confirmed or cancelled: nothing is being asked.
     Closed,
 }
@@ -42,6 +44,13 @@ pub struct BroadcastDraft {
     pub id: String,
     pub to_officers: bool,
     pub content: String,
+}
+
+/// A rejection of an approved entry with votes, previewed with its votes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawDraft {
+    pub code: String,
+    pub reason: String,
 }
 
 /// The dialogue found for a message.

@@ -1,12 +1,15 @@
 //! Entries: `提交` (with the link rules), `我的`, and the reviewers' `审核` and `待审`.
 
+use super::dialogue::{self, DialogueState, WithdrawDraft};
 use super::text::{self, fit, short, status, titled, track_name};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track, TrackMatch};
 use crate::command::Decision;
 use crate::identity::EntryCode;
 use crate::link::{Link, LinkProblem};
-use crate::store::{NewEntry, NewPush, PushTarget, Review, ReviewStatus, StoreError};
+use crate::store::{
+    EntryRecord, NewEntry, NewPush, PushTarget, Resubmission, Review, ReviewStatus, StoreError,
+};
 
 /// Titles are kept short: they appear in lists.
 const MAX_TITLE_CHARS: usize = 40;
@@ -33,7 +36,9 @@ pub fn score_hint(track: &Track, code: &str) -> String {
     match track.rule {
         Rule::Votes { .. } => format!("投票 {code}"),
         Rule::Likes { .. } => format!("点赞 {code}"),
-        Rule::Views { .. } | Rule::Points { .. } => format!("查看 {code}"),
+        Rule::Views { .. } => format!("查看 {code}"),
+        // The member is the entry: nobody votes for it, its owner reads.
+        Rule::Points { .. } => "阅读 分钟数".to_string(),
     }
 }
 
@@ -126,7 +131,7 @@ impl Conversation {
         let entry = match self.store.submit_entry(&new).await {
             Ok(entry) => entry,
             Err(StoreError::DuplicateLink { code }) => {
-                return self.already_entered(turn, track, &code).await
+                return self.already_entered(turn, track, &code, &new).await
             }
             Err(e) => return Err(e),
         };
@@ -151,20 +156,54 @@ impl Conversation {
 
     /// Refuses a second entry of one work, naming the entry that has it with what `查看` shows
     /// anyone (code, title, status), and nothing of who submitted it.
-    async fn already_entered(&self, turn: &Turn<'_>, track: &Track, code: &str) -> Answer {
+    /// A rejected entry of the caller's own is submitted again instead, under its code.
+    async fn already_entered(
+        &self,
+        turn: &Turn<'_>,
+        track: &Track,
+        code: &str,
+        new: &NewEntry,
+    ) -> Answer {
         let Some(entry) = self.store.entry(code).await? else {
             return Ok(format!(
                 "这个作品已经在{}提交过了（作品号 {code}），同一作品不能重复提交。",
                 track_name(track)
             ));
         };
+        let own = entry.submitter == turn.caller.userid || entry.entrant_id == new.entrant_id;
+        if own && entry.status == ReviewStatus::Rejected {
+            let again = Resubmission {
+                code: entry.code.clone(),
+                link: new.link.as_str().to_string(),
+                title: if new.title.is_empty() {
+                    entry.title.clone()
+                } else {
+                    new.title.clone()
+                },
+                now: turn.now,
+                callback_key: turn.msg.callback_key.clone(),
+            };
+            if let Some(reopened) = self.store.resubmit_entry(&again).await? {
+                self.audit(
+                    turn,
+                    "resubmit",
+                    &reopened.code,
+                    format!("track={}", reopened.track),
+                )
+                .await;
+                return Ok(format!(
+                    "作品已重新提交到{}，作品号不变，仍是 {}，状态：待审核。\n审核通过后会通知你。",
+                    track_name(track),
+                    reopened.code
+                ));
+            }
+        }
         let named = format!(
             "{}{}（{}）",
             entry.code,
             titled(&entry, 20),
             status(entry.status)
         );
-        let own = entry.submitter == turn.caller.userid || entry.entrant_id == turn.caller.userid;
         Ok(if own {
             format!(
                 "你已经在{}提交过这个作品：{named}。同一作品只能提交一次，发送「我的」可以查看已提交的作品。",
@@ -263,11 +302,82 @@ impl Conversation {
                 "没有找到作品 {code}。发送「待审」查看等待审核的作品。"
             ));
         };
+        let reason = reason.map(|r| short(r, 100)).filter(|r| !r.is_empty());
+        let withdrawing = decision == Decision::Reject
+            && entry.status == ReviewStatus::Approved
+            && entry.score > 0;
+        if withdrawing {
+            return self.preview_withdraw(turn, &entry, reason).await;
+        }
+        self.apply_review(turn, &entry, decision, reason).await
+    }
+
+    /// Rejecting an approved entry that has votes: a reason is required, and `确认` after being
+    /// told how many votes it holds.
+    async fn preview_withdraw(
+        &self,
+        turn: &Turn<'_>,
+        entry: &EntryRecord,
+        reason: Option<String>,
+    ) -> Answer {
+        let unit = self
+            .campaign
+            .track(&entry.track)
+            .map_or("票", |t| t.rule.unit());
+        let holds = format!(
+            "作品 {}{}已通过审核，现有 {} {unit}",
+            entry.code,
+            titled(entry, 20),
+            entry.score
+        );
+        let Some(reason) = reason else {
+            return Ok(format!(
+                "{holds}。驳回已通过的作品需要写明理由，例如：审核 {} 驳回 与已获奖作品重复",
+                entry.code
+            ));
+        };
+        let draft = WithdrawDraft {
+            code: entry.code.clone(),
+            reason: reason.clone(),
+        };
+        let reply = format!(
+            "{holds}。驳回后它退出排名，这 {} {unit}保留在投票明细中并标注为已撤下，不会删除；提交人会收到通知（理由：{reason}）。\n确认驳回请回复「确认」，保留请回复「取消」。",
+            entry.score
+        );
+        dialogue::save(
+            &*self.store,
+            turn.msg,
+            &DialogueState::Withdraw(draft),
+            turn.now,
+            reply,
+        )
+        .await
+    }
+
+    /// `确认` of a previewed rejection.
+    pub(super) async fn confirm_withdraw(&self, turn: &Turn<'_>, draft: WithdrawDraft) -> Answer {
+        let reply = match self.store.entry(&draft.code).await? {
+            Some(entry) => {
+                self.apply_review(turn, &entry, Decision::Reject, Some(draft.reason))
+                    .await?
+            }
+            None => format!("没有找到作品 {}。", draft.code),
+        };
+        dialogue::close(&*self.store, turn.msg, turn.now, reply).await
+    }
+
+    async fn apply_review(
+        &self,
+        turn: &Turn<'_>,
+        entry: &EntryRecord,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Answer {
+        let code = &entry.code;
         let wanted = match decision {
             Decision::Approve => ReviewStatus::Approved,
             Decision::Reject => ReviewStatus::Rejected,
         };
-        let reason = reason.map(|r| short(r, 100));
         // The store says whether the status changed, so that the retry of a review whose
         // notice was never queued still queues it.
         let reviewed = match self
@@ -305,7 +415,7 @@ impl Conversation {
                 )
             ),
             Decision::Reject => format!(
-                "你提交的作品 {}{title}未通过审核。{}欢迎修改后重新提交。",
+                "你提交的作品 {}{title}未通过审核。{}欢迎修改后重新提交（用同一链接提交时作品号不变）。",
                 reviewed.code,
                 reason
                     .as_deref()

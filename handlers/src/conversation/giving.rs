@@ -2,7 +2,7 @@
 //! `剩余` (what a member can still give today).
 
 use super::entries::score_hint;
-use super::text::{fit, titled, track_name};
+use super::text::{self, fit, titled, track_name};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Opening, Rule, Track};
 use crate::command::CommandKind;
@@ -52,6 +52,15 @@ impl Conversation {
         let visible = entry.status == ReviewStatus::Approved
             || entry.submitter == turn.caller.userid
             || turn.caller.reviewer;
+        if let Rule::Points { .. } = track.rule {
+            if kind != CommandKind::View {
+                return Ok(format!(
+                    "{}按每人的阅读时长计分，不能{}：读完后发送「阅读 分钟数」记录自己的阅读，例如「阅读 45」。",
+                    track_name(track),
+                    kind.word()
+                ));
+            }
+        }
         if kind == CommandKind::View && visible {
             return self.view(turn, track, &entry).await;
         }
@@ -296,13 +305,34 @@ impl Conversation {
         }
         let header = if self.campaign.is_open(Opening::Vote, turn.now) {
             "今天还可以：".to_string()
-        } else {
+        } else if let Some(stage) = self.campaign.next_opening(Opening::Vote, turn.now) {
             format!(
-                "{}\n按规则今天的额度：",
-                self.closed_reply("投票", Opening::Vote, turn)
+                "现在不能投票，{}（{}）开始后开放。开放后每天可以：",
+                stage.name,
+                text::date(text::local_day(&self.campaign, stage.starts))
             )
+        } else {
+            // Nothing can be given any more: an allowance would be untrue.
+            return Ok(self.votes_over(turn));
         };
         Ok(fit(&header, &lines, |n| format!("…另有 {n} 个赛道")))
+    }
+}
+
+impl Conversation {
+    /// `剩余` when no stage opens voting any more: that, and what comes next.
+    fn votes_over(&self, turn: &Turn<'_>) -> String {
+        let next = match self.campaign.next_stage(turn.now) {
+            Some(stage) => format!(
+                "下一阶段：{}，{}开始。",
+                stage.name,
+                text::date(text::local_day(&self.campaign, stage.starts))
+            ),
+            None => String::new(),
+        };
+        format!(
+            "本次活动的投票已经结束，今天不能再投票、点赞或计浏览。{next}发送「榜单」查看排名。"
+        )
     }
 }
 

@@ -65,10 +65,22 @@ impl Conversation {
         }
     }
 
-    pub(super) fn help(&self, turn: &Turn<'_>, topic: Option<CommandKind>) -> String {
-        match topic {
-            Some(kind) => self.help_topic(kind),
-            None => self.help_list(turn),
+    /// `帮助`, `帮助 投票`, or `帮助 xyz`: a word that is no command is said to be none before
+    /// the list.
+    pub(super) fn help(
+        &self,
+        turn: &Turn<'_>,
+        topic: Option<CommandKind>,
+        unknown: Option<&str>,
+    ) -> String {
+        match (topic, unknown) {
+            (Some(kind), _) => self.help_topic(kind),
+            (None, Some(word)) => format!(
+                "「{}」不是命令。\n{}",
+                super::text::short(word, 12),
+                self.help_list(turn)
+            ),
+            (None, None) => self.help_list(turn),
         }
     }
 

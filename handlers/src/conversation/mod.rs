@@ -274,6 +274,7 @@ impl Conversation {
                 let reply = match state {
                     DialogueState::Register(_) => "已取消登记，填写的信息没有保存。",
                     DialogueState::Broadcast(_) => "已取消公告，没有发送。",
+                    DialogueState::Withdraw(_) => "已取消驳回，作品仍是已通过状态。",
                     DialogueState::Closed => return Ok(help::nothing_pending()),
                 };
                 dialogue::close(&*self.store, turn.msg, turn.now, reply.to_string()).await
@@ -281,11 +282,16 @@ impl Conversation {
             Ok(Command::Confirm) => match state {
                 DialogueState::Register(draft) => self.confirm_registration(turn, draft).await,
                 DialogueState::Broadcast(draft) => self.send_broadcast(turn, draft).await,
+                DialogueState::Withdraw(draft) => self.confirm_withdraw(turn, draft).await,
                 DialogueState::Closed => Ok(help::nothing_pending()),
             },
             Ok(Command::Unknown) => match state {
                 DialogueState::Register(draft) => self.registration_answer(turn, draft).await,
                 DialogueState::Broadcast(_) => Ok(broadcast::awaiting_confirmation()),
+                DialogueState::Withdraw(draft) => Ok(format!(
+                    "请回复「确认」驳回作品 {}，或回复「取消」保留它。",
+                    draft.code
+                )),
                 DialogueState::Closed => Ok(help::unknown()),
             },
             Ok(command) => self.dispatch(turn, command).await,
@@ -323,7 +329,7 @@ impl Conversation {
 
     async fn dispatch(&self, turn: &Turn<'_>, command: Command) -> Answer {
         match command {
-            Command::Help { topic } => Ok(self.help(turn, topic)),
+            Command::Help { topic, unknown } => Ok(self.help(turn, topic, unknown.as_deref())),
             Command::Register(form) => self.start_registration(turn, form).await,
             Command::Me => self.me(turn).await,
             Command::Submit { track, link, title } => {
@@ -337,7 +343,7 @@ impl Conversation {
             Command::Read { minutes } => self.read(turn, minutes).await,
             Command::Left => self.left(turn).await,
             Command::Rank { track } => self.rank(turn, track.as_deref()).await,
-            Command::Top { track, n } => self.top(track.as_deref(), n).await,
+            Command::Top { track, n, page } => self.top(track.as_deref(), n, page).await,
             Command::Stage => Ok(self.stage(turn.now)),
             Command::Progress { union } => self.progress(turn, union.as_deref()).await,
             Command::Report {

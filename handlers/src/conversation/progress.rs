@@ -1,7 +1,7 @@
 //! Quotas in the chat: `进度` (a union's progress and its child unions', rolled up and paced by
 //! `crate::quota`) and the officers' `上报`.
 
-use super::text::fit;
+use super::text::whole;
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{Metric, MetricSource, Union, UnionMatch};
 use crate::quota::{self, MetricProgress, Progress};
@@ -92,16 +92,66 @@ impl Conversation {
         let children: Vec<&Union> = self.campaign.unions.children(&union.code).collect();
         if !children.is_empty() {
             lines.push("下级单位：".to_string());
-            for child in children {
+            for child in &children {
                 lines.push(self.child_line(child, &self.campaign.metrics, &progress));
             }
+            lines.extend(self.participation_ranking(&children, &progress));
         }
         let header = format!(
             "{} 任务进度（截至 {}）：",
             union.name,
             super::text::date_time(&self.campaign, turn.now)
         );
-        Ok(fit(&header, &lines, |n| format!("…另有 {n} 行")))
+        Ok(whole(&header, &lines))
+    }
+
+    /// The child unions by participation (人次), most first, each with its coverage (members
+    /// registered ÷ members, the target of a `registrations` metric) where the unions file
+    /// gives its members: who is "参与度高、覆盖面广". Nothing without a participation metric.
+    fn participation_ranking(&self, children: &[&Union], progress: &Progress) -> Vec<String> {
+        let metrics = &self.campaign.metrics;
+        let Some(participation) = metrics
+            .iter()
+            .find(|m| m.source == MetricSource::Participation)
+        else {
+            return Vec::new();
+        };
+        let coverage = metrics
+            .iter()
+            .find(|m| m.source == MetricSource::Registrations);
+        let mut ranked: Vec<(&Union, i64, Option<String>)> = children
+            .iter()
+            .map(|child| {
+                let done = progress
+                    .get(&child.code, &participation.key)
+                    .map_or(0, |p| p.done);
+                let covered = coverage
+                    .and_then(|m| progress.get(&child.code, &m.key))
+                    .and_then(|p| {
+                        let members = p.target.filter(|t| *t > 0)?;
+                        let permille = p.done.saturating_mul(1000) / members;
+                        Some(format!(
+                            "覆盖 {}.{}%（{}/{members}）",
+                            permille / 10,
+                            permille % 10,
+                            p.done
+                        ))
+                    });
+                (*child, done, covered)
+            })
+            .collect();
+        // Stable: unions with as many 人次 keep the unions file's order.
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
+        let mut lines = vec![format!("{}排名（人次，从高到低）：", participation.name)];
+        for (place, (child, done, covered)) in ranked.into_iter().enumerate() {
+            let covered = covered.map(|c| format!("；{c}")).unwrap_or_default();
+            lines.push(format!(
+                "{}. {} {done} 人次{covered}",
+                place + 1,
+                child.name
+            ));
+        }
+        lines
     }
 
     /// `· 道里区总工会：线下活动 1/3⚠；注册人数 20`.

@@ -80,13 +80,22 @@ impl Conversation {
     ) -> Answer {
         let today = self.campaign.day_of(turn.now);
         let mut problems: Vec<IdentityError> = Vec::new();
-        let name = PersonName::parse(&form.name)
-            .map_err(|e| problems.push(e))
-            .ok();
+        // A space inside the name (`李 四`, `Zhang Wei`): asked about once the rest is checked.
+        let spaced = form.name.contains(' ');
+        let name = if spaced {
+            None
+        } else {
+            PersonName::parse(&form.name)
+                .map_err(|e| problems.push(e))
+                .ok()
+        };
         let id = IdNumber::parse(&form.id_number, today)
             .map_err(|e| problems.push(e))
             .ok();
         let phone = Phone::parse(&form.phone).map_err(|e| problems.push(e)).ok();
+        if let (true, Some(id), Some(phone), true) = (spaced, &id, &phone, problems.is_empty()) {
+            return self.ask_spaced_name(turn, &form, id, phone, intro).await;
+        }
         let (Some(name), Some(id), Some(phone)) = (name, id, phone) else {
             let list: Vec<String> = problems.iter().map(|p| format!("· {p}")).collect();
             return Ok(format!(
@@ -95,9 +104,13 @@ impl Conversation {
                 list.join("\n")
             ));
         };
+        let id_hash = self.privacy.id_hash(&id);
+        if let Some(refusal) = self.id_refusal(turn, &id_hash).await? {
+            return Ok(refusal);
+        }
         let draft = RegisterDraft {
             name: Some(name.as_str().to_string()),
-            id_hash: Some(self.privacy.id_hash(&id)),
+            id_hash: Some(id_hash),
             id_mask: Some(id.mask()),
             phone_enc: Some(self.privacy.encrypt_phone(&phone)),
             phone_mask: Some(phone.mask()),
@@ -105,6 +118,71 @@ impl Conversation {
         };
         let reply = self.answer_union(turn, draft, &form.union).await?;
         Ok(format!("{intro}{reply}"))
+    }
+
+    /// Why this ID number cannot be registered by the caller, if it cannot: someone else holds
+    /// it (never said who), or the caller registered with another one.
+    async fn id_refusal(
+        &self,
+        turn: &Turn<'_>,
+        id_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some(member) = &turn.caller.member {
+            if member.id_hash != id_hash {
+                return Ok(Some(
+                    "你已用另一个身份证号登记过，身份证号不能更改。如需更正，请联系所属工会。"
+                        .to_string(),
+                ));
+            }
+        }
+        let holder = self.store.id_holder(id_hash).await?;
+        Ok(holder.filter(|h| *h != turn.caller.userid).map(|_| {
+            "这个身份证号已由其他账号登记，每个身份证号只能登记一次。如有疑问，请联系所属工会。"
+                .to_string()
+        }))
+    }
+
+    /// `注册 李 四 …`: everything else is kept and the name is asked again, with how it would
+    /// read without the space.
+    async fn ask_spaced_name(
+        &self,
+        turn: &Turn<'_>,
+        form: &RegisterForm,
+        id: &IdNumber,
+        phone: &Phone,
+        intro: &str,
+    ) -> Answer {
+        let id_hash = self.privacy.id_hash(id);
+        if let Some(refusal) = self.id_refusal(turn, &id_hash).await? {
+            return Ok(refusal);
+        }
+        let union_code = match self.campaign.unions.resolve(&form.union) {
+            UnionMatch::One(union) => Some(union.code.clone()),
+            _ => None,
+        };
+        let draft = RegisterDraft {
+            name: None,
+            id_hash: Some(id_hash),
+            id_mask: Some(id.mask()),
+            phone_enc: Some(self.privacy.encrypt_phone(phone)),
+            phone_mask: Some(phone.mask()),
+            union_code,
+        };
+        let suggestion = PersonName::parse(&clean_name(&form.name))
+            .map(|name| format!("，例如「{name}」"))
+            .unwrap_or_default();
+        let reply = format!(
+            "{intro}姓名「{}」中间有空格，姓名里不能有空格。请回复你的真实姓名（不带空格{suggestion}）；身份证号、手机号已记下{CANCEL_HINT}。",
+            super::text::short(&form.name, 20)
+        );
+        dialogue::save(
+            &*self.store,
+            turn.msg,
+            &DialogueState::Register(draft),
+            turn.now,
+            reply,
+        )
+        .await
     }
 
     /// One answer in the step-by-step dialogue.
@@ -124,7 +202,11 @@ impl Conversation {
                 self.campaign.day_of(turn.now),
             ) {
                 Ok(id) => {
-                    draft.id_hash = Some(self.privacy.id_hash(&id));
+                    let id_hash = self.privacy.id_hash(&id);
+                    if let Some(refusal) = self.id_refusal(turn, &id_hash).await? {
+                        return Ok(format!("{refusal}\n{ASK_ID}"));
+                    }
+                    draft.id_hash = Some(id_hash);
                     draft.id_mask = Some(id.mask());
                 }
                 Err(e) => return Ok(format!("{e}。{ASK_ID}")),
@@ -143,6 +225,18 @@ impl Conversation {
                 .await;
         } else {
             return Ok("请回复「确认」提交登记，或回复「取消」放弃。".to_string());
+        }
+        if next_question(&draft).is_none() {
+            // The last missing field (a name asked again) completes the form.
+            let summary = self.summary(&draft);
+            return dialogue::save(
+                &*self.store,
+                turn.msg,
+                &DialogueState::Register(draft),
+                turn.now,
+                summary,
+            )
+            .await;
         }
         let step = [
             draft.name.is_some(),

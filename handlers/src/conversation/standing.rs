@@ -1,9 +1,10 @@
 //! Standings: `排名` (my place, award zone and the gap to the next zone, per track) and `榜单`
 //! (top N with award zones).
 
-use super::text::{fit, titled, track_name};
+use super::text::{fit, titled, track_name, whole};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Track};
+use crate::command::TOP_DEFAULT;
 use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
 use crate::store::{Ranked, StandingAsk, StoreError};
 
@@ -99,7 +100,9 @@ impl Conversation {
         }))
     }
 
-    pub(super) async fn top(&self, query: Option<&str>, n: u32) -> Answer {
+    /// `榜单`: one page of a track's standings, whole (a long one continues over several
+    /// messages), or the top of every track when none is named.
+    pub(super) async fn top(&self, query: Option<&str>, n: Option<u32>, page: u32) -> Answer {
         let track = match (query, self.campaign.tracks.as_slice()) {
             (Some(q), _) => match self.find_track(q) {
                 Ok(track) => track,
@@ -107,51 +110,114 @@ impl Conversation {
             },
             (None, [only]) => only,
             (None, []) => return Ok("本次活动没有设置赛道。".to_string()),
-            (None, _) => return self.top_overview().await,
+            (None, _) => return self.top_overview(n, page).await,
         };
-        let ranked = self.store.top(&track.key, n).await?;
-        if ranked.is_empty() {
+        let n = n.unwrap_or(TOP_DEFAULT);
+        let Some(shown) = self.top_page(track, n, page).await? else {
             return Ok(format!("{}还没有通过审核的作品。", track_name(track)));
-        }
-        let zones = award_zones(&track.awards);
-        let mut lines = Vec::new();
-        for r in &ranked {
-            if let Some(zone) = zones.iter().find(|z| z.first_place == r.place) {
-                lines.push(format!(
-                    "【{}】第 {}–{} 名",
-                    zone.tier.name, zone.first_place, zone.last_place
-                ));
-            } else if !zones.is_empty() && zones.last().is_some_and(|z| z.last_place + 1 == r.place)
-            {
-                lines.push("【其他】".to_string());
-            }
-            lines.push(self.top_line(track, r).await?);
-        }
-        let header = format!("{}榜单（前 {}）：", track_name(track), ranked.len());
-        Ok(fit(&header, &lines, |left| {
-            format!(
-                "…篇幅有限，其余 {left} 行略；可发送「榜单 {} 20」查看前 20。",
+        };
+        if shown.rows.is_empty() {
+            return Ok(format!(
+                "{}榜单共 {} 名，没有第 {page} 页。发送「榜单 {}」从第 1 名看起。",
+                track_name(track),
+                shown.total_seen,
                 track.code_prefix
-            )
+            ));
+        }
+        let mut lines = self.top_lines(track, &shown.rows).await?;
+        if shown.more {
+            lines.push(next_page_hint(track, n, page));
+        }
+        let (first, last) = shown.places();
+        let header = if page == 1 {
+            format!("{}榜单（前 {last}）：", track_name(track))
+        } else {
+            format!("{}榜单（第 {first}–{last} 名）：", track_name(track))
+        };
+        Ok(whole(&header, &lines))
+    }
+
+    /// Page `page` (from 1) of `n` entries of a track; `None` when the track has no ranked
+    /// entry at all.
+    async fn top_page(&self, track: &Track, n: u32, page: u32) -> Result<Option<Page>, StoreError> {
+        let skip = n.saturating_mul(page.saturating_sub(1));
+        // One more than the page, to know whether another page follows.
+        let ranked = self
+            .store
+            .top(&track.key, skip.saturating_add(n).saturating_add(1))
+            .await?;
+        if ranked.is_empty() {
+            return Ok(None);
+        }
+        let total_seen = ranked.len();
+        let more = ranked.len() > (skip as usize).saturating_add(n as usize);
+        let rows = ranked
+            .into_iter()
+            .skip(skip as usize)
+            .take(n as usize)
+            .collect();
+        Ok(Some(Page {
+            rows,
+            more,
+            total_seen,
         }))
     }
 
-    async fn top_overview(&self) -> Answer {
+    /// The rows of a page with the award zone each begins, and the zone a page starts inside.
+    async fn top_lines(&self, track: &Track, rows: &[Ranked]) -> Result<Vec<String>, StoreError> {
+        let zones = award_zones(&track.awards);
+        let past_awards = zones.last().map(|z| z.last_place + 1);
         let mut lines = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let zone = zones
+                .iter()
+                .find(|z| (z.first_place..=z.last_place).contains(&r.place));
+            match zone {
+                Some(zone) if zone.first_place == r.place || i == 0 => lines.push(format!(
+                    "【{}】第 {}–{} 名",
+                    zone.tier.name, zone.first_place, zone.last_place
+                )),
+                None if past_awards == Some(r.place) || (i == 0 && past_awards.is_some()) => {
+                    lines.push("【其他】".to_string());
+                }
+                _ => {}
+            }
+            lines.push(self.top_line(track, r).await?);
+        }
+        Ok(lines)
+    }
+
+    /// `榜单` with no track: the top `n` (default 3) of every track.
+    async fn top_overview(&self, n: Option<u32>, page: u32) -> Answer {
+        let n = n.unwrap_or(OVERVIEW_PER_TRACK);
+        let mut lines = Vec::new();
+        let mut more = false;
         for track in &self.campaign.tracks {
             lines.push(track_name(track));
-            let ranked = self.store.top(&track.key, OVERVIEW_PER_TRACK).await?;
-            if ranked.is_empty() {
-                lines.push("  暂无作品".to_string());
-            }
-            for r in &ranked {
-                lines.push(format!("  {}", self.top_line(track, r).await?));
+            match self.top_page(track, n, page).await? {
+                Some(shown) if !shown.rows.is_empty() => {
+                    more |= shown.more;
+                    for r in &shown.rows {
+                        lines.push(format!("  {}", self.top_line(track, r).await?));
+                    }
+                }
+                _ => lines.push("  暂无作品".to_string()),
             }
         }
+        if more {
+            lines.push(format!(
+                "发送「榜单 {n} 第{}页」看各赛道接下来的 {n} 名。",
+                page + 1
+            ));
+        }
         lines.push("发送「榜单 赛道 N」查看某个赛道的前 N 名，例如「榜单 A 20」。".to_string());
-        Ok(fit("各赛道前 3 名：", &lines, |n| {
-            format!("…另有 {n} 行")
-        }))
+        let from = n.saturating_mul(page - 1) + 1;
+        let header = if page == 1 {
+            format!("各赛道前 {n} 名：")
+        } else {
+            format!("各赛道第 {from}–{} 名：", from + n - 1)
+        };
+        Ok(whole(&header, &lines))
     }
 
     /// `1. A0017 张三《标题》 35 票`: with the entrant's name, or the union for unit tracks.
@@ -179,6 +245,38 @@ impl Conversation {
             track.rule.unit()
         ))
     }
+}
+
+/// One page of a track's standings.
+struct Page {
+    rows: Vec<Ranked>,
+    /// Whether more entries follow the page.
+    more: bool,
+    /// How many ranked entries were read (all there are when `more` is false).
+    total_seen: usize,
+}
+
+impl Page {
+    fn places(&self) -> (u64, u64) {
+        let place = |r: Option<&Ranked>| r.map_or(0, |r| r.place);
+        (place(self.rows.first()), place(self.rows.last()))
+    }
+}
+
+/// `发送「榜单 A 第2页」查看第 11–20 名。`
+fn next_page_hint(track: &Track, n: u32, page: u32) -> String {
+    let from = n.saturating_mul(page) + 1;
+    let count = if n == TOP_DEFAULT {
+        String::new()
+    } else {
+        format!(" {n}")
+    };
+    format!(
+        "发送「榜单 {}{count} 第{}页」查看第 {from}–{} 名。",
+        track.code_prefix,
+        page + 1,
+        from + n - 1
+    )
 }
 
 /// The caller's place in `track`, and who holds the last place of the next better award zone:

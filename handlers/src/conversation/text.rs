@@ -6,8 +6,16 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use crate::campaign::{Campaign, Track};
 use crate::store::{EntryRecord, ReviewStatus};
 
-/// Bytes a list reply may use; the surfaces allow 2048 and the bot adds the @-mention.
-pub const BUDGET: usize = 1800;
+/// Bytes one answer may use. A list is answered whole: the app and the group robot carry a long
+/// answer over several messages of 2048 bytes each, split between lines; the AI bot's one
+/// reply holds 20480 bytes, the @-mention included. Only a list longer than this is cut, and it
+/// says what was left out (long standings go by pages instead: `榜单 A 第2页`).
+pub const BUDGET: usize = 16 * 1024;
+
+/// `header` and every line, one per line (within `BUDGET`).
+pub fn whole(header: &str, lines: &[String]) -> String {
+    fit(header, lines, |n| format!("…另有 {n} 行未列出"))
+}
 
 /// `header`, then as many `lines` as fit in `BUDGET`, then `more(n)` when `n` lines were left out.
 pub fn fit(header: &str, lines: &[String], more: impl Fn(usize) -> String) -> String {
@@ -134,12 +142,12 @@ mod tests {
 
     #[test]
     fn fit_stays_within_budget_and_says_what_was_left_out() {
-        let lines: Vec<String> = (0..200).map(|i| format!("第 {i} 行：一些文字")).collect();
+        let lines: Vec<String> = (0..2000).map(|i| format!("第 {i} 行：一些文字")).collect();
         let out = fit("标题", &lines, |n| format!("…还有 {n} 行"));
         assert!(out.len() <= BUDGET);
         assert!(out.starts_with("标题\n第 0 行"));
         let shown = out.lines().count() - 2;
-        assert!(out.ends_with(&format!("…还有 {} 行", 200 - shown)));
+        assert!(out.ends_with(&format!("…还有 {} 行", 2000 - shown)));
         let few = fit("标题", &lines[..2], |n| format!("…还有 {n} 行"));
         assert_eq!(few, "标题\n第 0 行：一些文字\n第 1 行：一些文字");
     }

@@ -4,8 +4,9 @@
 //! Read in keyset pages (`Store::ledger_page`): the whole ledger is never in memory.
 
 use super::table::{Cell, Column, ColumnKind, Row, SheetHead};
-use super::{give_word, local, title, ExportContext, ExportError, Output, PAGE_ROWS};
+use super::{give_word, local, local_minute, title, ExportContext, ExportError, Output, PAGE_ROWS};
 use crate::campaign::Track;
+use crate::store::Timestamp;
 
 pub(super) async fn produce(
     ctx: &ExportContext<'_>,
@@ -29,6 +30,7 @@ pub(super) async fn produce(
             Column::new("成员代号", ColumnKind::Code, 18),
             Column::new("数量", ColumnKind::Integer, 6),
             Column::new("消息编号", ColumnKind::Code, 24),
+            Column::new("备注", ColumnKind::Text, 30),
         ],
         freeze_columns: 0,
     })
@@ -55,6 +57,7 @@ pub(super) async fn produce(
                     Cell::Text(privacy.member_key(&give.member)),
                     Cell::Int(give.amount),
                     Cell::Text(give.callback_key.unwrap_or_default()),
+                    Cell::Text(withdrawn_note(ctx, give.withdrawn)),
                 ]
             })
             .collect();
@@ -65,8 +68,22 @@ pub(super) async fn produce(
     }
     out.notes(vec![
         "注：成员代号是由成员账号计算的匿名代号，同一成员始终相同，不含姓名、身份证号或手机号。\
-         消息编号是该次投票（点赞、浏览、阅读）消息的编号，可据此核对投诉。"
+         消息编号是该次投票（点赞、浏览、阅读）消息的编号，可据此核对投诉。\
+         备注「作品已撤下」的记录保留在明细中，但作品审核通过后又被驳回，不再计入排名。"
             .to_string(),
     ])
     .await
+}
+
+/// `作品已撤下（2022-10-05 09:00）：与已获奖作品重复`, or nothing for a give that counts.
+fn withdrawn_note(ctx: &ExportContext<'_>, withdrawn: Option<(Timestamp, String)>) -> String {
+    let Some((at, reason)) = withdrawn else {
+        return String::new();
+    };
+    let when = local_minute(ctx.campaign, at);
+    if reason.is_empty() {
+        format!("作品已撤下（{when}）")
+    } else {
+        format!("作品已撤下（{when}）：{reason}")
+    }
 }

@@ -18,8 +18,8 @@ use chrono::NaiveDate;
 use super::{
     AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
     GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store,
-    StoreError, StoreResult, Timestamp, UsageRow,
+    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, Standing,
+    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
 };
 use crate::scoring;
 
@@ -133,6 +133,7 @@ impl State {
             amount,
             at,
             callback_key: Some(key.to_owned()),
+            withdrawn: None,
         });
     }
 
@@ -215,6 +216,15 @@ impl Store for MemoryStore {
         Ok(self.state()?.members.get(userid).cloned())
     }
 
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .state()?
+            .members
+            .values()
+            .find(|m| m.id_hash == id_hash)
+            .map(|m| m.userid.clone()))
+    }
+
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
         let state = self.state()?;
         Ok(State::per_union(
@@ -294,6 +304,7 @@ impl Store for MemoryStore {
             ReviewStatus::Rejected
         };
         let changed = entry.status != status;
+        let code = entry.code.clone();
         if changed {
             // An entry enters the ranking at its approval time.
             if review.approve {
@@ -305,8 +316,45 @@ impl Store for MemoryStore {
             entry.reviewed_at = Some(review.now);
         }
         let entry = entry.clone();
+        if changed {
+            let mark =
+                (!review.approve).then(|| (review.now, review.reason.clone().unwrap_or_default()));
+            for give in state.ledger.iter_mut().filter(|g| g.entry_code == code) {
+                if mark.is_none() || give.withdrawn.is_none() {
+                    give.withdrawn = mark.clone();
+                }
+            }
+        }
         state.effects.insert(once, Effect::Review(changed));
         Ok(Reviewed { entry, changed })
+    }
+
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
+        let mut state = self.state()?;
+        let once = (again.callback_key.clone(), "resubmit");
+        let replayed = match state.effects.get(&once) {
+            Some(Effect::Review(reopened)) => Some(*reopened),
+            _ => None,
+        };
+        let Some(entry) = state.entries.get_mut(&normalize_code(&again.code)) else {
+            return Ok(None);
+        };
+        if let Some(reopened) = replayed {
+            return Ok(reopened.then(|| entry.clone()));
+        }
+        let reopen = entry.status == ReviewStatus::Rejected;
+        if reopen {
+            entry.status = ReviewStatus::Pending;
+            entry.reason = None;
+            entry.reviewer = None;
+            entry.reviewed_at = None;
+            entry.link = again.link.clone();
+            entry.title = again.title.clone();
+            entry.submitted_at = again.now;
+        }
+        let entry = reopen.then(|| entry.clone());
+        state.effects.insert(once, Effect::Review(reopen));
+        Ok(entry)
     }
 
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
@@ -530,6 +578,19 @@ impl Store for MemoryStore {
         state.reports.push(report.clone());
         state.effects.insert(once, Effect::Report);
         Ok(())
+    }
+
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        let state = self.state()?;
+        let gives = state
+            .ledger
+            .iter()
+            .filter(|give| give.withdrawn.is_none())
+            .filter_map(|give| state.members.get(&give.member))
+            .map(|m| (m.union_code.as_str(), 1));
+        let reports = state.reports.iter().map(|r| (r.union_code.as_str(), 1));
+        let registrations = state.members.values().map(|m| (m.union_code.as_str(), 1));
+        Ok(State::per_union(gives.chain(reports).chain(registrations)))
     }
 
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {

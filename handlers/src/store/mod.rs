@@ -164,6 +164,18 @@ pub struct Review {
     pub callback_key: String,
 }
 
+/// A rejected entry submitted again with the same link (`Store::resubmit_entry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resubmission {
+    pub code: String,
+    /// The link as now typed (its key is the entry's already).
+    pub link: String,
+    pub title: String,
+    pub now: Timestamp,
+    /// The message that asked for it.
+    pub callback_key: String,
+}
+
 /// What a review did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reviewed {
@@ -412,6 +424,9 @@ pub struct LedgerRow {
     /// The message that gave (its msgid, or the key of an event); `None` for rows written
     /// before messages were kept with them.
     pub callback_key: Option<String>,
+    /// When the entry was rejected after this give was counted, and why: the give is kept,
+    /// but the entry no longer ranks.
+    pub withdrawn: Option<(Timestamp, String)>,
 }
 
 /// The persistence the conversation needs. One implementation per backend in `storage` and one
@@ -431,6 +446,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         callback_key: &str,
     ) -> StoreResult<RegisterOutcome>;
     async fn member(&self, userid: &str) -> StoreResult<Option<MemberRecord>>;
+    /// The userid registered with this ID number hash, if any: registration refuses someone
+    /// else's number when it is typed, not only at `确认`.
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>>;
     /// Number of members per union code (direct membership only; roll-up is done by the caller).
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 
@@ -445,7 +463,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>>;
     /// Sets an entry's status; `changed` is false when it had that status already (unless
     /// this is the retry of the message that set it). `NoSuchEntry` for an unknown code.
+    /// Rejecting an approved entry keeps its gives in the ledger, marked withdrawn (when, and
+    /// the reason); approving it again clears the mark.
     async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed>;
+    /// Puts a rejected entry back to pending under its code, with the link and title given;
+    /// `None` when it is not rejected (or does not exist). Once per `callback_key`.
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>>;
     /// Entries submitted by this user or entered by them, newest first.
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>>;
     /// Approved entries per union code of one track.
@@ -493,6 +516,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn add_report(&self, report: &NewReport) -> StoreResult<()>;
     /// Sum of reported amounts per union code for one metric.
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Participation (人次) per union code, direct only: the counted gives and readings of its
+    /// members (gives to a withdrawn entry no longer count), its `上报` rows, its registrations.
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>>;
 
     // audit
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()>;

@@ -14,6 +14,10 @@ async fn broadcast_to_groups_after_confirmation() {
         preview.contains("2 个群") && preview.contains(content),
         "{preview}"
     );
+    assert!(
+        preview.contains("【公告】") && preview.contains("—— 黑龙江省总工会"),
+        "what is previewed is what is sent: {preview}"
+    );
     assert!(h.pushes().await.is_empty(), "nothing is sent before 确认");
 
     let sent = h.private(ORGANIZER, "确认").await;
@@ -21,7 +25,18 @@ async fn broadcast_to_groups_after_confirmation() {
     let pushes = h.pushes().await;
     assert_eq!(pushes.len(), 2);
     for push in &pushes {
-        assert_eq!(push.content, content);
+        // The campaign's header, the content, and whose it is.
+        assert!(
+            push.content.starts_with("【公告】迎庆党的二十大"),
+            "{}",
+            push.content
+        );
+        assert!(push.content.contains(content), "{}", push.content);
+        assert!(
+            push.content.ends_with("—— 黑龙江省总工会"),
+            "{}",
+            push.content
+        );
         assert!(push.key.starts_with("broadcast/"), "{}", push.key);
         assert!(matches!(push.target, PushTarget::Webhook { .. }));
     }

@@ -5,17 +5,21 @@
 #![allow(clippy::unwrap_used)]
 
 mod broadcast;
+mod clear_errors;
 mod entries;
 mod help;
 mod links;
+mod participation;
 mod privacy_rule;
 mod progress;
 mod reading;
 mod register;
 mod retries;
+mod review_again;
 mod stages;
 mod standing;
 mod store_failure;
 mod support;
 mod turn_report;
 mod voting;
+mod whole_lists;

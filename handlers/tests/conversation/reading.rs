@@ -28,7 +28,7 @@ async fn minutes_add_up_per_day_and_map_to_bands() {
     let rank = h.private("r", "排名 阅读").await;
     assert!(rank.contains("第 1 名") && rank.contains("18 分"), "{rank}");
     assert!(h.private("r", "阅读 0").await.contains("用法：阅读"));
-    assert!(h.private("r", "阅读 2000").await.contains("1–1440"));
+    assert!(h.private("r", "阅读 2000").await.contains("最多 1440"));
     // Points tracks take no links.
     assert!(h
         .private("r", "提交 阅读 https://example.org/x")

@@ -172,12 +172,13 @@ async fn a_dialogue_expires_after_ten_minutes_of_silence() {
 async fn one_id_number_registers_one_member() {
     let h = Harness::shipped().await;
     h.register("u1", 6, "张三", "哈尔滨").await;
-    h.private(
-        "u2",
-        &format!("注册 张三 {} {} 哈尔滨", id_number(6), phone(7)),
-    )
-    .await;
-    let refused = h.private("u2", "确认").await;
+    // Refused as soon as the number is typed, not after a summary.
+    let refused = h
+        .private(
+            "u2",
+            &format!("注册 张三 {} {} 哈尔滨", id_number(6), phone(7)),
+        )
+        .await;
     assert!(refused.contains("已由其他账号登记"), "{refused}");
     assert!(h.store.member("u2").await.unwrap().is_none());
 
@@ -192,12 +193,13 @@ async fn one_id_number_registers_one_member() {
         h.store.member("u1").await.unwrap().unwrap().union_code,
         "dq"
     );
-    h.private(
-        "u1",
-        &format!("注册 张三 {} {} 大庆", id_number(9), phone(8)),
-    )
-    .await;
-    assert!(h.private("u1", "确认").await.contains("身份证号不能更改"));
+    let changed = h
+        .private(
+            "u1",
+            &format!("注册 张三 {} {} 大庆", id_number(9), phone(8)),
+        )
+        .await;
+    assert!(changed.contains("身份证号不能更改"), "{changed}");
 }
 
 #[tokio::test]

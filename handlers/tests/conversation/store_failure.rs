@@ -47,6 +47,10 @@ impl Store for Flaky {
         self.up()?;
         self.inner.member(userid).await
     }
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        self.up()?;
+        self.inner.id_holder(id_hash).await
+    }
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
         self.up()?;
         self.inner.registrations_by_union().await
@@ -66,6 +70,10 @@ impl Store for Flaky {
     async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed> {
         self.up()?;
         self.inner.review_entry(review).await
+    }
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
+        self.up()?;
+        self.inner.resubmit_entry(again).await
     }
     async fn entries_of(&self, who: &str) -> StoreResult<Vec<EntryRecord>> {
         self.up()?;
@@ -106,6 +114,10 @@ impl Store for Flaky {
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {
         self.up()?;
         self.inner.reported_by_union(metric).await
+    }
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.up()?;
+        self.inner.participation_by_union().await
     }
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.up()?;

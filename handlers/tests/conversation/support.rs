@@ -135,6 +135,14 @@ impl Harness {
         Self::build(dir, &shipped_campaign()).await
     }
 
+    /// A campaign shipped in `deploy/campaigns/` (`"loudi-2022"`), same time.
+    pub async fn bundled(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/campaigns/{name}.toml"));
+        Self::build(dir, &path).await
+    }
+
     /// The small campaign of `write_mini_campaign`, same time.
     pub async fn mini() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -142,7 +150,8 @@ impl Harness {
         Self::build(dir, &path).await
     }
 
-    async fn build(dir: TempDir, campaign_path: &Path) -> Self {
+    /// A harness on the campaign at `campaign_path`; `dir` holds its files while it lives.
+    pub async fn build(dir: TempDir, campaign_path: &Path) -> Self {
         let campaign = match load_campaign(campaign_path) {
             Ok(c) => Arc::new(c),
             Err(e) => panic!("campaign does not load: {:?}", e.problems),

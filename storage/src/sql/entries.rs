@@ -2,7 +2,7 @@
 //! approvals and rejections by itself (triggers on `entries`).
 
 use rallybot_handlers::store::{
-    EntryRecord, NewEntry, Review, ReviewStatus, Reviewed, StoreError, Timestamp,
+    EntryRecord, NewEntry, Resubmission, Review, ReviewStatus, Reviewed, StoreError, Timestamp,
 };
 
 use super::dialect::{begin_write, stamp, Conn, Pool, FOR_UPDATE};
@@ -191,6 +191,7 @@ pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<Reviewed> {
     .bind(reached_at.map(stamp))
     .execute(&mut *tx)
     .await?;
+    mark_gives(&mut tx, &before.code, status, review).await?;
     let after = EntryRecord {
         status,
         reason: review.reason.clone(),
@@ -205,6 +206,87 @@ pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<Reviewed> {
         entry: after,
         changed: true,
     })
+}
+
+/// Gives to an approved entry that is rejected stay in the ledger, marked withdrawn with the
+/// reason; approving it again clears the mark.
+async fn mark_gives(
+    conn: &mut Conn,
+    code: &str,
+    status: ReviewStatus,
+    review: &Review,
+) -> Attempt<()> {
+    match status {
+        ReviewStatus::Rejected => {
+            sqlx::query(
+                "UPDATE ledger SET withdrawn_at = $2, withdrawn_reason = $3 \
+                 WHERE entry_code = $1 AND withdrawn_at IS NULL",
+            )
+            .bind(code)
+            .bind(stamp(review.now))
+            .bind(review.reason.as_deref().unwrap_or_default())
+            .execute(conn)
+            .await?;
+        }
+        ReviewStatus::Approved => {
+            sqlx::query(
+                "UPDATE ledger SET withdrawn_at = NULL, withdrawn_reason = NULL \
+                 WHERE entry_code = $1 AND withdrawn_at IS NOT NULL",
+            )
+            .bind(code)
+            .execute(conn)
+            .await?;
+        }
+        ReviewStatus::Pending => {}
+    }
+    Ok(())
+}
+
+/// A rejected entry submitted again with the same link: back to 待审核 under its code, with
+/// the link and title as now typed. `None` when the entry is not rejected (any more).
+pub(super) async fn resubmit(pool: &Pool, again: &Resubmission) -> Attempt<Option<EntryRecord>> {
+    let mut tx = begin_write(pool).await?;
+    let key = &again.callback_key;
+    let claim = effects::claim::<bool>(&mut tx, key, "resubmit").await?;
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.code = $1{FOR_UPDATE}");
+    let row = sqlx::query(&sql)
+        .bind(codec::normalize_code(&again.code))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(before) = row.as_ref().map(rows::entry).transpose()? else {
+        return Ok(None);
+    };
+    match claim {
+        Claim::Done(reopened) => return Ok(reopened.then_some(before)),
+        Claim::New if before.status != ReviewStatus::Rejected => {
+            effects::settle(&mut tx, key, "resubmit", &false).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        Claim::New => {}
+    }
+    sqlx::query(
+        "UPDATE entries SET status = 'pending', reason = NULL, reviewer = NULL, \
+         reviewed_at = NULL, link = $2, title = $3, submitted_at = $4 WHERE code = $1",
+    )
+    .bind(&before.code)
+    .bind(&again.link)
+    .bind(&again.title)
+    .bind(stamp(again.now))
+    .execute(&mut *tx)
+    .await?;
+    effects::settle(&mut tx, key, "resubmit", &true).await?;
+    tx.commit().await?;
+    Ok(Some(EntryRecord {
+        status: ReviewStatus::Pending,
+        reason: None,
+        reviewer: None,
+        reviewed_at: None,
+        link: again.link.clone(),
+        title: again.title.clone(),
+        submitted_at: again.now,
+        ..before
+    }))
 }
 
 pub(super) async fn of(pool: &Pool, who: &str) -> Attempt<Vec<EntryRecord>> {

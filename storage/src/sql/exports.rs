@@ -5,7 +5,7 @@
 use rallybot_handlers::store::{EntryRecord, LedgerRow, MemberRecord};
 use sqlx::Row as _;
 
-use super::dialect::{read_stamp, text_list, Pool, IN_TEXT_LIST};
+use super::dialect::{read_optional_stamp, read_stamp, text_list, Pool, IN_TEXT_LIST};
 use super::rows::{self, ENTRY_COLUMNS, MEMBER_COLUMNS};
 use crate::failure::Attempt;
 
@@ -35,7 +35,8 @@ pub(super) async fn unranked(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecor
     found.iter().map(rows::entry).collect()
 }
 
-const LEDGER_COLUMNS: &str = "id, track, member, entry_code, amount, at, callback_key";
+const LEDGER_COLUMNS: &str =
+    "id, track, member, entry_code, amount, at, callback_key, withdrawn_at, withdrawn_reason";
 
 pub(super) async fn ledger_page(
     pool: &Pool,
@@ -68,6 +69,8 @@ pub(super) async fn ledger_page(
     found
         .iter()
         .map(|row| {
+            let withdrawn_at = read_optional_stamp(row, "withdrawn_at")?;
+            let reason: Option<String> = row.try_get("withdrawn_reason")?;
             Ok(LedgerRow {
                 id: row.try_get("id")?,
                 track: row.try_get("track")?,
@@ -76,6 +79,7 @@ pub(super) async fn ledger_page(
                 amount: row.try_get("amount")?,
                 at: read_stamp(row, "at")?,
                 callback_key: row.try_get("callback_key")?,
+                withdrawn: withdrawn_at.map(|at| (at, reason.unwrap_or_default())),
             })
         })
         .collect()

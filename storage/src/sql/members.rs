@@ -69,6 +69,15 @@ pub(super) async fn get(pool: &Pool, userid: &str) -> Attempt<Option<MemberRecor
     row.as_ref().map(rows::member).transpose()
 }
 
+pub(super) async fn id_holder(pool: &Pool, id_hash: &str) -> Attempt<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT userid FROM members WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 pub(super) async fn by_union(pool: &Pool) -> Attempt<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT union_code, COUNT(*) FROM members GROUP BY union_code ORDER BY union_code",

@@ -41,6 +41,23 @@ pub(super) async fn reported_by_union(pool: &Pool, metric: &str) -> Attempt<Vec<
     .await?)
 }
 
+pub(super) async fn participation_by_union(pool: &Pool) -> Attempt<Vec<(String, i64)>> {
+    // The casts keep PostgreSQL's COUNT and SUM integers of one type.
+    Ok(sqlx::query_as(
+        "SELECT union_code, CAST(SUM(n) AS BIGINT) FROM ( \
+            SELECT m.union_code, COUNT(*) AS n FROM ledger l \
+            JOIN members m ON m.userid = l.member \
+            WHERE l.withdrawn_at IS NULL GROUP BY m.union_code \
+          UNION ALL \
+            SELECT union_code, COUNT(*) AS n FROM reports GROUP BY union_code \
+          UNION ALL \
+            SELECT union_code, COUNT(*) AS n FROM members GROUP BY union_code \
+         ) parts GROUP BY union_code ORDER BY union_code",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 pub(super) async fn audit(pool: &Pool, event: &AuditEvent) -> Attempt<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, subject, detail, callback_key) \

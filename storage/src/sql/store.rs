@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
     MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    Resubmission, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult,
+    Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};
@@ -37,6 +38,10 @@ impl Store for BackendStore {
             Some(cache) => cache.member(userid, read).await,
             None => read.await,
         }
+    }
+
+    async fn id_holder(&self, id_hash: &str) -> StoreResult<Option<String>> {
+        retrying(|| members::id_holder(self.reader(), id_hash)).await
     }
 
     async fn registrations_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -70,6 +75,10 @@ impl Store for BackendStore {
             cache.ranking_moved(result.as_ref().ok().map(|done| done.entry.track.as_str()));
         }
         result
+    }
+
+    async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
+        retrying(|| entries::resubmit(self.writer(), again)).await
     }
 
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
@@ -126,6 +135,10 @@ impl Store for BackendStore {
 
     async fn add_report(&self, report: &NewReport) -> StoreResult<()> {
         retrying(|| records::add_report(self.writer(), report)).await
+    }
+
+    async fn participation_by_union(&self) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| records::participation_by_union(self.reader())).await
     }
 
     async fn reported_by_union(&self, metric: &str) -> StoreResult<Vec<(String, i64)>> {

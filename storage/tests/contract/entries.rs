@@ -1,8 +1,8 @@
 //! Entries: code allocation, duplicate links, review, lookups and counts.
 
-use rallybot_handlers::store::{EntrantKind, ReviewStatus, StoreError};
+use rallybot_handlers::store::{EntrantKind, Resubmission, ReviewStatus, StoreError};
 
-use crate::fixtures::{approval, approved, at, submission, Shared};
+use crate::fixtures::{approval, approved, approved_votes, at, day, submission, vote, Shared};
 use crate::scoring::reading;
 
 pub async fn codes_are_allocated_per_track_in_order(store: Shared) {
@@ -384,4 +384,105 @@ pub async fn approved_entries_are_counted_per_union(store: Shared) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Rejecting an approved entry keeps its gives in the ledger, marked with when and why;
+/// approving it again clears the mark. Other entries' gives are untouched.
+pub async fn gives_to_a_withdrawn_entry_stay_marked(store: Shared) {
+    let entries = approved_votes(&store, 2, at(0)).await;
+    store
+        .give(&vote("fan1", &entries[0].code, 3, day(0), at(10)))
+        .await
+        .unwrap();
+    store
+        .give(&vote("fan2", &entries[0].code, 2, day(0), at(20)))
+        .await
+        .unwrap();
+    store
+        .give(&vote("fan1", &entries[1].code, 1, day(0), at(30)))
+        .await
+        .unwrap();
+    let mut rejection = approval(&entries[0].code, at(100));
+    rejection.approve = false;
+    rejection.reason = Some("与已获奖作品重复".to_owned());
+    let rejected = store.review_entry(&rejection).await.unwrap();
+    assert!(rejected.changed);
+    assert_eq!(rejected.entry.status, ReviewStatus::Rejected);
+
+    let ledger = store.ledger_page(0, 100, None).await.unwrap();
+    assert_eq!(ledger.len(), 3, "nothing is deleted: {ledger:?}");
+    for give in &ledger {
+        if give.entry_code == entries[0].code {
+            assert_eq!(
+                give.withdrawn,
+                Some((at(100), "与已获奖作品重复".to_owned())),
+                "{give:?}"
+            );
+        } else {
+            assert_eq!(give.withdrawn, None, "{give:?}");
+        }
+    }
+    store
+        .review_entry(&approval(&entries[0].code, at(200)))
+        .await
+        .unwrap();
+    let ledger = store.ledger_page(0, 100, None).await.unwrap();
+    assert!(ledger.iter().all(|g| g.withdrawn.is_none()), "{ledger:?}");
+}
+
+/// A rejected entry goes back to pending under its code; anything else is not reopened.
+pub async fn a_rejected_entry_can_be_submitted_again(store: Shared) {
+    let entry = store
+        .submit_entry(&submission(
+            "votes",
+            "A",
+            "lisi",
+            "https://a.example/1",
+            at(0),
+        ))
+        .await
+        .unwrap();
+    let again = |key: &str| Resubmission {
+        code: entry.code.to_lowercase(),
+        link: "https://a.example/1/".to_owned(),
+        title: "修改后的标题".to_owned(),
+        now: at(300),
+        callback_key: key.to_owned(),
+    };
+    // Pending: nothing to reopen.
+    assert_eq!(store.resubmit_entry(&again("k0")).await.unwrap(), None);
+    let mut rejection = approval(&entry.code, at(100));
+    rejection.approve = false;
+    rejection.reason = Some("链接无法打开".to_owned());
+    store.review_entry(&rejection).await.unwrap();
+
+    let reopened = store.resubmit_entry(&again("k1")).await.unwrap().unwrap();
+    assert_eq!(reopened.code, entry.code);
+    assert_eq!(reopened.status, ReviewStatus::Pending);
+    assert_eq!(reopened.reason, None);
+    assert_eq!(reopened.title, "修改后的标题");
+    assert_eq!(reopened.link, "https://a.example/1/");
+    assert_eq!(reopened.submitted_at, at(300));
+    assert_eq!(
+        store.entry(&entry.code).await.unwrap(),
+        Some(reopened.clone())
+    );
+    let pending = store.pending_entries(10).await.unwrap();
+    assert_eq!(pending, vec![reopened.clone()]);
+    // The retry of that message gets the same answer; another message finds it pending.
+    assert_eq!(
+        store.resubmit_entry(&again("k1")).await.unwrap(),
+        Some(reopened)
+    );
+    assert_eq!(store.resubmit_entry(&again("k2")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .resubmit_entry(&Resubmission {
+                code: "A0099".to_owned(),
+                ..again("k3")
+            })
+            .await
+            .unwrap(),
+        None
+    );
 }

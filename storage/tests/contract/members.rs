@@ -44,6 +44,19 @@ pub async fn an_id_number_belongs_to_one_user(store: Shared) {
     assert_eq!(store.member("lisi").await.unwrap(), None);
 }
 
+pub async fn the_holder_of_an_id_number_is_known_before_registering(store: Shared) {
+    assert_eq!(store.id_holder("hash-1").await.unwrap(), None);
+    store
+        .register_member(&member("zhangsan", "hash-1", "U1"), &fresh_key())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.id_holder("hash-1").await.unwrap().as_deref(),
+        Some("zhangsan")
+    );
+    assert_eq!(store.id_holder("hash-2").await.unwrap(), None);
+}
+
 pub async fn a_user_cannot_change_id_number(store: Shared) {
     let first = member("zhangsan", "hash-1", "U1");
     store.register_member(&first, &fresh_key()).await.unwrap();

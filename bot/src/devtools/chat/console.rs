@@ -393,6 +393,8 @@ fn render_reply(reply: &BotReply) -> String {
             if !reply.mentions.is_empty() {
                 let _ = write!(out, "@{} ", reply.mentions.join(" @"));
             }
+            // The mention is shown above, not as the AI bot's `<@userid>` markup.
+            let (_, text) = crate::devtools::callback_client::aibot_mentions(text);
             let mut lines = text.lines();
             out.push_str(lines.next().unwrap_or(""));
             out.push('\n');

@@ -188,7 +188,8 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         return;
     }
     let mention = reply.mention_sender && parsed.route.is_group();
-    let pieces = parsed.route.surface.reply_pieces(&reply.text);
+    let text = parsed.route.mentioning(&reply.text, mention);
+    let pieces = parsed.route.surface.reply_pieces(&text);
     enqueue_pieces(state, parsed, &pieces, mention, "late").await;
 }
 

@@ -45,7 +45,8 @@ impl Sealer<'_> {
             Kind::Text { text, mention } => (text, mention),
             Kind::Welcome(text) => (text, false),
         };
-        let mut pieces = route.surface.reply_pieces(text).into_iter();
+        let text = route.mentioning(text, mention);
+        let mut pieces = route.surface.reply_pieces(&text).into_iter();
         let first = pieces.next().unwrap_or_default();
         let overflow = pieces.collect();
         let (body, content_type) = match route.surface {
@@ -157,8 +158,8 @@ mod tests {
     #[test]
     fn aibot_replies_are_finished_streams_with_the_callback_nonce() {
         let crypter = Crypter::new("tok", KEY, "").unwrap();
-        let sealed = sealed(&crypter, Surface::Aibot, ChatKind::Group, "好");
-        let envelope: serde_json::Value = serde_json::from_str(&sealed.body).unwrap();
+        let group = sealed(&crypter, Surface::Aibot, ChatKind::Group, "好");
+        let envelope: serde_json::Value = serde_json::from_str(&group.body).unwrap();
         assert_eq!(envelope["nonce"], "nonce-1");
         let plain = crypter
             .decrypt_unsigned(envelope["encrypt"].as_str().unwrap())
@@ -166,6 +167,14 @@ mod tests {
         let frame: serde_json::Value = serde_json::from_str(&plain).unwrap();
         assert_eq!(frame["msgtype"], "stream");
         assert_eq!(frame["stream"]["finish"], true);
+        assert_eq!(frame["stream"]["content"], "<@zhangsan> 好");
+        // In a single chat there is nobody to mention.
+        let single = sealed(&crypter, Surface::Aibot, ChatKind::Private, "好");
+        let envelope: serde_json::Value = serde_json::from_str(&single.body).unwrap();
+        let plain = crypter
+            .decrypt_unsigned(envelope["encrypt"].as_str().unwrap())
+            .unwrap();
+        let frame: serde_json::Value = serde_json::from_str(&plain).unwrap();
         assert_eq!(frame["stream"]["content"], "好");
     }
 }

@@ -101,6 +101,17 @@ impl Route {
     pub fn is_group(&self) -> bool {
         matches!(self.chat_kind, ChatKind::Group)
     }
+
+    /// A reply's text as this surface carries a mention of the sender: the group robot names
+    /// them in its `MentionedList` beside the text (unchanged here); the AI bot's markdown
+    /// answers carry `<@userid>` in the text itself.
+    pub fn mentioning<'t>(&self, text: &'t str, mention: bool) -> std::borrow::Cow<'t, str> {
+        if mention && self.is_group() && self.surface == Surface::Aibot && !text.is_empty() {
+            std::borrow::Cow::Owned(format!("<@{}> {text}", self.user))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    }
 }
 
 /// A callback, understood.
