@@ -317,9 +317,26 @@ async fn upsert_configured_groups(
     store: &dyn Database,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {
+    for record in configured_groups(settings, clock.now()) {
+        store
+            .upsert_group(&record)
+            .await
+            .with_context(|| format!("storing the configured group {}", record.name))?;
+    }
+    Ok(())
+}
+
+/// The configured `[[wecom.groups]]` as the push targets `serve` stores at start.
+pub fn configured_groups(
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<GroupRecord> {
     let base = settings.wecom.api_base.trim_end_matches('/');
-    for group in &settings.wecom.groups {
-        let record = GroupRecord {
+    settings
+        .wecom
+        .groups
+        .iter()
+        .map(|group| GroupRecord {
             chat_id: format!("config:{}", group.name),
             name: group.name.clone(),
             webhook_url: format!(
@@ -327,14 +344,9 @@ async fn upsert_configured_groups(
                 group.webhook_key.expose()
             ),
             union_code: (!group.union.is_empty()).then(|| group.union.clone()),
-            learned_at: clock.now(),
-        };
-        store
-            .upsert_group(&record)
-            .await
-            .with_context(|| format!("storing the configured group {}", group.name))?;
-    }
-    Ok(())
+            learned_at: now,
+        })
+        .collect()
 }
 
 #[cfg(test)]

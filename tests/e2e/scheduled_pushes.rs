@@ -318,3 +318,65 @@ async fn plan_lists_the_first_week_without_sending() {
     assert!(h.sim.received().is_empty());
     assert!(h.all_pushes().await.is_empty());
 }
+
+/// `rallybot schedule` on a fresh install, before the first `serve`: the configured groups get
+/// the stage announcements (as `serve` would push them), and no database file appears. Once
+/// `serve` has run, the groups it stored and those robots taught it are shown, each once.
+#[tokio::test]
+async fn schedule_before_the_first_serve_uses_the_configured_groups_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rallybot.db");
+    let url = format!("sqlite://{}", file.display());
+    let mut settings = crate::harness::settings::settings(&url, "http://127.0.0.1:9");
+    settings.wecom.groups = vec![rallybot::config::GroupSettings {
+        name: "哈尔滨市总工会职工群".into(),
+        webhook_key: rallybot::config::Secret::new("k-hrb"),
+        union: "hrb".into(),
+    }];
+    let schedule = |settings: rallybot::Settings| async move {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        rallybot::cli::schedule(&settings, "2022-07-21", "2022-08-02", &mut out, &mut notes)
+            .await
+            .unwrap();
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(notes).unwrap(),
+        )
+    };
+    let (printed, notes) = schedule(settings.clone()).await;
+    let to_group = |printed: &str, group: &str| {
+        printed
+            .lines()
+            .filter(|l| l.contains("announce:") && l.contains(&format!("群 {group}")))
+            .count()
+    };
+    assert_eq!(to_group(&printed, "哈尔滨市总工会职工群"), 2, "{printed}");
+    assert!(printed.contains("2 to groups"), "{printed}");
+    assert!(!notes.contains("no group"), "{notes}");
+    assert!(notes.contains("nothing was created"), "{notes}");
+    assert!(!file.exists(), "schedule created {}", file.display());
+
+    // After `serve`: the configured group is stored, a robot taught it another one.
+    let store = rallybot_storage::open(&url).await.unwrap();
+    for (chat_id, name) in [
+        ("config:哈尔滨市总工会职工群", "哈尔滨市总工会职工群"),
+        ("wrk-robot-1", "齐齐哈尔职工群"),
+    ] {
+        store
+            .upsert_group(&rallybot_handlers::store::GroupRecord {
+                chat_id: chat_id.into(),
+                name: name.into(),
+                webhook_url: "http://127.0.0.1:9/cgi-bin/webhook/send?key=k".into(),
+                union_code: None,
+                learned_at: local(2022, 7, 1, 9, 0),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let (printed, notes) = schedule(settings).await;
+    assert_eq!(to_group(&printed, "哈尔滨市总工会职工群"), 2, "{printed}");
+    assert_eq!(to_group(&printed, "齐齐哈尔职工群"), 2, "{printed}");
+    assert!(printed.contains("4 to groups"), "{printed}");
+    assert!(notes.is_empty(), "{notes}");
+}

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{ConfigError, Loaded, Settings};
 use crate::devtools::bench::Mode;
 
-pub use schedule::print_plan;
+pub use schedule::{print_plan, schedule};
 
 #[derive(Debug, Parser)]
 #[command(
