@@ -18,13 +18,14 @@ async fn a_long_city_nudge_comes_in_parts_naming_every_county() {
         .join("deploy/campaigns/linfen-2020.toml");
     let campaign = load_campaign(&path).unwrap();
     let store = rallybot_storage::open("sqlite::memory:").await.unwrap();
-    // Monday 3 August 2020, 09:00 in Linfen: the weekly nudge, nothing reported yet.
+    // Monday 7 September 2020, 09:00 in Linfen: the weekly nudge a week before the deadline,
+    // nothing reported yet.
     let plan = rallybot::background::scheduler::plan(
         &campaign,
         store.as_ref(),
         &[],
-        at("2020-08-03T00:00:00+08:00"),
-        at("2020-08-04T00:00:00+08:00"),
+        at("2020-09-07T00:00:00+08:00"),
+        at("2020-09-08T00:00:00+08:00"),
     )
     .await
     .unwrap();
@@ -67,4 +68,84 @@ async fn a_long_city_nudge_comes_in_parts_naming_every_county() {
 
 fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn linfen() -> rallybot_handlers::campaign::Campaign {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("deploy/campaigns/linfen-2020.toml");
+    load_campaign(&path).unwrap()
+}
+
+/// Fair nudges: nobody on the first morning of a window (nor in the week of grace the campaign
+/// file sets by default), a target of 1 not expected while its pace is about 0.2, and every
+/// lagging line says by when the target must be met.
+#[tokio::test]
+async fn nudges_wait_for_a_real_lag_and_say_by_when() {
+    let store = rallybot_storage::open("sqlite::memory:").await.unwrap();
+    let longjiang =
+        load_campaign(&crate::harness::settings::campaign_path()).expect("the bundled campaign");
+    // 1 August 2022, the first morning of the 61-day 线下活动 window, and the rest of the week.
+    let first_week = rallybot::background::scheduler::plan(
+        &longjiang,
+        store.as_ref(),
+        &[],
+        at("2022-08-01T00:00:00+08:00"),
+        at("2022-08-06T00:00:00+08:00"),
+    )
+    .await
+    .unwrap();
+    let nudges: Vec<&PlannedPush> = first_week.iter().filter(|p| p.job == "nudge").collect();
+    assert!(
+        nudges.is_empty(),
+        "{:?}",
+        nudges.first().map(|p| &p.content)
+    );
+
+    // A week later 齐齐哈尔 (0 of 10) is behind: 7 of 61 days over → 1.
+    let second_week = rallybot::background::scheduler::plan(
+        &longjiang,
+        store.as_ref(),
+        &[],
+        at("2022-08-08T00:00:00+08:00"),
+        at("2022-08-09T00:00:00+08:00"),
+    )
+    .await
+    .unwrap();
+    let qqhr = second_week
+        .iter()
+        .find(|p| p.job == "nudge" && p.recipient == "user:qqhr_officer01")
+        .expect("齐齐哈尔 is nudged on 8月8日");
+    assert!(
+        qqhr.content
+            .contains("线下活动：已完成0/10（按进度应达1），须于9月30日24:00前完成10，还剩54天"),
+        "{}",
+        qqhr.content
+    );
+
+    // 临汾, Monday 6 July 2020: 24 of 96 days over. A county's 线下活动 target of 1 is at a
+    // pace of 0.25 — not yet due; its 摄影作品 target of 10 is (2.5, 2 with the 20% slack).
+    let linfen = linfen();
+    let plan = rallybot::background::scheduler::plan(
+        &linfen,
+        store.as_ref(),
+        &[],
+        at("2020-07-06T00:00:00+08:00"),
+        at("2020-07-07T00:00:00+08:00"),
+    )
+    .await
+    .unwrap();
+    let yaodu = plan
+        .iter()
+        .find(|p| p.recipient == "user:yaodu_officer01")
+        .expect("尧都 lags on 摄影作品");
+    assert!(
+        yaodu
+            .content
+            .contains("摄影作品：已完成0/10（按进度应达3）"),
+        "{}",
+        yaodu.content
+    );
+    assert!(!yaodu.content.contains("线下活动"), "{}", yaodu.content);
+    assert!(!yaodu.content.contains("应达1）"), "{}", yaodu.content);
 }

@@ -36,8 +36,10 @@ fn in_quiet_hours(t: DateTime<Utc>) -> bool {
 
 /// Officer → expected number of quota nudges, from the unions file and the reports below:
 /// 哈尔滨 reported 10 (its whole target), 牡丹江 5, everyone else nothing. Nudges go out on
-/// weekdays at 10:00 while the 线下活动 window (the 活动开展 stage) is open; a union is behind
-/// when done < target × elapsed × (1 − slack). The province's target is its cities' sum.
+/// weekdays at 10:00 while the 线下活动 window (the 活动开展 stage, 61 days) is open, after its
+/// first week (the default grace); on day `d` a union is behind when done is below
+/// target × (d − 1) / 61 × (1 − slack) rounded to the nearest whole number (halves up). The
+/// province's target is its cities' sum.
 fn expected_nudges(h: &Harness) -> BTreeMap<String, usize> {
     let metric = h
         .campaign
@@ -71,10 +73,12 @@ fn expected_nudges(h: &Harness) -> BTreeMap<String, usize> {
         < end
     {
         let t = local(day.year(), day.month(), day.day(), 10, 0);
-        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            let elapsed = (t - start).num_seconds() as f64 / (end - start).num_seconds() as f64;
+        let grace = t < start + Duration::days(7);
+        if !grace && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            let over = (day - start.with_timezone(&shanghai()).date_naive()).num_days();
             for (code, (target, d)) in &targets {
-                if (*d as f64) < *target as f64 * elapsed * (1.0 - 0.1) {
+                let bar = (*target as f64 * over as f64 / 61.0 * (1.0 - 0.1) + 0.5).floor();
+                if (*d as f64) < bar {
                     for officer in &h.campaign.unions.get(code).unwrap().officers {
                         *expected.entry(officer.clone()).or_insert(0) += 1;
                     }
@@ -250,6 +254,7 @@ async fn season(backend: Backend, step: Duration) {
         .unwrap();
     assert!(qqhr.content().unwrap().contains("齐齐哈尔市总工会"));
     assert!(qqhr.content().unwrap().contains("线下活动：已完成0/10"));
+    assert!(qqhr.content().unwrap().contains("须于9月30日24:00前完成10"));
 
     // The leaderboard digest: every evening at 20:00 while voting is open (8月1日–9月30日).
     for group in GROUPS {
@@ -289,12 +294,12 @@ async fn plan_lists_the_first_week_without_sending() {
         h.store.as_ref(),
         &h.organizers,
         local(2022, 7, 21, 0, 0),
-        local(2022, 8, 1, 23, 59),
+        local(2022, 8, 8, 23, 59),
     )
     .await
     .unwrap();
-    // Two announcements to three groups, and the first nudges of 1 August (everyone is
-    // behind at 10:00 except unions without a target).
+    // Two announcements to three groups, and the first nudges of 8 August (after the week of
+    // grace, everyone is behind at 10:00 except unions without a target).
     let announcements: Vec<_> = plan
         .iter()
         .filter(|p| p.job.starts_with("announce:"))
@@ -304,9 +309,11 @@ async fn plan_lists_the_first_week_without_sending() {
         assert!(!in_quiet_hours(p.send_at));
         assert_eq!(p.send_at.with_timezone(&shanghai()).hour(), 8);
     }
-    assert!(plan
+    let nudges: Vec<_> = plan.iter().filter(|p| p.job == "nudge").collect();
+    assert!(nudges.iter().any(|p| p.recipient == "user:qqhr_officer01"));
+    assert!(nudges
         .iter()
-        .any(|p| p.job == "nudge" && p.recipient == "user:qqhr_officer01"));
+        .all(|p| p.occurrence == local(2022, 8, 8, 10, 0)));
     let mut out = Vec::new();
     rallybot::cli::print_plan(&plan, h.campaign.timezone, &mut out).unwrap();
     let printed = String::from_utf8(out).unwrap();

@@ -235,7 +235,7 @@ impl<'a> Planner<'a> {
             .flat_map(|n| {
                 let own: Vec<UnionLag> = n.own.iter().map(union_lag).collect();
                 let digest: Vec<UnionLag> = n.digest.iter().map(union_lag).collect();
-                texts::nudge(&own, &digest)
+                texts::nudge(&own, &digest, self.campaign.timezone)
                     .into_iter()
                     .map(move |content| (user(&n.officer), content))
             })
@@ -279,8 +279,9 @@ fn union_lag(union: &LaggingUnion) -> UnionLag {
                 metric: lag.metric_name.clone(),
                 done: lag.progress.done,
                 target: lag.progress.target.unwrap_or(0),
-                expected: lag.progress.expected_now.ceil() as i64,
+                expected: lag.progress.expected_now.round() as i64,
                 days_left: lag.progress.days_left,
+                due: lag.progress.due,
             })
             .collect(),
     }

@@ -36,6 +36,8 @@ pub struct LagLine {
     /// What the pace expects by now.
     pub expected: i64,
     pub days_left: i64,
+    /// When the target must be met.
+    pub due: DateTime<Utc>,
 }
 
 /// A union and its lagging metrics.
@@ -51,14 +53,20 @@ const NUDGE_CONTINUED: &str = "【进度提醒（续）】";
 /// The nudge to one officer: their own unions' lagging metrics, then (for city officers) the
 /// counties below them that lag. A city with many lagging counties gets it in several messages,
 /// split between lines; nothing is left out.
-pub fn nudge(own: &[UnionLag], counties: &[UnionLag]) -> Vec<String> {
+pub fn nudge(own: &[UnionLag], counties: &[UnionLag], tz: Tz) -> Vec<String> {
     let mut text = String::from("【进度提醒】");
     for union in own {
         text.push_str(&format!("\n{}以下指标落后于进度：", union.union_name));
         for line in &union.lines {
             text.push_str(&format!(
-                "\n· {}：已完成{}/{}（按进度应达{}），剩{}天",
-                line.metric, line.done, line.target, line.expected, line.days_left
+                "\n· {}：已完成{}/{}（按进度应达{}），须于{}前完成{}，还剩{}天",
+                line.metric,
+                line.done,
+                line.target,
+                line.expected,
+                local_deadline(line.due, tz),
+                line.target,
+                line.days_left
             ));
         }
     }
@@ -173,6 +181,7 @@ mod tests {
                 target: 10,
                 expected: 5,
                 days_left: 12,
+                due: at("2022-10-01T00:00:00+08:00"),
             }],
         }];
         let counties = vec![UnionLag {
@@ -183,13 +192,19 @@ mod tests {
                 target: 100,
                 expected: 40,
                 days_left: 12,
+                due: at("2022-10-01T00:00:00+08:00"),
             }],
         }];
-        let texts = nudge(&own, &counties);
+        let texts = nudge(&own, &counties, chrono_tz::Asia::Shanghai);
         assert_eq!(texts.len(), 1);
         let text = &texts[0];
         assert!(text.contains("临汾市总工会以下指标落后于进度"));
-        assert!(text.contains("线下活动：已完成2/10（按进度应达5），剩12天"));
+        assert!(
+            text.contains(
+                "线下活动：已完成2/10（按进度应达5），须于9月30日24:00前完成10，还剩12天"
+            ),
+            "{text}"
+        );
         assert!(text.contains("尧都区总工会：注册人数 3/100"));
     }
 
@@ -216,11 +231,12 @@ mod tests {
                         target: 100,
                         expected: 50,
                         days_left: 20,
+                        due: at("2022-10-01T00:00:00+08:00"),
                     })
                     .collect(),
             })
             .collect();
-        let texts = nudge(&[], &counties);
+        let texts = nudge(&[], &counties, chrono_tz::Asia::Shanghai);
         assert!(texts.len() > 1, "{} bytes fit in one", texts[0].len());
         assert!(texts.iter().all(|t| t.len() <= TEXT_LIMIT));
         assert!(texts[0].starts_with("【进度提醒】"));
