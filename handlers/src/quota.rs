@@ -269,8 +269,33 @@ pub struct LaggingUnion {
     pub lags: Vec<Lag>,
 }
 
+impl LaggingUnion {
+    /// How far behind the union is, for ordering digests: the largest share of the pace it is
+    /// missing on any lagging metric (1 = nothing done of what is expected), then the most
+    /// units missing.
+    pub fn how_far_behind(&self) -> (f64, i64) {
+        self.lags
+            .iter()
+            .map(|lag| {
+                #[allow(clippy::cast_possible_truncation)] // a whole number, see `expected_now`
+                let expected = lag.progress.expected_now as i64;
+                let missing = expected.saturating_sub(lag.progress.done).max(0);
+                #[allow(clippy::cast_precision_loss)] // quota numbers are small
+                let share = if expected > 0 {
+                    missing as f64 / expected as f64
+                } else {
+                    0.0
+                };
+                (share, missing)
+            })
+            .fold((0.0, 0), |(share, missing), (s, m)| {
+                (share.max(s), missing.saturating_add(m))
+            })
+    }
+}
+
 /// One nudge message: for one officer, the unions they answer for that lag, and (for officers
-/// of a city union) the lagging unions below it.
+/// of unions above county level) the lagging unions below it, furthest behind first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OfficerNudge {
     pub officer: String,
@@ -280,6 +305,15 @@ pub struct OfficerNudge {
 
 fn window_open(metric: &Metric, now: Timestamp) -> bool {
     metric.window_start <= now && now < metric.window_end
+}
+
+/// Whether officers of a union at this level get a digest of the unions below it: every level
+/// above county (a county's grassroots unions are its officers' own business).
+fn gets_digest(level: UnionLevel) -> bool {
+    matches!(
+        level,
+        UnionLevel::Province | UnionLevel::City | UnionLevel::Industry
+    )
 }
 
 /// Unions behind on a metric whose window is open at `now` (nagging about a closed window helps
@@ -322,13 +356,19 @@ pub fn lagging_unions(
 }
 
 /// The nudges to send at `now`, one per officer, sorted by officer: their own lagging unions,
-/// and for officers of city unions a digest of the lagging unions below their city.
+/// and for officers of unions above county level (province, city, industry) a digest of the
+/// lagging unions anywhere below theirs, furthest behind first.
 pub fn officer_nudges(
     campaign: &Campaign,
     progress: &Progress,
     now: Timestamp,
 ) -> Vec<OfficerNudge> {
-    let lagging = lagging_unions(campaign, progress, now);
+    let mut lagging = lagging_unions(campaign, progress, now);
+    // Furthest behind first; a stable sort keeps file order among equals.
+    lagging.sort_by(|a, b| {
+        let (a, b) = (a.how_far_behind(), b.how_far_behind());
+        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
+    });
     let mut nudges: BTreeMap<&str, OfficerNudge> = BTreeMap::new();
     let slot = |nudges: &mut BTreeMap<&str, OfficerNudge>, officer: &str| -> OfficerNudge {
         nudges.remove(officer).unwrap_or_else(|| OfficerNudge {
@@ -344,27 +384,22 @@ pub fn officer_nudges(
             nudges.insert(officer, nudge);
         }
     }
-    for city in campaign
-        .unions
-        .list
-        .iter()
-        .filter(|u| u.level == UnionLevel::City)
-    {
+    for head in campaign.unions.list.iter().filter(|u| gets_digest(u.level)) {
         let below: Vec<&LaggingUnion> = lagging
             .iter()
-            .filter(|l| l.union_code != city.code)
+            .filter(|l| l.union_code != head.code)
             .filter(|l| {
                 campaign
                     .unions
                     .lineage(&l.union_code)
                     .iter()
-                    .any(|ancestor| ancestor.code == city.code)
+                    .any(|ancestor| ancestor.code == head.code)
             })
             .collect();
         if below.is_empty() {
             continue;
         }
-        for officer in &city.officers {
+        for officer in &head.officers {
             let mut nudge = slot(&mut nudges, officer);
             for l in &below {
                 if !nudge.digest.iter().any(|d| d.union_code == l.union_code) {
@@ -631,8 +666,13 @@ mod tests {
         let jx = nudges.iter().find(|n| n.officer == "jx_officer").unwrap();
         assert!(jx.digest.is_empty());
         assert!(nudges.iter().all(|n| n.officer != "dq_officer"));
-        // The province is not behind overall: 101 + 2 done of 120 is ahead of the pace.
-        assert!(nudges.iter().all(|n| n.officer != "hlj_officer"));
+        // The province is not behind overall (101 + 2 done of 120 is ahead of the pace), but
+        // its officers learn which unions below lag, furthest behind first: 南岗 (0 of 4) and
+        // 鸡西 (0 of 9) miss all they should have done, 哈尔滨 (2 of 10) most of it.
+        let hlj = nudges.iter().find(|n| n.officer == "hlj_officer").unwrap();
+        assert!(hlj.own.is_empty());
+        let digest: Vec<&str> = hlj.digest.iter().map(|d| d.union_code.as_str()).collect();
+        assert_eq!(digest, ["jx", "hrb-nangang", "hrb"]);
 
         // After the window closes nobody is nudged.
         let late = at("2022-10-02T10:00:00+08:00");

@@ -149,3 +149,67 @@ async fn nudges_wait_for_a_real_lag_and_say_by_when() {
     assert!(!yaodu.content.contains("线下活动"), "{}", yaodu.content);
     assert!(!yaodu.content.contains("应达1）"), "{}", yaodu.content);
 }
+
+/// The province's officers learn which of the 13 cities lag, furthest behind first (nothing done
+/// before little done), not only the province's own total; a city that kept pace is left out.
+#[tokio::test]
+async fn province_officers_get_a_digest_of_the_cities_behind_furthest_first() {
+    use rallybot_handlers::store::{NewReport, Store as _};
+    let store = rallybot_storage::open("sqlite::memory:").await.unwrap();
+    let longjiang =
+        load_campaign(&crate::harness::settings::campaign_path()).expect("the bundled campaign");
+    for (union, amount) in [("hrb", 10), ("mdj", 3), ("dq", 1)] {
+        store
+            .add_report(&NewReport {
+                union_code: union.into(),
+                metric: "offline".into(),
+                amount,
+                note: "走进企业".into(),
+                reporter: format!("{union}_officer01"),
+                now: at("2022-08-20T10:00:00+08:00"),
+                callback_key: format!("report/{union}"),
+            })
+            .await
+            .unwrap();
+    }
+    // Thursday 1 September 2022: 31 of 61 days over, a target of 10 expects 5.
+    let plan = rallybot::background::scheduler::plan(
+        &longjiang,
+        store.as_ref(),
+        &[],
+        at("2022-09-01T00:00:00+08:00"),
+        at("2022-09-02T00:00:00+08:00"),
+    )
+    .await
+    .unwrap();
+    let province: String = plan
+        .iter()
+        .filter(|p| p.recipient == "user:hlj_xuanjiao01")
+        .map(|p| p.content.as_str())
+        .collect();
+    assert!(
+        province.contains("黑龙江省总工会以下指标落后于进度"),
+        "{province}"
+    );
+    assert!(
+        province.contains("下属单位落后情况（12个，落后最多的在前）"),
+        "{province}"
+    );
+    let place = |name: &str| {
+        province
+            .find(&format!("· {name}："))
+            .unwrap_or_else(|| panic!("{name} missing from {province}"))
+    };
+    assert!(!province.contains("· 哈尔滨市总工会："), "{province}");
+    assert!(province.contains("· 齐齐哈尔市总工会：线下活动 0/10（应达5）"));
+    for idle in ["齐齐哈尔", "佳木斯", "鸡西", "绥化", "大兴安岭"] {
+        assert!(
+            place(&format!("{idle}市总工会")) < place("大庆市总工会"),
+            "{idle}: {province}"
+        );
+    }
+    assert!(
+        place("大庆市总工会") < place("牡丹江市总工会"),
+        "{province}"
+    );
+}

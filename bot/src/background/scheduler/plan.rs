@@ -229,13 +229,17 @@ impl<'a> Planner<'a> {
     async fn nudges(&self, at: DateTime<Utc>) -> Result<Vec<(Recipient, String)>, PlanError> {
         let done = quota::gather_direct_done(self.campaign, self.store).await?;
         let progress = quota::progress(self.campaign, &done, at);
+        let date = at
+            .with_timezone(&self.campaign.timezone)
+            .format("%-m月%-d日")
+            .to_string();
         Ok(quota::officer_nudges(self.campaign, &progress, at)
             .into_iter()
             .filter(|n| !n.own.is_empty() || !n.digest.is_empty())
             .flat_map(|n| {
                 let own: Vec<UnionLag> = n.own.iter().map(union_lag).collect();
                 let digest: Vec<UnionLag> = n.digest.iter().map(union_lag).collect();
-                texts::nudge(&own, &digest, self.campaign.timezone)
+                texts::nudge(&date, &own, &digest, self.campaign.timezone)
                     .into_iter()
                     .map(move |content| (user(&n.officer), content))
             })
