@@ -135,6 +135,16 @@ impl Harness {
         Self::build(dir, &shipped_campaign()).await
     }
 
+    /// The shipped 临汾 2020 campaign (no tracks) on 2020-07-06 09:00 (活动推进).
+    pub async fn linfen() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/campaigns/linfen-2020.toml");
+        let h = Self::build(dir, &path).await;
+        h.set_time("2020-07-06T09:00:00+08:00");
+        h
+    }
+
     /// The small campaign of `write_mini_campaign`, same time.
     pub async fn mini() -> Self {
         let dir = tempfile::tempdir().unwrap();
