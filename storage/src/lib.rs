@@ -23,7 +23,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use operations::{Database, Operations, PushRecord, PushStatus, TokenRecord};
+pub use operations::{Database, Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
