@@ -20,7 +20,8 @@ use rallybot_storage::Database;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::background::{Background, Loops, Wake};
+use crate::background::rehearsal::SharedRehearsal;
+use crate::background::{Background, Loops, Time, Wake};
 use crate::config::{CallbackCredentials, Settings};
 use crate::export::Exporter;
 use crate::http::admin::AdminState;
@@ -43,7 +44,7 @@ pub struct App {
     /// Closed when `run_until_stopped` has finished, which lets go of an SQLite file.
     store: Arc<dyn Database>,
     clock: Arc<dyn Clock>,
-    rehearsal: Option<Arc<RehearsalClock>>,
+    rehearsal: Option<Arc<SharedRehearsal>>,
     campaign: Arc<Campaign>,
     privacy: Arc<Privacy>,
     wake: Wake,
@@ -139,12 +140,20 @@ impl App {
             })?,
         );
         let store = open_serving_store(&settings.storage.url).await?;
-        let rehearsal = settings
-            .clock
-            .rehearsal
-            .then(|| Arc::new(RehearsalClock::new()));
+        let rehearsal = match settings.clock.rehearsal {
+            true => Some(Arc::new(
+                SharedRehearsal::join(
+                    Arc::new(RehearsalClock::new()),
+                    store.clone(),
+                    &settings.clock.start,
+                    &campaign,
+                )
+                .await?,
+            )),
+            false => None,
+        };
         let clock: Arc<dyn Clock> = match &rehearsal {
-            Some(r) => r.clone(),
+            Some(r) => r.clock(),
             None => Arc::new(SystemClock),
         };
         let conversation = Conversation::new(
@@ -219,9 +228,10 @@ impl App {
         self.clock.clone()
     }
 
-    /// The rehearsal clock, when `clock.rehearsal = true`.
+    /// The rehearsal clock, when `clock.rehearsal = true`. Moving it here stays in this
+    /// process; `/admin/clock` shares a move with every instance.
     pub fn rehearsal_clock(&self) -> Option<Arc<RehearsalClock>> {
-        self.rehearsal.clone()
+        self.rehearsal.as_ref().map(|r| r.clock())
     }
 
     pub fn campaign(&self) -> Arc<Campaign> {
@@ -256,13 +266,13 @@ impl App {
             settings,
             store,
             clock,
+            rehearsal,
             campaign,
             privacy,
             wake,
             loops,
             metrics,
             dedup_writer,
-            ..
         } = self;
         // The scheduler and the push sender run beside the endpoints; the sender builds the
         // exports organizers ask for in the chat.
@@ -271,7 +281,7 @@ impl App {
             &settings,
             campaign,
             store.clone(),
-            clock,
+            Time { clock, rehearsal },
             wake,
             &loops,
             exporter,

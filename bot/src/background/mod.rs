@@ -6,6 +6,7 @@
 //! under `supervise`: a panic restarts it, and `Loops` says whether both are going round.
 
 pub mod push;
+pub mod rehearsal;
 pub mod scheduler;
 pub mod supervise;
 mod wake;
@@ -29,6 +30,14 @@ use push::{QuietHours, Sender, SenderConfig, WeComTransport};
 use scheduler::{Scheduler, SchedulerConfig};
 
 /// The running scheduler and sender of one instance.
+/// The bot's time: its clock and, when rehearsing, how the clock's moves are shared with the
+/// other instances (the scheduler follows them before each tick).
+#[derive(Debug, Clone)]
+pub struct Time {
+    pub clock: Arc<dyn Clock>,
+    pub rehearsal: Option<Arc<rehearsal::SharedRehearsal>>,
+}
+
 #[derive(Debug)]
 pub struct Background {
     stop: watch::Sender<bool>,
@@ -90,11 +99,12 @@ impl Background {
         settings: &Settings,
         campaign: Arc<Campaign>,
         store: Arc<dyn Database>,
-        clock: Arc<dyn Clock>,
+        time: Time,
         wake: Wake,
         loops: &Loops,
         exporter: Exporter,
     ) -> anyhow::Result<Background> {
+        let Time { clock, rehearsal } = time;
         let holder = instance_name();
         if settings.wecom.app.secret.is_empty() {
             tracing::warn!("wecom.app.secret is empty: pushes to people (app messages) will fail");
@@ -128,7 +138,8 @@ impl Background {
                 SchedulerConfig::new(holder.clone(), settings.roles.organizers.clone()),
             )?
             .with_wake(wake)
-            .with_status(loops.scheduler.clone()),
+            .with_status(loops.scheduler.clone())
+            .with_rehearsal(rehearsal),
         );
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
