@@ -154,7 +154,7 @@ async fn nudges_wait_for_a_real_lag_and_say_by_when() {
 /// before little done), not only the province's own total; a city that kept pace is left out.
 #[tokio::test]
 async fn province_officers_get_a_digest_of_the_cities_behind_furthest_first() {
-    use rallybot_handlers::store::{NewReport, Store as _};
+    use rallybot_handlers::store::NewReport;
     let store = rallybot_storage::open("sqlite::memory:").await.unwrap();
     let longjiang =
         load_campaign(&crate::harness::settings::campaign_path()).expect("the bundled campaign");
