@@ -20,7 +20,8 @@ use rallybot_storage::Database;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::background::{Background, Loops, Wake};
+use crate::background::rehearsal::SharedRehearsal;
+use crate::background::{Background, Loops, Time, Wake};
 use crate::config::{CallbackCredentials, Settings};
 use crate::export::Exporter;
 use crate::http::admin::AdminState;
@@ -43,7 +44,7 @@ pub struct App {
     /// Closed when `run_until_stopped` has finished, which lets go of an SQLite file.
     store: Arc<dyn Database>,
     clock: Arc<dyn Clock>,
-    rehearsal: Option<Arc<RehearsalClock>>,
+    rehearsal: Option<Arc<SharedRehearsal>>,
     campaign: Arc<Campaign>,
     privacy: Arc<Privacy>,
     /// The background loops' health, shared with `/healthz` and `/metrics`.
@@ -140,12 +141,20 @@ impl App {
             })?,
         );
         let store = open_serving_store(&settings.storage.url).await?;
-        let rehearsal = settings
-            .clock
-            .rehearsal
-            .then(|| Arc::new(RehearsalClock::new()));
+        let rehearsal = match settings.clock.rehearsal {
+            true => Some(Arc::new(
+                SharedRehearsal::join(
+                    Arc::new(RehearsalClock::new()),
+                    store.clone(),
+                    &settings.clock.start,
+                    &campaign,
+                )
+                .await?,
+            )),
+            false => None,
+        };
         let clock: Arc<dyn Clock> = match &rehearsal {
-            Some(r) => r.clone(),
+            Some(r) => r.clock(),
             None => Arc::new(SystemClock),
         };
         let conversation = Conversation::new(
@@ -220,9 +229,10 @@ impl App {
         self.clock.clone()
     }
 
-    /// The rehearsal clock, when `clock.rehearsal = true`.
+    /// The rehearsal clock, when `clock.rehearsal = true`. Moving it here stays in this
+    /// process; `/admin/clock` shares a move with every instance.
     pub fn rehearsal_clock(&self) -> Option<Arc<RehearsalClock>> {
-        self.rehearsal.clone()
+        self.rehearsal.as_ref().map(|r| r.clock())
     }
 
     pub fn campaign(&self) -> Arc<Campaign> {
@@ -257,13 +267,13 @@ impl App {
             settings,
             store,
             clock,
+            rehearsal,
             campaign,
             privacy,
             loops,
             metrics,
             callbacks,
             dedup_writer,
-            ..
         } = self;
         // The scheduler and the push sender run beside the endpoints; the sender builds the
         // exports organizers ask for in the chat.
@@ -272,7 +282,7 @@ impl App {
             &settings,
             campaign,
             store.clone(),
-            clock,
+            Time { clock, rehearsal },
             &loops,
             exporter,
             callbacks,
@@ -318,9 +328,26 @@ async fn upsert_configured_groups(
     store: &dyn Database,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {
+    for record in configured_groups(settings, clock.now()) {
+        store
+            .upsert_group(&record)
+            .await
+            .with_context(|| format!("storing the configured group {}", record.name))?;
+    }
+    Ok(())
+}
+
+/// The configured `[[wecom.groups]]` as the push targets `serve` stores at start.
+pub fn configured_groups(
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<GroupRecord> {
     let base = settings.wecom.api_base.trim_end_matches('/');
-    for group in &settings.wecom.groups {
-        let record = GroupRecord {
+    settings
+        .wecom
+        .groups
+        .iter()
+        .map(|group| GroupRecord {
             chat_id: format!("config:{}", group.name),
             name: group.name.clone(),
             webhook_url: format!(
@@ -328,14 +355,9 @@ async fn upsert_configured_groups(
                 group.webhook_key.expose()
             ),
             union_code: (!group.union.is_empty()).then(|| group.union.clone()),
-            learned_at: clock.now(),
-        };
-        store
-            .upsert_group(&record)
-            .await
-            .with_context(|| format!("storing the configured group {}", group.name))?;
-    }
-    Ok(())
+            learned_at: now,
+        })
+        .collect()
 }
 
 #[cfg(test)]

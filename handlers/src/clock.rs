@@ -80,6 +80,26 @@ impl RehearsalClock {
         Ok(at)
     }
 
+    /// How far the clock is from real time (negative: in the past).
+    pub fn offset(&self) -> Duration {
+        *self.lock()
+    }
+
+    /// Puts the clock at `offset` from real time, as another instance moved it; an offset out
+    /// of the clock's range is refused.
+    pub fn set_offset(&self, offset: Duration) -> Result<DateTime<Utc>, OutOfRange> {
+        let at = SystemClock
+            .now()
+            .checked_add_signed(offset)
+            .ok_or(OutOfRange)?;
+        let (earliest, latest) = rehearsal_range();
+        if at < earliest || at > latest {
+            return Err(OutOfRange);
+        }
+        *self.lock() = offset;
+        Ok(at)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Duration> {
         // A poisoned lock only means another thread panicked mid-update of a plain value.
         self.offset.lock().unwrap_or_else(|e| e.into_inner())

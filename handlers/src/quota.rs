@@ -6,12 +6,17 @@
 //! up), and none when no child has one either. So the province's 线下活动 target in the 黑龙江
 //! campaign is the 120 of its 13 cities, while a city union that sets its own number keeps it.
 //!
-//! Pace: a metric is behind when `done < target × elapsed × (1 − slack)`, where `elapsed` is the
-//! fraction of the metric's window that has passed (0 before it opens, 1 after it closes).
+//! Pace is counted in the window's days, as people count them: on day `d` of an `n`-day window
+//! (local calendar days) the `d − 1` days that are over have passed, so the pace expects
+//! `target × (d − 1) / n`, rounded to the nearest whole number (halves up): nothing on the first
+//! morning, and a target of 1 only once more than half the window is over. A metric is
+//! **behind** when `done` is below that expectation with `slack` taken off (also rounded), and
+//! never during the `grace` at the start of its window.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
 
 use crate::campaign::{Campaign, Metric, MetricSource, Union, UnionLevel};
 use crate::store::{Store, StoreError, Timestamp};
@@ -87,11 +92,15 @@ pub struct MetricProgress {
     pub done: i64,
     /// Own target, else the sum of the children's; `None` = no quota.
     pub target: Option<i64>,
-    /// `target × elapsed fraction` (before slack); 0 without a target.
+    /// What the pace expects by now, a whole number (see the module's doc: days of the window
+    /// that are over, rounded as people count); 0 without a target.
     pub expected_now: f64,
+    /// Below the pace by more than the slack, outside the grace at the start.
     pub behind: bool,
     /// Whole days (rounded up) until the window closes; 0 once it has.
     pub days_left: i64,
+    /// When the target must be met: the end of the metric's window.
+    pub due: Timestamp,
 }
 
 /// Progress of every union on every metric.
@@ -126,6 +135,31 @@ pub fn elapsed_fraction(start: Timestamp, end: Timestamp, now: Timestamp) -> f64
     fraction.clamp(0.0, 1.0)
 }
 
+/// The share of `[start, end)` that is over at `now`, counted in whole local days: on the
+/// window's day `d` of `n`, `(d − 1) / n`; 0 before it opens, 1 once it has closed.
+pub fn days_over_fraction(start: Timestamp, end: Timestamp, now: Timestamp, tz: Tz) -> f64 {
+    if now <= start {
+        return 0.0;
+    }
+    if now >= end || end <= start {
+        return 1.0;
+    }
+    let day = |t: Timestamp| -> NaiveDate { t.with_timezone(&tz).date_naive() };
+    // The last day is the one holding the window's last instant (an end at 24:00 belongs to
+    // the day before).
+    let total = (day(end - Duration::seconds(1)) - day(start)).num_days() + 1;
+    let over = (day(now) - day(start)).num_days().clamp(0, total);
+    #[allow(clippy::cast_precision_loss)] // days of a campaign window
+    let fraction = over as f64 / total as f64;
+    fraction
+}
+
+/// `x` rounded to the nearest whole number, halves up (what people accept as "about").
+#[allow(clippy::cast_possible_truncation)] // quota numbers are small
+fn round_half_up(x: f64) -> i64 {
+    (x + 0.5).floor() as i64
+}
+
 /// Whole days until `end`, rounded up; 0 once it has passed.
 pub fn days_left(end: Timestamp, now: Timestamp) -> i64 {
     if now >= end {
@@ -157,10 +191,17 @@ fn children_first(campaign: &Campaign) -> Vec<&Union> {
 /// Rolls `direct` up the tree and measures the pace of every union on every metric at `now`.
 pub fn progress(campaign: &Campaign, direct: &DirectDone, now: Timestamp) -> Progress {
     let slack = campaign.nudges.slack;
+    let grace = campaign.nudges.grace;
     let order = children_first(campaign);
     let mut out = Progress::default();
     for metric in &campaign.metrics {
-        let fraction = elapsed_fraction(metric.window_start, metric.window_end, now);
+        let fraction = days_over_fraction(
+            metric.window_start,
+            metric.window_end,
+            now,
+            campaign.timezone,
+        );
+        let in_grace = now < metric.window_start + grace;
         let left = days_left(metric.window_end, now);
         // Subtree totals, filled children first.
         let mut done: HashMap<&str, i64> = HashMap::new();
@@ -189,10 +230,12 @@ pub fn progress(campaign: &Campaign, direct: &DirectDone, now: Timestamp) -> Pro
                 }
             }
             #[allow(clippy::cast_precision_loss)] // quota numbers are small
-            let expected_now = subtree_target.map_or(0.0, |t| t as f64 * fraction);
+            let pace = subtree_target.map_or(0.0, |t| t as f64 * fraction);
+            let behind = subtree_target.is_some()
+                && !in_grace
+                && subtree_done < round_half_up(pace * (1.0 - slack));
             #[allow(clippy::cast_precision_loss)]
-            let behind =
-                subtree_target.is_some() && (subtree_done as f64) < expected_now * (1.0 - slack);
+            let expected_now = round_half_up(pace) as f64;
             out.by_union.entry(union.code.clone()).or_default().insert(
                 metric.key.clone(),
                 MetricProgress {
@@ -201,6 +244,7 @@ pub fn progress(campaign: &Campaign, direct: &DirectDone, now: Timestamp) -> Pro
                     expected_now,
                     behind,
                     days_left: left,
+                    due: metric.window_end,
                 },
             );
         }
@@ -226,8 +270,33 @@ pub struct LaggingUnion {
     pub lags: Vec<Lag>,
 }
 
+impl LaggingUnion {
+    /// How far behind the union is, for ordering digests: the largest share of the pace it is
+    /// missing on any lagging metric (1 = nothing done of what is expected), then the most
+    /// units missing.
+    pub fn how_far_behind(&self) -> (f64, i64) {
+        self.lags
+            .iter()
+            .map(|lag| {
+                #[allow(clippy::cast_possible_truncation)] // a whole number, see `expected_now`
+                let expected = lag.progress.expected_now as i64;
+                let missing = expected.saturating_sub(lag.progress.done).max(0);
+                #[allow(clippy::cast_precision_loss)] // quota numbers are small
+                let share = if expected > 0 {
+                    missing as f64 / expected as f64
+                } else {
+                    0.0
+                };
+                (share, missing)
+            })
+            .fold((0.0, 0), |(share, missing), (s, m)| {
+                (share.max(s), missing.saturating_add(m))
+            })
+    }
+}
+
 /// One nudge message: for one officer, the unions they answer for that lag, and (for officers
-/// of a city union) the lagging unions below it.
+/// of unions above county level) the lagging unions below it, furthest behind first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OfficerNudge {
     pub officer: String,
@@ -237,6 +306,15 @@ pub struct OfficerNudge {
 
 fn window_open(metric: &Metric, now: Timestamp) -> bool {
     metric.window_start <= now && now < metric.window_end
+}
+
+/// Whether officers of a union at this level get a digest of the unions below it: every level
+/// above county (a county's grassroots unions are its officers' own business).
+fn gets_digest(level: UnionLevel) -> bool {
+    matches!(
+        level,
+        UnionLevel::Province | UnionLevel::City | UnionLevel::Industry
+    )
 }
 
 /// Unions behind on a metric whose window is open at `now` (nagging about a closed window helps
@@ -279,13 +357,19 @@ pub fn lagging_unions(
 }
 
 /// The nudges to send at `now`, one per officer, sorted by officer: their own lagging unions,
-/// and for officers of city unions a digest of the lagging unions below their city.
+/// and for officers of unions above county level (province, city, industry) a digest of the
+/// lagging unions anywhere below theirs, furthest behind first.
 pub fn officer_nudges(
     campaign: &Campaign,
     progress: &Progress,
     now: Timestamp,
 ) -> Vec<OfficerNudge> {
-    let lagging = lagging_unions(campaign, progress, now);
+    let mut lagging = lagging_unions(campaign, progress, now);
+    // Furthest behind first; a stable sort keeps file order among equals.
+    lagging.sort_by(|a, b| {
+        let (a, b) = (a.how_far_behind(), b.how_far_behind());
+        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
+    });
     let mut nudges: BTreeMap<&str, OfficerNudge> = BTreeMap::new();
     let slot = |nudges: &mut BTreeMap<&str, OfficerNudge>, officer: &str| -> OfficerNudge {
         nudges.remove(officer).unwrap_or_else(|| OfficerNudge {
@@ -301,27 +385,22 @@ pub fn officer_nudges(
             nudges.insert(officer, nudge);
         }
     }
-    for city in campaign
-        .unions
-        .list
-        .iter()
-        .filter(|u| u.level == UnionLevel::City)
-    {
+    for head in campaign.unions.list.iter().filter(|u| gets_digest(u.level)) {
         let below: Vec<&LaggingUnion> = lagging
             .iter()
-            .filter(|l| l.union_code != city.code)
+            .filter(|l| l.union_code != head.code)
             .filter(|l| {
                 campaign
                     .unions
                     .lineage(&l.union_code)
                     .iter()
-                    .any(|ancestor| ancestor.code == city.code)
+                    .any(|ancestor| ancestor.code == head.code)
             })
             .collect();
         if below.is_empty() {
             continue;
         }
-        for officer in &city.officers {
+        for officer in &head.officers {
             let mut nudge = slot(&mut nudges, officer);
             for l in &below {
                 if !nudge.digest.iter().any(|d| d.union_code == l.union_code) {
@@ -427,6 +506,7 @@ mod tests {
             nudges: Nudges {
                 cron: "0 0 10 * * MON-FRI".into(),
                 slack: 0.1,
+                grace: Duration::days(7),
                 quiet_start: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
                 quiet_end: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
                 missed_grace: Duration::hours(6),
@@ -470,30 +550,72 @@ mod tests {
     }
 
     #[test]
-    fn pace_uses_the_elapsed_window_and_slack() {
+    fn pace_counts_the_days_over_and_rounds_as_people_do() {
         let c = longjiang();
-        // 8月31日 00:00: 30 of 61 days have passed. 哈尔滨 10 → expected 4.92, with 10% slack
-        // the bar is 4.43: 4 is behind, 5 is not.
-        let now = at("2022-08-31T00:00:00+08:00");
+        // 8月31日: 30 of 61 days are over. 哈尔滨 10 → expected 4.92, shown as 5; with 10%
+        // slack the bar is 4.43, rounded 4: 3 is behind, 4 is not.
+        let now = at("2022-08-31T10:00:00+08:00");
         let mut done = DirectDone::new();
-        done.add("hrb", "offline", 4);
-        done.add("dq", "offline", 5);
+        done.add("hrb", "offline", 3);
+        done.add("dq", "offline", 4);
         let p = progress(&c, &done, now);
         let hrb = p.get("hrb", "offline").unwrap();
-        assert!(
-            (hrb.expected_now - 10.0 * 30.0 / 61.0).abs() < 1e-9,
-            "{}",
-            hrb.expected_now
-        );
+        assert_eq!(hrb.expected_now, 5.0);
         assert!(hrb.behind);
         assert!(!p.get("dq", "offline").unwrap().behind);
         assert_eq!(hrb.days_left, 31);
+        assert_eq!(hrb.due, at("2022-10-01T00:00:00+08:00"));
         // No target, never behind.
         assert!(!p.get("hrb-daoli", "offline").unwrap().behind);
         // Before the window opens nobody is behind.
         let early = progress(&c, &DirectDone::new(), at("2022-07-25T00:00:00+08:00"));
         assert!(!early.get("hrb", "offline").unwrap().behind);
         assert_eq!(early.get("hrb", "offline").unwrap().expected_now, 0.0);
+    }
+
+    #[test]
+    fn nobody_is_behind_on_the_first_morning_or_in_the_grace() {
+        let mut c = longjiang();
+        c.nudges.grace = Duration::zero();
+        // The first morning of the 61-day window: no day is over yet.
+        let first = progress(&c, &DirectDone::new(), at("2022-08-01T10:00:00+08:00"));
+        let hrb = first.get("hrb", "offline").unwrap();
+        assert_eq!(hrb.expected_now, 0.0);
+        assert!(!hrb.behind);
+        // 8月8日: 7 days over, 10 × 7/61 = 1.15 → 1 expected, bar 1.03 → 1: behind with 0...
+        let week = at("2022-08-08T10:00:00+08:00");
+        let p = progress(&c, &DirectDone::new(), week);
+        assert_eq!(p.get("hrb", "offline").unwrap().expected_now, 1.0);
+        assert!(p.get("hrb", "offline").unwrap().behind);
+        // ...unless that is still the grace at the start (the default week includes 8月7日).
+        c.nudges.grace = Duration::days(8);
+        let p = progress(&c, &DirectDone::new(), week);
+        assert!(!p.get("hrb", "offline").unwrap().behind);
+        assert!(officer_nudges(&c, &p, week).is_empty());
+    }
+
+    #[test]
+    fn a_target_of_one_is_expected_only_past_the_middle() {
+        let mut c = longjiang();
+        c.nudges.slack = 0.0;
+        // 南岗's target is 4; make a county with a target of 1.
+        c.unions.list.push(union(
+            "hrb-xiangfang",
+            "香坊区总工会",
+            Some("hrb"),
+            UnionLevel::County,
+            Some(1),
+        ));
+        // 8月13日: 12 of 61 days over, pace 0.2 — nobody would accept "应达1".
+        let p = progress(&c, &DirectDone::new(), at("2022-08-13T10:00:00+08:00"));
+        let x = p.get("hrb-xiangfang", "offline").unwrap();
+        assert_eq!(x.expected_now, 0.0);
+        assert!(!x.behind);
+        // 9月1日: 31 of 61 days over, pace 0.51: now 1 is expected.
+        let p = progress(&c, &DirectDone::new(), at("2022-09-01T10:00:00+08:00"));
+        let x = p.get("hrb-xiangfang", "offline").unwrap();
+        assert_eq!(x.expected_now, 1.0);
+        assert!(x.behind);
     }
 
     #[test]
@@ -545,8 +667,13 @@ mod tests {
         let jx = nudges.iter().find(|n| n.officer == "jx_officer").unwrap();
         assert!(jx.digest.is_empty());
         assert!(nudges.iter().all(|n| n.officer != "dq_officer"));
-        // The province is not behind overall: 101 + 2 done of 120 is ahead of the pace.
-        assert!(nudges.iter().all(|n| n.officer != "hlj_officer"));
+        // The province is not behind overall (101 + 2 done of 120 is ahead of the pace), but
+        // its officers learn which unions below lag, furthest behind first: 南岗 (0 of 4) and
+        // 鸡西 (0 of 9) miss all they should have done, 哈尔滨 (2 of 10) most of it.
+        let hlj = nudges.iter().find(|n| n.officer == "hlj_officer").unwrap();
+        assert!(hlj.own.is_empty());
+        let digest: Vec<&str> = hlj.digest.iter().map(|d| d.union_code.as_str()).collect();
+        assert_eq!(digest, ["jx", "hrb-nangang", "hrb"]);
 
         // After the window closes nobody is nudged.
         let late = at("2022-10-02T10:00:00+08:00");

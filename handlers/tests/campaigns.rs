@@ -399,6 +399,7 @@ fn every_problem_is_reported_at_once_with_file_and_line() {
             ("audience = \"officers\"", "audience = \"leaders\""),
             ("remind = [\"7d\", \"3d\", \"1d\", \"4h\"]", "remind = [\"7d\", \"3x\", \"1d\", \"2h\"]"),
             ("slack = 0.1 ", "slack = 1.5 "),
+            ("grace = \"7d\"", "grace = \"a week\""),
             ("cron = \"0 10 * * MON-FRI\"", "cron = \"0 10 * *\""),
             ("source = \"registrations\"", "source = \"entries:photos\""),
             ("opens = [\"submit\", \"vote\"]", "opens = [\"submit\", \"vote\", \"read\"]"),
@@ -423,6 +424,7 @@ fn every_problem_is_reported_at_once_with_file_and_line() {
 
     find(p, &toml_path, t("cron = \"0 10 * *\""), "5 fields");
     find(p, &toml_path, t("slack = 1.5"), "less than 1");
+    find(p, &toml_path, t("grace = \"a week\""), "`grace`");
     find(p, &toml_path, t("2022-07-32"), "not a date");
     find(p, &toml_path, t("\"read\"]"), "unknown opening `read`");
     find(
@@ -626,6 +628,7 @@ fn unions_csv_with_bom_crlf_and_children_before_parents() {
     assert_eq!(shots.window_end, c.stages[0].ends);
     assert_eq!(c.nudges.cron, "0 0 10 * * MON-FRI");
     assert_eq!(c.nudges.missed_grace.num_hours(), 6);
+    assert_eq!(c.nudges.grace.num_days(), 7);
 
     let p = progress(&c, &DirectDone::new(), at("2024-03-10T00:00:00+08:00"));
     assert_eq!(p.get("prov", "shots").unwrap().target, Some(12));

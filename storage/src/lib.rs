@@ -23,7 +23,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use operations::{Database, Operations, PushRecord, PushStatus, TokenRecord};
+pub use operations::{Database, Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -92,6 +92,20 @@ pub async fn open(url: &str) -> Result<Arc<dyn Database>, StorageError> {
     let backend = connect(url).await?;
     backend.migrate().await?;
     Ok(backend.store())
+}
+
+/// [`open`], unless `url` names an SQLite file that does not exist yet: then `None`, and no
+/// file is created. For commands that only read (`rallybot schedule`), which should not leave
+/// an empty database behind when nothing was asked to be stored.
+pub async fn open_existing(url: &str) -> Result<Option<Arc<dyn Database>>, StorageError> {
+    if let Scheme::Sqlite = scheme(url)? {
+        if let Some(file) = sqlite::database_file(url)? {
+            if !file.exists() {
+                return Ok(None);
+            }
+        }
+    }
+    open(url).await.map(Some)
 }
 
 /// [`open`] for `serve`. An SQLite database then belongs to this process: a second serving

@@ -46,6 +46,15 @@ pub struct TokenRecord {
     pub expires_at: Timestamp,
 }
 
+/// The shared rehearsal clock: its offset from real time, the `clock.start` it was set from,
+/// and the version of its last move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RehearsalRecord {
+    pub offset_ms: i64,
+    pub origin: String,
+    pub version: i64,
+}
+
 /// What the bot needs beyond the conversation's `Store`: the same rules hold (atomic inside the
 /// database, time passed in, busy databases retried inside).
 #[async_trait::async_trait]
@@ -104,6 +113,10 @@ pub trait Operations: Send + Sync + std::fmt::Debug {
     /// Scheduler bookkeeping: the last occurrence of `job` that was enqueued.
     async fn job_mark(&self, job: &str) -> StoreResult<Option<Timestamp>>;
     async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()>;
+    /// The shared rehearsal clock, once a rehearsing instance has set it.
+    async fn rehearsal_clock(&self) -> StoreResult<Option<RehearsalRecord>>;
+    /// Stores a move of the rehearsal clock; returns its version, one more than the last.
+    async fn save_rehearsal_clock(&self, offset_ms: i64, origin: &str) -> StoreResult<i64>;
 
     /// Closes every pooled connection (SQLite checkpoints its WAL on the last close) and lets
     /// go of the serving lock, if this store holds one. Calls after it fail.

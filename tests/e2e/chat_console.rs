@@ -93,3 +93,32 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         "{out}"
     );
 }
+
+/// `rallybot chat --campaign deploy/campaigns/linfen-2020.toml`: the clock starts inside the
+/// 活动推进 stage of 2020 (not today, after the campaign ended), and 榜单 and 提交 say that this
+/// campaign has no tracks instead of listing none.
+#[test]
+fn chat_on_a_campaign_without_tracks_starts_in_an_active_stage_and_says_so() {
+    let mut child = Command::new(RALLYBOT)
+        .args(["chat", "--campaign", "deploy/campaigns/linfen-2020.toml"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RALLYBOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rallybot chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("/clock\n阶段\n榜单\n提交 微视频 https://example.org/v/1\n/quit\n".as_bytes())
+        .expect("script written");
+    let output = child.wait_with_output().expect("rallybot chat ends");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("2020-06-24 09:"), "{out}");
+    assert!(out.contains("活动推进"), "{out}");
+    assert_eq!(out.matches("没有设置作品赛道").count(), 2, "{out}");
+    assert!(!out.contains("可选赛道"), "{out}");
+}

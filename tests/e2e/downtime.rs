@@ -24,16 +24,17 @@ async fn keys(h: &Harness) -> Vec<String> {
 
 #[tokio::test]
 async fn missed_runs_within_grace_are_sent_once_older_ones_skipped() {
-    // The bot first starts on Wednesday 3 August at 12:00: everything before 06:00 is too old.
-    let h = Harness::new(Backend::Sqlite, local(8, 3, 12, 0)).await;
+    // The bot first starts on Wednesday 10 August at 12:00 (the nudges' first week of grace is
+    // over): everything before 06:00 is too old.
+    let h = Harness::new(Backend::Sqlite, local(8, 10, 12, 0)).await;
     h.add_groups(&["g1"]).await;
     let scheduler = h.scheduler(h.store.clone(), "a");
 
     let report = scheduler.tick(h.now()).await.unwrap();
     assert!(report.leading);
     let queued = keys(&h).await;
-    assert!(queued.contains(&nudge_key(local(8, 3, 10, 0), "qqhr_officer01")));
-    for old in [local(8, 1, 10, 0), local(8, 2, 10, 0)] {
+    assert!(queued.contains(&nudge_key(local(8, 10, 10, 0), "qqhr_officer01")));
+    for old in [local(8, 8, 10, 0), local(8, 9, 10, 0)] {
         assert!(
             !queued.contains(&nudge_key(old, "qqhr_officer01")),
             "{old} is too old"
@@ -53,7 +54,7 @@ async fn missed_runs_within_grace_are_sent_once_older_ones_skipped() {
     // A crash between queueing and marking: the restarted scheduler handles the occurrence
     // again without queueing it twice.
     h.store
-        .set_job_mark("nudge", local(8, 3, 9, 0))
+        .set_job_mark("nudge", local(8, 10, 9, 0))
         .await
         .unwrap();
     let scheduler = h.scheduler(h.store.clone(), "a");
@@ -62,20 +63,20 @@ async fn missed_runs_within_grace_are_sent_once_older_ones_skipped() {
     assert_eq!(replay.enqueued, 0);
 
     // Down from Thursday 09:00 to 15:00: the 10:00 nudge is 5 h late and still goes out.
-    h.clock.set(local(8, 4, 15, 0));
+    h.clock.set(local(8, 11, 15, 0));
     scheduler.tick(h.now()).await.unwrap();
     let after_short_outage = keys(&h).await;
-    assert!(after_short_outage.contains(&nudge_key(local(8, 4, 10, 0), "qqhr_officer01")));
+    assert!(after_short_outage.contains(&nudge_key(local(8, 11, 10, 0), "qqhr_officer01")));
 
     // Down from Friday 09:00 to 17:00: the 10:00 nudge is 7 h late and is skipped.
-    h.clock.set(local(8, 5, 17, 0));
+    h.clock.set(local(8, 12, 17, 0));
     let report = scheduler.tick(h.now()).await.unwrap();
     assert_eq!(
         report.skipped, 2,
         "Thursday's 20:00 digest and Friday's 10:00 nudge"
     );
     let after_long_outage = keys(&h).await;
-    assert!(!after_long_outage.contains(&nudge_key(local(8, 5, 10, 0), "qqhr_officer01")));
+    assert!(!after_long_outage.contains(&nudge_key(local(8, 12, 10, 0), "qqhr_officer01")));
     assert_eq!(after_long_outage.len(), after_short_outage.len());
 }
 

@@ -36,8 +36,12 @@ fn in_quiet_hours(t: DateTime<Utc>) -> bool {
 
 /// Officer → expected number of quota nudges, from the unions file and the reports below:
 /// 哈尔滨 reported 10 (its whole target), 牡丹江 5, everyone else nothing. Nudges go out on
-/// weekdays at 10:00 while the 线下活动 window (the 活动开展 stage) is open; a union is behind
-/// when done < target × elapsed × (1 − slack). The province's target is its cities' sum.
+/// weekdays at 10:00 while the 线下活动 window (the 活动开展 stage, 61 days) is open, after its
+/// first week (the default grace); on day `d` a union is behind when done is below
+/// target × (d − 1) / 61 × (1 − slack) rounded to the nearest whole number (halves up). The
+/// province's target is its cities' sum; its officers are nudged when it is behind or when any
+/// city is (the digest of the unions below), city officers when their city is (no county here
+/// has a target).
 fn expected_nudges(h: &Harness) -> BTreeMap<String, usize> {
     let metric = h
         .campaign
@@ -71,13 +75,24 @@ fn expected_nudges(h: &Harness) -> BTreeMap<String, usize> {
         < end
     {
         let t = local(day.year(), day.month(), day.day(), 10, 0);
-        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            let elapsed = (t - start).num_seconds() as f64 / (end - start).num_seconds() as f64;
-            for (code, (target, d)) in &targets {
-                if (*d as f64) < *target as f64 * elapsed * (1.0 - 0.1) {
-                    for officer in &h.campaign.unions.get(code).unwrap().officers {
-                        *expected.entry(officer.clone()).or_insert(0) += 1;
-                    }
+        let grace = t < start + Duration::days(7);
+        if !grace && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            let over = (day - start.with_timezone(&shanghai()).date_naive()).num_days();
+            let behind: BTreeSet<&str> = targets
+                .iter()
+                .filter(|(_, (target, d))| {
+                    let bar = (*target as f64 * over as f64 / 61.0 * (1.0 - 0.1) + 0.5).floor();
+                    (*d as f64) < bar
+                })
+                .map(|(code, _)| code.as_str())
+                .collect();
+            let mut nudged: BTreeSet<&str> = behind.clone();
+            if !behind.is_empty() {
+                nudged.insert("hlj");
+            }
+            for code in nudged {
+                for officer in &h.campaign.unions.get(code).unwrap().officers {
+                    *expected.entry(officer.clone()).or_insert(0) += 1;
                 }
             }
         }
@@ -250,6 +265,7 @@ async fn season(backend: Backend, step: Duration) {
         .unwrap();
     assert!(qqhr.content().unwrap().contains("齐齐哈尔市总工会"));
     assert!(qqhr.content().unwrap().contains("线下活动：已完成0/10"));
+    assert!(qqhr.content().unwrap().contains("须于9月30日24:00前完成10"));
 
     // The leaderboard digest: every evening at 20:00 while voting is open (8月1日–9月30日).
     for group in GROUPS {
@@ -289,12 +305,12 @@ async fn plan_lists_the_first_week_without_sending() {
         h.store.as_ref(),
         &h.organizers,
         local(2022, 7, 21, 0, 0),
-        local(2022, 8, 1, 23, 59),
+        local(2022, 8, 8, 23, 59),
     )
     .await
     .unwrap();
-    // Two announcements to three groups, and the first nudges of 1 August (everyone is
-    // behind at 10:00 except unions without a target).
+    // Two announcements to three groups, and the first nudges of 8 August (after the week of
+    // grace, everyone is behind at 10:00 except unions without a target).
     let announcements: Vec<_> = plan
         .iter()
         .filter(|p| p.job.starts_with("announce:"))
@@ -304,9 +320,11 @@ async fn plan_lists_the_first_week_without_sending() {
         assert!(!in_quiet_hours(p.send_at));
         assert_eq!(p.send_at.with_timezone(&shanghai()).hour(), 8);
     }
-    assert!(plan
+    let nudges: Vec<_> = plan.iter().filter(|p| p.job == "nudge").collect();
+    assert!(nudges.iter().any(|p| p.recipient == "user:qqhr_officer01"));
+    assert!(nudges
         .iter()
-        .any(|p| p.job == "nudge" && p.recipient == "user:qqhr_officer01"));
+        .all(|p| p.occurrence == local(2022, 8, 8, 10, 0)));
     let mut out = Vec::new();
     rallybot::cli::print_plan(&plan, h.campaign.timezone, &mut out).unwrap();
     let printed = String::from_utf8(out).unwrap();
@@ -317,4 +335,66 @@ async fn plan_lists_the_first_week_without_sending() {
     assert!(printed.contains("Nothing was sent."));
     assert!(h.sim.received().is_empty());
     assert!(h.all_pushes().await.is_empty());
+}
+
+/// `rallybot schedule` on a fresh install, before the first `serve`: the configured groups get
+/// the stage announcements (as `serve` would push them), and no database file appears. Once
+/// `serve` has run, the groups it stored and those robots taught it are shown, each once.
+#[tokio::test]
+async fn schedule_before_the_first_serve_uses_the_configured_groups_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rallybot.db");
+    let url = format!("sqlite://{}", file.display());
+    let mut settings = crate::harness::settings::settings(&url, "http://127.0.0.1:9");
+    settings.wecom.groups = vec![rallybot::config::GroupSettings {
+        name: "哈尔滨市总工会职工群".into(),
+        webhook_key: rallybot::config::Secret::new("k-hrb"),
+        union: "hrb".into(),
+    }];
+    let schedule = |settings: rallybot::Settings| async move {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        rallybot::cli::schedule(&settings, "2022-07-21", "2022-08-02", &mut out, &mut notes)
+            .await
+            .unwrap();
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(notes).unwrap(),
+        )
+    };
+    let (printed, notes) = schedule(settings.clone()).await;
+    let to_group = |printed: &str, group: &str| {
+        printed
+            .lines()
+            .filter(|l| l.contains("announce:") && l.contains(&format!("群 {group}")))
+            .count()
+    };
+    assert_eq!(to_group(&printed, "哈尔滨市总工会职工群"), 2, "{printed}");
+    assert!(printed.contains("2 to groups"), "{printed}");
+    assert!(!notes.contains("no group"), "{notes}");
+    assert!(notes.contains("nothing was created"), "{notes}");
+    assert!(!file.exists(), "schedule created {}", file.display());
+
+    // After `serve`: the configured group is stored, a robot taught it another one.
+    let store = rallybot_storage::open(&url).await.unwrap();
+    for (chat_id, name) in [
+        ("config:哈尔滨市总工会职工群", "哈尔滨市总工会职工群"),
+        ("wrk-robot-1", "齐齐哈尔职工群"),
+    ] {
+        store
+            .upsert_group(&rallybot_handlers::store::GroupRecord {
+                chat_id: chat_id.into(),
+                name: name.into(),
+                webhook_url: "http://127.0.0.1:9/cgi-bin/webhook/send?key=k".into(),
+                union_code: None,
+                learned_at: local(2022, 7, 1, 9, 0),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let (printed, notes) = schedule(settings).await;
+    assert_eq!(to_group(&printed, "哈尔滨市总工会职工群"), 2, "{printed}");
+    assert_eq!(to_group(&printed, "齐齐哈尔职工群"), 2, "{printed}");
+    assert!(printed.contains("4 to groups"), "{printed}");
+    assert!(notes.is_empty(), "{notes}");
 }

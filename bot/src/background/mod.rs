@@ -7,6 +7,7 @@
 
 pub mod aibot_ws;
 pub mod push;
+pub mod rehearsal;
 pub mod scheduler;
 pub mod supervise;
 mod wake;
@@ -32,6 +33,14 @@ use push::{QuietHours, Sender, SenderConfig, WeComTransport};
 use scheduler::{Scheduler, SchedulerConfig};
 
 /// The running scheduler and sender of one instance.
+/// The bot's time: its clock and, when rehearsing, how the clock's moves are shared with the
+/// other instances (the scheduler follows them before each tick).
+#[derive(Debug, Clone)]
+pub struct Time {
+    pub clock: Arc<dyn Clock>,
+    pub rehearsal: Option<Arc<rehearsal::SharedRehearsal>>,
+}
+
 #[derive(Debug)]
 pub struct Background {
     stop: watch::Sender<bool>,
@@ -94,11 +103,12 @@ impl Background {
         settings: &Settings,
         campaign: Arc<Campaign>,
         store: Arc<dyn Database>,
-        clock: Arc<dyn Clock>,
+        time: Time,
         loops: &Loops,
         exporter: Exporter,
         callbacks: Arc<CallbackState>,
     ) -> anyhow::Result<Background> {
+        let Time { clock, rehearsal } = time;
         let holder = instance_name();
         let wake = callbacks.wake.clone();
         let websocket = settings.wecom.aibot.websocket();
@@ -169,7 +179,8 @@ impl Background {
                 SchedulerConfig::new(holder.clone(), settings.roles.organizers.clone()),
             )?
             .with_wake(wake)
-            .with_status(loops.scheduler.clone()),
+            .with_status(loops.scheduler.clone())
+            .with_rehearsal(rehearsal),
         );
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();

@@ -64,6 +64,20 @@ fn cross_problems(loaded: &Loaded, campaign: &Campaign) -> Vec<String> {
             );
         }
     }
+    let clock = &loaded.settings.clock;
+    if clock.rehearsal {
+        if let Err(e) = crate::background::rehearsal::start_time(&clock.start, campaign) {
+            out.push(
+                ConfigProblem {
+                    origin: loaded.origin("clock.start"),
+                    message: format!(
+                        "{e} (write \"campaign\", \"now\" or a time such as \"2022-10-11 09:59\")"
+                    ),
+                }
+                .to_string(),
+            );
+        }
+    }
     out
 }
 
@@ -98,6 +112,30 @@ mod tests {
         );
         assert!(
             found.iter().any(|p| p.contains("privacy.pepper")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_rehearsal_start_that_is_not_a_time_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = example_with_privacy_secrets(dir.path());
+        let env = |start: &str| {
+            vec![
+                ("RALLYBOT_CLOCK__REHEARSAL".to_string(), "true".to_string()),
+                ("RALLYBOT_CLOCK__START".to_string(), start.to_string()),
+            ]
+        };
+        let found = problems(Some(&path), env("next monday"));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("clock.start \"next monday\"")),
+            "{found:#?}"
+        );
+        let found = problems(Some(&path), env("2022-10-11 09:59"));
+        assert!(
+            !found.iter().any(|p| p.contains("clock.start")),
             "{found:#?}"
         );
     }

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{ConfigError, Loaded, Settings};
 use crate::devtools::bench::{Mode, Traffic};
 
-pub use schedule::print_plan;
+pub use schedule::{print_plan, schedule};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,7 +98,8 @@ pub struct ChatArgs {
     /// Campaign file (default: the bundled 黑龙江 2022 campaign).
     #[arg(long)]
     pub campaign: Option<PathBuf>,
-    /// Start the campaign clock here (RFC 3339); default: a day when voting is open.
+    /// Start the campaign clock here (RFC 3339); default: a day inside an active stage (the
+    /// tenth day of the voting stage, else of the submission stage, else of the longest stage).
     #[arg(long)]
     pub at: Option<String>,
     /// Keep the SQLite database in this file (default: a temporary one).

@@ -2,18 +2,37 @@
 //! that window, as a table. Nothing is sent.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono_tz::Tz;
 use rallybot_handlers::campaign::parse_instant;
-use rallybot_handlers::store::PushTarget;
+use rallybot_handlers::store::{MemoryStore, PushTarget, Store};
 
-use crate::app::{open_campaign, open_store};
-use crate::background::scheduler::{plan, PlannedPush};
+use crate::app::{configured_groups, open_campaign, redact_url};
+use crate::background::scheduler::{PlannedPush, Planner};
 use crate::config::Settings;
 
 /// Prints every push the scheduler would make for occurrences in `[from, to)`.
 pub async fn run(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut notes = std::io::stderr().lock();
+    schedule(settings, from, to, &mut out, &mut notes).await?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `rallybot schedule`: the plan as a table on `out`, what the reader should know about it on
+/// `notes`. The groups are those `serve` would push to: the configured `[[wecom.groups]]` and
+/// the groups already known to the database. A database that does not exist yet is not created
+/// (the plan is then made with no progress and no learned groups).
+pub async fn schedule(
+    settings: &Settings,
+    from: &str,
+    to: &str,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> anyhow::Result<()> {
     let campaign = open_campaign(settings)?;
     let tz = campaign.timezone;
     let from = parse_instant(from, tz)
@@ -23,24 +42,38 @@ pub async fn run(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("--to {to:?}"))?;
     anyhow::ensure!(from < to, "--from must be before --to");
-    let store = open_store(&settings.storage.url).await?;
-    if store.groups().await?.is_empty() {
-        eprintln!(
-            "note: no group is known yet ([[wecom.groups]] in the config, or robots that called \
-             back), so announcements and reminders to everyone go nowhere"
-        );
+    let url = &settings.storage.url;
+    let database = rallybot_storage::open_existing(url)
+        .await
+        .with_context(|| format!("opening the database ({})", redact_url(url)))?;
+    let store: Arc<dyn Store> = match &database {
+        Some(database) => database.clone(),
+        None => {
+            writeln!(
+                notes,
+                "note: no database at {} yet (`serve` creates it): planned with no progress \
+                 reported and only the configured groups; nothing was created",
+                redact_url(url)
+            )?;
+            Arc::new(MemoryStore::new())
+        }
+    };
+    let configured = configured_groups(settings, from);
+    if configured.is_empty() && store.groups().await?.is_empty() {
+        writeln!(
+            notes,
+            "note: no group is configured ([[wecom.groups]] in the config) or known yet (robots \
+             that called back), so announcements and reminders to everyone go nowhere"
+        )?;
     }
-    let planned = plan(
-        &campaign,
-        store.as_ref(),
-        &settings.roles.organizers,
-        from,
-        to,
-    )
-    .await?;
-    let mut out = std::io::stdout().lock();
-    print_plan(&planned, tz, &mut out)?;
-    out.flush()?;
+    let planned = Planner::new(&campaign, store.as_ref(), &settings.roles.organizers)
+        .with_groups(configured)
+        .plan(from, to)
+        .await?;
+    if let Some(database) = database {
+        database.close().await;
+    }
+    print_plan(&planned, tz, out)?;
     Ok(())
 }
 

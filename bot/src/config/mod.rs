@@ -149,6 +149,11 @@ pub struct AdminSettings {
 pub struct ClockSettings {
     /// A manual clock that `POST /admin/clock` can set: for rehearsals, never in production.
     pub rehearsal: bool,
+    /// Where a rehearsal starts: empty or `"campaign"` = the campaign's first day (00:00 local
+    /// of its first stage), `"now"` = real time, or a time as campaign files write it
+    /// (`"2022-10-11 09:59"`, `2022-10-11`, RFC 3339). Instances on one database share the
+    /// clock: one that finds it already set from this same `start` carries on from there.
+    pub start: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

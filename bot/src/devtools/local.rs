@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
-use rallybot_handlers::campaign::{Campaign, Opening};
+use rallybot_handlers::campaign::{Campaign, Opening, Stage};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
 
@@ -65,6 +65,45 @@ pub fn voting_time(campaign: &Campaign) -> Option<DateTime<Utc>> {
         .stages
         .iter()
         .find(|s| s.opens.contains(&Opening::Vote))?;
+    tenth_day(campaign, stage)
+}
+
+/// Where a rehearsal (`rallybot chat`, `clock.start = "campaign"`) starts: inside an active
+/// stage of the campaign. `voting_time` when a stage opens voting; else the tenth day of the
+/// first stage that opens submissions; else (a campaign without tracks, where the work is
+/// reporting) of the stage that overlaps the quota windows most (then the longest).
+pub fn active_time(campaign: &Campaign) -> Option<DateTime<Utc>> {
+    if let Some(at) = voting_time(campaign) {
+        return Some(at);
+    }
+    let stage = campaign
+        .stages
+        .iter()
+        .find(|s| s.opens.contains(&Opening::Submit))
+        .or_else(|| {
+            let quota_time = |s: &Stage| {
+                campaign
+                    .metrics
+                    .iter()
+                    .map(|m| {
+                        (s.ends.min(m.window_end) - s.starts.max(m.window_start))
+                            .max(Duration::zero())
+                    })
+                    .max()
+                    .unwrap_or_else(Duration::zero)
+            };
+            // The first of the best, should two be as good.
+            campaign
+                .stages
+                .iter()
+                .rev()
+                .max_by_key(|s| (quota_time(s), s.ends - s.starts))
+        })?;
+    tenth_day(campaign, stage)
+}
+
+/// 09:00 local on the stage's tenth day, or the stage's start if it is shorter.
+fn tenth_day(campaign: &Campaign, stage: &Stage) -> Option<DateTime<Utc>> {
     let tz = campaign.timezone;
     let first_day = stage.starts.with_timezone(&tz).date_naive();
     let nine = NaiveTime::from_hms_opt(9, 0, 0)?;
@@ -149,5 +188,30 @@ mod tests {
         assert_eq!(at.to_rfc3339(), "2022-08-10T01:00:00+00:00");
         assert!(campaign.is_open(Opening::Vote, at));
         assert!(campaign.is_open(Opening::Submit, at));
+    }
+
+    #[test]
+    fn every_bundled_campaign_is_rehearsed_inside_an_active_stage() {
+        let dir = bundled_campaign().parent().unwrap().to_path_buf();
+        for (file, expected) in [
+            ("longjiang-2022.toml", "2022-08-10T09:00:00+08:00"),
+            // No tracks: the 活动推进 stage, where the counties report their work.
+            ("linfen-2020.toml", "2020-06-24T09:00:00+08:00"),
+            ("loudi-2022.toml", ""),
+        ] {
+            let campaign = rallybot_handlers::campaign::load_campaign(&dir.join(file)).unwrap();
+            let at = active_time(&campaign).unwrap();
+            let stage = campaign
+                .stage_at(at)
+                .unwrap_or_else(|| panic!("{file}: {at}"));
+            assert!(stage.starts <= at && at < stage.ends, "{file}");
+            if !expected.is_empty() {
+                assert_eq!(
+                    at,
+                    DateTime::parse_from_rfc3339(expected).unwrap(),
+                    "{file}"
+                );
+            }
+        }
     }
 }

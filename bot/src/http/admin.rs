@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset};
-use rallybot_handlers::clock::{OutOfRange, RehearsalClock};
+use rallybot_handlers::clock::OutOfRange;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::HttpError;
+use crate::background::rehearsal::SharedRehearsal;
 use crate::background::Wake;
 use crate::config::{parse_offset, Secret};
 
@@ -20,8 +21,8 @@ use crate::config::{parse_offset, Secret};
 #[derive(Debug, Clone)]
 pub struct AdminState {
     pub token: Secret,
-    /// Present only when `clock.rehearsal = true`.
-    pub rehearsal: Option<Arc<RehearsalClock>>,
+    /// Present only when `clock.rehearsal = true`; each move is shared with every instance.
+    pub rehearsal: Option<Arc<SharedRehearsal>>,
     /// Told when the clock moved, so reminders and pushes now due go out at once.
     pub wake: Wake,
 }
@@ -60,6 +61,20 @@ pub async fn clock(
 ) -> Response {
     match move_clock(&state, &headers, &body) {
         Ok(now) => {
+            if let Some(rehearsal) = &state.rehearsal {
+                // The other instances follow at their next scheduler round.
+                if let Err(error) = rehearsal.publish().await {
+                    tracing::error!(%error, "rehearsal clock moved here but not shared");
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(serde_json::json!({
+                            "error": "clock_not_shared",
+                            "message": "the clock moved on this instance only: the database could not store the move",
+                        })),
+                    )
+                        .into_response();
+                }
+            }
             state.wake.clock_moved();
             tracing::info!(now = %now.to_rfc3339(), "rehearsal clock moved");
             Json(serde_json::json!({ "now": now.to_rfc3339() })).into_response()
@@ -99,7 +114,7 @@ fn move_clock(
     body: &[u8],
 ) -> Result<chrono::DateTime<chrono::Utc>, ClockRefused> {
     // 404 before auth: without rehearsal mode the endpoint does not exist at all.
-    let Some(clock) = state.rehearsal.clone() else {
+    let Some(clock) = state.rehearsal.as_ref().map(|r| r.clock()) else {
         return Err(HttpError::NotFound.into());
     };
     authorize(headers, &state.token)?;

@@ -27,6 +27,7 @@ const DEFAULT_CRON: &str = "0 10 * * MON-FRI";
 const DEFAULT_SLACK: f64 = 0.1;
 const DEFAULT_QUIET_HOURS: &str = "21:00-08:00";
 const DEFAULT_MISSED_GRACE: &str = "6h";
+const DEFAULT_GRACE: &str = "7d";
 /// Daily limits beyond this are surely a typo (and keep the arithmetic far from overflow).
 const MAX_DAILY_LIMIT: i64 = 10_000;
 
@@ -206,6 +207,7 @@ fn read_nudges(root: &Fields<'_>, sink: &mut FileProblems) -> Nudges {
                 "slack",
                 "quiet_hours",
                 "missed_grace",
+                "grace",
                 "leaderboard_cron",
             ],
         );
@@ -256,9 +258,28 @@ fn read_nudges(root: &Fields<'_>, sink: &mut FileProblems) -> Nudges {
         Duration::hours(6)
     });
 
+    let start_grace = str_or(sink, "grace", DEFAULT_GRACE);
+    // `"0d"` (or `"0"`) turns the grace off; `parse_offset` wants a positive duration.
+    let zero = start_grace
+        .value
+        .trim()
+        .trim_end_matches(['d', 'h', 'm'])
+        .bytes()
+        .all(|b| b == b'0');
+    let grace = if zero && !start_grace.value.trim().is_empty() {
+        Ok(Duration::zero())
+    } else {
+        parse_offset(&start_grace.value)
+    }
+    .unwrap_or_else(|message| {
+        sink.at_line(start_grace.line, format!("`grace`: {message}"));
+        Duration::days(7)
+    });
+
     Nudges {
         cron,
         slack,
+        grace,
         quiet_start,
         quiet_end,
         missed_grace,

@@ -123,6 +123,9 @@ pub struct Nudges {
     pub cron: String,
     /// Fraction of the expected pace that may be missing before a union counts as behind.
     pub slack: f64,
+    /// Nobody is nudged about a metric in this first part of its window: on its first mornings
+    /// everyone is "behind" a pace nobody could have kept yet.
+    pub grace: Duration,
     /// Local quiet hours `[start, end)`, wrapping midnight when start > end.
     pub quiet_start: NaiveTime,
     pub quiet_end: NaiveTime,

@@ -36,6 +36,32 @@ pub fn nothing_pending() -> String {
     "现在没有需要确认或取消的操作。发送「帮助」查看可用命令。".to_string()
 }
 
+/// Commands that only mean something in a campaign with tracks (entries, gives, rankings).
+pub fn needs_tracks(kind: CommandKind) -> bool {
+    matches!(
+        kind,
+        CommandKind::Submit
+            | CommandKind::Vote
+            | CommandKind::Like
+            | CommandKind::View
+            | CommandKind::Read
+            | CommandKind::Left
+            | CommandKind::Rank
+            | CommandKind::Top
+            | CommandKind::Review
+            | CommandKind::Pending
+    )
+}
+
+/// What a campaign without tracks (临汾: the works are collected on other platforms) does here.
+const WITHOUT_TRACKS: &str = "本次活动没有设置作品赛道：作品在主办单位指定的平台征集，这里不提交作品、不投票、不排榜。\n\
+     在这里可以：私聊「注册」实名登记，发送「阶段」查看活动安排；工会联络员用「上报 指标 数量 说明」登记完成的任务，用「进度」查看本单位和下属单位的任务进度。";
+
+/// The answer to a track command in a campaign without tracks.
+pub fn no_tracks(kind: CommandKind) -> String {
+    format!("「{}」用不上：{WITHOUT_TRACKS}", kind.word())
+}
+
 pub fn unknown() -> String {
     "没有听懂这句话。常用命令：注册、投票、剩余、排名、榜单、阶段。发送「帮助」查看全部命令。"
         .to_string()
@@ -56,6 +82,9 @@ impl Conversation {
     /// track, no `阅读` without a points track).
     fn applies(&self, kind: CommandKind) -> bool {
         let has = |f: fn(&Rule) -> bool| self.campaign.tracks.iter().any(|t| f(&t.rule));
+        if self.campaign.tracks.is_empty() && needs_tracks(kind) {
+            return false;
+        }
         match kind {
             CommandKind::Vote => has(|r| matches!(r, Rule::Votes { .. })),
             CommandKind::Like => has(|r| matches!(r, Rule::Likes { .. })),
@@ -120,16 +149,28 @@ impl Conversation {
                 .unwrap_or_else(|| "本次活动已结束".to_string());
             out.push(format!("「{}」{when}。", words.join("」「")));
         }
-        if caller.member.is_none() {
+        if self.campaign.tracks.is_empty() {
+            out.push(WITHOUT_TRACKS.to_string());
+        } else if caller.member.is_none() {
             out.push(
                 "先私聊我发送「注册」完成实名登记，就可以提交作品、投票、查排名。".to_string(),
             );
         }
-        out.push("发送「帮助 命令」查看详细用法，例如「帮助 投票」。".to_string());
+        let example = if self.campaign.tracks.is_empty() {
+            "帮助 上报"
+        } else {
+            "帮助 投票"
+        };
+        out.push(format!(
+            "发送「帮助 命令」查看详细用法，例如「{example}」。"
+        ));
         out.join("\n")
     }
 
     fn help_topic(&self, kind: CommandKind) -> String {
+        if self.campaign.tracks.is_empty() && needs_tracks(kind) {
+            return no_tracks(kind);
+        }
         let spec = kind.spec();
         let mut lines = vec![
             format!("{}：{}", spec.usage, spec.summary),

@@ -256,6 +256,7 @@ impl Conversation {
             Loaded::None => match parsed {
                 Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
                 Ok(command) => self.dispatch(&turn, command).await,
+                Err(error) if self.without_tracks(error.kind) => Ok(help::no_tracks(error.kind)),
                 Err(error) => Ok(error.to_string()),
             },
         }
@@ -327,7 +328,15 @@ impl Conversation {
         })
     }
 
+    /// Whether `kind` is a track command in a campaign that has none.
+    fn without_tracks(&self, kind: CommandKind) -> bool {
+        self.campaign.tracks.is_empty() && help::needs_tracks(kind)
+    }
+
     async fn dispatch(&self, turn: &Turn<'_>, command: Command) -> Answer {
+        if let Some(kind) = command.kind().filter(|k| self.without_tracks(*k)) {
+            return Ok(help::no_tracks(kind));
+        }
         match command {
             Command::Help { topic, unknown } => Ok(self.help(turn, topic, unknown.as_deref())),
             Command::Register(form) => self.start_registration(turn, form).await,

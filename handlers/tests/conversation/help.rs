@@ -80,3 +80,35 @@ async fn unknown_input_gets_a_hint_not_silence() {
     let empty = h.group("g1", "guest", "").await;
     assert!(empty.contains("你可以发送"), "{empty}");
 }
+
+/// 临汾 2020 has no tracks (its works are collected on other platforms): help says what the
+/// bot is for there, and 榜单、提交、投票、剩余 say so instead of an empty list of tracks.
+#[tokio::test]
+async fn a_campaign_without_tracks_says_so_in_help_and_replies() {
+    let h = Harness::linfen().await;
+    h.register("m", 1, "张三", "尧都").await;
+    let help = h.private("m", "帮助").await;
+    assert!(help.contains("没有设置作品赛道"), "{help}");
+    for word in ["榜单 [赛道]", "排名 [赛道]", "查看 <作品号>", "剩余"] {
+        assert!(!help.contains(word), "{word} listed: {help}");
+    }
+    assert!(help.contains("阶段"), "{help}");
+    let officer = h.private("yaodu_officer01", "帮助").await;
+    assert!(officer.contains("上报 <指标>"), "{officer}");
+
+    for text in [
+        "榜单",
+        "榜单 微视频",
+        "提交",
+        "提交 微视频 https://example.org/v/1",
+        "投票 A0001",
+        "剩余",
+        "排名",
+        "帮助 提交",
+    ] {
+        let reply = h.private("m", text).await;
+        assert!(reply.contains("没有设置作品赛道"), "{text}: {reply}");
+        assert!(reply.contains("上报"), "{text}: {reply}");
+        assert!(!reply.contains("可选赛道"), "{text}: {reply}");
+    }
+}

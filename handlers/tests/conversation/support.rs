@@ -143,6 +143,13 @@ impl Harness {
         Self::build(dir, &path).await
     }
 
+    /// The shipped 临汾 2020 campaign (no tracks) on 2020-07-06 09:00 (活动推进).
+    pub async fn linfen() -> Self {
+        let h = Self::bundled("linfen-2020").await;
+        h.set_time("2020-07-06T09:00:00+08:00");
+        h
+    }
+
     /// The small campaign of `write_mini_campaign`, same time.
     pub async fn mini() -> Self {
         let dir = tempfile::tempdir().unwrap();

@@ -1,11 +1,12 @@
-//! State shared between bot instances: access tokens, leases, scheduler marks.
+//! State shared between bot instances: access tokens, leases, scheduler marks, the rehearsal
+//! clock.
 
 use rallybot_handlers::store::Timestamp;
 use sqlx::Row as _;
 
 use super::dialect::{read_stamp, stamp, Pool};
 use crate::failure::Attempt;
-use crate::operations::TokenRecord;
+use crate::operations::{RehearsalRecord, TokenRecord};
 
 pub(super) async fn load_token(pool: &Pool, app: &str) -> Attempt<Option<TokenRecord>> {
     let row = sqlx::query("SELECT token, expires_at FROM tokens WHERE app = $1")
@@ -34,7 +35,10 @@ pub(super) async fn save_token(pool: &Pool, app: &str, token: &TokenRecord) -> A
     Ok(())
 }
 
-/// One statement: take the lease if it is free, expired, or already ours.
+/// One statement: take the lease if it is free, expired, or already ours — or if it runs more
+/// than a whole lease beyond ours: it was taken at a later time than `now`, so a rehearsal
+/// clock was moved back since, and a holder that died then would otherwise hold it until the
+/// clock caught up.
 pub(super) async fn try_lease(
     pool: &Pool,
     name: &str,
@@ -42,15 +46,17 @@ pub(super) async fn try_lease(
     now: Timestamp,
     until: Timestamp,
 ) -> Attempt<bool> {
+    let from_the_future = until + (until - now);
     let taken = sqlx::query(
         "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4) \
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
-         WHERE leases.holder = excluded.holder OR leases.until <= $3",
+         WHERE leases.holder = excluded.holder OR leases.until <= $3 OR leases.until > $5",
     )
     .bind(name)
     .bind(holder)
     .bind(stamp(now))
     .bind(stamp(until))
+    .bind(stamp(from_the_future))
     .execute(pool)
     .await?;
     Ok(taken.rows_affected() == 1)
@@ -73,4 +79,37 @@ pub(super) async fn set_job_mark(pool: &Pool, job: &str, at: Timestamp) -> Attem
     .execute(pool)
     .await?;
     Ok(())
+}
+
+pub(super) async fn rehearsal_clock(pool: &Pool) -> Attempt<Option<RehearsalRecord>> {
+    let row = sqlx::query("SELECT offset_ms, origin, version FROM rehearsal_clock WHERE id = 1")
+        .fetch_optional(pool)
+        .await?;
+    row.map(|row| {
+        Ok(RehearsalRecord {
+            offset_ms: row.try_get("offset_ms")?,
+            origin: row.try_get("origin")?,
+            version: row.try_get("version")?,
+        })
+    })
+    .transpose()
+}
+
+/// Stores a move of the rehearsal clock and returns its version (one more than the last).
+pub(super) async fn save_rehearsal_clock(
+    pool: &Pool,
+    offset_ms: i64,
+    origin: &str,
+) -> Attempt<i64> {
+    let row = sqlx::query(
+        "INSERT INTO rehearsal_clock (id, offset_ms, origin, version) VALUES (1, $1, $2, 1) \
+         ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms, \
+         origin = excluded.origin, version = rehearsal_clock.version + 1 \
+         RETURNING version",
+    )
+    .bind(offset_ms)
+    .bind(origin)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.try_get("version")?)
 }

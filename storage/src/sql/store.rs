@@ -16,7 +16,7 @@ use super::{
     callbacks, chats, entries, exports, instances, members, outbox, ranking, records, scoring,
 };
 use crate::failure::retrying;
-use crate::operations::{Operations, PushRecord, PushStatus, TokenRecord};
+use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
 
 #[async_trait::async_trait]
 impl Store for BackendStore {
@@ -278,6 +278,15 @@ impl Operations for BackendStore {
 
     async fn set_job_mark(&self, job: &str, at: Timestamp) -> StoreResult<()> {
         retrying(|| instances::set_job_mark(self.writer(), job, at)).await
+    }
+
+    async fn rehearsal_clock(&self) -> StoreResult<Option<RehearsalRecord>> {
+        // From the writer: a move another instance just made must be seen at once.
+        retrying(|| instances::rehearsal_clock(self.writer())).await
+    }
+
+    async fn save_rehearsal_clock(&self, offset_ms: i64, origin: &str) -> StoreResult<i64> {
+        retrying(|| instances::save_rehearsal_clock(self.writer(), offset_ms, origin)).await
     }
 
     async fn close(&self) {

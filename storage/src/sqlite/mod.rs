@@ -195,7 +195,7 @@ impl SqliteStore {
 }
 
 /// The file behind a `sqlite:` URL; `None` for an in-memory database.
-fn database_file(url: &str) -> Result<Option<PathBuf>, StorageError> {
+pub(crate) fn database_file(url: &str) -> Result<Option<PathBuf>, StorageError> {
     if is_in_memory(url) {
         return Ok(None);
     }

@@ -1,6 +1,6 @@
-//! State shared between instances: tokens, leases and scheduler marks.
+//! State shared between instances: tokens, leases, scheduler marks and the rehearsal clock.
 
-use rallybot_storage::TokenRecord;
+use rallybot_storage::{RehearsalRecord, TokenRecord};
 
 use crate::fixtures::{at, Whole};
 
@@ -60,4 +60,53 @@ pub async fn job_marks_remember_the_last_occurrence(store: Whole) {
     store.set_job_mark("reminder", at(50)).await.unwrap();
     assert_eq!(store.job_mark("nudge").await.unwrap(), Some(at(200)));
     assert_eq!(store.job_mark("reminder").await.unwrap(), Some(at(50)));
+}
+
+/// A rehearsal clock moved back: the lease its holder took at the later time is taken over
+/// (it runs more than a whole lease beyond the new one), so a holder that died then does not
+/// keep it until the clock catches up. A lease only slightly ahead (two instances reading the
+/// same clock a moment apart) is not.
+pub async fn a_lease_from_a_later_clock_is_taken_over(store: Whole) {
+    assert!(store
+        .try_lease("scheduler", "host-a", at(1000), at(1030))
+        .await
+        .unwrap());
+    assert!(!store
+        .try_lease("scheduler", "host-b", at(999), at(1029))
+        .await
+        .unwrap());
+    assert!(store
+        .try_lease("scheduler", "host-b", at(100), at(130))
+        .await
+        .unwrap());
+    assert!(!store
+        .try_lease("scheduler", "host-a", at(101), at(131))
+        .await
+        .unwrap());
+}
+
+pub async fn the_rehearsal_clock_is_shared_with_a_version_per_move(store: Whole) {
+    assert_eq!(store.rehearsal_clock().await.unwrap(), None);
+    assert_eq!(
+        store
+            .save_rehearsal_clock(-86_400_000, "campaign")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .save_rehearsal_clock(-3_600_000, "campaign")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.rehearsal_clock().await.unwrap(),
+        Some(RehearsalRecord {
+            offset_ms: -3_600_000,
+            origin: "campaign".into(),
+            version: 2,
+        })
+    );
 }

@@ -140,6 +140,8 @@ contract! {
     instances::tokens_are_saved_and_replaced,
     instances::a_lease_is_held_until_it_expires,
     instances::job_marks_remember_the_last_occurrence,
+    instances::a_lease_from_a_later_clock_is_taken_over,
+    instances::the_rehearsal_clock_is_shared_with_a_version_per_move,
     concurrency::many_concurrent_writers_all_succeed,
     concurrency::concurrent_claimers_never_share_a_push,
 }

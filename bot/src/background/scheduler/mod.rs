@@ -25,6 +25,7 @@ pub use jobs::{Job, JobKind, Occurrence};
 pub use plan::{plan, PlanError, PlannedPush, Planner};
 
 use super::push::QuietHours;
+use super::rehearsal::SharedRehearsal;
 use super::supervise::LoopStatus;
 use super::Wake;
 
@@ -95,6 +96,8 @@ pub struct Scheduler {
     wake: Wake,
     /// Told of every finished tick, for `/healthz`.
     status: Arc<LoopStatus>,
+    /// The shared rehearsal clock, followed before each tick.
+    rehearsal: Option<Arc<SharedRehearsal>>,
     /// Job marks as of our last tick, valid while we hold the lease without a gap (nobody else
     /// writes them then); saves a read per job per tick.
     marks: Mutex<MarkCache>,
@@ -123,6 +126,7 @@ impl Scheduler {
             jobs,
             wake: Wake::new(),
             status: LoopStatus::new("scheduler", std::time::Duration::MAX),
+            rehearsal: None,
             marks: Mutex::new(MarkCache::default()),
         })
     }
@@ -137,6 +141,24 @@ impl Scheduler {
     pub fn with_status(mut self, status: Arc<LoopStatus>) -> Self {
         self.status = status;
         self
+    }
+
+    /// Follows the moves of a rehearsal clock shared with other instances (see
+    /// `Background::start`).
+    pub fn with_rehearsal(mut self, rehearsal: Option<Arc<SharedRehearsal>>) -> Self {
+        self.rehearsal = rehearsal;
+        self
+    }
+
+    /// One round of the loop: follow the shared rehearsal clock's moves, then tick at the
+    /// clock's time.
+    pub async fn step(&self) -> Result<ScheduleReport, SchedulerError> {
+        if let Some(rehearsal) = &self.rehearsal {
+            if rehearsal.follow().await? {
+                self.wake.outbox();
+            }
+        }
+        self.tick(self.clock.now()).await
     }
 
     /// Enqueues every occurrence due by `now` that was not handled yet. Tests drive the
@@ -187,7 +209,7 @@ impl Scheduler {
         let quiet = QuietHours::of_campaign(&self.campaign);
         let grace = self.campaign.nudges.missed_grace;
         for job in &self.jobs {
-            let mark = match self.cached_mark(&job.name) {
+            let mut mark = match self.cached_mark(&job.name) {
                 Some(mark) => mark,
                 None => {
                     let mark = self.store.job_mark(&job.name).await?.unwrap_or(origin);
@@ -195,6 +217,15 @@ impl Scheduler {
                     mark
                 }
             };
+            if mark > now {
+                // The (rehearsal) clock was moved back: what lies after now is open again.
+                // Occurrences already queued stay queued once (the outbox key), the others run
+                // when the clock reaches them.
+                mark = now - Duration::seconds(1);
+                self.store.set_job_mark(&job.name, mark).await?;
+                self.cache().marks.insert(job.name.clone(), mark);
+                tracing::info!(job = %job.name, now = %now, "clock moved back: the job is open again from now");
+            }
             let mut skipped: Vec<DateTime<Utc>> = Vec::new();
             for occurrence in job.occurrences(&self.campaign, mark, now) {
                 // A push held by quiet hours was never "missed" before they end.
@@ -245,10 +276,10 @@ impl Scheduler {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let now = self.clock.now();
-            if let Err(error) = self.tick(now).await {
+            if let Err(error) = self.step().await {
                 tracing::error!(%error, "scheduler tick failed");
             }
+            let now = self.clock.now();
             self.status.beat();
             let pause = self.pause(now);
             tokio::select! {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rallybot_handlers::campaign::{Audience, Campaign};
 use rallybot_handlers::quota::{self, LaggingUnion};
-use rallybot_handlers::store::{NewPush, PushTarget, Store, StoreError};
+use rallybot_handlers::store::{GroupRecord, NewPush, PushTarget, Store, StoreError};
 
 use super::jobs::{self, Job, JobKind, Occurrence};
 use super::texts::{self, BoardSection, LagLine, UnionLag};
@@ -70,6 +70,9 @@ pub struct Planner<'a> {
     pub quiet: QuietHours,
     /// Entries per track in the daily leaderboard digest.
     pub leaderboard_size: u32,
+    /// Groups to push to besides the store's: the configured `[[wecom.groups]]` when the plan
+    /// is made before `serve` has stored them (`rallybot schedule`).
+    pub configured_groups: Vec<GroupRecord>,
 }
 
 impl<'a> Planner<'a> {
@@ -80,7 +83,35 @@ impl<'a> Planner<'a> {
             organizers,
             quiet: QuietHours::of_campaign(campaign),
             leaderboard_size: 5,
+            configured_groups: Vec::new(),
         }
+    }
+
+    /// Adds groups to push to besides the store's (see `configured_groups`).
+    pub fn with_groups(mut self, groups: Vec<GroupRecord>) -> Self {
+        self.configured_groups = groups;
+        self
+    }
+
+    /// Every push the campaign's jobs would make with occurrences in `[from, to)`, by send
+    /// time, with the store's current groups and progress. Nothing is enqueued.
+    pub async fn plan(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PlannedPush>, PlanError> {
+        let mut out = Vec::new();
+        let after = from - chrono::Duration::nanoseconds(1);
+        let until = to - chrono::Duration::nanoseconds(1);
+        for job in jobs::jobs(self.campaign)? {
+            for occurrence in job.occurrences(self.campaign, after, until) {
+                out.extend(self.pushes_for(&job, occurrence).await?);
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.send_at, &a.job, &a.recipient).cmp(&(b.send_at, &b.job, &b.recipient))
+        });
+        Ok(out)
     }
 
     /// The pushes of one occurrence, in recipient order.
@@ -163,9 +194,10 @@ impl<'a> Planner<'a> {
             .collect())
     }
 
-    /// Every known group, by chat id.
+    /// Every known group (stored or configured), by chat id.
     async fn groups(&self) -> Result<Vec<Recipient>, PlanError> {
         let mut groups = self.store.groups().await?;
+        groups.extend(self.configured_groups.iter().cloned());
         groups.sort_by(|a, b| a.chat_id.cmp(&b.chat_id));
         groups.dedup_by(|a, b| a.chat_id == b.chat_id);
         Ok(groups
@@ -197,13 +229,17 @@ impl<'a> Planner<'a> {
     async fn nudges(&self, at: DateTime<Utc>) -> Result<Vec<(Recipient, String)>, PlanError> {
         let done = quota::gather_direct_done(self.campaign, self.store).await?;
         let progress = quota::progress(self.campaign, &done, at);
+        let date = at
+            .with_timezone(&self.campaign.timezone)
+            .format("%-m月%-d日")
+            .to_string();
         Ok(quota::officer_nudges(self.campaign, &progress, at)
             .into_iter()
             .filter(|n| !n.own.is_empty() || !n.digest.is_empty())
             .flat_map(|n| {
                 let own: Vec<UnionLag> = n.own.iter().map(union_lag).collect();
                 let digest: Vec<UnionLag> = n.digest.iter().map(union_lag).collect();
-                texts::nudge(&own, &digest)
+                texts::nudge(&date, &own, &digest, self.campaign.timezone)
                     .into_iter()
                     .map(move |content| (user(&n.officer), content))
             })
@@ -247,8 +283,9 @@ fn union_lag(union: &LaggingUnion) -> UnionLag {
                 metric: lag.metric_name.clone(),
                 done: lag.progress.done,
                 target: lag.progress.target.unwrap_or(0),
-                expected: lag.progress.expected_now.ceil() as i64,
+                expected: lag.progress.expected_now.round() as i64,
                 days_left: lag.progress.days_left,
+                due: lag.progress.due,
             })
             .collect(),
     }
@@ -281,15 +318,7 @@ pub async fn plan(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<PlannedPush>, PlanError> {
-    let planner = Planner::new(campaign, store, organizers);
-    let mut out = Vec::new();
-    let after = from - chrono::Duration::nanoseconds(1);
-    let until = to - chrono::Duration::nanoseconds(1);
-    for job in jobs::jobs(campaign)? {
-        for occurrence in job.occurrences(campaign, after, until) {
-            out.extend(planner.pushes_for(&job, occurrence).await?);
-        }
-    }
-    out.sort_by(|a, b| (a.send_at, &a.job, &a.recipient).cmp(&(b.send_at, &b.job, &b.recipient)));
-    Ok(out)
+    Planner::new(campaign, store, organizers)
+        .plan(from, to)
+        .await
 }

@@ -36,6 +36,8 @@ pub struct LagLine {
     /// What the pace expects by now.
     pub expected: i64,
     pub days_left: i64,
+    /// When the target must be met.
+    pub due: DateTime<Utc>,
 }
 
 /// A union and its lagging metrics.
@@ -48,29 +50,39 @@ pub struct UnionLag {
 /// The heading of every message of a nudge after the first.
 const NUDGE_CONTINUED: &str = "【进度提醒（续）】";
 
-/// The nudge to one officer: their own unions' lagging metrics, then (for city officers) the
-/// counties below them that lag. A city with many lagging counties gets it in several messages,
-/// split between lines; nothing is left out.
-pub fn nudge(own: &[UnionLag], counties: &[UnionLag]) -> Vec<String> {
-    let mut text = String::from("【进度提醒】");
+/// The nudge to one officer: their own unions' lagging metrics, then (for officers of unions
+/// above county level) the unions below them that lag, in the order given (furthest behind
+/// first). A long digest comes in several messages, split between lines; nothing is left out.
+/// `date` (`9月1日`) says when the figures were taken.
+pub fn nudge(date: &str, own: &[UnionLag], below: &[UnionLag], tz: Tz) -> Vec<String> {
+    let mut text = format!("【进度提醒】{date}");
     for union in own {
         text.push_str(&format!("\n{}以下指标落后于进度：", union.union_name));
         for line in &union.lines {
             text.push_str(&format!(
-                "\n· {}：已完成{}/{}（按进度应达{}），剩{}天",
-                line.metric, line.done, line.target, line.expected, line.days_left
+                "\n· {}：已完成{}/{}（按进度应达{}），须于{}前完成{}，还剩{}天",
+                line.metric,
+                line.done,
+                line.target,
+                line.expected,
+                local_deadline(line.due, tz),
+                line.target,
+                line.days_left
             ));
         }
     }
-    if !counties.is_empty() {
-        text.push_str("\n下属单位落后情况：");
-        for county in counties {
-            let parts: Vec<String> = county
+    if !below.is_empty() {
+        text.push_str(&format!(
+            "\n下属单位落后情况（{}个，落后最多的在前）：",
+            below.len()
+        ));
+        for union in below {
+            let parts: Vec<String> = union
                 .lines
                 .iter()
-                .map(|l| format!("{} {}/{}", l.metric, l.done, l.target))
+                .map(|l| format!("{} {}/{}（应达{}）", l.metric, l.done, l.target, l.expected))
                 .collect();
-            text.push_str(&format!("\n· {}：{}", county.union_name, parts.join("，")));
+            text.push_str(&format!("\n· {}：{}", union.union_name, parts.join("，")));
         }
     }
     text.push_str("\n发送“进度”查看详情，“上报 指标 数量”报告完成情况。");
@@ -173,6 +185,7 @@ mod tests {
                 target: 10,
                 expected: 5,
                 days_left: 12,
+                due: at("2022-10-01T00:00:00+08:00"),
             }],
         }];
         let counties = vec![UnionLag {
@@ -183,14 +196,21 @@ mod tests {
                 target: 100,
                 expected: 40,
                 days_left: 12,
+                due: at("2022-10-01T00:00:00+08:00"),
             }],
         }];
-        let texts = nudge(&own, &counties);
+        let texts = nudge("9月18日", &own, &counties, chrono_tz::Asia::Shanghai);
         assert_eq!(texts.len(), 1);
         let text = &texts[0];
-        assert!(text.contains("临汾市总工会以下指标落后于进度"));
-        assert!(text.contains("线下活动：已完成2/10（按进度应达5），剩12天"));
-        assert!(text.contains("尧都区总工会：注册人数 3/100"));
+        assert!(text.starts_with("【进度提醒】9月18日\n临汾市总工会以下指标落后于进度"));
+        assert!(
+            text.contains(
+                "线下活动：已完成2/10（按进度应达5），须于9月30日24:00前完成10，还剩12天"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("下属单位落后情况（1个，落后最多的在前）"));
+        assert!(text.contains("尧都区总工会：注册人数 3/100（应达40）"));
     }
 
     #[test]
@@ -216,18 +236,19 @@ mod tests {
                         target: 100,
                         expected: 50,
                         days_left: 20,
+                        due: at("2022-10-01T00:00:00+08:00"),
                     })
                     .collect(),
             })
             .collect();
-        let texts = nudge(&[], &counties);
+        let texts = nudge("9月10日", &[], &counties, chrono_tz::Asia::Shanghai);
         assert!(texts.len() > 1, "{} bytes fit in one", texts[0].len());
         assert!(texts.iter().all(|t| t.len() <= TEXT_LIMIT));
         assert!(texts[0].starts_with("【进度提醒】"));
         assert!(texts[1..].iter().all(|t| t.starts_with(NUDGE_CONTINUED)));
         let all = texts.concat();
         for n in 1..=19 {
-            let line = format!("第{n}县总工会：摄影作品 {n}/100，");
+            let line = format!("第{n}县总工会：摄影作品 {n}/100（应达50），");
             assert_eq!(all.matches(&line).count(), 1, "{line}");
         }
         assert!(texts.last().unwrap().ends_with("报告完成情况。"));

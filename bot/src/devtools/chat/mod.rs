@@ -11,6 +11,7 @@ use std::io::IsTerminal as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use rallybot_handlers::campaign::{Campaign, Rule};
 use tokio::sync::Mutex;
 
 use console::{Console, Flow, HELP};
@@ -62,11 +63,12 @@ fn welcome(session: &Session, user: &str) -> String {
         "rallybot 本地控制台 / local console\n\
          活动 / campaign: {}\n\
          活动时钟 / clock: {}（演练时钟，可用 /clock 调整）\n\
-         你是 {user}：组织者+审核员，尚未注册。试试：注册 → 提交 奋进故事 <链接> <标题> → 审核 C0001 通过 → /as lisi → 注册 → 投票 C0001。\n\
+         你是 {user}：组织者+审核员，尚未注册。试试：{}。\n\
          You are {user}: organizer and reviewer, not yet registered. Messages go through the real encrypted WeCom callbacks.\n\
          {HELP}\n",
         session.campaign.name,
         now.format("%Y-%m-%d %H:%M %Z"),
+        first_steps(&session.campaign),
     );
     out.push_str(&format!(
         "发给你的文件（如「导出 获奖名单」）保存在 / files sent to you are saved in {}\n",
@@ -80,6 +82,43 @@ fn welcome(session: &Session, user: &str) -> String {
         ));
     }
     out
+}
+
+/// What a newcomer could try first in this campaign.
+fn first_steps(campaign: &Campaign) -> String {
+    let submitted = campaign
+        .tracks
+        .iter()
+        .find(|t| !matches!(t.rule, Rule::Points { .. }));
+    if let Some(track) = submitted {
+        let code = format!("{}0001", track.code_prefix);
+        let give = match track.rule {
+            Rule::Votes { .. } => "投票",
+            Rule::Likes { .. } => "点赞",
+            Rule::Views { .. } | Rule::Points { .. } => "查看",
+        };
+        return format!(
+            "注册 → 提交 {} <链接> <标题> → 审核 {code} 通过 → /as lisi → 注册 → {give} {code}",
+            track.code_prefix
+        );
+    }
+    if !campaign.tracks.is_empty() {
+        return "注册 → 阅读 45 → 榜单".to_string();
+    }
+    // No tracks: the officers' side is what there is to try.
+    let officer = campaign
+        .unions
+        .list
+        .iter()
+        .find(|u| u.parent.is_some() && !u.officers.is_empty())
+        .and_then(|u| u.officers.first());
+    match (officer, campaign.metrics.first()) {
+        (Some(officer), Some(metric)) => format!(
+            "注册 → 进度 → /as {officer} → 上报 {} 1 说明 → 进度",
+            metric.name
+        ),
+        _ => "注册 → 阶段".to_string(),
+    }
 }
 
 /// Piped input: each line is echoed after the prompt, then answered.

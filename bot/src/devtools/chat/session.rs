@@ -87,7 +87,7 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub campaign: PathBuf,
-    /// Where the rehearsal clock starts; default: a day when submitting and voting are open.
+    /// Where the rehearsal clock starts; default: a day inside an active stage (`active_time`).
     pub at: Option<DateTime<Utc>>,
     /// Users with the organizer and reviewer roles.
     pub organizers: Vec<String>,
@@ -158,7 +158,7 @@ impl Session {
         if let Some(clock) = app.rehearsal_clock() {
             let at = options
                 .at
-                .or_else(|| crate::devtools::local::voting_time(&campaign))
+                .or_else(|| crate::devtools::local::active_time(&campaign))
                 .unwrap_or_else(|| SystemClock.now());
             clock.set(at).context("--at")?;
         }
