@@ -11,6 +11,7 @@ mod bad_input;
 mod chat_console;
 mod connections;
 mod crash_recovery;
+mod dashboard;
 mod downtime;
 mod export_files;
 mod exports;

@@ -35,9 +35,7 @@ pub fn links() -> String {
             key = kind.key(),
         ));
     }
-    out.push_str(
-        "</div><p class=\"muted\">获奖名单含完整手机号，每次下载都会记入审计日志。</p>",
-    );
+    out.push_str("</div><p class=\"muted\">获奖名单含完整手机号，每次下载都会记入审计日志。</p>");
     out
 }
 

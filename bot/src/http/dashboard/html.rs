@@ -96,7 +96,11 @@ pub fn number(n: i64) -> String {
 
 /// A figure the tests and the browser read back: `<b data-stat="key">1,234</b>`.
 pub fn stat(key: &str, n: i64) -> String {
-    format!("<b data-stat=\"{}\" data-value=\"{n}\">{}</b>", escape(key), number(n))
+    format!(
+        "<b data-stat=\"{}\" data-value=\"{n}\">{}</b>",
+        escape(key),
+        number(n)
+    )
 }
 
 #[cfg(test)]

@@ -186,10 +186,18 @@ async fn sign_in(
             outcome = "bad_admin_token",
             "dashboard sign-in refused"
         );
-        return sign_in_response(&state, StatusCode::UNAUTHORIZED, Some("口令不正确，请重新输入。"));
+        return sign_in_response(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            Some("口令不正确，请重新输入。"),
+        );
     }
     let value = state.sessions.issue(state.sessions.now() + LIFETIME);
-    tracing::info!(surface = "dashboard", outcome = "signed_in", "dashboard sign-in");
+    tracing::info!(
+        surface = "dashboard",
+        outcome = "signed_in",
+        "dashboard sign-in"
+    );
     (
         StatusCode::SEE_OTHER,
         [

@@ -40,11 +40,17 @@ pub async fn show(
         "注册人数",
         stat("registrations", Snapshot::total(&snapshot.registrations)),
     );
-    card("作品（含待审核）", stat("entries", Snapshot::total(&snapshot.entries)));
+    card(
+        "作品（含待审核）",
+        stat("entries", Snapshot::total(&snapshot.entries)),
+    );
     card("待审核", stat("pending_reviews", snapshot.pending_reviews));
     for (kind, days) in &snapshot.gives {
         let name = kind.title().trim_start_matches("每日");
-        card(name, stat(&format!("{}_total", kind.key()), Snapshot::total(days)));
+        card(
+            name,
+            stat(&format!("{}_total", kind.key()), Snapshot::total(days)),
+        );
     }
     card(
         "推送失败",
@@ -142,14 +148,21 @@ fn chart_days(campaign: &Campaign, now: Timestamp, snapshot: &Snapshot) -> Vec<N
         .chain(snapshot.gives.values())
         .collect();
     let data_first = series.iter().filter_map(|s| s.keys().next()).min().copied();
-    let data_last = series.iter().filter_map(|s| s.keys().next_back()).max().copied();
+    let data_last = series
+        .iter()
+        .filter_map(|s| s.keys().next_back())
+        .max()
+        .copied();
     let first = [first_stage, data_first].into_iter().flatten().min();
     let end = last_stage.map_or(today, |l| l.min(today));
     let last = [Some(end), data_last].into_iter().flatten().max();
     let (Some(first), Some(last)) = (first, last) else {
         return vec![today];
     };
-    let first = first.max(last.checked_sub_days(Days::new(CHART_DAYS - 1)).unwrap_or(first));
+    let first = first.max(
+        last.checked_sub_days(Days::new(CHART_DAYS - 1))
+            .unwrap_or(first),
+    );
     if first > last {
         return vec![last];
     }

@@ -217,7 +217,10 @@ impl Aggregates {
             let Some(track) = campaign.track(track) else {
                 continue;
             };
-            *snapshot.gives_by_track.entry(track.key.clone()).or_default() += amount;
+            *snapshot
+                .gives_by_track
+                .entry(track.key.clone())
+                .or_default() += amount;
             *snapshot
                 .gives
                 .entry(GiveKind::of(&track.rule))

@@ -48,7 +48,12 @@ pub async fn show(
         let names = entrant_names(&state, &ranked).await?;
         body.push_str(&track_table(track, &zones, &ranked, &names, now));
     }
-    Ok(page(&campaign.name, "各赛道榜单", "/dashboard/tracks", &body))
+    Ok(page(
+        &campaign.name,
+        "各赛道榜单",
+        "/dashboard/tracks",
+        &body,
+    ))
 }
 
 /// Entrants' names: members' from the store (one batch), units' from the union tree.
@@ -119,7 +124,8 @@ fn track_table(
             .filter(|(zone, _)| zone.last_place < r.place)
             .filter_map(|(zone, end)| {
                 let end = (*end)?;
-                let gap = points_to_overtake(entry.score, &entry.code, RankKey::of(&end.entry), now);
+                let gap =
+                    points_to_overtake(entry.score, &entry.code, RankKey::of(&end.entry), now);
                 Some(format!("{} 差 {gap}", escape(&zone.tier.name)))
             })
             .collect();

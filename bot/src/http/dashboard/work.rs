@@ -62,7 +62,12 @@ pub async fn reviews(
         body.push_str("<tr><td colspan=\"5\">没有等待审核的作品。</td></tr>");
     }
     body.push_str("</table></div>");
-    Ok(page(&campaign.name, "待审核作品", "/dashboard/reviews", &body))
+    Ok(page(
+        &campaign.name,
+        "待审核作品",
+        "/dashboard/reviews",
+        &body,
+    ))
 }
 
 pub async fn outbox(
