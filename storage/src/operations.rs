@@ -96,8 +96,7 @@ pub trait Operations: Send + Sync + std::fmt::Debug {
     async fn entries_by_hour(&self) -> StoreResult<Vec<(String, i64, i64)>>;
     /// The ledger's amounts per `(track, hour)` among the rows with an id in `(after, upto]`:
     /// a reader adds up what was added since it last looked instead of reading it all again.
-    async fn ledger_by_hour(&self, after: i64, upto: i64)
-        -> StoreResult<Vec<(String, i64, i64)>>;
+    async fn ledger_by_hour(&self, after: i64, upto: i64) -> StoreResult<Vec<(String, i64, i64)>>;
     /// The highest ledger id (0 when the ledger is empty).
     async fn last_ledger_id(&self) -> StoreResult<i64>;
     /// How many pushes have each status (statuses no push has are left out).

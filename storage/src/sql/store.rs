@@ -12,7 +12,8 @@ use rallybot_handlers::store::{
 
 use super::dialect::{self, BackendStore};
 use super::{
-    callbacks, chats, dashboard, entries, exports, instances, members, outbox, ranking, records, scoring,
+    callbacks, chats, dashboard, entries, exports, instances, members, outbox, ranking, records,
+    scoring,
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, TokenRecord};
@@ -249,11 +250,7 @@ impl Operations for BackendStore {
         retrying(|| dashboard::entries_by_hour(self.reader())).await
     }
 
-    async fn ledger_by_hour(
-        &self,
-        after: i64,
-        upto: i64,
-    ) -> StoreResult<Vec<(String, i64, i64)>> {
+    async fn ledger_by_hour(&self, after: i64, upto: i64) -> StoreResult<Vec<(String, i64, i64)>> {
         retrying(|| dashboard::ledger_by_hour(self.reader(), after, upto)).await
     }
 

@@ -11,7 +11,9 @@ use crate::outbox::push;
 
 /// The UTC hour (since the epoch) `secs` seconds after the fixtures' start.
 fn hour(secs: i64) -> i64 {
-    (start() + Duration::seconds(secs)).timestamp().div_euclid(3600)
+    (start() + Duration::seconds(secs))
+        .timestamp()
+        .div_euclid(3600)
 }
 
 pub async fn activity_is_counted_per_hour_and_the_ledger_by_id_range(store: Whole) {
@@ -71,7 +73,11 @@ pub async fn activity_is_counted_per_hour_and_the_ledger_by_id_range(store: Whol
         store.ledger_by_hour(0, first).await.unwrap(),
         [votes((hour(0), 5))]
     );
-    assert!(store.ledger_by_hour(last, i64::MAX).await.unwrap().is_empty());
+    assert!(store
+        .ledger_by_hour(last, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn pushes_are_counted_per_status(store: Whole) {
@@ -81,7 +87,10 @@ pub async fn pushes_are_counted_per_status(store: Whole) {
     }
     let claimed = store.claim_pushes(at(0), at(60), 2).await.unwrap();
     store.mark_push_sent(claimed[0].id, at(1)).await.unwrap();
-    store.fail_push(claimed[1].id, "errcode 81013").await.unwrap();
+    store
+        .fail_push(claimed[1].id, "errcode 81013")
+        .await
+        .unwrap();
     let mut counts = store.push_counts().await.unwrap();
     counts.sort_by_key(|(status, _)| status.as_str());
     assert_eq!(
