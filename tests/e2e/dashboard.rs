@@ -23,11 +23,13 @@ pub struct Activity {
     pub members: i64,
     pub entries: i64,
     pub votes: i64,
+    /// Votes of the first day and of the next (the clock moved a day between them).
+    pub votes_by_day: [i64; 2],
     pub pending: String,
 }
 
-/// Four members in 哈尔滨 and 大庆; three stories approved and voted on (王五 8, 张三 5, 李四 2),
-/// a fourth waiting for review; 哈尔滨 reports 3 线下活动 (of its 10).
+/// Four members in 哈尔滨 and 大庆; three stories approved and voted on over two days (王五 8,
+/// 张三 5, 李四 2), a fourth waiting for review; 哈尔滨 reports 3 线下活动 (of its 10).
 pub async fn campaign_with_activity(app: &TestApp) -> Activity {
     let mut codes = Vec::new();
     for (user, name, n) in [
@@ -45,12 +47,16 @@ pub async fn campaign_with_activity(app: &TestApp) -> Activity {
     }
     app.register("fan", "粉丝", 9, "大庆").await;
     let pending = submit(app, "fan", "<b>待审</b>的故事").await;
-    for (voter, code, votes) in [
-        ("fan", &codes[2], 5),
-        ("zhangsan", &codes[2], 3),
-        ("fan", &codes[0], 5),
-        ("fan", &codes[1], 2),
+    for (day, voter, code, votes) in [
+        (0, "fan", &codes[2], 5),
+        (0, "zhangsan", &codes[2], 3),
+        (1, "fan", &codes[0], 5),
+        (1, "fan", &codes[1], 2),
     ] {
+        if day == 1 && votes == 5 {
+            let moved = app.admin_clock(serde_json::json!({ "advance": "24h" })).await;
+            assert!(moved.status().is_success());
+        }
         let reply = app.say_text(voter, &format!("投票 {code} {votes}")).await;
         assert!(reply.contains(&format!("投 {votes} 票")), "{reply}");
     }
@@ -61,6 +67,7 @@ pub async fn campaign_with_activity(app: &TestApp) -> Activity {
         members: 4,
         entries: 4,
         votes: 15,
+        votes_by_day: [8, 7],
         pending,
     }
 }
@@ -279,13 +286,24 @@ async fn the_pages_show_what_the_store_holds(app: TestApp) {
         stat(&html, "pending_reviews"),
         store.pending_entries(100).await.unwrap().len() as i64
     );
-    let today = campaign.day_of(app.clock.now()).to_string();
-    let votes_chart = html.split("data-chart=\"votes_daily\"").nth(1).unwrap();
-    let bar = votes_chart
-        .split(&format!("data-day=\"{today}\" data-value=\""))
+    let today = campaign.day_of(app.clock.now());
+    let votes_chart = html
+        .split("data-chart=\"votes_daily\"")
         .nth(1)
-        .expect("a bar for today");
-    assert_eq!(bar.split('"').next().unwrap(), activity.votes.to_string());
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    for (day, votes) in [today.pred_opt().unwrap(), today]
+        .into_iter()
+        .zip(activity.votes_by_day)
+    {
+        let bar = votes_chart
+            .split(&format!("data-day=\"{day}\" data-value=\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("a bar for {day}"));
+        assert_eq!(bar.split('"').next().unwrap(), votes.to_string(), "{day}");
+    }
     for kind in ["winners", "quotas", "results", "ledger"] {
         assert!(
             html.contains(&format!("data-export=\"{kind}-xlsx\"")),

@@ -11,9 +11,9 @@ use super::snapshot::{PerDay, Snapshot};
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 180.0;
-const LEFT: f64 = 44.0;
-const BOTTOM: f64 = 20.0;
-const TOP: f64 = 8.0;
+const LEFT: f64 = 56.0;
+const BOTTOM: f64 = 24.0;
+const TOP: f64 = 14.0;
 
 /// The days a chart spans: every day of `days`, filled with zeros in between.
 pub fn span(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
@@ -40,7 +40,7 @@ pub fn daily_bars(key: &str, title: &str, counts: &PerDay, days: &[NaiveDate]) -
         title = escape(title),
         base = HEIGHT - BOTTOM,
         lx = LEFT - 4.0,
-        ty = TOP + 8.0,
+        ty = TOP + 4.0,
         maxl = number(max),
     );
     for (i, (day, value)) in days.iter().zip(&values).enumerate() {
@@ -65,15 +65,27 @@ pub fn daily_bars(key: &str, title: &str, counts: &PerDay, days: &[NaiveDate]) -
         let Some(day) = days.get(i) else { continue };
         #[allow(clippy::cast_precision_loss)]
         let x = LEFT + slot * (i as f64 + 0.5);
+        // The first and last labels lean inwards, so they stay inside the chart.
+        let anchor = match i {
+            0 => "start",
+            i if i + 1 == days.len() => "end",
+            _ => "middle",
+        };
+        let x = match anchor {
+            "start" => LEFT,
+            "end" => WIDTH,
+            _ => x,
+        };
         let _ = write!(
             svg,
-            "<text x=\"{x:.1}\" y=\"{HEIGHT}\" text-anchor=\"middle\">{}</text>",
-            day.format("%-m/%-d")
+            "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"{anchor}\">{}</text>",
+            day.format("%-m/%-d"),
+            y = HEIGHT - 4.0
         );
     }
     svg.push_str("</svg>");
     format!(
-        "<div class=\"chart\"><div class=\"head\">{} · 合计 {}</div>{svg}</div>",
+        "<div class=\"chart-card\"><div class=\"head\">{} · 合计 {}</div>{svg}</div>",
         escape(title),
         stat(key, Snapshot::total(counts)),
     )
