@@ -54,7 +54,9 @@ pub async fn campaign_with_activity(app: &TestApp) -> Activity {
         (1, "fan", &codes[1], 2),
     ] {
         if day == 1 && votes == 5 {
-            let moved = app.admin_clock(serde_json::json!({ "advance": "24h" })).await;
+            let moved = app
+                .admin_clock(serde_json::json!({ "advance": "24h" }))
+                .await;
             assert!(moved.status().is_success());
         }
         let reply = app.say_text(voter, &format!("投票 {code} {votes}")).await;

@@ -141,7 +141,10 @@ async fn drive(client: &Client, app: &TestApp, activity: &Activity) -> Result<()
     let err = |e: fantoccini::error::CmdError| e.to_string();
 
     // Without a session the dashboard sends the browser to the sign-in form.
-    client.goto(&format!("{base}/dashboard")).await.map_err(err)?;
+    client
+        .goto(&format!("{base}/dashboard"))
+        .await
+        .map_err(err)?;
     let at = client.current_url().await.map_err(err)?;
     assert_eq!(at.path(), "/dashboard/login");
     client
@@ -225,12 +228,19 @@ async fn drive(client: &Client, app: &TestApp, activity: &Activity) -> Result<()
         .await
         .map_err(|e| e.to_string())?;
     let first = &top[0].entry;
-    let css = format!("table[data-track=stories] tr[data-code={}] td[data-score]", first.code);
+    let css = format!(
+        "table[data-track=stories] tr[data-code={}] td[data-score]",
+        first.code
+    );
     assert_eq!(shown_number(client, &css).await, first.score);
 
     // On a phone's width nothing is wider than the screen.
     client.set_window_size(390, 844).await.map_err(err)?;
-    for path in ["/dashboard", "/dashboard/quotas?union=hlj", "/dashboard/outbox"] {
+    for path in [
+        "/dashboard",
+        "/dashboard/quotas?union=hlj",
+        "/dashboard/outbox",
+    ] {
         client.goto(&format!("{base}{path}")).await.map_err(err)?;
         let fits = client
             .execute(
