@@ -61,6 +61,26 @@ pub fn routes(state: Arc<Dashboard>) -> Router {
         .route("/dashboard/outbox", get(work::outbox))
         .route("/dashboard/export/{kind}", get(downloads::download))
         .with_state(state)
+        .route_layer(axum::middleware::from_fn(log_request))
+}
+
+/// One log line per dashboard request: the route (never the query, where someone may have
+/// pasted the token), the status and the latency.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let command = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    tracing::info!(
+        surface = "dashboard",
+        command,
+        outcome = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "dashboard request"
+    );
+    response
 }
 
 /// Why a page cannot be shown.
