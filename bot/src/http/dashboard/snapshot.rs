@@ -164,7 +164,8 @@ impl Aggregates {
     /// than `FRESH_FOR`), or a first one counted now.
     pub async fn get(self: &Arc<Self>) -> Result<Arc<Snapshot>, StoreError> {
         let Some(counted) = self.current() else {
-            return self.refresh().await;
+            // The first count may be under way (serving starts one): wait for it, not redo it.
+            return self.refresh_if_older(FRESH_FOR).await;
         };
         let age = counted.at.elapsed();
         if age > INLINE_AFTER && counted.took < INLINE_BUDGET {
