@@ -148,3 +148,91 @@ fn track_table(
     out.push_str("</table></div>");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use rallybot_handlers::campaign::{AwardTier, Rule};
+    use rallybot_handlers::store::{EntryRecord, ReviewStatus};
+
+    fn ranked(place: u64, code: &str, score: i64) -> Ranked {
+        let at = Utc.with_ymd_and_hms(2022, 8, 10, 1, 0, 0).unwrap();
+        Ranked {
+            place,
+            entry: EntryRecord {
+                code: code.into(),
+                track: "stories".into(),
+                entrant_kind: EntrantKind::Member,
+                entrant_id: format!("u-{code}"),
+                submitter: format!("u-{code}"),
+                union_code: "hrb".into(),
+                link: "https://example.org".into(),
+                title: format!("<i>{code}</i>"),
+                status: ReviewStatus::Approved,
+                reason: None,
+                reviewer: None,
+                submitted_at: at,
+                reviewed_at: Some(at),
+                score,
+                score_reached_at: Some(at),
+            },
+        }
+    }
+
+    #[test]
+    fn each_entry_shows_what_it_lacks_for_every_better_zone() {
+        let track = Track {
+            key: "stories".into(),
+            name: "奋进故事".into(),
+            code_prefix: "C".into(),
+            entrant: EntrantKind::Member,
+            rule: Rule::Votes {
+                per_work_per_day: 5,
+            },
+            awards: vec![
+                AwardTier {
+                    name: "一等奖".into(),
+                    count: 1,
+                },
+                AwardTier {
+                    name: "二等奖".into(),
+                    count: 1,
+                },
+            ],
+            link_hosts: Vec::new(),
+            self_vote: true,
+        };
+        let zones = award_zones(&track.awards);
+        let list = [
+            ranked(1, "C0001", 20),
+            ranked(2, "C0002", 12),
+            ranked(3, "C0003", 5),
+        ];
+        let now = Utc.with_ymd_and_hms(2022, 8, 11, 1, 0, 0).unwrap();
+        let html = track_table(&track, &zones, &list, &HashMap::new(), now);
+        let row = |code: &str| {
+            html.split(&format!("<tr data-code=\"{code}\">"))
+                .nth(1)
+                .unwrap()
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        // Scores equal to the one ahead lose the tie (it was reached first): one more is needed.
+        assert!(
+            row("C0003").contains("一等奖 差 16；二等奖 差 8"),
+            "{}",
+            row("C0003")
+        );
+        assert!(row("C0002").contains("一等奖 差 9"), "{}", row("C0002"));
+        assert!(!row("C0002").contains("二等奖 差"));
+        assert!(row("C0001").ends_with("<td></td>"), "{}", row("C0001"));
+        assert!(html.contains("一等奖（第 1–1 名）") && html.contains("未进入获奖区间"));
+        assert!(
+            html.contains("&lt;i&gt;C0003&lt;/i&gt;"),
+            "titles are escaped"
+        );
+    }
+}
