@@ -1,7 +1,8 @@
 //! Refusing set-ups that anyone could break into: placeholders copied from the example config,
-//! callback keys WeCom would never issue, a short pepper, public development secrets, and a
-//! movable clock without an admin token, a short admin token. `rallybot check` reports these with file and line
-//! (`Loaded::problems`); `App::build` refuses them too, so no way of starting the bot skips them.
+//! callback keys WeCom would never issue, a short pepper, public development secrets, a short
+//! admin token, and a movable clock without an admin token. `rallybot check` reports these with
+//! file and line (`Loaded::problems`); `App::build` refuses them too, so no way of starting the
+//! bot skips them.
 
 use rallybot_handlers::privacy::{DEVELOPMENT_KEY_BASE64, DEVELOPMENT_PEPPER};
 
