@@ -8,6 +8,9 @@
 //! cargo run --release -p rallybot --example dashboard_pages -- --url sqlite:///tmp/scale.db
 //! ```
 //!
+//! `--voters 16` measures the pages while sixteen members vote without pause through the
+//! store (the scale data's members and entries), and says how many votes were counted.
+//!
 //! The campaign is written for that data: one `votes` track (prefix `A`, 一等奖 10 / 二等奖 15 /
 //! 三等奖 25), a province of 20 cities of 10 counties each (the data's unions `U000`…`U199`),
 //! quotas on registrations and entries; the rehearsal clock stands after the data's ten days.
@@ -21,6 +24,8 @@ use rallybot::devtools::local::local_settings;
 use rallybot::devtools::simulator::Simulator;
 use rallybot::App;
 use rallybot_handlers::clock::SystemClock;
+use rallybot_handlers::store::{DailyLimit, Give};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -30,6 +35,9 @@ struct Args {
     /// Timed fetches of each page.
     #[arg(long, default_value_t = 30)]
     rounds: usize,
+    /// Members voting all the while the pages are fetched (0: none), each one vote after another.
+    #[arg(long, default_value_t = 0)]
+    voters: usize,
 }
 
 const PAGES: [&str; 7] = [
@@ -131,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
         clock.set(chrono::DateTime::parse_from_rfc3339("2024-05-11T10:00:00+08:00")?.to_utc())?;
     }
     let figures = app.dashboard_figures();
+    let (store, clock, campaign) = (app.store(), app.clock(), app.campaign());
     let base = format!("http://{}", app.local_addr());
 
     // The figures before serving starts (serving would count them in the background at once).
@@ -167,6 +176,42 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no session cookie"))?
         .to_string();
 
+    // Voters, each its own members, one vote after another until the pages are done.
+    let voting = Arc::new(AtomicBool::new(true));
+    let counted = Arc::new(AtomicU64::new(0));
+    let mut voters = Vec::new();
+    for voter in 0..args.voters {
+        let (store, clock, voting, counted) = (
+            store.clone(),
+            clock.clone(),
+            voting.clone(),
+            counted.clone(),
+        );
+        let day = campaign.day_of(clock.now());
+        voters.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while voting.load(Ordering::Relaxed) {
+                let member = (voter as u64 * 7919 + n * 104_729) % 1_000_000;
+                let give = Give {
+                    track: "votes".into(),
+                    member: format!("u{member:07}"),
+                    entry_code: format!("A{:04}", 1 + (n * 31 + voter as u64) % 100_000),
+                    amount: 1,
+                    limit: DailyLimit::PerWorkPerDay(5),
+                    day,
+                    now: clock.now(),
+                    action: "vote".into(),
+                    callback_key: format!("dashboard-bench-{voter}-{n}"),
+                };
+                if let Ok(outcome) = store.give(&give).await {
+                    counted.fetch_add(u64::from(outcome.granted), Ordering::Relaxed);
+                }
+                n += 1;
+            }
+        }));
+    }
+    let pages_started = Instant::now();
+
     println!("| page | bytes | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|");
     for page in PAGES {
@@ -196,6 +241,25 @@ async fn main() -> anyhow::Result<()> {
             quantile(&times, 0.5),
             quantile(&times, 0.95),
             quantile(&times, 1.0)
+        );
+    }
+    voting.store(false, Ordering::Relaxed);
+    for voter in voters {
+        voter.await?;
+    }
+    if args.voters > 0 {
+        let votes = counted.load(Ordering::Relaxed);
+        let secs = pages_started.elapsed().as_secs_f64();
+        println!(
+            "{votes} votes counted by {} voters meanwhile ({:.0}/s)",
+            args.voters,
+            votes as f64 / secs
+        );
+        let counting = Instant::now();
+        figures.refresh().await?;
+        println!(
+            "a refresh after them: {:.0} ms",
+            counting.elapsed().as_secs_f64() * 1000.0
         );
     }
     let _ = stop.send(());
