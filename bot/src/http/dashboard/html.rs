@@ -35,7 +35,7 @@ pub fn escape(text: &str) -> String {
 
 /// A whole page: `current` is the navigation path to mark, `body` is HTML.
 pub fn page(campaign_name: &str, title: &str, current: &str, body: &str) -> Response {
-    let mut nav = String::new();
+    let mut nav = String::from("<nav>");
     for (path, name) in NAV {
         let mark = if path == current {
             " aria-current=\"page\""
@@ -44,17 +44,23 @@ pub fn page(campaign_name: &str, title: &str, current: &str, body: &str) -> Resp
         };
         let _ = write!(nav, "<a href=\"{path}\"{mark}>{name}</a>");
     }
-    let html = format!(
+    nav.push_str(
+        "<form method=\"post\" action=\"/dashboard/logout\"><button>退出</button></form></nav>",
+    );
+    html_response(document(campaign_name, title, &nav, body))
+}
+
+/// The HTML document around a page's `body`, with the campaign's name and `nav` in its header.
+pub fn document(campaign_name: &str, title: &str, nav: &str, body: &str) -> String {
+    format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · {campaign}</title><style>{STYLE}</style></head><body>\
-         <header><div class=\"campaign\">{campaign}</div><nav>{nav}\
-         <form method=\"post\" action=\"/dashboard/logout\"><button>退出</button></form>\
-         </nav></header><main><h1>{title}</h1>{body}</main></body></html>",
+         <header><div class=\"campaign\">{campaign}</div>{nav}</header>\
+         <main><h1>{title}</h1>{body}</main></body></html>",
         title = escape(title),
         campaign = escape(campaign_name),
-    );
-    html_response(html)
+    )
 }
 
 /// An HTML answer with the headers every dashboard page carries: never cached, never framed,

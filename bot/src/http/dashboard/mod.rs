@@ -165,14 +165,11 @@ fn sign_in_form(error: Option<&str>) -> String {
 }
 
 fn sign_in_response(state: &Dashboard, status: StatusCode, error: Option<&str>) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>登录 · 活动看板</title><style>{}</style></head><body><header>\
-         <div class=\"campaign\">{}</div></header><main><h1>活动看板登录</h1>{}</main></body></html>",
-        include_str!("style.css"),
-        html::escape(&state.campaign.name),
-        sign_in_form(error)
+    let html = html::document(
+        &state.campaign.name,
+        "活动看板登录",
+        "",
+        &sign_in_form(error),
     );
     (status, html::html_response(html)).into_response()
 }
