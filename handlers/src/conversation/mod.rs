@@ -14,7 +14,7 @@ mod stage;
 mod standing;
 pub mod text;
 
-pub use stage::openings_text;
+pub use stage::{openings_text, stage_lines};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -9,8 +9,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{Days, NaiveDate};
 use rallybot_handlers::campaign::Campaign;
-use rallybot_handlers::conversation::openings_text;
-use rallybot_handlers::conversation::text::{date, date_time, days_left, last_day, until};
+use rallybot_handlers::conversation::stage_lines;
+use rallybot_handlers::conversation::text::{date_time, last_day};
 use rallybot_handlers::store::Timestamp;
 use rallybot_storage::PushStatus;
 
@@ -92,49 +92,17 @@ pub async fn show(
     Ok(page(&campaign.name, "活动概览", "/dashboard", &body))
 }
 
-/// The stage, what it opens, its days left, and the next deadline.
+/// The stage, what it opens, its days left, the next stage and deadline: `阶段`'s lines.
 fn stage_html(campaign: &Campaign, now: Timestamp) -> String {
-    let mut lines = Vec::new();
-    match campaign.stage_at(now) {
-        Some(stage) => {
-            lines.push(format!(
-                "当前阶段：<b data-stat-text=\"stage\">{}</b>（{}—{}，<span data-stat-text=\"days_left\">{}</span>）",
-                escape(&stage.name),
-                date(campaign.day_of(stage.starts)),
-                until(campaign, stage.ends),
-                days_left(campaign, now, stage.ends)
-            ));
-            lines.push(format!(
-                "开放：{}",
-                escape(&openings_text(&stage.opens, &campaign.tracks))
-            ));
-        }
-        None if campaign.stages.first().is_some_and(|s| now < s.starts) => {
-            lines.push("活动尚未开始。".to_string());
-        }
-        None if campaign.next_stage(now).is_none() => lines.push("活动已经结束。".to_string()),
-        None => lines.push("当前不在任何阶段。".to_string()),
-    }
-    if let Some(next) = campaign.next_stage(now) {
-        lines.push(format!(
-            "下一阶段：{}，{}开始",
-            escape(&next.name),
-            date(campaign.day_of(next.starts))
-        ));
-    }
-    if let Some(deadline) = campaign.next_deadline(now) {
-        lines.push(format!(
-            "下一个截止：{}，{}（{}）",
-            escape(&deadline.name),
-            until(campaign, deadline.due),
-            days_left(campaign, now, deadline.due)
-        ));
-    }
+    let mut lines: Vec<String> = stage_lines(campaign, now)
+        .iter()
+        .map(|line| escape(line))
+        .collect();
     lines.push(format!(
         "<span class=\"muted\">现在：{}</span>",
         date_time(campaign, now)
     ));
-    format!("<div class=\"card\">{}</div>", lines.join("<br>"))
+    format!("<div class=\"card stage\">{}</div>", lines.join("<br>"))
 }
 
 /// From the campaign's first day (or the first day with activity) to today (or the last day
