@@ -28,6 +28,9 @@ use crate::http::admin::AdminState;
 use crate::http::callback::dedup::{self, Dedup};
 use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
+use crate::http::dashboard::session::Sessions;
+use crate::http::dashboard::snapshot::Aggregates;
+use crate::http::dashboard::Dashboard;
 use crate::http::health::Health;
 use crate::http::metrics::Metrics;
 use crate::http::server::Limits;
@@ -52,6 +55,8 @@ pub struct App {
     metrics: Arc<Metrics>,
     /// Also what the AI bot's long connection answers with.
     callbacks: Arc<CallbackState>,
+    /// The dashboard's cached figures, counted first when serving starts.
+    aggregates: Arc<Aggregates>,
     dedup_writer: JoinHandle<()>,
 }
 
@@ -193,7 +198,24 @@ impl App {
         });
         let loops = Loops::new(&settings);
         let health = Arc::new(Health::new(store.clone(), loops.clone()));
-        let router = crate::http::router(callbacks.clone(), admin, health);
+        let aggregates = Arc::new(Aggregates::new(
+            campaign.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
+        let dashboard = Arc::new(Dashboard {
+            sessions: Sessions::new(
+                settings.admin.token.clone(),
+                &settings.server.public_url,
+                Arc::new(SystemClock),
+            ),
+            campaign: campaign.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            exporter: Exporter::new(campaign.clone(), store.clone(), Some(privacy.clone())),
+            aggregates: aggregates.clone(),
+        });
+        let router = crate::http::router(callbacks.clone(), admin, health, Some(dashboard));
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -209,6 +231,7 @@ impl App {
             loops,
             metrics,
             callbacks,
+            aggregates,
             dedup_writer,
         })
     }
@@ -249,6 +272,11 @@ impl App {
         )
     }
 
+    /// The dashboard's cached figures (tests refresh them to see their writes at once).
+    pub fn dashboard_figures(&self) -> Arc<Aggregates> {
+        self.aggregates.clone()
+    }
+
     /// The background loops' health (and, for tests, their failure hooks).
     pub fn loops(&self) -> Loops {
         self.loops.clone()
@@ -273,6 +301,7 @@ impl App {
             loops,
             metrics,
             callbacks,
+            aggregates,
             dedup_writer,
         } = self;
         // The scheduler and the push sender run beside the endpoints; the sender builds the
@@ -288,6 +317,12 @@ impl App {
             callbacks,
         )?;
         let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
+        // The dashboard's first count (the whole ledger, once) before anyone opens it.
+        let warm = tokio::spawn(async move {
+            if let Err(error) = aggregates.refresh().await {
+                tracing::warn!(%error, "dashboard figures not counted at start");
+            }
+        });
         let limits = Limits::from_settings(&settings.server);
         tracing::info!(
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -298,6 +333,7 @@ impl App {
             .await
             .context("HTTP server");
         purge.abort();
+        warm.abort();
         background.stop().await;
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.
         if tokio::time::timeout(DRAIN_TIMEOUT, dedup_writer)

@@ -98,6 +98,21 @@ pub trait Operations: Send + Sync + std::fmt::Debug {
     /// Most recent first, optionally only one status.
     async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>>;
 
+    // the organizers' dashboard (aggregates it caches and refreshes in the background)
+    /// Members per registration hour (UTC hours since the epoch), in hour order.
+    async fn registrations_by_hour(&self) -> StoreResult<Vec<(i64, i64)>>;
+    /// Entries per `(track, submission hour)`, whatever their status, in that order.
+    async fn entries_by_hour(&self) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// The ledger's amounts per `(track, hour)` among the rows with an id in `(after, upto]`:
+    /// a reader adds up what was added since it last looked instead of reading it all again.
+    async fn ledger_by_hour(&self, after: i64, upto: i64) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// The highest ledger id (0 when the ledger is empty).
+    async fn last_ledger_id(&self) -> StoreResult<i64>;
+    /// How many pushes have each status (statuses no push has are left out).
+    async fn push_counts(&self) -> StoreResult<Vec<(PushStatus, i64)>>;
+    /// How many entries wait for review.
+    async fn pending_entry_count(&self) -> StoreResult<i64>;
+
     // shared state between instances
     async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>>;
     async fn save_token(&self, app: &str, token: &TokenRecord) -> StoreResult<()>;

@@ -12,6 +12,8 @@ mod bad_input;
 mod chat_console;
 mod connections;
 mod crash_recovery;
+mod dashboard;
+mod dashboard_browser;
 mod downtime;
 mod export_files;
 mod exports;

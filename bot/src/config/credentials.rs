@@ -1,7 +1,8 @@
 //! Refusing set-ups that anyone could break into: placeholders copied from the example config,
-//! callback keys WeCom would never issue, a short pepper, public development secrets, and a
-//! movable clock without an admin token. `rallybot check` reports these with file and line
-//! (`Loaded::problems`); `App::build` refuses them too, so no way of starting the bot skips them.
+//! callback keys WeCom would never issue, a short pepper, public development secrets, a short
+//! admin token, and a movable clock without an admin token. `rallybot check` reports these with
+//! file and line (`Loaded::problems`); `App::build` refuses them too, so no way of starting the
+//! bot skips them.
 
 use rallybot_handlers::privacy::{DEVELOPMENT_KEY_BASE64, DEVELOPMENT_PEPPER};
 
@@ -10,6 +11,8 @@ use super::{CallbackCredentials, Secret, Settings};
 /// The shortest pepper accepted: 16 bytes is the least an HMAC key should have to resist
 /// guessing (ID numbers themselves are easy to enumerate, so the pepper is all that protects them).
 pub const MIN_PEPPER_BYTES: usize = 16;
+/// The shortest `admin.token` accepted: guessing one over HTTP must be hopeless.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 /// One thing wrong: the dotted key it is about, and a sentence saying what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,10 +88,17 @@ impl Settings {
                 "clock.rehearsal = true needs admin.token, or nobody can move the clock: set admin.token (e.g. RALLYBOT_ADMIN__TOKEN=$(openssl rand -hex 24)), or set clock.rehearsal = false outside rehearsals",
             ));
         }
-        if is_placeholder(self.admin.token.expose()) && !self.admin.token.is_empty() {
+        let admin = self.admin.token.expose();
+        if is_placeholder(admin) && !admin.is_empty() {
             out.push(Refusal::new(
                 "admin.token",
                 "admin.token is a placeholder: use a long random value (e.g. `openssl rand -hex 24`), or leave it empty to disable /admin",
+            ));
+        } else if !admin.is_empty() && admin.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            // The dashboard's sign-in form takes it from anyone who reaches the bot.
+            out.push(Refusal::new(
+                "admin.token",
+                format!("admin.token has {} characters: the dashboard's sign-in form and /admin take it from anyone who can reach the bot, so use at least {MIN_ADMIN_TOKEN_CHARS} random ones (e.g. `openssl rand -hex 24`), or leave it empty to disable both", admin.chars().count()),
             ));
         }
         out
@@ -271,7 +281,7 @@ mod tests {
     #[test]
     fn each_insecure_value_is_refused_by_its_key() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 13] = [
+        let cases: [(&str, Spoil); 14] = [
             ("wecom.aibot.bot_id", |s| {
                 s.wecom.aibot.bot_id = "ReplaceWithTheBotId".into()
             }),
@@ -316,6 +326,9 @@ mod tests {
                 s.privacy.key = Secret::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             }),
             ("clock.rehearsal", |s| s.admin.token = Secret::default()),
+            ("admin.token", |s| {
+                s.admin.token = Secret::new("hunter2-admin")
+            }),
         ];
         for (key, spoil) in cases {
             let mut settings = valid();

@@ -1,9 +1,11 @@
 //! The HTTP server: the router over the WeCom callback endpoints (`callback/`), `/healthz`
-//! (`health`), `/metrics` (`metrics`) and `/admin/*` (`admin`), with one error type (`error`),
-//! served by `server` (connection limits and timeouts).
+//! (`health`), `/metrics` (`metrics`), `/admin/*` (`admin`) and the organizers' `/dashboard`
+//! (`dashboard/`), with one error type (`error`), served by `server` (connection limits and
+//! timeouts).
 
 pub mod admin;
 pub mod callback;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod metrics;
@@ -19,24 +21,30 @@ use axum::Router;
 
 use admin::AdminState;
 use callback::CallbackState;
+use dashboard::Dashboard;
 use health::Health;
 use metrics::Metrics;
 
-/// Builds the whole router.
+/// Builds the whole router (without a dashboard for the load generator's bare endpoints).
 pub fn router(
     callbacks: Arc<CallbackState>,
     admin: Arc<AdminState>,
     health: Arc<Health>,
+    dashboard: Option<Arc<Dashboard>>,
 ) -> Router {
     let metrics = callbacks.metrics.clone();
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz).with_state(health.clone()))
         .route(
             "/metrics",
             get(render_metrics).with_state((metrics, health)),
         )
         .route("/admin/clock", post(admin::clock).with_state(admin))
-        .merge(callback::routes(callbacks))
+        .merge(callback::routes(callbacks));
+    match dashboard {
+        Some(dashboard) => router.merge(dashboard::routes(dashboard)),
+        None => router,
+    }
 }
 
 async fn render_metrics(

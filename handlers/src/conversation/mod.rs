@@ -12,7 +12,9 @@ mod progress;
 mod register;
 mod stage;
 mod standing;
-mod text;
+pub mod text;
+
+pub use stage::{openings_text, stage_lines};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

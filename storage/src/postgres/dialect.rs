@@ -39,6 +39,11 @@ pub(super) fn day(day: NaiveDate) -> NaiveDate {
     day
 }
 
+/// `column` (a `timestamptz`) as whole UTC hours since the epoch.
+pub(super) fn hour_of(column: &str) -> String {
+    format!("CAST(floor(extract(epoch FROM {column}) / 3600) AS BIGINT)")
+}
+
 /// Reading a row to change it locks it, ordering the change with concurrent writers.
 pub(super) const FOR_UPDATE: &str = " FOR UPDATE";
 /// Claimers skip rows another instance has claimed, never waiting on each other.

@@ -11,12 +11,14 @@
 //!   `text_list` (a list of texts bound as one parameter) and `IN_TEXT_LIST` (matching one);
 //! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
 //! - statements that differ: `REPLIES_OF_KEYS` and `record_replies` (a list of keys, a batch
-//!   of replies), and `standings`.
+//!   of replies), and `standings`;
+//! - `hour_of` (a timestamp column as UTC hours since the epoch, for the dashboard).
 
 use super::dialect;
 
 mod callbacks;
 mod chats;
+mod dashboard;
 mod effects;
 mod entries;
 mod exports;

@@ -13,7 +13,8 @@ use rallybot_handlers::store::{
 
 use super::dialect::{self, BackendStore};
 use super::{
-    callbacks, chats, entries, exports, instances, members, outbox, ranking, records, scoring,
+    callbacks, chats, dashboard, entries, exports, instances, members, outbox, ranking, records,
+    scoring,
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
@@ -252,6 +253,30 @@ impl Operations for BackendStore {
 
     async fn pushes(&self, status: Option<PushStatus>, limit: u32) -> StoreResult<Vec<PushRecord>> {
         retrying(|| outbox::list(self.reader(), status, limit)).await
+    }
+
+    async fn registrations_by_hour(&self) -> StoreResult<Vec<(i64, i64)>> {
+        retrying(|| dashboard::registrations_by_hour(self.reader())).await
+    }
+
+    async fn entries_by_hour(&self) -> StoreResult<Vec<(String, i64, i64)>> {
+        retrying(|| dashboard::entries_by_hour(self.reader())).await
+    }
+
+    async fn ledger_by_hour(&self, after: i64, upto: i64) -> StoreResult<Vec<(String, i64, i64)>> {
+        retrying(|| dashboard::ledger_by_hour(self.reader(), after, upto)).await
+    }
+
+    async fn last_ledger_id(&self) -> StoreResult<i64> {
+        retrying(|| dashboard::last_ledger_id(self.reader())).await
+    }
+
+    async fn push_counts(&self) -> StoreResult<Vec<(PushStatus, i64)>> {
+        retrying(|| dashboard::push_counts(self.reader())).await
+    }
+
+    async fn pending_entry_count(&self) -> StoreResult<i64> {
+        retrying(|| dashboard::pending_entry_count(self.reader())).await
     }
 
     async fn load_token(&self, app: &str) -> StoreResult<Option<TokenRecord>> {

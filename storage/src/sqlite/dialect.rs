@@ -52,6 +52,11 @@ pub(super) fn day(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
+/// `column` (UTC milliseconds) as whole UTC hours since the epoch.
+pub(super) fn hour_of(column: &str) -> String {
+    format!("({column} / 3600000)")
+}
+
 /// No row locks: every write transaction holds the database's write lock.
 pub(super) const FOR_UPDATE: &str = "";
 pub(super) const SKIP_LOCKED: &str = "";

@@ -13,6 +13,7 @@ mod cache;
 mod callbacks;
 mod chats;
 mod concurrency;
+mod dashboard;
 mod entries;
 mod exports;
 mod fixtures;
@@ -144,6 +145,8 @@ contract! {
     instances::the_rehearsal_clock_is_shared_with_a_version_per_move,
     concurrency::many_concurrent_writers_all_succeed,
     concurrency::concurrent_claimers_never_share_a_push,
+    dashboard::activity_is_counted_per_hour_and_the_ledger_by_id_range,
+    dashboard::pushes_are_counted_per_status,
 }
 
 contract! {

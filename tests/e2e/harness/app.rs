@@ -49,6 +49,8 @@ pub struct TestApp {
     pub clock: Arc<dyn Clock>,
     /// The background loops' health and their failure hooks.
     pub loops: rallybot::background::Loops,
+    /// The dashboard's cached figures: `refresh()` makes them count what was just written.
+    pub figures: Arc<rallybot::http::dashboard::snapshot::Aggregates>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -92,6 +94,7 @@ pub(super) async fn start(
     let store = app.store();
     let clock = app.clock();
     let loops = app.loops();
+    let figures = app.dashboard_figures();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -105,6 +108,7 @@ pub(super) async fn start(
         store,
         clock,
         loops,
+        figures,
         http: reqwest::Client::new(),
         stop: Some(stop),
         server: Some(server),

@@ -103,7 +103,7 @@ impl Target {
                     crate::background::Loops::new(&settings),
                 ));
                 let metrics = state.metrics.clone();
-                let router = crate::http::router(state, admin, health);
+                let router = crate::http::router(state, admin, health, None);
                 let listener = tokio::net::TcpListener::bind(settings.server.listen).await?;
                 let base_url = format!("http://{}", listener.local_addr()?);
                 let limits = crate::http::server::Limits::from_settings(&settings.server);

@@ -71,6 +71,11 @@ fn welcome(session: &Session, user: &str) -> String {
         first_steps(&session.campaign),
     );
     out.push_str(&format!(
+        "活动看板 / dashboard: {}/dashboard（登录口令 / sign-in token: {}）\n",
+        session.base_url,
+        session.settings.admin.token.expose()
+    ));
+    out.push_str(&format!(
         "发给你的文件（如「导出 获奖名单」）保存在 / files sent to you are saved in {}\n",
         session.files_dir.display()
     ));
