@@ -1,7 +1,10 @@
 //! The AI bot's long connection (`wecom.aibot.mode = "websocket"`), no callback URL involved:
 //! the journey over frames, a connection dropped mid-conversation, wrong credentials, another
 //! connection taking over with `disconnected_event`, another instance taking over the lease
-//! (PostgreSQL), an expired stream, and pushes delivered once through `aibot_send_msg`.
+//! (PostgreSQL), an expired stream, and pushes delivered once through `aibot_send_msg`; the
+//! holder killed with SIGKILL as a real `serve` process (`killed_holder`).
+
+mod killed_holder;
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,7 @@ use rallybot::devtools::simulator::{Endpoint, Fault, FaultTarget, Times};
 use rallybot_messages::longconn::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::aibot_ws::{message, spawn_ws_app, ANSWER_WAIT};
+use crate::harness::aibot_ws::{message, registration, spawn_ws_app, ANSWER_WAIT};
 use crate::harness::{postgres, Backend, TestApp};
 
 async fn journey(app: &TestApp) {
@@ -97,14 +100,7 @@ async fn the_journey_over_the_long_connection_on_postgres() {
 async fn a_connection_dropped_mid_conversation_loses_nothing_and_answers_once() {
     let app = spawn_ws_app(Backend::Sqlite, |_| {}).await;
     let summary = app
-        .ws_say(
-            "wangwu",
-            &format!(
-                "注册 王五 {} {} 哈尔滨",
-                crate::harness::sample_id_number(3),
-                crate::harness::sample_phone(3)
-            ),
-        )
+        .ws_say("wangwu", &registration("王五", 3, "哈尔滨"))
         .await;
     assert!(summary.contains("确认"), "{summary}");
     // The answer to 确认 never reaches WeCom: the connection drops under it.

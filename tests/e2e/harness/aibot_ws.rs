@@ -63,6 +63,24 @@ pub async fn spawn_standby(backend: Backend, storage_url: &str, ws_url: &str) ->
     start(settings, None, simulator, database).await
 }
 
+/// Delivers `body` to whichever connection is live at the simulator and waits for the finished
+/// answer; panics naming `text` when none comes.
+pub async fn exchange(simulator: &Simulator, body: Value, text: &str) -> String {
+    simulator
+        .aibot_exchange(body, ANSWER_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no answer over the long connection to {text:?}"))
+}
+
+/// The one-line registration of test member `n`.
+pub fn registration(name: &str, n: u32, union: &str) -> String {
+    format!(
+        "注册 {name} {} {} {union}",
+        super::sample_id_number(n),
+        super::sample_phone(n)
+    )
+}
+
 /// A member's text as the body of an `aibot_msg_callback`; `chat` `None` is single chat.
 pub fn message(msgid: &str, chat: Option<&str>, user: &str, text: &str) -> Value {
     let mut body = json!({
@@ -88,10 +106,7 @@ impl TestApp {
     /// `user` says `text` privately over the long connection; the finished answer.
     pub async fn ws_say(&self, user: &str, text: &str) -> String {
         let body = message(&self.ws_msgid(), None, user, text);
-        self.simulator
-            .aibot_exchange(body, ANSWER_WAIT)
-            .await
-            .unwrap_or_else(|| panic!("no answer over the long connection to {text:?}"))
+        exchange(&self.simulator, body, text).await
     }
 
     /// `user` says `text` in the group `chat`, the bot @-mentioned.
@@ -110,16 +125,7 @@ impl TestApp {
 
     /// One-line registration and its confirmation, privately over the long connection.
     pub async fn ws_register(&self, user: &str, name: &str, n: u32, union: &str) -> String {
-        let summary = self
-            .ws_say(
-                user,
-                &format!(
-                    "注册 {name} {} {} {union}",
-                    super::sample_id_number(n),
-                    super::sample_phone(n)
-                ),
-            )
-            .await;
+        let summary = self.ws_say(user, &registration(name, n, union)).await;
         assert!(summary.contains("确认"), "{summary}");
         self.ws_say(user, "确认").await
     }
