@@ -161,6 +161,27 @@ async fn a_connection_dropped_mid_conversation_loses_nothing_and_answers_once() 
 }
 
 #[tokio::test]
+async fn the_connection_loop_is_in_healthz() {
+    let app = spawn_ws_app(Backend::Sqlite, |_| {}).await;
+    assert_eq!(app.healthz_until(200).await, "ok");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("rallybot_background_up{loop=\"aibot-ws\"} 1"),
+        "{metrics}"
+    );
+    // A loop that panics at every turn is down, and comes back up with the connection.
+    let status = app.loops.aibot_ws.clone().expect("websocket mode");
+    status.fail_next_beats(u32::MAX);
+    let body = app.healthz_until(503).await;
+    assert!(body.starts_with("aibot-ws: down"), "{body}");
+    status.fail_next_beats(0);
+    assert_eq!(app.healthz_until(200).await, "ok");
+    let answer = app.ws_say("sunqi", "帮助").await;
+    assert!(!answer.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn wrong_credentials_are_refused_and_retried_with_a_growing_backoff() {
     let app = spawn_ws_app(Backend::Sqlite, |s| {
         s.wecom.aibot.secret = rallybot::config::Secret::new("NotTheSecretOfThisBot");
@@ -295,6 +316,9 @@ async fn another_instance_takes_the_connection_over_on_postgres() {
         "only one connects"
     );
     assert_eq!(first.simulator.aibot_stats().takeovers, 0);
+    // Standing by is healthy.
+    assert_eq!(second.healthz_until(200).await, "ok");
+    assert!(second.loops.aibot_ws.is_some());
     // The first stops: the second takes over within a bounded time.
     let stopped = Instant::now();
     let (simulator_handle, database) = first.halt_keeping_world().await;

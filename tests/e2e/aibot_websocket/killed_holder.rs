@@ -21,8 +21,8 @@ use rallybot::devtools::simulator::{Endpoint, Simulator};
 use rallybot_handlers::clock::SystemClock;
 
 use crate::harness::aibot_ws::{exchange, message, registration, use_websocket};
-use crate::harness::processes::{Processes, Serve};
 use crate::harness::postgres;
+use crate::harness::processes::{Processes, Serve};
 
 /// How long a `serve` process may take to start.
 const START: Duration = Duration::from_secs(60);
