@@ -5,6 +5,7 @@
 //! holder killed with SIGKILL as a real `serve` process (`killed_holder`).
 
 mod killed_holder;
+mod season;
 
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,8 @@
 //! another process holds the write lock, on PostgreSQL while the database is read-only (as a
 //! replica after a fail-over would be).
 
-use std::time::Duration;
 
-use crate::harness::{postgres, spawn_app, spawn_app_with, TestApp, TestOptions};
+use crate::harness::{postgres, spawn_app, spawn_app_with, TestOptions};
 use sqlx::Connection as _;
 
 #[tokio::test]

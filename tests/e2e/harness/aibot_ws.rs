@@ -2,13 +2,15 @@
 //! in to the simulator's WebSocket, and members talking to it through frames the simulator
 //! delivers (as WeCom would), answered with `aibot_respond_msg`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use rallybot::config::{AibotMode, HumanDuration, Secret};
 use rallybot::devtools::simulator::Simulator;
 use rallybot::Settings;
-use rallybot_handlers::clock::SystemClock;
+use rallybot_handlers::clock::{Clock, SystemClock};
 use serde_json::{json, Value};
 
 use super::app::start;
@@ -34,14 +36,49 @@ pub fn use_websocket(settings: &mut Settings, simulator: &Simulator) {
 
 /// The app in websocket mode on `backend`, once its connection is live. `configure` runs last.
 pub async fn spawn_ws_app(backend: Backend, configure: fn(&mut Settings)) -> TestApp {
+    launch(backend, configure, Arc::new(SystemClock), None).await
+}
+
+/// A clock that reads another once given one (the app's rehearsal clock, which exists only
+/// after the simulator), and the system's until then.
+#[derive(Debug, Default)]
+pub struct Following(OnceLock<Arc<dyn Clock>>);
+
+impl Clock for Following {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+            .get()
+            .map_or_else(|| SystemClock.now(), |clock| clock.now())
+    }
+}
+
+/// `spawn_ws_app` with the rehearsal clock at `at` and the simulator keeping the bot's time,
+/// so that WeCom's per-minute limits count in rehearsal time as the bot's own limits do.
+pub async fn spawn_ws_rehearsal(
+    backend: Backend,
+    at: DateTime<Utc>,
+    configure: fn(&mut Settings),
+) -> TestApp {
+    let following = Arc::new(Following::default());
+    let app = launch(backend, configure, following.clone(), Some(at)).await;
+    let _ = following.0.set(app.clock.clone());
+    app
+}
+
+async fn launch(
+    backend: Backend,
+    configure: fn(&mut Settings),
+    simulator_clock: Arc<dyn Clock>,
+    at: Option<DateTime<Utc>>,
+) -> TestApp {
     let database = scratch(backend).await;
-    let simulator = Simulator::start(Arc::new(SystemClock))
+    let simulator = Simulator::start(simulator_clock)
         .await
         .expect("simulator starts");
     let mut settings = settings(database.url(), &simulator.base_url());
     use_websocket(&mut settings, &simulator);
     configure(&mut settings);
-    let app = start(settings, None, simulator, database).await;
+    let app = start(settings, at, simulator, database).await;
     if app.settings.wecom.aibot.secret.expose() == app.simulator.aibot_credentials().1 {
         tokio::time::timeout(ANSWER_WAIT, app.simulator.aibot_wait_live())
             .await
