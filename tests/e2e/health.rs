@@ -2,7 +2,6 @@
 //! another process holds the write lock, on PostgreSQL while the database is read-only (as a
 //! replica after a fail-over would be).
 
-
 use crate::harness::{postgres, spawn_app, spawn_app_with, TestOptions};
 use sqlx::Connection as _;
 
