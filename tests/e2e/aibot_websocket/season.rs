@@ -15,7 +15,7 @@ use rallybot_storage::PushStatus;
 
 use crate::harness::aibot_ws::spawn_ws_rehearsal;
 use crate::harness::background::shanghai;
-use crate::harness::{Backend, TestApp};
+use crate::harness::{postgres, Backend, TestApp};
 
 /// How far the clock moves at a time: well inside the scheduler's `missed_grace` (6 h).
 const STEP: &str = "3h";
@@ -72,8 +72,19 @@ async fn drained(app: &TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_season_over_the_long_connection_alone_delivers_every_push_once() {
-    let app = spawn_ws_rehearsal(Backend::Sqlite, local(7, 20, 9), no_callback_url).await;
+async fn the_season_over_the_long_connection_alone_delivers_every_push_once_on_sqlite() {
+    season(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_season_over_the_long_connection_alone_delivers_every_push_once_on_postgres() {
+    if let Some(backend) = postgres() {
+        season(backend).await;
+    }
+}
+
+async fn season(backend: Backend) {
+    let app = spawn_ws_rehearsal(backend, local(7, 20, 9), no_callback_url).await;
     // The bot learns the group it is @-mentioned in.
     let answer = app.ws_say_in_group("hrb-group", "zhangsan", "阶段").await;
     assert!(!answer.is_empty());
@@ -131,7 +142,9 @@ async fn the_season_over_the_long_connection_alone_delivers_every_push_once() {
         app.simulator.violations()
     );
     println!(
-        "seed 000 over the long connection: {to_group} pushes to the group, {to_people} to people"
+        "seed 000 over the long connection on {}: {to_group} pushes to the group, {to_people} \
+         to people",
+        backend.name()
     );
     app.stop().await;
 }
