@@ -35,6 +35,8 @@ pub async fn run(listener: TcpListener, spec: &LoadSpec) -> anyhow::Result<LoadR
     let (stream, _) = tokio::time::timeout(SIGN_IN_WAIT, listener.accept())
         .await
         .context("the bot did not dial the long connection")??;
+    // As a server answering small frames should: no waiting to coalesce them.
+    stream.set_nodelay(true)?;
     let mut socket = tokio_tungstenite::accept_async(stream)
         .await
         .context("the WebSocket handshake")?;
