@@ -1,7 +1,11 @@
 //! The AI bot's long connection (`wecom.aibot.mode = "websocket"`), no callback URL involved:
 //! the journey over frames, a connection dropped mid-conversation, wrong credentials, another
 //! connection taking over with `disconnected_event`, another instance taking over the lease
-//! (PostgreSQL), an expired stream, and pushes delivered once through `aibot_send_msg`.
+//! (PostgreSQL), an expired stream, and pushes delivered once through `aibot_send_msg`; the
+//! holder killed with SIGKILL as a real `serve` process (`killed_holder`).
+
+mod killed_holder;
+mod season;
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +14,7 @@ use rallybot::devtools::simulator::{Endpoint, Fault, FaultTarget, Times};
 use rallybot_messages::longconn::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::aibot_ws::{message, spawn_ws_app, ANSWER_WAIT};
+use crate::harness::aibot_ws::{message, registration, spawn_ws_app, ANSWER_WAIT};
 use crate::harness::{postgres, Backend, TestApp};
 
 async fn journey(app: &TestApp) {
@@ -97,14 +101,7 @@ async fn the_journey_over_the_long_connection_on_postgres() {
 async fn a_connection_dropped_mid_conversation_loses_nothing_and_answers_once() {
     let app = spawn_ws_app(Backend::Sqlite, |_| {}).await;
     let summary = app
-        .ws_say(
-            "wangwu",
-            &format!(
-                "注册 王五 {} {} 哈尔滨",
-                crate::harness::sample_id_number(3),
-                crate::harness::sample_phone(3)
-            ),
-        )
+        .ws_say("wangwu", &registration("王五", 3, "哈尔滨"))
         .await;
     assert!(summary.contains("确认"), "{summary}");
     // The answer to 确认 never reaches WeCom: the connection drops under it.
@@ -161,6 +158,27 @@ async fn a_connection_dropped_mid_conversation_loses_nothing_and_answers_once() 
     assert!(app.store.member("wangwu").await.unwrap().is_some());
     let help = app.ws_say("wangwu", "剩余").await;
     assert!(!help.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_connection_loop_is_in_healthz() {
+    let app = spawn_ws_app(Backend::Sqlite, |_| {}).await;
+    assert_eq!(app.healthz_until(200).await, "ok");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("rallybot_background_up{loop=\"aibot-ws\"} 1"),
+        "{metrics}"
+    );
+    // A loop that panics at every turn is down, and comes back up with the connection.
+    let status = app.loops.aibot_ws.clone().expect("websocket mode");
+    status.fail_next_beats(u32::MAX);
+    let body = app.healthz_until(503).await;
+    assert!(body.starts_with("aibot-ws: down"), "{body}");
+    status.fail_next_beats(0);
+    assert_eq!(app.healthz_until(200).await, "ok");
+    let answer = app.ws_say("sunqi", "帮助").await;
+    assert!(!answer.is_empty());
     app.stop().await;
 }
 
@@ -299,6 +317,9 @@ async fn another_instance_takes_the_connection_over_on_postgres() {
         "only one connects"
     );
     assert_eq!(first.simulator.aibot_stats().takeovers, 0);
+    // Standing by is healthy.
+    assert_eq!(second.healthz_until(200).await, "ok");
+    assert!(second.loops.aibot_ws.is_some());
     // The first stops: the second takes over within a bounded time.
     let stopped = Instant::now();
     let (simulator_handle, database) = first.halt_keeping_world().await;

@@ -40,24 +40,6 @@ async fn metrics(app: &TestApp) -> String {
     app.get("/metrics").await.text().await.unwrap()
 }
 
-/// Polls `/healthz` until it answers `status`; returns the body.
-async fn healthz_until(app: &TestApp, status: u16) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let response = app.get("/healthz").await;
-        let answered = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        if answered == status {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/healthz still answers {answered}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_out_of_range_clock_move_is_refused_and_pushes_keep_flowing() {
     let app = spawn_app().await;
@@ -85,7 +67,7 @@ async fn an_out_of_range_clock_move_is_refused_and_pushes_keep_flowing() {
     );
     // The scheduler, the sender and the endpoints all read that clock: still working.
     review_result_is_delivered(&app, "zhangsan", 1).await;
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     let text = metrics(&app).await;
     assert!(
         text.contains("rallybot_background_restarts_total{loop=\"sender\"} 0")
@@ -114,17 +96,17 @@ async fn a_loop_that_panics_is_restarted_counted_and_pushes_keep_flowing() {
     // Restarted, the sender delivers again, and both loops count as up.
     review_result_is_delivered(&app, "lisi", 2).await;
     assert_eq!(app.loops.sender.restarts(), 1);
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn healthz_is_unavailable_while_a_loop_is_down() {
     let app = spawn_app().await;
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     // A scheduler that panics on every tick never comes back up by itself.
     app.loops.scheduler.fail_next_beats(u32::MAX);
-    let body = healthz_until(&app, 503).await;
+    let body = app.healthz_until(503).await;
     assert!(body.starts_with("scheduler: down"), "{body}");
     assert!(!body.contains("sender"), "{body}");
     assert!(metrics(&app)
@@ -132,6 +114,6 @@ async fn healthz_is_unavailable_while_a_loop_is_down() {
         .contains("rallybot_background_up{loop=\"scheduler\"} 0"));
     // Once its ticks finish again, it is healthy again.
     app.loops.scheduler.fail_next_beats(0);
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     app.stop().await;
 }

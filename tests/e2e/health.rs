@@ -2,33 +2,13 @@
 //! another process holds the write lock, on PostgreSQL while the database is read-only (as a
 //! replica after a fail-over would be).
 
-use std::time::Duration;
-
-use crate::harness::{postgres, spawn_app, spawn_app_with, TestApp, TestOptions};
+use crate::harness::{postgres, spawn_app, spawn_app_with, TestOptions};
 use sqlx::Connection as _;
-
-/// Polls `/healthz` until it answers `status`; returns the body.
-async fn healthz_until(app: &TestApp, status: u16) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let response = app.get("/healthz").await;
-        let answered = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        if answered == status {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/healthz still answers {answered}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test]
 async fn healthz_fails_while_sqlite_cannot_be_written() {
     let app = spawn_app().await;
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     // Root ignores file permissions, so the write is blocked the way another process would
     // block it: by holding SQLite's write lock.
     let mut other = sqlx::SqliteConnection::connect(&app.settings.storage.url)
@@ -38,11 +18,11 @@ async fn healthz_fails_while_sqlite_cannot_be_written() {
         .execute(&mut other)
         .await
         .unwrap();
-    let body = healthz_until(&app, 503).await;
+    let body = app.healthz_until(503).await;
     assert!(body.starts_with("database: "), "{body}");
     assert_eq!(body.lines().count(), 1, "only the database fails: {body}");
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     other.close().await.unwrap();
     app.stop().await;
 }
@@ -85,12 +65,12 @@ async fn healthz_fails_while_postgres_is_read_only() {
         ..Default::default()
     })
     .await;
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     let database = database_name(&app.settings.storage.url);
     set_read_only(&server, &database, true).await;
-    let body = healthz_until(&app, 503).await;
+    let body = app.healthz_until(503).await;
     assert!(body.starts_with("database: "), "{body}");
     set_read_only(&server, &database, false).await;
-    assert_eq!(healthz_until(&app, 200).await, "ok");
+    assert_eq!(app.healthz_until(200).await, "ok");
     app.stop().await;
 }

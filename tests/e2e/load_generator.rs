@@ -52,6 +52,32 @@ fn the_bot_answers_every_vote_and_the_report_shows_both_processes() {
 }
 
 #[test]
+fn votes_over_the_long_connection_are_answered() {
+    let report = bench(&[
+        "--traffic",
+        "aibot-ws",
+        "--command",
+        "投票 C0001",
+        "--users",
+        "50",
+    ]);
+    assert!(figure(&report, "completed") > 0, "{report}");
+    assert_eq!(figure(&report, "failed"), 0, "{report}");
+    assert!(report.contains("sample reply: 已为 C0001"), "{report}");
+    assert!(report.contains("1 connection"), "{report}");
+}
+
+#[test]
+fn the_long_connection_bench_needs_the_whole_bot() {
+    let output = Command::new(RALLYBOT)
+        .args(["bench", "--traffic", "aibot-ws", "--mode", "bare"])
+        .output()
+        .expect("rallybot bench runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--mode bot"));
+}
+
+#[test]
 fn a_fixed_rate_is_kept_against_the_bare_endpoint() {
     let report = bench(&["--mode", "bare", "--rate", "200", "--users", "3"]);
     // One second at 200/s, open loop: every scheduled callback is sent and answered.

@@ -58,6 +58,9 @@ const STALE_AT_LEAST: StdDuration = StdDuration::from_secs(300);
 pub struct Loops {
     pub scheduler: Arc<LoopStatus>,
     pub sender: Arc<LoopStatus>,
+    /// The AI bot's long connection, in websocket mode: up while it holds the connection and
+    /// while it stands by because another instance holds it.
+    pub aibot_ws: Option<Arc<LoopStatus>>,
 }
 
 impl Loops {
@@ -75,11 +78,19 @@ impl Loops {
                 stale(SchedulerConfig::new("", Vec::new()).lease_ttl),
             ),
             sender: LoopStatus::new("sender", stale(settings.push.lease_ttl.get())),
+            aibot_ws: settings
+                .wecom
+                .aibot
+                .websocket()
+                .then(|| LoopStatus::new("aibot-ws", stale(settings.push.lease_ttl.get()))),
         }
     }
 
-    pub fn all(&self) -> [&Arc<LoopStatus>; 2] {
+    pub fn all(&self) -> Vec<&Arc<LoopStatus>> {
         [&self.scheduler, &self.sender]
+            .into_iter()
+            .chain(self.aibot_ws.as_ref())
+            .collect()
     }
 }
 
@@ -144,7 +155,7 @@ impl Background {
             .with_wake(wake.clone())
             .with_status(loops.sender.clone()),
         );
-        let long_connection = websocket.then(|| {
+        let long_connection = loops.aibot_ws.clone().map(|status| {
             let aibot = &settings.wecom.aibot;
             Arc::new(LongConnection {
                 config: WsConfig {
@@ -168,7 +179,7 @@ impl Background {
                 metrics: callbacks.metrics.clone(),
                 inbound: Arc::new(Inbound { state: callbacks }),
                 link,
-                status: LoopStatus::new("aibot-ws", STALE_AT_LEAST),
+                status,
             })
         });
         let scheduler = Arc::new(

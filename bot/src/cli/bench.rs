@@ -17,6 +17,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         users: args.users,
         db: args.db,
         campaign: args.campaign,
+        aibot_ws_url: args.aibot_ws_url,
     };
     if args.serve_only {
         return bench::serve_target(&target).await;

@@ -128,7 +128,8 @@ pub struct BenchArgs {
     /// is the first of the first member `votes` track, C0001 in the bundled campaign).
     #[arg(long, default_value = "帮助")]
     pub command: String,
-    /// Which callbacks: app (private chat) or robot (a group, `@rallybot <command>`).
+    /// Which callbacks: app (private chat), robot (a group, `@rallybot <command>`) or aibot-ws
+    /// (frames over the AI bot's long connection, the generator as WeCom's end).
     #[arg(long, value_enum, default_value = "app")]
     pub traffic: Traffic,
     /// Bare endpoint, bot and the Python peer one after the other, group-robot traffic, then
@@ -160,6 +161,9 @@ pub struct BenchArgs {
     /// standard input closes. The generator starts itself this way.
     #[arg(long, hide = true)]
     pub serve_only: bool,
+    /// With `--serve-only`: run in websocket mode, dialling this long connection.
+    #[arg(long, hide = true)]
+    pub aibot_ws_url: Option<String>,
 }
 
 /// Parses the command line and runs the command.

@@ -2,13 +2,15 @@
 //! in to the simulator's WebSocket, and members talking to it through frames the simulator
 //! delivers (as WeCom would), answered with `aibot_respond_msg`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use rallybot::config::{AibotMode, HumanDuration, Secret};
 use rallybot::devtools::simulator::Simulator;
 use rallybot::Settings;
-use rallybot_handlers::clock::SystemClock;
+use rallybot_handlers::clock::{Clock, SystemClock};
 use serde_json::{json, Value};
 
 use super::app::start;
@@ -34,14 +36,49 @@ pub fn use_websocket(settings: &mut Settings, simulator: &Simulator) {
 
 /// The app in websocket mode on `backend`, once its connection is live. `configure` runs last.
 pub async fn spawn_ws_app(backend: Backend, configure: fn(&mut Settings)) -> TestApp {
+    launch(backend, configure, Arc::new(SystemClock), None).await
+}
+
+/// A clock that reads another once given one (the app's rehearsal clock, which exists only
+/// after the simulator), and the system's until then.
+#[derive(Debug, Default)]
+pub struct Following(OnceLock<Arc<dyn Clock>>);
+
+impl Clock for Following {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+            .get()
+            .map_or_else(|| SystemClock.now(), |clock| clock.now())
+    }
+}
+
+/// `spawn_ws_app` with the rehearsal clock at `at` and the simulator keeping the bot's time,
+/// so that WeCom's per-minute limits count in rehearsal time as the bot's own limits do.
+pub async fn spawn_ws_rehearsal(
+    backend: Backend,
+    at: DateTime<Utc>,
+    configure: fn(&mut Settings),
+) -> TestApp {
+    let following = Arc::new(Following::default());
+    let app = launch(backend, configure, following.clone(), Some(at)).await;
+    let _ = following.0.set(app.clock.clone());
+    app
+}
+
+async fn launch(
+    backend: Backend,
+    configure: fn(&mut Settings),
+    simulator_clock: Arc<dyn Clock>,
+    at: Option<DateTime<Utc>>,
+) -> TestApp {
     let database = scratch(backend).await;
-    let simulator = Simulator::start(Arc::new(SystemClock))
+    let simulator = Simulator::start(simulator_clock)
         .await
         .expect("simulator starts");
     let mut settings = settings(database.url(), &simulator.base_url());
     use_websocket(&mut settings, &simulator);
     configure(&mut settings);
-    let app = start(settings, None, simulator, database).await;
+    let app = start(settings, at, simulator, database).await;
     if app.settings.wecom.aibot.secret.expose() == app.simulator.aibot_credentials().1 {
         tokio::time::timeout(ANSWER_WAIT, app.simulator.aibot_wait_live())
             .await
@@ -61,6 +98,24 @@ pub async fn spawn_standby(backend: Backend, storage_url: &str, ws_url: &str) ->
     use_websocket(&mut settings, &simulator);
     settings.wecom.aibot.ws_url = ws_url.to_owned();
     start(settings, None, simulator, database).await
+}
+
+/// Delivers `body` to whichever connection is live at the simulator and waits for the finished
+/// answer; panics naming `text` when none comes.
+pub async fn exchange(simulator: &Simulator, body: Value, text: &str) -> String {
+    simulator
+        .aibot_exchange(body, ANSWER_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no answer over the long connection to {text:?}"))
+}
+
+/// The one-line registration of test member `n`.
+pub fn registration(name: &str, n: u32, union: &str) -> String {
+    format!(
+        "注册 {name} {} {} {union}",
+        super::sample_id_number(n),
+        super::sample_phone(n)
+    )
 }
 
 /// A member's text as the body of an `aibot_msg_callback`; `chat` `None` is single chat.
@@ -88,10 +143,7 @@ impl TestApp {
     /// `user` says `text` privately over the long connection; the finished answer.
     pub async fn ws_say(&self, user: &str, text: &str) -> String {
         let body = message(&self.ws_msgid(), None, user, text);
-        self.simulator
-            .aibot_exchange(body, ANSWER_WAIT)
-            .await
-            .unwrap_or_else(|| panic!("no answer over the long connection to {text:?}"))
+        exchange(&self.simulator, body, text).await
     }
 
     /// `user` says `text` in the group `chat`, the bot @-mentioned.
@@ -110,16 +162,7 @@ impl TestApp {
 
     /// One-line registration and its confirmation, privately over the long connection.
     pub async fn ws_register(&self, user: &str, name: &str, n: u32, union: &str) -> String {
-        let summary = self
-            .ws_say(
-                user,
-                &format!(
-                    "注册 {name} {} {} {union}",
-                    super::sample_id_number(n),
-                    super::sample_phone(n)
-                ),
-            )
-            .await;
+        let summary = self.ws_say(user, &registration(name, n, union)).await;
         assert!(summary.contains("确认"), "{summary}");
         self.ws_say(user, "确认").await
     }

@@ -191,6 +191,24 @@ impl TestApp {
             .expect("answered")
     }
 
+    /// Polls `/healthz` until it answers `status` (up to a minute); returns the body.
+    pub async fn healthz_until(&self, status: u16) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let response = self.get("/healthz").await;
+            let answered = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            if answered == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/healthz still answers {answered}: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops the app and starts it again on the same database, settings and simulator, with
     /// the campaign clock where it was.
     pub async fn restart(mut self) -> TestApp {

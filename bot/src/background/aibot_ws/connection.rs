@@ -42,7 +42,10 @@ type Socket =
 
 /// Dials `url` and signs in; the socket, or why not.
 pub(super) async fn open(url: &str, bot_id: &str, secret: &str) -> Result<Socket, End> {
-    let dialled = tokio::time::timeout(ANSWER_TIMEOUT, tokio_tungstenite::connect_async(url)).await;
+    // Small frames, each waited for by the other side: Nagle's algorithm would only hold
+    // them back until the last one is acknowledged.
+    let dial = tokio_tungstenite::connect_async_with_config(url, None, true);
+    let dialled = tokio::time::timeout(ANSWER_TIMEOUT, dial).await;
     let (mut socket, _) = match dialled {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => return Err(End::Lost(format!("connecting: {e}"))),

@@ -160,6 +160,12 @@ impl Inbound {
             record_answer(answering, None, command);
             return (command, "no_reply");
         }
+        // The reply in a group is not given an @-mention of the sender: neither WeCom's
+        // documentation of `aibot_respond_msg` nor the official SDKs (aibot-node-sdk's
+        // `replyStream`: markdown content, images, feedback) describe a mention field or
+        // `<@userid>` in stream content (only `response_url` replies are documented to quote
+        // the triggering message in groups). `mention` is kept for replies that go out as
+        // pushes instead.
         let mention = reply.mention_sender && parsed.route.is_group();
         let stored = StoredReply {
             text: reply.text.clone(),

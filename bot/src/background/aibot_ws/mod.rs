@@ -11,6 +11,10 @@
 //! lease once it runs out (`push.lease_ttl`) and connects. A `disconnected_event` ends a
 //! connection for good; a new one is dialled only after a backoff, and only under the lease.
 //! Lost connections are dialled again with a growing backoff and jitter.
+//!
+//! For `/healthz` the loop goes round (`LoopStatus::beat`) on every lease check while it stands
+//! by, before every dial, and on every lease renewal while connected: an instance standing by
+//! is healthy, and so is one retrying a refused sign-in (its log and metrics say why).
 
 mod connection;
 pub mod inbound;
@@ -77,6 +81,15 @@ impl LongConnection {
         self.metrics.aibot_ws_state(state, connected);
     }
 
+    /// Renews the lease while connected; a renewal is the loop going round (`/healthz`).
+    async fn renew(&self) -> bool {
+        let held = self.lease().await;
+        if held {
+            self.status.beat();
+        }
+        held
+    }
+
     async fn lease(&self) -> bool {
         let now = self.clock.now();
         match self
@@ -141,7 +154,7 @@ impl LongConnection {
                     Running {
                         socket,
                         heartbeat: self.config.heartbeat,
-                        renew: || self.lease(),
+                        renew: || self.renew(),
                         renew_every: check_every,
                         stop: stop.clone(),
                         inbound: &self.inbound,

@@ -10,7 +10,10 @@
 //! bot's own overhead, and `--mode dedup` (bare plus the durable dedup) in between. The fourth,
 //! `--mode python`, is the peer most WeCom bots are built like (`python.rs`); `--compare` runs
 //! bare, bot and python one after the other with the same traffic and prints the ratios.
+//! `--traffic aibot-ws` measures the AI bot's long connection instead of HTTP callbacks: the
+//! generator is WeCom's end of the one WebSocket (`aibot_ws.rs`).
 
+mod aibot_ws;
 mod http1;
 mod load;
 mod python;
@@ -51,6 +54,9 @@ pub enum Traffic {
     App,
     /// Group-robot callbacks in a group, the text after `@rallybot`.
     Robot,
+    /// `aibot_msg_callback` frames over the AI bot's long connection, one connection, the
+    /// generator as WeCom (`--mode bot` only; `--connections` is the messages in flight).
+    AibotWs,
 }
 
 impl Traffic {
@@ -58,6 +64,7 @@ impl Traffic {
         match self {
             Traffic::App => Surface::App,
             Traffic::Robot => Surface::Robot,
+            Traffic::AibotWs => Surface::Aibot,
         }
     }
 }
@@ -83,6 +90,8 @@ pub struct TargetOptions {
     pub db: Option<PathBuf>,
     /// Campaign file (default: the bundled 黑龙江 2022 campaign).
     pub campaign: Option<PathBuf>,
+    /// The generator's WebSocket: the target runs in websocket mode and dials it.
+    pub aibot_ws_url: Option<String>,
 }
 
 /// What the generator sends, and for how long.
@@ -195,12 +204,29 @@ struct Measured {
 }
 
 async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<Measured> {
+    let mut listening = None;
     let (child, ready) = if options.mode == Mode::Python {
         anyhow::ensure!(
             load.traffic == Traffic::Robot,
             "the Python peer answers group-robot callbacks only: add --traffic robot"
         );
         tokio::task::block_in_place(|| python::start(setup::BARE_REPLY))?
+    } else if load.traffic == Traffic::AibotWs {
+        anyhow::ensure!(
+            options.mode == Mode::Bot,
+            "the long connection is the whole bot's: --traffic aibot-ws needs --mode bot"
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("listening for the bot's long connection")?;
+        let options = TargetOptions {
+            aibot_ws_url: Some(format!("ws://{}", listener.local_addr()?)),
+            ..options.clone()
+        };
+        let mut child = start_target(&options)?;
+        let ready = tokio::task::block_in_place(|| read_ready(&mut child))?;
+        listening = Some(listener);
+        (child, ready)
     } else {
         let mut child = start_target(options)?;
         let ready = tokio::task::block_in_place(|| read_ready(&mut child))?;
@@ -218,13 +244,16 @@ async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<
     wecom.robot.encoding_aes_key = Secret::new(ready.robot_encoding_aes_key.clone());
     let client = Arc::new(CallbackClient::new(&ready.base_url, &wecom)?);
     println!(
-        "target: {} mode in process {}, {} · {:?} callbacks, command {:?} · {} connections · {} · warm-up {:?}, measuring {:?}",
+        "target: {} mode in process {}, {} · {:?} callbacks, command {:?} · {} · {} · warm-up {:?}, measuring {:?}",
         options.mode.name(),
         target.0.id(),
         ready.base_url,
         load.traffic,
         load.command,
-        load.connections,
+        match listening {
+            Some(_) => format!("1 connection, {} messages in flight", load.connections),
+            None => format!("{} connections", load.connections),
+        },
         if load.rate == 0 {
             "max throughput".to_string()
         } else {
@@ -249,7 +278,10 @@ async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<
     };
     let target_pid = target.0.id();
     let cpu_before = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
-    let report = load::run(&client, &spec).await?;
+    let report = match listening {
+        Some(listener) => aibot_ws::run(listener, &spec).await?,
+        None => load::run(&client, &spec).await?,
+    };
     let cpu_after = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
     println!("{report}");
     let callbacks = report.sent_total.max(1) as f64;
@@ -323,6 +355,9 @@ fn start_target(options: &TargetOptions) -> anyhow::Result<Child> {
     }
     if let Some(campaign) = &options.campaign {
         command.arg("--campaign").arg(campaign);
+    }
+    if let Some(url) = &options.aibot_ws_url {
+        command.args(["--aibot-ws-url", url]);
     }
     command.spawn().context("starting the target process")
 }

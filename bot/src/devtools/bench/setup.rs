@@ -53,6 +53,14 @@ impl Target {
             &campaign_file,
         );
         settings.log.level = "warn".into();
+        if let Some(url) = &options.aibot_ws_url {
+            // The generator is WeCom's end of the long connection and signs anyone in.
+            let aibot = &mut settings.wecom.aibot;
+            aibot.mode = crate::config::AibotMode::Websocket;
+            aibot.ws_url = url.clone();
+            aibot.bot_id = "aibbench".into();
+            aibot.secret = crate::config::Secret::new("bench");
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {
             let _ = stopped.await;
