@@ -95,7 +95,8 @@ impl Inbound {
                         return (finished.command, "duplicate");
                     };
                     let stream_id = new_req_id("stream");
-                    let again = Frame::respond_stream(&req_id, &stream_id, &stored.text, true);
+                    let text = parsed.route.mentioning(&stored.text, stored.mention);
+                    let again = Frame::respond_stream(&req_id, &stream_id, &text, true);
                     let outcome = match conn.request(again).await {
                         Ok(()) => "duplicate_replayed",
                         Err(_) => "duplicate_unanswered",
@@ -160,18 +161,16 @@ impl Inbound {
             record_answer(answering, None, command);
             return (command, "no_reply");
         }
-        // The reply in a group is not given an @-mention of the sender: neither WeCom's
-        // documentation of `aibot_respond_msg` nor the official SDKs (aibot-node-sdk's
-        // `replyStream`: markdown content, images, feedback) describe a mention field or
-        // `<@userid>` in stream content (only `response_url` replies are documented to quote
-        // the triggering message in groups). `mention` is kept for replies that go out as
-        // pushes instead.
+        // A group reply starts with `<@userid>`, as the AI bot's callback answers do
+        // (`Route::mentioning`); WeCom documents that markup for markdown, not yet for stream
+        // content, so both AI bot paths change together if a real tenant shows it raw.
         let mention = reply.mention_sender && parsed.route.is_group();
         let stored = StoredReply {
             text: reply.text.clone(),
             mention,
         };
-        let last = Frame::respond_stream(&req_id, &stream_id, &reply.text, true);
+        let text = parsed.route.mentioning(&reply.text, mention);
+        let last = Frame::respond_stream(&req_id, &stream_id, &text, true);
         match conn.request(last).await {
             Ok(()) => {
                 record_answer(answering, Some(stored), command);
