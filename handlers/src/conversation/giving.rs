@@ -267,12 +267,16 @@ impl Conversation {
             .store
             .usage(&member.userid, self.campaign.day_of(turn.now))
             .await?;
+        // Before voting opens the lines say what each day will allow, not what is left today.
+        let open = self.campaign.is_open(Opening::Vote, turn.now);
+        let today = if open { "今天" } else { "" };
         let mut lines = Vec::new();
         for track in &self.campaign.tracks {
             let Some(remaining) = scoring::remaining_today(&track.rule, &track.key, &usage) else {
                 lines.push(format!(
-                    "{}：发送「阅读 分钟数」记录今天的阅读",
-                    track_name(track)
+                    "{}：发送「阅读 分钟数」记录{}阅读",
+                    track_name(track),
+                    if open { "今天的" } else { "" }
                 ));
                 continue;
             };
@@ -281,11 +285,14 @@ impl Conversation {
                 _ => "投",
             };
             lines.push(match remaining {
-                Remaining::PerMember { limit, left, .. } => {
+                Remaining::PerMember { limit, left, .. } if open => {
                     format!("{}：今天还剩 {left}/{limit} 次点赞", track_name(track))
                 }
+                Remaining::PerMember { limit, .. } => {
+                    format!("{}：{limit} 次点赞", track_name(track))
+                }
                 Remaining::PerWork { per_work, used } if used.is_empty() => format!(
-                    "{}：每件作品今天各可{verb} {per_work} {}",
+                    "{}：每件作品{today}各可{verb} {per_work} {}",
                     track_name(track),
                     if verb == "投" { "票" } else { "次" }
                 ),
@@ -303,7 +310,7 @@ impl Conversation {
                 }
             });
         }
-        let header = if self.campaign.is_open(Opening::Vote, turn.now) {
+        let header = if open {
             "今天还可以：".to_string()
         } else if let Some(stage) = self.campaign.next_opening(Opening::Vote, turn.now) {
             format!(

@@ -147,4 +147,7 @@ async fn left_after_voting_says_only_what_is_true() {
         early.contains("8月1日") && early.contains("开放后每天"),
         "{early}"
     );
+    // …and nothing in it speaks of today: nothing can be given today.
+    assert!(!early.contains("今天"), "{early}");
+    assert!(early.contains("每件作品各可投 5 票"), "{early}");
 }
