@@ -214,6 +214,7 @@ impl App {
             clock: clock.clone(),
             exporter: Exporter::new(campaign.clone(), store.clone(), Some(privacy.clone())),
             aggregates: aggregates.clone(),
+            throttle: Default::default(),
         });
         let router = crate::http::router(callbacks.clone(), admin, health, Some(dashboard));
         let listener = TcpListener::bind(settings.server.listen)

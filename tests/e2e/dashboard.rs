@@ -244,6 +244,27 @@ async fn only_a_signed_in_organizer_gets_in() {
 }
 
 #[tokio::test]
+async fn a_burst_of_wrong_tokens_closes_the_sign_in_form_for_a_while() {
+    let app = spawn_app().await;
+    let token = app.settings.admin.token.expose().to_string();
+    for attempt in 0..10 {
+        let wrong = post_sign_in(&app, "/dashboard/login", &format!("guess{attempt}")).await;
+        assert_eq!(
+            wrong.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    // Even the right token is refused until the minute is over, and the form says so.
+    let right = post_sign_in(&app, "/dashboard/login", &token).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(right.headers().get(SET_COOKIE).is_none());
+    let page = right.text().await.unwrap();
+    assert!(page.contains("口令错误次数过多"), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn without_an_admin_token_there_is_no_dashboard() {
     let app = spawn_app_with(TestOptions {
         configure: |s| {

@@ -15,6 +15,7 @@ mod overview;
 mod quotas;
 pub mod session;
 pub mod snapshot;
+mod throttle;
 mod tracks;
 mod work;
 
@@ -46,6 +47,8 @@ pub struct Dashboard {
     pub clock: Arc<dyn Clock>,
     pub exporter: Exporter,
     pub aggregates: Arc<Aggregates>,
+    /// Wrong tokens at the sign-in form, to refuse a burst of guesses.
+    pub throttle: throttle::Throttle,
 }
 
 /// The dashboard's routes.
@@ -196,8 +199,18 @@ async fn sign_in(
     if !state.sessions.enabled() {
         return Refused::Disabled.into_response();
     }
+    if let Some(wait) = state.throttle.refused_for() {
+        tracing::warn!(
+            surface = "dashboard",
+            outcome = "throttled",
+            "dashboard sign-in refused after a burst of wrong tokens"
+        );
+        let message = format!("口令错误次数过多，请 {} 秒后再试。", wait.as_secs().max(1));
+        return sign_in_response(&state, StatusCode::TOO_MANY_REQUESTS, Some(&message));
+    }
     let presented = form.map(|Form(f)| f.token).unwrap_or_default();
     if !state.sessions.token_matches(presented.trim()) {
+        state.throttle.wrong_token();
         tracing::warn!(
             surface = "dashboard",
             outcome = "bad_admin_token",
