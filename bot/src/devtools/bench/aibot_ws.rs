@@ -175,12 +175,7 @@ async fn drive(
     let mut report = LoadReport {
         measured: spec.duration,
         sent_total: n,
-        replied: 0,
-        empty: 0,
-        refused: 0,
-        failed: 0,
-        latencies_us: Vec::new(),
-        sample: None,
+        ..LoadReport::default()
     };
     for wait in waits {
         let Ok((measured, content, latency)) = wait.await else {

@@ -42,7 +42,7 @@ struct Tally {
     sample: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct LoadReport {
     pub measured: Duration,
     /// Every callback sent, warm-up included.
@@ -123,13 +123,7 @@ pub async fn run(client: &Arc<CallbackClient>, spec: &LoadSpec) -> anyhow::Resul
     }
     let mut report = LoadReport {
         measured: spec.duration,
-        sent_total: 0,
-        replied: 0,
-        empty: 0,
-        refused: 0,
-        failed: 0,
-        latencies_us: Vec::new(),
-        sample: None,
+        ..LoadReport::default()
     };
     for task in tasks {
         let tally = task.await?;
