@@ -25,7 +25,7 @@ use crate::background::{Background, Loops, Time, Wake};
 use crate::config::{CallbackCredentials, Settings};
 use crate::export::Exporter;
 use crate::http::admin::AdminState;
-use crate::http::callback::dedup::{self, Dedup};
+use crate::http::callback::dedup::Dedup;
 use crate::http::callback::responder::Responder;
 use crate::http::callback::{CallbackState, Crypters};
 use crate::http::dashboard::session::Sessions;
@@ -317,7 +317,6 @@ impl App {
             exporter,
             callbacks,
         )?;
-        let purge = tokio::spawn(dedup::purge_loop(store.clone(), Arc::new(SystemClock)));
         // The dashboard's first count (the whole ledger, once) before anyone opens it.
         let warm = tokio::spawn(async move {
             if let Err(error) = aggregates.refresh().await {
@@ -333,7 +332,6 @@ impl App {
         let served = crate::http::server::serve(listener, router, limits, metrics, shutdown)
             .await
             .context("HTTP server");
-        purge.abort();
         warm.abort();
         background.stop().await;
         // The router (and with it the last `Dedup`) is gone: the writer drains and ends.

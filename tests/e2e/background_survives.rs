@@ -117,3 +117,25 @@ async fn healthz_is_unavailable_while_a_loop_is_down() {
     assert_eq!(app.healthz_until(200).await, "ok");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_purge_of_old_replies_is_a_supervised_loop_in_healthz() {
+    let app = spawn_app().await;
+    // Its first round runs at start; from then on it is reported like the other loops.
+    let up = "rallybot_background_up{loop=\"callback-purge\"} 1";
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !metrics(&app).await.contains(up) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "purge loop not reported up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app
+        .loops
+        .all()
+        .iter()
+        .any(|status| status.name() == "callback-purge"));
+    assert_eq!(app.healthz_until(200).await, "ok");
+    app.stop().await;
+}

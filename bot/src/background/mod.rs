@@ -52,6 +52,8 @@ pub struct Background {
 const STALE_LEASES: u32 = 10;
 /// … and never sooner than this: a long pass over a full outbox is not a stuck loop.
 const STALE_AT_LEAST: StdDuration = StdDuration::from_secs(300);
+/// The purge goes round hourly: three rounds missed and it counts as stuck.
+const PURGE_STALE_AFTER: StdDuration = StdDuration::from_secs(3 * 3600);
 
 /// The health of this instance's background loops, shared with `/healthz` and `/metrics`.
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ pub struct Loops {
     /// The AI bot's long connection, in websocket mode: up while it holds the connection and
     /// while it stands by because another instance holds it.
     pub aibot_ws: Option<Arc<LoopStatus>>,
+    /// The hourly purge of old callback replies (`http::callback::dedup::purge_loop`).
+    pub purge: Arc<LoopStatus>,
 }
 
 impl Loops {
@@ -83,11 +87,12 @@ impl Loops {
                 .aibot
                 .websocket()
                 .then(|| LoopStatus::new("aibot-ws", stale(settings.push.lease_ttl.get()))),
+            purge: LoopStatus::new("callback-purge", PURGE_STALE_AFTER),
         }
     }
 
     pub fn all(&self) -> Vec<&Arc<LoopStatus>> {
-        [&self.scheduler, &self.sender]
+        [&self.scheduler, &self.sender, &self.purge]
             .into_iter()
             .chain(self.aibot_ws.as_ref())
             .collect()
@@ -185,7 +190,7 @@ impl Background {
         let scheduler = Arc::new(
             Scheduler::new(
                 campaign,
-                store,
+                store.clone(),
                 clock,
                 SchedulerConfig::new(holder.clone(), settings.roles.organizers.clone()),
             )?
@@ -211,11 +216,27 @@ impl Background {
                     async move { sender.run(until_stopped).await }
                 },
             ),
-            supervise::supervise(loops.scheduler.clone(), stopped, move |until_stopped| {
-                let scheduler = scheduler.clone();
-                async move { scheduler.run(until_stopped).await }
-            }),
+            supervise::supervise(
+                loops.scheduler.clone(),
+                stopped.clone(),
+                move |until_stopped| {
+                    let scheduler = scheduler.clone();
+                    async move { scheduler.run(until_stopped).await }
+                },
+            ),
         ]);
+        let purge_status = loops.purge.clone();
+        tasks.push(supervise::supervise(
+            loops.purge.clone(),
+            stopped,
+            move |until_stopped| {
+                crate::http::callback::dedup::purge_loop(
+                    store.clone(),
+                    purge_status.clone(),
+                    until_stopped,
+                )
+            },
+        ));
         tracing::info!(instance = %holder, "scheduler and push sender started");
         Ok(Background { stop, tasks })
     }

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::background::supervise::{LoopStatus, StopSignal};
+
 /// How long replies are kept (SPEC §2: at least 24 h).
 pub const RETENTION_HOURS: i64 = 24;
 
@@ -311,18 +313,28 @@ async fn record(
 }
 
 /// Forgets replies (and the once-per-message effects) older than the retention, once an hour,
-/// until the app stops.
-pub async fn purge_loop(store: Arc<dyn Database>, clock: Arc<dyn Clock>) {
+/// until stopped; each round is a beat of `status` (supervised with the background loops).
+pub async fn purge_loop(
+    store: Arc<dyn Database>,
+    status: Arc<LoopStatus>,
+    mut until_stopped: StopSignal,
+) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
-        let before = clock.now() - Duration::hours(RETENTION_HOURS);
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = &mut until_stopped => return,
+        }
+        // Retention is real time: replies are kept for WeCom's retries, whatever a rehearsal's
+        // clock says.
+        let before = SystemClock.now() - Duration::hours(RETENTION_HOURS);
         match store.purge_callbacks(before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "old callback replies purged"),
             Err(e) => tracing::warn!(error = %e, "could not purge callback replies"),
         }
+        status.beat();
     }
 }
 
