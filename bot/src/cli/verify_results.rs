@@ -37,7 +37,10 @@ pub async fn verify_results(
     let mut mismatched = 0;
     for head in &heads {
         let verdict = results::verify(store, head).await?;
-        let frozen = head.frozen_at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S");
+        let frozen = head
+            .frozen_at
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S");
         let status = if verdict.matches() {
             "matches"
         } else {

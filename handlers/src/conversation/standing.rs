@@ -7,8 +7,8 @@ use super::text::{fit, titled, track_name, whole};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Track};
 use crate::command::TOP_DEFAULT;
-use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
 use crate::results;
+use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
 use crate::store::{Ranked, SnapshotHead, StandingAsk, StoreError};
 
 /// Entries per track when `榜单` lists every track at once.
@@ -163,8 +163,8 @@ impl Conversation {
         let skip = n.saturating_mul(page.saturating_sub(1));
         // One more than the page, to know whether another page follows.
         let wanted = skip.saturating_add(n).saturating_add(1);
-        let frozen = results::frozen_now(self.store.as_ref(), &self.campaign, &track.key, now)
-            .await?;
+        let frozen =
+            results::frozen_now(self.store.as_ref(), &self.campaign, &track.key, now).await?;
         let ranked = match &frozen {
             Some(head) => self.store.frozen_ranking(head.id, Some(wanted)).await?,
             None => self.store.top(&track.key, wanted).await?,

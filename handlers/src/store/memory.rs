@@ -16,10 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::NaiveDate;
 
 use super::{
-    AuditEvent, DailyLimit, FrozenPlace, NewSnapshot, SnapshotHead, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
-    GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, Standing,
-    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FrozenPlace, Give,
+    GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot,
+    Ranked, Reading, ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed,
+    SnapshotHead, Standing, StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
 };
 use crate::scoring;
 

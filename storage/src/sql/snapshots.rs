@@ -35,7 +35,10 @@ pub(super) async fn freeze(pool: &Pool, snapshot: &NewSnapshot) -> Attempt<Optio
     .bind(&snapshot.track)
     .fetch_optional(&mut *tx)
     .await?;
-    if latest.as_ref().is_some_and(|(_, hash)| *hash == snapshot.hash) {
+    if latest
+        .as_ref()
+        .is_some_and(|(_, hash)| *hash == snapshot.hash)
+    {
         return Ok(None);
     }
     let version = latest.map_or(1, |(version, _)| version + 1);

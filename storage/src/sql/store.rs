@@ -5,10 +5,10 @@
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, DialogueRecord, FrozenPlace, NewSnapshot, SnapshotHead, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
-    MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Resubmission, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult,
-    Timestamp, UsageRow,
+    AuditEvent, DialogueRecord, EntryRecord, FrozenPlace, Give, GiveOutcome, GroupRecord,
+    LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot, Ranked, Reading,
+    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead,
+    Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};

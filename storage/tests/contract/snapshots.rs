@@ -38,7 +38,12 @@ pub async fn a_changed_snapshot_is_a_new_version_never_an_edit(store: Shared) {
     let head = store.freeze_results(&first).await.unwrap().unwrap();
     assert_eq!(head.version, 1);
     assert_eq!(
-        (head.cutoff, head.frozen_at, head.ledger_rows, head.last_ledger_id),
+        (
+            head.cutoff,
+            head.frozen_at,
+            head.ledger_rows,
+            head.last_ledger_id
+        ),
         (at(100), at(110), 7, 9)
     );
     assert_eq!(head.hash, "aaaa");
@@ -90,7 +95,10 @@ pub async fn frozen_rankings_keep_the_frozen_places_and_scores(store: Shared) {
         .give(&vote("m2", &entries[0].code, 5, today, at(2)))
         .await
         .unwrap();
-    assert_eq!(store.top("votes", 1).await.unwrap()[0].entry.code, entries[0].code);
+    assert_eq!(
+        store.top("votes", 1).await.unwrap()[0].entry.code,
+        entries[0].code
+    );
 
     let ranked = store.frozen_ranking(head.id, None).await.unwrap();
     let seen: Vec<(u64, &str, i64)> = ranked
@@ -99,7 +107,10 @@ pub async fn frozen_rankings_keep_the_frozen_places_and_scores(store: Shared) {
         .collect();
     assert_eq!(
         seen,
-        vec![(1, entries[1].code.as_str(), 3), (2, entries[0].code.as_str(), 0)]
+        vec![
+            (1, entries[1].code.as_str(), 3),
+            (2, entries[0].code.as_str(), 0)
+        ]
     );
     assert_eq!(ranked[0].entry.title, entries[1].title);
     let first = store.frozen_ranking(head.id, Some(1)).await.unwrap();
