@@ -290,6 +290,5 @@ pub async fn frozen_now(
         .snapshots(Some(track))
         .await?
         .into_iter()
-        .filter(|head| head.cutoff <= now)
-        .next_back())
+        .rfind(|head| head.cutoff <= now))
 }
