@@ -10,5 +10,6 @@ pub mod identity;
 pub mod link;
 pub mod privacy;
 pub mod quota;
+pub mod results;
 pub mod scoring;
 pub mod store;

@@ -80,9 +80,14 @@ fn is_transient(error: &sqlx::Error) -> bool {
     }
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         // serialization_failure, deadlock_detected; and a twin of a once-per-message write
-        // that committed first (the retry finds its outcome).
+        // that committed first (the retry finds its outcome), or of a snapshot version another
+        // instance froze first (the retry finds it and stores nothing).
         return matches!(pg.code(), "40001" | "40P01")
-            || (pg.code() == "23505" && pg.constraint() == Some("effects_pkey"));
+            || (pg.code() == "23505"
+                && matches!(
+                    pg.constraint(),
+                    Some("effects_pkey" | "result_snapshots_stage_track_version_key")
+                ));
     }
     false
 }

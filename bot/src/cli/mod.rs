@@ -1,5 +1,6 @@
 //! The `rallybot` command line: the clap definitions and the dispatch, one file per subcommand
-//! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `export`, `chat`, `bench`).
+//! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `export`, `verify-results`, `chat`,
+//! `bench`).
 
 mod bench;
 mod chat;
@@ -9,6 +10,7 @@ mod migrate;
 mod outbox;
 mod schedule;
 mod serve;
+mod verify_results;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ use crate::config::{ConfigError, Loaded, Settings};
 use crate::devtools::bench::{Mode, Traffic};
 
 pub use schedule::{print_plan, schedule};
+pub use verify_results::verify_results;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +55,8 @@ pub enum Command {
     Outbox(OutboxArgs),
     /// Export results, quotas, winners or the ledger.
     Export(ExportArgs),
+    /// Recompute every frozen stage snapshot from the ledger and say whether each matches.
+    VerifyResults,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +213,7 @@ async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> 
         Command::Schedule(args) => schedule::run(&settings, &args.from, &args.to).await,
         Command::Outbox(args) => outbox::run(&settings, args.status.as_deref(), args.limit).await,
         Command::Export(args) => export::run(&settings, &args).await,
+        Command::VerifyResults => verify_results::run(&settings).await,
         Command::Serve | Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
     }
 }

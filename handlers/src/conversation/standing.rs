@@ -1,12 +1,15 @@
 //! Standings: `排名` (my place, award zone and the gap to the next zone, per track) and `榜单`
 //! (top N with award zones).
 
+use chrono::{DateTime, Utc};
+
 use super::text::{fit, titled, track_name, whole};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Track};
 use crate::command::TOP_DEFAULT;
+use crate::results;
 use crate::scoring::{award_for_place, award_zones, next_better_zone, points_to_overtake, RankKey};
-use crate::store::{Ranked, StandingAsk, StoreError};
+use crate::store::{Ranked, SnapshotHead, StandingAsk, StoreError};
 
 /// Entries per track when `榜单` lists every track at once.
 const OVERVIEW_PER_TRACK: u32 = 3;
@@ -102,7 +105,13 @@ impl Conversation {
 
     /// `榜单`: one page of a track's standings, whole (a long one continues over several
     /// messages), or the top of every track when none is named.
-    pub(super) async fn top(&self, query: Option<&str>, n: Option<u32>, page: u32) -> Answer {
+    pub(super) async fn top(
+        &self,
+        query: Option<&str>,
+        n: Option<u32>,
+        page: u32,
+        now: DateTime<Utc>,
+    ) -> Answer {
         let track = match (query, self.campaign.tracks.as_slice()) {
             (Some(q), _) => match self.find_track(q) {
                 Ok(track) => track,
@@ -110,10 +119,10 @@ impl Conversation {
             },
             (None, [only]) => only,
             (None, []) => return Ok("本次活动没有设置赛道。".to_string()),
-            (None, _) => return self.top_overview(n, page).await,
+            (None, _) => return self.top_overview(n, page, now).await,
         };
         let n = n.unwrap_or(TOP_DEFAULT);
-        let Some(shown) = self.top_page(track, n, page).await? else {
+        let Some(shown) = self.top_page(track, n, page, now).await? else {
             return Ok(format!("{}还没有通过审核的作品。", track_name(track)));
         };
         if shown.rows.is_empty() {
@@ -128,6 +137,9 @@ impl Conversation {
         if shown.more {
             lines.push(next_page_hint(track, n, page));
         }
+        if let Some(frozen) = &shown.frozen {
+            lines.push(self.frozen_note(frozen));
+        }
         let (first, last) = shown.places();
         let header = if page == 1 {
             format!("{}榜单（前 {last}）：", track_name(track))
@@ -139,13 +151,24 @@ impl Conversation {
 
     /// Page `page` (from 1) of `n` entries of a track; `None` when the track has no ranked
     /// entry at all.
-    async fn top_page(&self, track: &Track, n: u32, page: u32) -> Result<Option<Page>, StoreError> {
+    /// Once voting is closed and the track's results are frozen, the page comes from the
+    /// latest snapshot, not the live ranking.
+    async fn top_page(
+        &self,
+        track: &Track,
+        n: u32,
+        page: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Page>, StoreError> {
         let skip = n.saturating_mul(page.saturating_sub(1));
         // One more than the page, to know whether another page follows.
-        let ranked = self
-            .store
-            .top(&track.key, skip.saturating_add(n).saturating_add(1))
-            .await?;
+        let wanted = skip.saturating_add(n).saturating_add(1);
+        let frozen =
+            results::frozen_now(self.store.as_ref(), &self.campaign, &track.key, now).await?;
+        let ranked = match &frozen {
+            Some(head) => self.store.frozen_ranking(head.id, Some(wanted)).await?,
+            None => self.store.top(&track.key, wanted).await?,
+        };
         if ranked.is_empty() {
             return Ok(None);
         }
@@ -160,7 +183,19 @@ impl Conversation {
             rows,
             more,
             total_seen,
+            frozen,
         }))
+    }
+
+    /// `结果已于 6月30日 24:00 投票截止时冻结（快照 #3，第 1 版）。`
+    fn frozen_note(&self, head: &SnapshotHead) -> String {
+        let close = head.cutoff.with_timezone(&self.campaign.timezone);
+        format!(
+            "结果已于 {} 投票截止时冻结（快照 #{}，第 {} 版）。",
+            close.format("%-m月%-d日 %H:%M"),
+            head.id,
+            head.version
+        )
     }
 
     /// The rows of a page with the award zone each begins, and the zone a page starts inside.
@@ -188,15 +223,18 @@ impl Conversation {
     }
 
     /// `榜单` with no track: the top `n` (default 3) of every track.
-    async fn top_overview(&self, n: Option<u32>, page: u32) -> Answer {
+    async fn top_overview(&self, n: Option<u32>, page: u32, now: DateTime<Utc>) -> Answer {
         let n = n.unwrap_or(OVERVIEW_PER_TRACK);
         let mut lines = Vec::new();
         let mut more = false;
         for track in &self.campaign.tracks {
             lines.push(track_name(track));
-            match self.top_page(track, n, page).await? {
+            match self.top_page(track, n, page, now).await? {
                 Some(shown) if !shown.rows.is_empty() => {
                     more |= shown.more;
+                    if let Some(frozen) = &shown.frozen {
+                        lines.push(format!("  {}", self.frozen_note(frozen)));
+                    }
                     for r in &shown.rows {
                         lines.push(format!("  {}", self.top_line(track, r).await?));
                     }
@@ -254,6 +292,8 @@ struct Page {
     more: bool,
     /// How many ranked entries were read (all there are when `more` is false).
     total_seen: usize,
+    /// The snapshot the page was read from, once results are frozen.
+    frozen: Option<SnapshotHead>,
 }
 
 impl Page {

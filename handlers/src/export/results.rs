@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use super::table::{Cell, Column, ColumnKind, Row, SheetHead};
 use super::{members_of, title, tracks, ExportContext, ExportError, Output, PAGE_ROWS};
 use crate::campaign::{EntrantKind, Track};
+use crate::results;
 use crate::scoring::award_for_place;
-use crate::store::{EntryRecord, MemberRecord};
+use crate::store::{EntryRecord, MemberRecord, SnapshotHead};
 
 /// The 奖项 of an approved entry that does not rank.
 pub const NOT_RANKED: &str = "不计排名";
@@ -25,8 +26,13 @@ pub(super) async fn produce(
     }
     for track in tracks {
         out.sheet(head(ctx, track)).await?;
+        // Once voting is closed, the places and scores frozen at its end.
+        let frozen = results::frozen_now(ctx.store, ctx.campaign, &track.key, ctx.now).await?;
         // A page at a time: the members of a page are read with it, its rows handed on.
-        let ranked = ctx.store.ranking(&track.key).await?;
+        let ranked = match &frozen {
+            Some(head) => ctx.store.frozen_ranking(head.id, None).await?,
+            None => ctx.store.ranking(&track.key).await?,
+        };
         for page in ranked.chunks(PAGE_ROWS as usize) {
             let entries: Vec<&EntryRecord> = page.iter().map(|r| &r.entry).collect();
             let members = members_of(ctx.store, member_ids(&entries)).await?;
@@ -57,7 +63,7 @@ pub(super) async fn produce(
                 .collect();
             out.rows(rows).await?;
         }
-        out.notes(notes(track)).await?;
+        out.notes(notes(track, frozen.as_ref())).await?;
     }
     Ok(())
 }
@@ -138,13 +144,20 @@ fn row(
     ]
 }
 
-fn notes(track: &Track) -> Vec<String> {
+fn notes(track: &Track, frozen: Option<&SnapshotHead>) -> Vec<String> {
     let who = match track.entrant {
         EntrantKind::Member => "每位参赛者",
         EntrantKind::Unit => "本赛道以单位参赛，「参赛者」为单位名称；每个参赛单位",
     };
-    vec![format!(
+    let mut notes = vec![format!(
         "注：名次与「榜单」一致：得分高者在前，得分相同时先达到该得分者在前，再按作品号排列。\
          {who}只取得分最高的一个作品参加排名，其余作品列于表末，标为「{NOT_RANKED}」。"
-    )]
+    )];
+    if let Some(head) = frozen {
+        notes.push(format!(
+            "名次与得分为投票截止时冻结的结果（快照 #{}，第 {} 版，校验值 {}）。",
+            head.id, head.version, head.hash
+        ));
+    }
+    notes
 }

@@ -16,10 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::NaiveDate;
 
 use super::{
-    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, Give, GiveOutcome,
-    GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, Standing,
-    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FrozenPlace, Give,
+    GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot,
+    Ranked, Reading, ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed,
+    SnapshotHead, Standing, StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
 };
 use crate::scoring;
 
@@ -72,6 +72,8 @@ struct State {
     effects: HashMap<(String, &'static str), Effect>,
     /// Every counted give and reading; row `n` has id `n + 1`.
     ledger: Vec<LedgerRow>,
+    /// Frozen results; snapshot `n` has id `n + 1`.
+    snapshots: Vec<(SnapshotHead, Vec<FrozenPlace>)>,
 }
 
 impl MemoryStore {
@@ -691,6 +693,74 @@ impl Store for MemoryStore {
             .filter(|row| row.id > after && track.is_none_or(|t| row.track == t))
             .take(limit as usize)
             .cloned()
+            .collect())
+    }
+
+    async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
+        let mut state = self.state()?;
+        let latest = state
+            .snapshots
+            .iter()
+            .rev()
+            .map(|(head, _)| head)
+            .find(|head| head.stage == snapshot.stage && head.track == snapshot.track);
+        if latest.is_some_and(|head| head.hash == snapshot.hash) {
+            return Ok(None);
+        }
+        let head = SnapshotHead {
+            id: state.snapshots.len() as i64 + 1,
+            stage: snapshot.stage.clone(),
+            track: snapshot.track.clone(),
+            version: latest.map_or(1, |head| head.version + 1),
+            cutoff: snapshot.cutoff,
+            frozen_at: snapshot.frozen_at,
+            ledger_rows: snapshot.ledger_rows,
+            last_ledger_id: snapshot.last_ledger_id,
+            hash: snapshot.hash.clone(),
+        };
+        state
+            .snapshots
+            .push((head.clone(), snapshot.places.clone()));
+        Ok(Some(head))
+    }
+
+    async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {
+        Ok(self
+            .state()?
+            .snapshots
+            .iter()
+            .map(|(head, _)| head)
+            .filter(|head| track.is_none_or(|t| head.track == t))
+            .cloned()
+            .collect())
+    }
+
+    async fn snapshot_places(&self, id: i64) -> StoreResult<Vec<FrozenPlace>> {
+        let state = self.state()?;
+        Ok(state
+            .snapshots
+            .iter()
+            .find(|(head, _)| head.id == id)
+            .map(|(_, places)| places.clone())
+            .unwrap_or_default())
+    }
+
+    async fn frozen_ranking(&self, id: i64, limit: Option<u32>) -> StoreResult<Vec<Ranked>> {
+        let state = self.state()?;
+        let Some((_, places)) = state.snapshots.iter().find(|(head, _)| head.id == id) else {
+            return Ok(Vec::new());
+        };
+        Ok(places
+            .iter()
+            .filter_map(|p| {
+                let mut entry = state.entries.get(&p.code)?.clone();
+                entry.score = p.score;
+                Some(Ranked {
+                    place: p.place,
+                    entry,
+                })
+            })
+            .take(limit.map_or(usize::MAX, |n| n as usize))
             .collect())
     }
 

@@ -429,6 +429,53 @@ pub struct LedgerRow {
     pub withdrawn: Option<(Timestamp, String)>,
 }
 
+// ---------------------------------------------------------------- frozen results
+
+/// One place of a frozen snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrozenPlace {
+    pub place: u64,
+    pub code: String,
+    pub score: i64,
+    /// Gives counted as 疑 (doubtful) for this entry; 0 until fair-play signals exist.
+    pub doubtful: i64,
+    /// The award tier's name, empty outside the award zones.
+    pub zone: String,
+}
+
+/// A snapshot to store: a track's standings when a voting stage ended, signed by `hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSnapshot {
+    /// The stage's key.
+    pub stage: String,
+    pub track: String,
+    /// Ledger rows before this moment count (the stage's end).
+    pub cutoff: Timestamp,
+    pub frozen_at: Timestamp,
+    /// How many ledger rows were counted, and the greatest id among those read.
+    pub ledger_rows: i64,
+    pub last_ledger_id: i64,
+    /// SHA-256 (hex) chained over the counted ledger rows in id order, then the places.
+    pub hash: String,
+    pub places: Vec<FrozenPlace>,
+}
+
+/// A stored snapshot, without its places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotHead {
+    /// The snapshot number, unique among all snapshots.
+    pub id: i64,
+    pub stage: String,
+    pub track: String,
+    /// 1 for the first freeze of the stage and track, then 2, 3… for late changes.
+    pub version: i64,
+    pub cutoff: Timestamp,
+    pub frozen_at: Timestamp,
+    pub ledger_rows: i64,
+    pub last_ledger_id: i64,
+    pub hash: String,
+}
+
 /// The persistence the conversation needs. One implementation per backend in `storage` and one
 /// in memory (`MemoryStore`), all three checked by one contract suite; logic tests run against
 /// the one in memory. What only the bot's plumbing needs (callback dedup, delivery, leases,
@@ -548,6 +595,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         track: Option<&str>,
     ) -> StoreResult<Vec<LedgerRow>>;
+
+    // frozen results
+    /// Stores `snapshot` as the next version of its stage and track, unless the latest one has
+    /// the same hash (nothing changed); `None` then, or when another instance stored that
+    /// version at the same moment. A snapshot is never changed once stored.
+    async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>>;
+    /// Stored snapshots, of one track or all, oldest first.
+    async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>>;
+    /// The places of snapshot `id`, in order.
+    async fn snapshot_places(&self, id: i64) -> StoreResult<Vec<FrozenPlace>>;
+    /// The first `limit` places (or all) of snapshot `id` with their entries as they are now,
+    /// but each with the place and score it was frozen with; places whose entry is gone are
+    /// left out.
+    async fn frozen_ranking(&self, id: i64, limit: Option<u32>) -> StoreResult<Vec<Ranked>>;
 
     // outbox (the conversation queues review results and broadcasts)
     /// Enqueues a push; returns false when a push with the same key already exists.

@@ -160,6 +160,22 @@ impl Store for Flaky {
         self.up()?;
         self.inner.ledger_page(after, limit, track).await
     }
+    async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
+        self.up()?;
+        self.inner.freeze_results(snapshot).await
+    }
+    async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {
+        self.up()?;
+        self.inner.snapshots(track).await
+    }
+    async fn snapshot_places(&self, id: i64) -> StoreResult<Vec<FrozenPlace>> {
+        self.up()?;
+        self.inner.snapshot_places(id).await
+    }
+    async fn frozen_ranking(&self, id: i64, limit: Option<u32>) -> StoreResult<Vec<Ranked>> {
+        self.up()?;
+        self.inner.frozen_ranking(id, limit).await
+    }
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
         self.up()?;
         self.inner.enqueue_push(push).await

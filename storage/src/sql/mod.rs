@@ -30,4 +30,5 @@ mod ranking;
 mod records;
 pub(super) mod rows;
 mod scoring;
+mod snapshots;
 mod store;

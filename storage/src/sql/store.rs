@@ -5,16 +5,16 @@
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, DialogueRecord, EntryRecord, Give, GiveOutcome, GroupRecord, LedgerRow,
-    MemberRecord, NewEntry, NewPush, NewReport, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Resubmission, Review, ReviewStatus, Reviewed, Standing, StandingAsk, Store, StoreResult,
-    Timestamp, UsageRow,
+    AuditEvent, DialogueRecord, EntryRecord, FrozenPlace, Give, GiveOutcome, GroupRecord,
+    LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot, Ranked, Reading,
+    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead,
+    Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
 };
 
 use super::dialect::{self, BackendStore};
 use super::{
     callbacks, chats, dashboard, entries, exports, instances, members, outbox, ranking, records,
-    scoring,
+    scoring, snapshots,
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
@@ -201,6 +201,22 @@ impl Store for BackendStore {
         track: Option<&str>,
     ) -> StoreResult<Vec<LedgerRow>> {
         retrying(|| exports::ledger_page(self.reader(), after, limit, track)).await
+    }
+
+    async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
+        retrying(|| snapshots::freeze(self.writer(), snapshot)).await
+    }
+
+    async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {
+        retrying(|| snapshots::heads(self.reader(), track)).await
+    }
+
+    async fn snapshot_places(&self, id: i64) -> StoreResult<Vec<FrozenPlace>> {
+        retrying(|| snapshots::places(self.reader(), id)).await
+    }
+
+    async fn frozen_ranking(&self, id: i64, limit: Option<u32>) -> StoreResult<Vec<Ranked>> {
+        retrying(|| snapshots::ranking(self.reader(), id, limit)).await
     }
 }
 

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use cron::Schedule;
 use rallybot_handlers::campaign::{Campaign, Opening};
+use rallybot_handlers::results;
 
 /// What a job pushes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,9 @@ pub enum JobKind {
     Nudge,
     /// The daily leaderboard digest to every group, while voting is open.
     Leaderboard,
+    /// Freezes the results of a stage that counts votes when it ends, then checks hourly for
+    /// late changes (a new snapshot version each time something changed). Pushes nothing.
+    Freeze { stage: usize },
 }
 
 /// One job: its stable name (used in job marks and idempotency keys) and what it does.
@@ -62,6 +66,15 @@ pub fn jobs(campaign: &Campaign) -> Result<Vec<Job>, JobError> {
             out.push(Job {
                 name: format!("remind:{}", deadline.key),
                 kind: JobKind::Remind { deadline: i },
+                schedule: None,
+            });
+        }
+    }
+    for (i, stage) in campaign.stages.iter().enumerate() {
+        if results::freezes(stage) {
+            out.push(Job {
+                name: format!("freeze:{}", stage.key),
+                kind: JobKind::Freeze { stage: i },
                 schedule: None,
             });
         }
@@ -151,6 +164,16 @@ impl Job {
             JobKind::Leaderboard => self.cron_between(campaign, after, until, |t| {
                 campaign.is_open(Opening::Vote, t)
             }),
+            JobKind::Freeze { stage } => campaign
+                .stages
+                .get(*stage)
+                .and_then(|s| latest_freeze(s.ends, after, until))
+                .map(|at| Occurrence {
+                    at,
+                    before_due: None,
+                })
+                .into_iter()
+                .collect(),
         };
         out.sort_by_key(|o| o.at);
         out.dedup_by_key(|o| o.at);
@@ -186,6 +209,24 @@ impl Job {
             })
             .collect()
     }
+}
+
+/// How often a freeze job looks again for late changes after its stage ended.
+pub const REFREEZE_EVERY: Duration = Duration::hours(1);
+
+/// The latest freeze pass in `(after, until]`: at the stage's end, then every `REFREEZE_EVERY`.
+/// Passes missed meanwhile are one pass: each freezes the ledger as it is.
+fn latest_freeze(
+    ends: DateTime<Utc>,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if until < ends {
+        return None;
+    }
+    let passes = (until - ends).num_seconds() / REFREEZE_EVERY.num_seconds();
+    let at = ends + REFREEZE_EVERY * i32::try_from(passes).unwrap_or(i32::MAX);
+    (at > after).then_some(at)
 }
 
 /// The last moment anything can happen: the end of the last stage or quota window.

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::Clock;
+use rallybot_handlers::results;
 use rallybot_handlers::store::StoreError;
 use rallybot_storage::Database;
 
@@ -226,6 +227,10 @@ impl Scheduler {
                 self.cache().marks.insert(job.name.clone(), mark);
                 tracing::info!(job = %job.name, now = %now, "clock moved back: the job is open again from now");
             }
+            if let JobKind::Freeze { stage } = job.kind {
+                report.occurrences += self.freeze(job, stage, mark, now).await?;
+                continue;
+            }
             let mut skipped: Vec<DateTime<Utc>> = Vec::new();
             for occurrence in job.occurrences(&self.campaign, mark, now) {
                 // A push held by quiet hours was never "missed" before they end.
@@ -260,6 +265,38 @@ impl Scheduler {
             self.wake.outbox();
         }
         Ok(report)
+    }
+
+    /// A freeze pass when one is due: the stage's standings stored as a new snapshot version
+    /// wherever they changed, then the job marked. Never skipped as missed: a late pass still
+    /// freezes the ledger as it stood at the stage's end.
+    async fn freeze(
+        &self,
+        job: &Job,
+        stage: usize,
+        mark: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, SchedulerError> {
+        let Some(due) = job.occurrences(&self.campaign, mark, now).pop() else {
+            return Ok(0);
+        };
+        if let Some(stage) = self.campaign.stages.get(stage) {
+            let stored =
+                results::freeze_stage(self.store.as_ref(), &self.campaign, stage, now).await?;
+            for head in stored {
+                tracing::info!(
+                    snapshot = head.id,
+                    stage = %head.stage,
+                    track = %head.track,
+                    version = head.version,
+                    hash = %head.hash,
+                    "results frozen"
+                );
+            }
+        }
+        self.store.set_job_mark(&job.name, due.at).await?;
+        self.cache().marks.insert(job.name.clone(), due.at);
+        Ok(1)
     }
 
     fn cache(&self) -> MutexGuard<'_, MarkCache> {

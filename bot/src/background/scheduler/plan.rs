@@ -156,6 +156,8 @@ impl<'a> Planner<'a> {
                     .collect()
             }
             JobKind::Nudge => self.nudges(occurrence.at).await?,
+            // Freezing results pushes nothing (the scheduler stores the snapshots).
+            JobKind::Freeze { .. } => return Ok(Vec::new()),
             JobKind::Leaderboard => {
                 let Some(content) = self.leaderboard(occurrence.at).await? else {
                     return Ok(Vec::new());

@@ -1,0 +1,113 @@
+//! Results frozen when the voting stage closes: the scheduler stores a snapshot, `榜单` answers
+//! from it, `rallybot verify-results` says it matches the ledger, and a ledger row changed
+//! behind the bot's back makes it report the mismatch.
+
+use std::time::Duration;
+
+use rallybot_handlers::store::SnapshotHead;
+use sqlx::Connection as _;
+
+use crate::harness::{postgres, spawn_app_with, Backend, TestApp, TestOptions};
+
+#[tokio::test]
+async fn results_freeze_at_the_close_and_verify_on_sqlite() {
+    results_freeze_at_the_close_and_verify(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn results_freeze_at_the_close_and_verify_on_postgres() {
+    let Some(backend) = postgres() else {
+        return;
+    };
+    results_freeze_at_the_close_and_verify(backend).await;
+}
+
+async fn results_freeze_at_the_close_and_verify(backend: Backend) {
+    let app = spawn_app_with(TestOptions {
+        backend,
+        ..TestOptions::default()
+    })
+    .await;
+    app.register("zhangsan", "张三", 1, "哈尔滨").await;
+    app.say_text(
+        "zhangsan",
+        "提交 奋进故事 https://mp.weixin.qq.com/s/frozen1 故事",
+    )
+    .await;
+    app.say_text("reviewer", "审核 C0001 通过").await;
+    app.register("lisi", "李四", 2, "哈尔滨").await;
+    let voted = app.say_text("lisi", "投票 C0001 3").await;
+    assert!(voted.contains("投 3 票"), "{voted}");
+    let live = app.say_text("lisi", "榜单 C").await;
+    assert!(!live.contains("冻结"), "voting is open: {live}");
+
+    // The activity stage ends on 2022-09-30: move past it.
+    let moved = app
+        .admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
+        .await;
+    assert_eq!(moved.status(), 200);
+    let heads = frozen(&app, 1).await;
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.stage == "activity" && h.version == 1),
+        "{heads:?}"
+    );
+
+    let top = app.say_text("lisi", "榜单 C").await;
+    assert!(top.contains("C0001"), "{top}");
+    assert!(top.contains("冻结"), "{top}");
+    assert!(top.contains("快照 #"), "{top}");
+
+    let (mismatched, report) = verify(&app).await;
+    assert_eq!(mismatched, 0, "{report}");
+    assert!(report.contains("matches"), "{report}");
+
+    // Someone edits a counted vote in the database.
+    tamper(&app, backend).await;
+    let (mismatched, report) = verify(&app).await;
+    assert!(mismatched >= 1, "{report}");
+    assert!(report.contains("DOES NOT MATCH"), "{report}");
+    app.stop().await;
+}
+
+/// Waits until the scheduler has stored at least `n` snapshots.
+async fn frozen(app: &TestApp, n: usize) -> Vec<SnapshotHead> {
+    for _ in 0..200 {
+        let heads = app.store.snapshots(None).await.unwrap();
+        if heads.len() >= n {
+            return heads;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no results were frozen after the close");
+}
+
+async fn verify(app: &TestApp) -> (usize, String) {
+    let mut out = Vec::new();
+    let mismatched = rallybot::cli::verify_results(
+        app.store.as_ref(),
+        rallybot::app::open_campaign(&app.settings)
+            .unwrap()
+            .timezone,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    (mismatched, String::from_utf8(out).unwrap())
+}
+
+async fn tamper(app: &TestApp, backend: Backend) {
+    let url = &app.settings.storage.url;
+    let sql = "UPDATE ledger SET amount = amount + 10 WHERE entry_code = 'C0001'";
+    match backend {
+        Backend::Postgres => {
+            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        _ => {
+            let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+    }
+}
