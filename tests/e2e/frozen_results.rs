@@ -110,6 +110,7 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
     assert!(versions.contains(&1) && versions.contains(&2), "{heads:?}");
     let top = app.say_text("lisi", "榜单 C").await;
     assert!(!top.contains("C0001"), "the rejected entry is out: {top}");
+    assert!(top.contains("第 2 版"), "{top}");
 
     let (mismatched, report) = verify(&app).await;
     assert_eq!(mismatched, 0, "both versions match the ledger: {report}");

@@ -123,7 +123,14 @@ impl Conversation {
         };
         let n = n.unwrap_or(TOP_DEFAULT);
         let Some(shown) = self.top_page(track, n, page, now).await? else {
-            return Ok(format!("{}还没有通过审核的作品。", track_name(track)));
+            let empty = format!("{}还没有通过审核的作品。", track_name(track));
+            // A late change can leave a frozen version with no entry at all: say which.
+            let frozen =
+                results::frozen_now(self.store.as_ref(), &self.campaign, &track.key, now).await?;
+            return Ok(match frozen {
+                Some(head) => format!("{empty}{}", self.frozen_note(&head)),
+                None => empty,
+            });
         };
         if shown.rows.is_empty() {
             return Ok(format!(
