@@ -8,8 +8,10 @@
 //! ```
 //! Options: `--scale 0.01` loads a hundredth of everything (to iterate quickly), `--seconds N`
 //! sets the length of the sustained run (default 10), `--voters N` its concurrency (16),
-//! `--reuse` skips the load and measures an already loaded database. On PostgreSQL everything
-//! lives in the schema `rallybot_scale`, dropped and recreated by each load.
+//! `--reuse` skips the load and measures an already loaded database, `--entries N` sets the number
+//! of entries apart from the members (at most one per member; to see how the ranking grows). On
+//! PostgreSQL everything lives in the schema `rallybot_scale`, dropped and recreated by each load.
+//! The load average is printed before and after the measurements (the machine may be shared).
 
 use std::error::Error;
 use std::str::FromStr;
@@ -40,6 +42,8 @@ struct Args {
     seconds: u64,
     voters: usize,
     reuse: bool,
+    /// Entries apart from `--scale` (None: a tenth of the members).
+    entries: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, Failure> {
@@ -49,6 +53,7 @@ fn parse_args() -> Result<Args, Failure> {
         seconds: 10,
         voters: 16,
         reuse: false,
+        entries: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -59,6 +64,7 @@ fn parse_args() -> Result<Args, Failure> {
             "--seconds" => args.seconds = value()?.parse()?,
             "--voters" => args.voters = value()?.parse()?,
             "--reuse" => args.reuse = true,
+            "--entries" => args.entries = Some(value()?.parse()?),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -77,9 +83,11 @@ struct Sizes {
 }
 
 impl Sizes {
-    fn new(scale: f64) -> Sizes {
+    fn new(scale: f64, entries: Option<u64>) -> Sizes {
         let members = ((FULL_MEMBERS * scale) as u64).max(100);
-        let entries = ((FULL_ENTRIES * scale) as u64).clamp(10, members);
+        let entries = entries
+            .unwrap_or((FULL_ENTRIES * scale) as u64)
+            .clamp(10, members);
         let days = ((FULL_VOTES / FULL_MEMBERS) as u64).max(1);
         Sizes {
             members,
@@ -459,6 +467,30 @@ async fn measure(store: Arc<dyn Store>, sizes: Sizes, args: &Args) -> Result<(),
     }
     report("cast one vote (give)", samples);
 
+    // What the quota pages and 进度 count: approved entries per union (every entry read).
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let began = Instant::now();
+        let unions = store.approved_entries_by_union(TRACK).await?;
+        samples.push(began.elapsed());
+        if unions.is_empty() {
+            return Err("no approved entries per union".into());
+        }
+    }
+    report("approved entries per union", samples);
+
+    // The whole ranking, as 榜单's results export reads it.
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        let began = Instant::now();
+        let ranked = store.ranking(TRACK).await?;
+        samples.push(began.elapsed());
+        if ranked.is_empty() {
+            return Err("the whole ranking came back empty".into());
+        }
+    }
+    report("whole ranking", samples);
+
     // Sustained: every voter gives as fast as it can for the whole run.
     let granted = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -608,7 +640,7 @@ async fn prepare(args: &Args, sizes: Sizes) -> Result<(), Failure> {
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     let args = parse_args()?;
-    let sizes = Sizes::new(args.scale);
+    let sizes = Sizes::new(args.scale, args.entries);
     println!(
         "{} members, {} approved entries in one track, {} votes over {} days",
         sizes.members,
@@ -625,8 +657,22 @@ async fn main() -> Result<(), Failure> {
         "database size: {:.1} MiB",
         database_size(&args).await? as f64 / (1024.0 * 1024.0)
     );
+    println!("load average before measuring: {}", load_average());
     let backend = open(&args).await?;
     measure(backend.store(), sizes, &args).await?;
     backend.close().await;
+    println!("load average after measuring: {}", load_average());
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages (Linux; "unknown" elsewhere).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|line| {
+            line.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
 }

@@ -49,6 +49,9 @@ fn the_bot_answers_every_vote_and_the_report_shows_both_processes() {
         report.contains("CPU over warm-up and measurement: target"),
         "{report}"
     );
+    // The target's resident memory, read from /proc while it still runs.
+    assert!(figure(&report, "target memory: VmRSS") > 0, "{report}");
+    assert!(figure(&report, "peak VmHWM") > 0, "{report}");
 }
 
 #[test]

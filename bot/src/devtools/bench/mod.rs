@@ -1,7 +1,7 @@
 //! The load generator (`rallybot bench`): sends signed, encrypted callbacks over HTTP to a bot
 //! on 127.0.0.1, each with a distinct msgid (so dedup writes every time), at a fixed rate or as
-//! fast as the bot answers, and reports throughput, latency percentiles and the CPU each side
-//! spent per callback.
+//! fast as the bot answers, and reports throughput, latency percentiles, the CPU each side
+//! spent per callback and the target's resident memory (ready, after the load, peak).
 //!
 //! The target runs in its own process (this binary again, with `--serve-only`), so generator and
 //! bot are measured apart, as a real client would see the bot. Three targets: `--mode bot` (the
@@ -277,12 +277,17 @@ async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<
         users: Arc::new(setup::user_ids(options.users)),
     };
     let target_pid = target.0.id();
+    let rss_ready = memory_kib(target_pid, "VmRSS");
     let cpu_before = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
     let report = match listening {
         Some(listener) => aibot_ws::run(listener, &spec).await?,
         None => load::run(&client, &spec).await?,
     };
     let cpu_after = (cpu_seconds("self"), tree_cpu_seconds(target_pid));
+    let (rss_after, rss_peak) = (
+        memory_kib(target_pid, "VmRSS"),
+        memory_kib(target_pid, "VmHWM"),
+    );
     println!("{report}");
     let callbacks = report.sent_total.max(1) as f64;
     let per_callback = |after: Option<f64>, before: Option<f64>| {
@@ -300,6 +305,17 @@ async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<
         "CPU over warm-up and measurement: target {} · generator {}",
         show(target_cpu),
         show(per_callback(cpu_after.0, cpu_before.0))
+    );
+    let mib = |kib: Option<u64>| {
+        kib.map_or("unknown".into(), |k| {
+            format!("{:.0} MiB", k as f64 / 1024.0)
+        })
+    };
+    println!(
+        "target memory: VmRSS {} when ready, {} after the load · peak VmHWM {}",
+        mib(rss_ready),
+        mib(rss_after),
+        mib(rss_peak)
     );
     // Closing its standard input stops our own target; gunicorn is told to stop by a signal.
     if options.mode == Mode::Python {
@@ -410,6 +426,21 @@ fn tree_cpu_seconds(root: u32) -> Option<f64> {
         .iter()
         .any(|(pid, _, _)| *pid == root)
         .then_some(total)
+}
+
+/// A memory figure of a process in KiB (`VmRSS`, `VmHWM`), from `/proc/<pid>/status`; the
+/// target's own process only (for the Python peer, its gunicorn master).
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        line.strip_prefix(field)?
+            .strip_prefix(':')?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// The parent pid and the CPU seconds of a process, from `/proc/<process>/stat`.
