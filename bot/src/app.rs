@@ -49,7 +49,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     rehearsal: Option<Arc<SharedRehearsal>>,
     campaign: Arc<Campaign>,
-    privacy: Arc<Privacy>,
+    exporter: Exporter,
     /// The background loops' health, shared with `/healthz` and `/metrics`.
     loops: Loops,
     metrics: Arc<Metrics>,
@@ -203,6 +203,7 @@ impl App {
             store.clone(),
             clock.clone(),
         ));
+        let exporter = Exporter::new(campaign.clone(), store.clone(), Some(privacy.clone()));
         let dashboard = Arc::new(Dashboard {
             sessions: Sessions::new(
                 settings.admin.token.clone(),
@@ -212,7 +213,7 @@ impl App {
             campaign: campaign.clone(),
             store: store.clone(),
             clock: clock.clone(),
-            exporter: Exporter::new(campaign.clone(), store.clone(), Some(privacy.clone())),
+            exporter: exporter.clone(),
             aggregates: aggregates.clone(),
             throttle: Default::default(),
         });
@@ -228,7 +229,7 @@ impl App {
             clock,
             rehearsal,
             campaign,
-            privacy,
+            exporter,
             loops,
             metrics,
             callbacks,
@@ -266,11 +267,7 @@ impl App {
     /// The organizers' exports on this app's database and secrets (what the dashboard's
     /// download links call: `Exporter::write_to` any `AsyncWrite`).
     pub fn exporter(&self) -> Exporter {
-        Exporter::new(
-            self.campaign.clone(),
-            self.store.clone(),
-            Some(self.privacy.clone()),
-        )
+        self.exporter.clone()
     }
 
     /// The dashboard's cached figures (tests refresh them to see their writes at once).
@@ -298,7 +295,7 @@ impl App {
             clock,
             rehearsal,
             campaign,
-            privacy,
+            exporter,
             loops,
             metrics,
             callbacks,
@@ -307,7 +304,6 @@ impl App {
         } = self;
         // The scheduler and the push sender run beside the endpoints; the sender builds the
         // exports organizers ask for in the chat.
-        let exporter = Exporter::new(campaign.clone(), store.clone(), Some(privacy));
         let background = Background::start(
             &settings,
             campaign,
