@@ -160,7 +160,7 @@ impl Conversation {
     /// entry at all.
     /// Once voting is closed and the track's results are frozen, the page comes from the
     /// latest snapshot, not the live ranking.
-    async fn top_page(
+    pub(super) async fn top_page(
         &self,
         track: &Track,
         n: u32,
@@ -293,14 +293,14 @@ impl Conversation {
 }
 
 /// One page of a track's standings.
-struct Page {
-    rows: Vec<Ranked>,
+pub(super) struct Page {
+    pub rows: Vec<Ranked>,
     /// Whether more entries follow the page.
-    more: bool,
+    pub more: bool,
     /// How many ranked entries were read (all there are when `more` is false).
-    total_seen: usize,
+    pub total_seen: usize,
     /// The snapshot the page was read from, once results are frozen.
-    frozen: Option<SnapshotHead>,
+    pub frozen: Option<SnapshotHead>,
 }
 
 impl Page {

@@ -22,6 +22,7 @@ impl Responder {
                 mention_sender: matches!(msg.chat_kind, ChatKind::Group),
                 command: None,
                 queued_pushes: false,
+                card: None,
             },
         }
     }
