@@ -183,13 +183,9 @@ impl Conversation {
                 ),
             });
         }
-        let next = shown.more.then(|| {
-            format!(
-                "发送「看看 {} {}」看下一页。",
-                track.code_prefix,
-                page + 1
-            )
-        });
+        let next = shown
+            .more
+            .then(|| format!("发送「看看 {} {}」看下一页。", track.code_prefix, page + 1));
         let kind = button_kind(&track.rule).filter(|_| self.campaign.is_open(Opening::Vote, now));
         let mut lines: Vec<String> = shown
             .rows
@@ -282,7 +278,10 @@ impl Conversation {
             Some(key) => self.answer_click(msg, key, task_id, now, &notes).await,
         };
         let (text, card) = match text {
-            Ok(text) => (text, notes.card.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Ok(text) => (
+                text,
+                notes.card.into_inner().unwrap_or_else(|e| e.into_inner()),
+            ),
             Err(error) => {
                 tracing::warn!(%error, "store failed while answering a card click");
                 (BUSY.to_string(), None)
@@ -369,7 +368,7 @@ mod tests {
             code: EntryCode::parse("b3").unwrap(),
             page: 2,
         };
-        assert_eq!(key.encode(), "like:B3:2");
+        assert_eq!(key.encode(), "like:B0003:2");
         assert_eq!(ButtonKey::parse(&key.encode()), Some(key));
         for bad in ["", "vote", "vote:A1", "vote:A1:0", "give:A1:1", "vote:!!:1"] {
             assert_eq!(ButtonKey::parse(bad), None, "{bad}");

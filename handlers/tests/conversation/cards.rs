@@ -40,19 +40,32 @@ async fn stories() -> (Harness, Vec<String>) {
 async fn a_page_is_a_card_with_a_vote_button_per_entry() {
     let (h, codes) = stories().await;
     let reply = h.say(ChatKind::Private, "voter", "voter", "看看 C").await;
-    let card = reply.card.clone().expect("a votes track is browsed as a card");
+    let card = reply
+        .card
+        .clone()
+        .expect("a votes track is browsed as a card");
     assert_eq!(card.buttons.len(), 6, "six buttons at most");
     assert_eq!(card.rows.len(), 6);
     assert!(card.task_id.len() <= 128);
     let key = ButtonKey::parse(&card.buttons[0].key).unwrap();
     assert_eq!(key.page, 1);
     assert!(codes.contains(&key.code.to_string()));
-    assert!(card.buttons[0].text.starts_with("投 "), "{:?}", card.buttons);
+    assert!(
+        card.buttons[0].text.starts_with("投 "),
+        "{:?}",
+        card.buttons
+    );
     assert!(card.note.contains("看看 C 2"), "{}", card.note);
     // The same page as text, for surfaces without cards.
-    assert!(reply.text.contains("第 1 页") && reply.text.contains("投票"), "{}", reply.text);
+    assert!(
+        reply.text.contains("第 1 页") && reply.text.contains("投票"),
+        "{}",
+        reply.text
+    );
 
-    let second = h.say(ChatKind::Group, "g1", "voter", "@rallybot browse C 2").await;
+    let second = h
+        .say(ChatKind::Group, "g1", "voter", "@rallybot browse C 2")
+        .await;
     let card = second.card.unwrap();
     assert_eq!(card.buttons.len(), 1, "seven entries: one on page 2");
     assert_eq!(ButtonKey::parse(&card.buttons[0].key).unwrap().page, 2);
@@ -65,15 +78,21 @@ async fn a_page_is_a_card_with_a_vote_button_per_entry() {
 async fn likes_get_like_buttons_and_views_only_text() {
     let h = Harness::shipped().await;
     h.register("author", 1, "张三", "哈尔滨").await;
-    h.approved_entry("author", "B", "https://example.org/talent").await;
-    h.approved_entry("author", "E", "https://example.org/plate").await;
+    h.approved_entry("author", "B", "https://example.org/talent")
+        .await;
+    h.approved_entry("author", "E", "https://example.org/plate")
+        .await;
     let likes = h.say(ChatKind::Private, "author", "author", "看看 B").await;
     assert!(likes.card.unwrap().buttons[0].key.starts_with("like:"));
     let views = h.say(ChatKind::Private, "author", "author", "看看 E").await;
     assert!(views.card.is_none(), "a view must open the link");
     assert!(views.text.contains("E0001"), "{}", views.text);
     let none = h.say(ChatKind::Private, "author", "author", "看看 D").await;
-    assert!(none.card.is_none() && none.text.contains("还没有"), "{}", none.text);
+    assert!(
+        none.card.is_none() && none.text.contains("还没有"),
+        "{}",
+        none.text
+    );
     let which = h.private("author", "看看").await;
     assert!(which.contains("请写明看哪个赛道"), "{which}");
 }
@@ -81,13 +100,24 @@ async fn likes_get_like_buttons_and_views_only_text() {
 #[tokio::test]
 async fn a_click_is_one_vote_and_a_retry_counts_once() {
     let (h, _) = stories().await;
-    let card = h.say(ChatKind::Private, "voter", "voter", "看看 C").await.card.unwrap();
+    let card = h
+        .say(ChatKind::Private, "voter", "voter", "看看 C")
+        .await
+        .card
+        .unwrap();
     let button = &card.buttons[0];
     let code = ButtonKey::parse(&button.key).unwrap().code.to_string();
     let first = click(&h, "voter", &button.key, &card.task_id, "click/1").await;
-    assert!(first.text.contains("已投") && first.text.contains("还可投它 4 票"), "{}", first.text);
+    assert!(
+        first.text.contains("已投") && first.text.contains("还可投它 4 票"),
+        "{}",
+        first.text
+    );
     let updated = first.card.expect("the card is updated");
-    assert_eq!(updated.task_id, card.task_id, "the update keeps the clicked card's task id");
+    assert_eq!(
+        updated.task_id, card.task_id,
+        "the update keeps the clicked card's task id"
+    );
     assert!(updated.desc.contains("还可投它 4 票"), "{}", updated.desc);
     // WeCom's retry of the same click.
     let retry = click(&h, "voter", &button.key, &card.task_id, "click/1").await;
@@ -95,16 +125,31 @@ async fn a_click_is_one_vote_and_a_retry_counts_once() {
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 1);
     // Clicks and 投票 share the day's five.
     for i in 2..=5 {
-        click(&h, "voter", &button.key, &card.task_id, &format!("click/{i}")).await;
+        click(
+            &h,
+            "voter",
+            &button.key,
+            &card.task_id,
+            &format!("click/{i}"),
+        )
+        .await;
     }
     let full = click(&h, "voter", &button.key, &card.task_id, "click/6").await;
     assert!(full.text.contains("投满 5 票"), "{}", full.text);
     let refused = full.card.unwrap();
     assert_eq!(refused.desc, "未计入");
     assert!(refused.note.contains("投满"), "{}", refused.note);
-    assert!(h.private("voter", &format!("投票 {code}")).await.contains("投满"));
+    assert!(h
+        .private("voter", &format!("投票 {code}"))
+        .await
+        .contains("投满"));
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 5);
-    let votes = h.audit().await.into_iter().filter(|e| e.action == "vote").count();
+    let votes = h
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "vote")
+        .count();
     assert_eq!(votes, 5);
 }
 
@@ -127,6 +172,10 @@ async fn refused_clicks_count_nothing() {
     h.register("voter", 2, "李四", "测试县").await;
     h.set_time("2022-10-08T09:00:00+08:00");
     let closed = click(&h, "voter", &key, "t1", "c4").await;
-    assert!(closed.text.contains("不能投票") || closed.text.contains("结束"), "{}", closed.text);
+    assert!(
+        closed.text.contains("不能投票") || closed.text.contains("结束"),
+        "{}",
+        closed.text
+    );
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 0);
 }
