@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::dedup::{Answering, Finished, StoredReply};
 use super::passive::{Kind, Sealed, Sealer};
+use super::card;
 use super::surface::{Parsed, Surface};
 use super::{CallbackState, NO_LABEL};
 use crate::http::error::HttpError;
@@ -121,7 +122,8 @@ pub(super) async fn say(
             task_state.wake.outbox();
         }
         let mention = reply.mention_sender && task_parsed.route.is_group();
-        let passive = (!reply.text.trim().is_empty()).then(|| StoredReply {
+        let text_answer = !reply.text.trim().is_empty() && !card::pushed(&task_parsed, &reply);
+        let passive = text_answer.then(|| StoredReply {
             text: reply.text.clone(),
             mention,
         });
@@ -157,6 +159,9 @@ pub(super) async fn say(
         }
     };
     let command = reply.command_label();
+    if let Some(card) = card::as_card(&parsed, &reply) {
+        return card::answer_with(state, sealer, &parsed, card, &reply).await;
+    }
     if reply.text.trim().is_empty() {
         return Ok(Answer::empty(command, "no_reply"));
     }
@@ -184,6 +189,10 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         command,
         "reply missed the callback deadline: pushed instead"
     );
+    if let Some(card) = card::as_card(parsed, &reply).filter(|_| card::pushed(parsed, &reply)) {
+        card::push_card(state, parsed, card).await;
+        return;
+    }
     if reply.text.trim().is_empty() {
         return;
     }

@@ -23,6 +23,18 @@ pub enum Kind<'a> {
     Text { text: &'a str, mention: bool },
     /// A welcome on entering a chat.
     Welcome(&'a str),
+    /// A template card answering a message (AI bot); `text` stands in where cards are not
+    /// shown.
+    Card {
+        card: &'a serde_json::Value,
+        text: &'a str,
+    },
+    /// The clicked card replaced for the clicker (AI bot); `text` stands in elsewhere.
+    CardUpdate {
+        card: &'a serde_json::Value,
+        user: &'a str,
+        text: &'a str,
+    },
 }
 
 /// What every reply to one callback is sealed with.
@@ -43,7 +55,9 @@ impl Sealer<'_> {
         let timestamp = self.now.to_string();
         let (text, mention) = match kind {
             Kind::Text { text, mention } => (text, mention),
-            Kind::Welcome(text) => (text, false),
+            Kind::Welcome(text) | Kind::Card { text, .. } | Kind::CardUpdate { text, .. } => {
+                (text, false)
+            }
         };
         let text = route.mentioning(text, mention);
         let mut pieces = route.surface.reply_pieces(&text).into_iter();
@@ -68,6 +82,10 @@ impl Sealer<'_> {
                     // The stream is answered finished at once.
                     Kind::Text { .. } => reply::aibot_stream(&stream_id(), &first, true),
                     Kind::Welcome(_) => reply::aibot_text(&first),
+                    Kind::Card { card, .. } => reply::aibot_template_card(card),
+                    Kind::CardUpdate { card, user, .. } => {
+                        reply::aibot_update_card(&[user.to_string()], card)
+                    }
                 };
                 let body = self.crypter.seal_json(&plain, self.nonce, &timestamp)?;
                 (body, "application/json")
