@@ -82,6 +82,9 @@ mod tests {
             response_code: "rc".into(),
             template_card: json,
         };
-        assert_eq!(CardUpdate::from_content(&update.to_content()).unwrap(), update);
+        assert_eq!(
+            CardUpdate::from_content(&update.to_content()).unwrap(),
+            update
+        );
     }
 }

@@ -18,10 +18,10 @@ use rallybot_messages::longconn::Frame;
 
 use super::link::{Conn, SendError};
 use super::new_req_id;
+use crate::cards::{template_card, CARD_PUSH_FORMAT};
 use crate::http::callback::answer::{enqueue_pieces, record_answer};
 use crate::http::callback::dedup::{Claimed, StoredReply};
 use crate::http::callback::surface::{self, Action, Parsed, Surface};
-use crate::cards::{template_card, CARD_PUSH_FORMAT};
 use crate::http::callback::CallbackState;
 
 /// The label of this surface in logs and metrics.
@@ -132,7 +132,9 @@ impl Inbound {
             callback_key: parsed.dedup_key.clone(),
         };
         if let Some(task_id) = click {
-            return self.click(conn, &req_id, &parsed, &said, &task_id, answering).await;
+            return self
+                .click(conn, &req_id, &parsed, &said, &task_id, answering)
+                .await;
         }
         // The conversation runs on its own task, never cancelled halfway.
         let task_state = state.clone();

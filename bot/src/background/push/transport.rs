@@ -188,9 +188,8 @@ impl WeComTransport {
     /// A template card to a person (`message/send`) or an AI-bot chat (`aibot_send_msg`), or
     /// the replacement of a clicked app card (`message/update_template_card`).
     async fn deliver_card(&self, push: &PushRecord) -> Result<(), DeliveryError> {
-        let unreadable = |e: serde_json::Error| {
-            DeliveryError::Permanent(format!("unreadable card push: {e}"))
-        };
+        let unreadable =
+            |e: serde_json::Error| DeliveryError::Permanent(format!("unreadable card push: {e}"));
         if push.format == CARD_UPDATE_PUSH_FORMAT {
             let PushTarget::User { userid } = &push.target else {
                 return Err(DeliveryError::Permanent(

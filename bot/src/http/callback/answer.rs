@@ -12,9 +12,9 @@ use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
 use tokio::sync::oneshot;
 
+use super::card;
 use super::dedup::{Answering, Finished, StoredReply};
 use super::passive::{Kind, Sealed, Sealer};
-use super::card;
 use super::surface::{Parsed, Surface};
 use super::{CallbackState, NO_LABEL};
 use crate::http::error::HttpError;

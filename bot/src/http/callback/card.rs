@@ -19,8 +19,8 @@ use super::passive::{Kind, Sealer};
 use super::surface::{Parsed, Surface};
 use super::CallbackState;
 use crate::cards::{template_card, CardUpdate, CARD_PUSH_FORMAT, CARD_UPDATE_PUSH_FORMAT};
-use rallybot_handlers::conversation::Card;
 use crate::http::error::HttpError;
+use rallybot_handlers::conversation::Card;
 
 /// What a click asks, as the surface handed it over.
 pub(super) struct Click {
