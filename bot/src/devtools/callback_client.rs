@@ -40,6 +40,8 @@ pub struct BotReply {
     pub mentions: Vec<String>,
     /// The AI bot's answer as a template card (a card, or a clicked card replaced), as JSON.
     pub card: Option<serde_json::Value>,
+    /// Whom a replaced card is replaced for (`userids` of an `update_template_card` answer).
+    pub card_users: Vec<String>,
 }
 
 /// A signed request ready to send: query string and body.
@@ -313,6 +315,7 @@ impl CallbackClient {
                 text: None,
                 mentions: Vec::new(),
                 card: None,
+                card_users: Vec::new(),
             });
         }
         let crypter = self.crypter(surface)?;
@@ -342,17 +345,24 @@ impl CallbackClient {
             }
         };
         let (text, mentions) = reply_text(surface, &plain)?;
-        let card = match surface {
-            Surface::Aibot => serde_json::from_str::<serde_json::Value>(&plain)
-                .ok()
-                .and_then(|v| v.get("template_card").cloned()),
+        let json = match surface {
+            Surface::Aibot => serde_json::from_str::<serde_json::Value>(&plain).ok(),
             Surface::App | Surface::Robot => None,
         };
+        let card = json.as_ref().and_then(|v| v.get("template_card").cloned());
+        let card_users = json
+            .as_ref()
+            .and_then(|v| v.get("userids")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
         Ok(BotReply {
             status: answered.status,
             text: (card.is_none() || !text.is_empty()).then_some(text),
             mentions,
             card,
+            card_users,
         })
     }
 }

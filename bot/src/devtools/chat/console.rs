@@ -129,6 +129,7 @@ impl Console {
                 text: None,
                 mentions: Vec::new(),
                 card: None,
+                card_users: Vec::new(),
             };
         };
         final_answer(session, &req_id).await
@@ -539,6 +540,7 @@ async fn final_answer(session: &Session, req_id: &str) -> BotReply {
         text: frame.as_ref().and_then(|f| f.content().map(str::to_owned)),
         mentions: Vec::new(),
         card: frame.as_ref().and_then(|f| f.template_card().cloned()),
+        card_users: Vec::new(),
     }
 }
 
