@@ -59,7 +59,10 @@ async fn app_click(app: &TestApp, user: &str, key: &str, task_id: &str, times: u
     for _ in 0..times {
         let reply = app.client.exchange(Surface::App, &plain).await.unwrap();
         assert_eq!(reply.status, 200);
-        assert_eq!(reply.text, None, "a click is answered by replacing the card");
+        assert_eq!(
+            reply.text, None,
+            "a click is answered by replacing the card"
+        );
     }
 }
 
@@ -75,8 +78,10 @@ async fn private_chat_through_the_app(backend: Backend) {
     assert_eq!(asked.text, None, "the app sends the card by message/send");
     tokio::time::timeout(
         ANSWER_WAIT,
-        app.simulator
-            .wait_until(|all| all.iter().any(|r| r.delivered() && r.template_card().is_some())),
+        app.simulator.wait_until(|all| {
+            all.iter()
+                .any(|r| r.delivered() && r.template_card().is_some())
+        }),
     )
     .await
     .expect("the card is sent");
@@ -113,7 +118,10 @@ async fn private_chat_through_the_app(backend: Backend) {
     let updates = updates_for(&app, "lisi", 5).await;
     let refused = updates[4].template_card().unwrap();
     assert_eq!(str_at(refused, "/main_title/desc"), "未计入");
-    assert!(str_at(refused, "/sub_title_text").contains("投满 5 票"), "{refused}");
+    assert!(
+        str_at(refused, "/sub_title_text").contains("投满 5 票"),
+        "{refused}"
+    );
     assert_eq!(score(&app).await, 5);
 
     // Someone not registered: told to register, nothing counted.
@@ -179,7 +187,11 @@ async fn group_through_the_aibot(backend: Backend) {
         app.client.next_msg_id(),
     );
     let first = app.client.exchange(Surface::Aibot, &click).await.unwrap();
-    assert_eq!(first.card_users, vec!["lisi".to_string()], "for the voter only");
+    assert_eq!(
+        first.card_users,
+        vec!["lisi".to_string()],
+        "for the voter only"
+    );
     let updated = first.card.expect("the card is replaced");
     assert_eq!(updated["task_id"], task_id.as_str());
     assert!(
@@ -198,7 +210,11 @@ async fn group_through_the_aibot(backend: Backend) {
         &task_id,
         app.client.next_msg_id(),
     );
-    let refused = app.client.exchange(Surface::Aibot, &stranger).await.unwrap();
+    let refused = app
+        .client
+        .exchange(Surface::Aibot, &stranger)
+        .await
+        .unwrap();
     assert_eq!(refused.card_users, vec!["wangwu".to_string()]);
     let refused = refused.card.unwrap();
     assert_eq!(str_at(&refused, "/main_title/desc"), "未计入");
@@ -263,9 +279,7 @@ async fn long_connection_cards_are_answered_and_updated_by_frames() {
         .expect("the card is replaced");
     assert_eq!(update.body["response_type"], "update_template_card");
     assert_eq!(update.body["userids"], serde_json::json!(["lisi"]));
-    assert!(
-        str_at(update.template_card().unwrap(), "/main_title/desc").contains("还可投它 4 票")
-    );
+    assert!(str_at(update.template_card().unwrap(), "/main_title/desc").contains("还可投它 4 票"));
     // The same event delivered again counts nothing more.
     app.simulator.aibot_deliver_event(click).expect("connected");
     app.ws_say("lisi", "剩余").await;
