@@ -200,7 +200,7 @@ impl WeComTransport {
             return self
                 .api
                 .update_template_card(
-                    &[userid.clone()],
+                    std::slice::from_ref(userid),
                     &update.response_code,
                     &update.template_card,
                 )
@@ -216,7 +216,7 @@ impl WeComTransport {
             }
             PushTarget::User { userid } => self
                 .api
-                .send_app_template_card(&[userid.clone()], &card)
+                .send_app_template_card(std::slice::from_ref(userid), &card)
                 .await
                 .map(|_| ())
                 .map_err(|e| delivery_error(&e)),
