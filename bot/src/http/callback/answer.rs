@@ -121,8 +121,14 @@ pub(super) async fn say(
         if reply.queued_pushes {
             task_state.wake.outbox();
         }
+        // The app's card is a push, queued before the answer is recorded: a retry then gets
+        // an empty 200, and the card is on its way whether or not the request waited.
+        if let Some(card) = card::pushed(&task_parsed, &reply) {
+            card::push_card(&task_state, &task_parsed, card).await;
+        }
         let mention = reply.mention_sender && task_parsed.route.is_group();
-        let text_answer = !reply.text.trim().is_empty() && !card::pushed(&task_parsed, &reply);
+        let text_answer =
+            !reply.text.trim().is_empty() && card::pushed(&task_parsed, &reply).is_none();
         let passive = text_answer.then(|| StoredReply {
             text: reply.text.clone(),
             mention,
@@ -160,7 +166,7 @@ pub(super) async fn say(
     };
     let command = reply.command_label();
     if let Some(card) = card::as_card(&parsed, &reply) {
-        return card::answer_with(state, sealer, &parsed, card, &reply).await;
+        return card::answer_with(sealer, &parsed, card, &reply);
     }
     if reply.text.trim().is_empty() {
         return Ok(Answer::empty(command, "no_reply"));
@@ -189,9 +195,8 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         command,
         "reply missed the callback deadline: pushed instead"
     );
-    if let Some(card) = card::as_card(parsed, &reply).filter(|_| card::pushed(parsed, &reply)) {
-        card::push_card(state, parsed, card).await;
-        return;
+    if card::pushed(parsed, &reply).is_some() {
+        return; // queued by the task already
     }
     if reply.text.trim().is_empty() {
         return;

@@ -123,15 +123,15 @@ pub(super) fn as_card<'r>(parsed: &Parsed, reply: &'r Reply) -> Option<&'r Card>
         .filter(|_| parsed.route.surface.has_cards())
 }
 
-/// Whether the card answer is a push (the app's) rather than the passive answer, so a retry
-/// of the callback must not get the text as well.
-pub(super) fn pushed(parsed: &Parsed, reply: &Reply) -> bool {
-    parsed.route.surface == Surface::App && as_card(parsed, reply).is_some()
+/// The card when it goes as a push (the app's) rather than as the passive answer: then a
+/// retry of the callback must not get the text as well.
+pub(super) fn pushed<'r>(parsed: &Parsed, reply: &'r Reply) -> Option<&'r Card> {
+    as_card(parsed, reply).filter(|_| parsed.route.surface == Surface::App)
 }
 
-/// Answers a message with `card`: the AI bot's passive answer, or the app's push.
-pub(super) async fn answer_with(
-    state: &CallbackState,
+/// Answers a message with `card`: the AI bot's passive answer; the app's was queued as a push
+/// by the conversation's task.
+pub(super) fn answer_with(
     sealer: Sealer<'_>,
     parsed: &Parsed,
     card: &Card,
@@ -139,7 +139,6 @@ pub(super) async fn answer_with(
 ) -> Result<Answer, HttpError> {
     let command = reply.command_label();
     if parsed.route.surface != Surface::Aibot {
-        push_card(state, parsed, card).await;
         return Ok(Answer::empty(command, "card_pushed"));
     }
     let json = template_card(card);
