@@ -72,6 +72,7 @@ mod tests {
                 key: "vote:C0001:1".into(),
             }],
             note: String::new(),
+            with_text: false,
         };
         let json = template_card(&card);
         assert_eq!(json["card_type"], "button_interaction");

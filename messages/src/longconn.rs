@@ -118,6 +118,28 @@ impl Frame {
         )
     }
 
+    /// A finished stream with a template card under it, answering the message `req_id`.
+    pub fn respond_stream_with_card(
+        req_id: &str,
+        stream_id: &str,
+        content: &str,
+        card: &Value,
+    ) -> Frame {
+        Frame::request(
+            CMD_RESPOND_MSG,
+            req_id,
+            Some(json!({
+                "msgtype": "stream_with_template_card",
+                "stream": {
+                    "id": stream_id,
+                    "finish": true,
+                    "content": fit_bytes(content, CONTENT_LIMIT),
+                },
+                "template_card": card,
+            })),
+        )
+    }
+
     /// The clicked card replaced for `userids`, answering the click event `req_id`.
     pub fn respond_update_card(req_id: &str, userids: &[String], card: &Value) -> Frame {
         Frame::request(

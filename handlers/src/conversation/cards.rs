@@ -34,6 +34,9 @@ pub struct Card {
     pub buttons: Vec<CardButton>,
     /// Below the rows: why a click was not counted, or how to see the next page.
     pub note: String,
+    /// Shown beside the answer's text (`榜单`: the standings, then a card to vote from)
+    /// rather than instead of it (`看看`: the card says it all).
+    pub with_text: bool,
 }
 
 /// One entry on a card: its code, and who made it with its score.
@@ -240,11 +243,33 @@ impl Conversation {
             rows,
             buttons,
             note: next.unwrap_or_default(),
+            with_text: false,
         };
         Ok(Shown {
             text,
             card: Some(card),
         })
+    }
+
+    /// `榜单` of one track offers, beside its text, a card of the `看看` page that starts its
+    /// page's first place, to vote from.
+    pub(super) async fn offer_top_card(
+        &self,
+        turn: &Turn<'_>,
+        track: &Track,
+        first_place: u64,
+    ) -> Result<(), StoreError> {
+        if button_kind(&track.rule).is_none() || !self.campaign.is_open(Opening::Vote, turn.now) {
+            return Ok(());
+        }
+        let per_page = CARD_MAX_BUTTONS as u64;
+        let page = u32::try_from(first_place.saturating_sub(1) / per_page + 1).unwrap_or(1);
+        let task = task_id(&track.code_prefix, page, &turn.msg.callback_key);
+        if let Some(mut card) = self.page_card(track, page, turn.now, task).await?.card {
+            card.with_text = true;
+            turn.offer_card(card);
+        }
+        Ok(())
     }
 
     /// The entrant's name: the member's, or the union's in unit tracks.

@@ -381,7 +381,7 @@ impl Conversation {
             Command::Read { minutes } => self.read(turn, minutes).await,
             Command::Left => self.left(turn).await,
             Command::Rank { track } => self.rank(turn, track.as_deref()).await,
-            Command::Top { track, n, page } => self.top(track.as_deref(), n, page, turn.now).await,
+            Command::Top { track, n, page } => self.top(turn, track.as_deref(), n, page).await,
             Command::Browse { track, page } => self.browse(turn, track.as_deref(), page).await,
             Command::Stage => Ok(self.stage(turn.now)),
             Command::Progress { union } => self.progress(turn, union.as_deref()).await,

@@ -107,11 +107,12 @@ impl Conversation {
     /// messages), or the top of every track when none is named.
     pub(super) async fn top(
         &self,
+        turn: &Turn<'_>,
         query: Option<&str>,
         n: Option<u32>,
         page: u32,
-        now: DateTime<Utc>,
     ) -> Answer {
+        let now = turn.now;
         let track = match (query, self.campaign.tracks.as_slice()) {
             (Some(q), _) => match self.find_track(q) {
                 Ok(track) => track,
@@ -148,6 +149,9 @@ impl Conversation {
             lines.push(self.frozen_note(frozen));
         }
         let (first, last) = shown.places();
+        if shown.frozen.is_none() {
+            self.offer_top_card(turn, track, first).await?;
+        }
         let header = if page == 1 {
             format!("{}榜单（前 {last}）：", track_name(track))
         } else {

@@ -172,11 +172,17 @@ impl Inbound {
         };
         let command = reply.command_label();
         if let (Some(card), false) = (&reply.card, streamed) {
-            // No stream was started: the card is the answer.
-            let answer = Frame::respond_card(&req_id, &template_card(card));
+            // No stream was started: the card is the answer (under the text, for `榜单`).
+            let mention = reply.mention_sender && parsed.route.is_group();
+            let answer = if card.with_text {
+                let text = parsed.route.mentioning(&reply.text, mention);
+                Frame::respond_stream_with_card(&req_id, &stream_id, &text, &template_card(card))
+            } else {
+                Frame::respond_card(&req_id, &template_card(card))
+            };
             let stored = StoredReply {
                 text: reply.text.clone(),
-                mention: false,
+                mention,
             };
             return match conn.request(answer).await {
                 Ok(()) => {

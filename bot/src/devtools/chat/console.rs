@@ -267,7 +267,11 @@ impl Console {
             Place::Group(name) => Some(format!("chat-{}", self.group_key(&name))),
             Place::Private => None,
         };
-        let mut out = String::from("bot › [卡片 card]\n");
+        let mut out = match &reply.text {
+            Some(text) if !text.trim().is_empty() => render_reply(reply),
+            _ => String::new(),
+        };
+        out.push_str("bot › [卡片 card]\n");
         out.push_str(&self.show_card(card, Some(chat)));
         out
     }

@@ -128,7 +128,7 @@ pub(super) async fn say(
         }
         let mention = reply.mention_sender && task_parsed.route.is_group();
         let text_answer =
-            !reply.text.trim().is_empty() && card::pushed(&task_parsed, &reply).is_none();
+            !reply.text.trim().is_empty() && card::text_goes_too(&task_parsed, &reply);
         let passive = text_answer.then(|| StoredReply {
             text: reply.text.clone(),
             mention,
@@ -166,7 +166,9 @@ pub(super) async fn say(
     };
     let command = reply.command_label();
     if let Some(card) = card::as_card(&parsed, &reply) {
-        return card::answer_with(sealer, &parsed, card, &reply);
+        if let Some(answer) = card::answer_with(sealer, &parsed, card, &reply)? {
+            return Ok(answer);
+        }
     }
     if reply.text.trim().is_empty() {
         return Ok(Answer::empty(command, "no_reply"));
@@ -195,8 +197,8 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         command,
         "reply missed the callback deadline: pushed instead"
     );
-    if card::pushed(parsed, &reply).is_some() {
-        return; // queued by the task already
+    if !card::text_goes_too(parsed, &reply) {
+        return; // the app's card, queued by the task already
     }
     if reply.text.trim().is_empty() {
         return;

@@ -129,29 +129,38 @@ pub(super) fn pushed<'r>(parsed: &Parsed, reply: &'r Reply) -> Option<&'r Card> 
     as_card(parsed, reply).filter(|_| parsed.route.surface == Surface::App)
 }
 
-/// Answers a message with `card`: the AI bot's passive answer; the app's was queued as a push
-/// by the conversation's task.
+/// Whether the reply's text is answered too: always without a card, and beside a card that
+/// goes with its text; never when the app's card says it all.
+pub(super) fn text_goes_too(parsed: &Parsed, reply: &Reply) -> bool {
+    pushed(parsed, reply).is_none_or(|card| card.with_text)
+}
+
+/// Answers a message with `card`: the AI bot's passive answer (with the text when the card goes
+/// beside it). The app's card was queued as a push by the conversation's task: `None` then
+/// when its text is still to be answered.
 pub(super) fn answer_with(
     sealer: Sealer<'_>,
     parsed: &Parsed,
     card: &Card,
     reply: &Reply,
-) -> Result<Answer, HttpError> {
+) -> Result<Option<Answer>, HttpError> {
     let command = reply.command_label();
     if parsed.route.surface != Surface::Aibot {
-        return Ok(Answer::empty(command, "card_pushed"));
+        return Ok((!card.with_text).then(|| Answer::empty(command, "card_pushed")));
     }
     let json = template_card(card);
     let kind = Kind::Card {
         card: &json,
         text: &reply.text,
+        mention: reply.mention_sender && parsed.route.is_group(),
+        with_text: card.with_text,
     };
     let sealed = sealer.seal(&parsed.route, kind).map_err(sealing_failed)?;
-    Ok(Answer {
+    Ok(Some(Answer {
         command,
         outcome: "card_replied",
         response: sealed_response(sealed),
-    })
+    }))
 }
 
 /// Queues `card` for the app member who asked (`message/send`, once per callback).
