@@ -1334,6 +1334,21 @@ mod tests {
     }
 
     #[test]
+    fn browse_takes_a_track_and_a_page() {
+        let browse = |track: Option<&str>, page| Command::Browse {
+            track: track.map(str::to_string),
+            page,
+        };
+        assert_eq!(parse("看看"), Ok(browse(None, 1)));
+        assert_eq!(parse("看看 C"), Ok(browse(Some("C"), 1)));
+        assert_eq!(parse("@rallybot browse 奋进故事 3"), Ok(browse(Some("奋进故事"), 3)));
+        assert_eq!(parse("看看 C 第2页"), Ok(browse(Some("C"), 2)));
+        assert_eq!(parse("逛逛，C，２"), Ok(browse(Some("C"), 2)));
+        assert!(parse("看看 C 0").is_err());
+        assert_eq!(label(kind_of(&parse("看看 C"))), "看看");
+    }
+
+    #[test]
     fn top_and_rank() {
         assert_eq!(
             parse("榜单").unwrap(),

@@ -221,6 +221,15 @@ async fn group_through_the_aibot(backend: Backend) {
     assert!(str_at(&refused, "/sub_title_text").contains("实名登记"));
     assert_eq!(score(&app).await, 1);
 
+    // 榜单 keeps its text and brings a card to vote from under it.
+    let top = app
+        .client
+        .exchange(Surface::Aibot, &asked("lisi", "榜单 C"))
+        .await
+        .unwrap();
+    assert!(top.text.unwrap_or_default().contains("C0001"));
+    assert_eq!(top.card.unwrap()["button_list"][0]["key"], "vote:C0001:1");
+
     // The group robot has no cards: the same page comes as text.
     let text = app.say_in_group("robot-group", "lisi", "看看 C").await;
     let text = text.text.unwrap();

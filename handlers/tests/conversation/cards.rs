@@ -179,3 +179,20 @@ async fn refused_clicks_count_nothing() {
     );
     assert_eq!(h.store.entry(&code).await.unwrap().unwrap().score, 0);
 }
+
+#[tokio::test]
+async fn top_of_one_track_offers_a_card_beside_its_text() {
+    let (h, _) = stories().await;
+    let reply = h.say(ChatKind::Private, "voter", "voter", "榜单 C").await;
+    assert!(reply.text.contains("榜单（前 7）"), "{}", reply.text);
+    let card = reply.card.expect("a card to vote from");
+    assert!(card.with_text, "the standings stay the answer");
+    assert_eq!(card.buttons.len(), 6);
+    assert_eq!(ButtonKey::parse(&card.buttons[0].key).unwrap().page, 1);
+    // Every track at once, or a track nobody votes on: text only.
+    assert!(h.say(ChatKind::Private, "voter", "voter", "榜单").await.card.is_none());
+    assert!(h.say(ChatKind::Private, "voter", "voter", "榜单 E").await.card.is_none());
+    // 看看 stands alone.
+    let browse = h.say(ChatKind::Private, "voter", "voter", "看看 C").await;
+    assert!(!browse.card.unwrap().with_text);
+}

@@ -117,7 +117,11 @@ impl Received {
 
     /// The text or markdown content of the message.
     pub fn content(&self) -> Option<&str> {
-        let msgtype = self.msgtype()?;
+        let msgtype = match self.msgtype()? {
+            // The text of a stream answered with a card under it.
+            "stream_with_template_card" => "stream",
+            other => other,
+        };
         self.body
             .get(msgtype)
             .and_then(|part| part.get("content"))
