@@ -1341,7 +1341,10 @@ mod tests {
         };
         assert_eq!(parse("看看"), Ok(browse(None, 1)));
         assert_eq!(parse("看看 C"), Ok(browse(Some("C"), 1)));
-        assert_eq!(parse("@rallybot browse 奋进故事 3"), Ok(browse(Some("奋进故事"), 3)));
+        assert_eq!(
+            parse("@rallybot browse 奋进故事 3"),
+            Ok(browse(Some("奋进故事"), 3))
+        );
         assert_eq!(parse("看看 C 第2页"), Ok(browse(Some("C"), 2)));
         assert_eq!(parse("逛逛，C，２"), Ok(browse(Some("C"), 2)));
         assert!(parse("看看 C 0").is_err());

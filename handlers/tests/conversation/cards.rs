@@ -190,8 +190,16 @@ async fn top_of_one_track_offers_a_card_beside_its_text() {
     assert_eq!(card.buttons.len(), 6);
     assert_eq!(ButtonKey::parse(&card.buttons[0].key).unwrap().page, 1);
     // Every track at once, or a track nobody votes on: text only.
-    assert!(h.say(ChatKind::Private, "voter", "voter", "榜单").await.card.is_none());
-    assert!(h.say(ChatKind::Private, "voter", "voter", "榜单 E").await.card.is_none());
+    assert!(h
+        .say(ChatKind::Private, "voter", "voter", "榜单")
+        .await
+        .card
+        .is_none());
+    assert!(h
+        .say(ChatKind::Private, "voter", "voter", "榜单 E")
+        .await
+        .card
+        .is_none());
     // 看看 stands alone.
     let browse = h.say(ChatKind::Private, "voter", "voter", "看看 C").await;
     assert!(!browse.card.unwrap().with_text);
