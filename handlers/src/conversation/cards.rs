@@ -273,7 +273,7 @@ impl Conversation {
     }
 
     /// The entrant's name: the member's, or the union's in unit tracks.
-    async fn entrant_name(&self, ranked: &Ranked) -> Result<String, StoreError> {
+    pub(super) async fn entrant_name(&self, ranked: &Ranked) -> Result<String, StoreError> {
         let entry = &ranked.entry;
         Ok(match entry.entrant_kind {
             EntrantKind::Unit => self

@@ -272,19 +272,7 @@ impl Conversation {
     /// `1. A0017 张三《标题》 35 票`: with the entrant's name, or the union for unit tracks.
     async fn top_line(&self, track: &Track, r: &Ranked) -> Result<String, StoreError> {
         let entry = &r.entry;
-        let who = match entry.entrant_kind {
-            EntrantKind::Unit => self
-                .campaign
-                .unions
-                .get(&entry.entrant_id)
-                .map_or_else(|| entry.entrant_id.clone(), |u| u.name.clone()),
-            EntrantKind::Member => self
-                .store
-                .member(&entry.entrant_id)
-                .await?
-                .map(|m| m.name)
-                .unwrap_or_default(),
-        };
+        let who = self.entrant_name(r).await?;
         Ok(format!(
             "{}. {} {who}{} {} {}",
             r.place,

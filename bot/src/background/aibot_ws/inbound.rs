@@ -20,6 +20,7 @@ use super::link::{Conn, SendError};
 use super::new_req_id;
 use crate::cards::{template_card, CARD_PUSH_FORMAT};
 use crate::http::callback::answer::{enqueue_pieces, record_answer};
+use crate::http::callback::card;
 use crate::http::callback::dedup::{Claimed, StoredReply};
 use crate::http::callback::surface::{self, Action, Parsed, Surface};
 use crate::http::callback::CallbackState;
@@ -124,13 +125,7 @@ impl Inbound {
                 tracing::warn!(surface = SURFACE, %error, "could not remember a group");
             }
         }
-        let said = Said {
-            chat_kind: parsed.route.chat_kind,
-            chat_id: parsed.route.chat_id.clone(),
-            user: parsed.route.user.clone(),
-            text,
-            callback_key: parsed.dedup_key.clone(),
-        };
+        let said = parsed.inbound(text);
         if let Some(task_id) = click {
             return self
                 .click(conn, &req_id, &parsed, &said, &task_id, answering)
@@ -272,20 +267,9 @@ async fn push_card(
     let Some(chat_id) = parsed.route.aibot_chat.clone() else {
         return;
     };
-    let now = state.clock.now();
-    let push = rallybot_handlers::store::NewPush {
-        key: format!("reply/{}/card", parsed.dedup_key),
-        target: rallybot_handlers::store::PushTarget::Aibot { chat_id },
-        format: CARD_PUSH_FORMAT.into(),
-        content: template_card(card).to_string(),
-        mentions: Vec::new(),
-        not_before: now,
-        now,
-    };
-    match state.store.enqueue_push(&push).await {
-        Ok(_) => state.wake.outbox(),
-        Err(error) => tracing::warn!(surface = SURFACE, %error, "could not queue a card"),
-    }
+    let target = rallybot_handlers::store::PushTarget::Aibot { chat_id };
+    let content = template_card(card).to_string();
+    card::queue(state, parsed, target, CARD_PUSH_FORMAT, content).await;
 }
 
 fn outcome_of(error: &SendError) -> &'static str {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rallybot_handlers::conversation::{Inbound, Reply};
+use rallybot_handlers::conversation::Reply;
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
 use tokio::sync::oneshot;
@@ -101,13 +101,7 @@ pub(super) async fn say(
     text: String,
     answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
-    let inbound = Inbound {
-        chat_kind: parsed.route.chat_kind,
-        chat_id: parsed.route.chat_id.clone(),
-        user: parsed.route.user.clone(),
-        text,
-        callback_key: parsed.dedup_key.clone(),
-    };
+    let inbound = parsed.inbound(text);
     // The conversation runs on its own task: if it is late, the request answers without it
     // and the task pushes the reply itself; it is never cancelled halfway. The task records
     // the answer either way (a panic drops `answering` unrecorded: a retry runs afresh).

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use rallybot_handlers::conversation::{Inbound, Reply};
+use rallybot_handlers::conversation::Reply;
 use rallybot_handlers::store::{NewPush, PushTarget};
 
 use super::answer::{enqueue_pieces, record_answer, sealed_response, sealing_failed, Answer};
@@ -36,13 +36,7 @@ pub(super) async fn click(
     click: Click,
     answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
-    let inbound = Inbound {
-        chat_kind: parsed.route.chat_kind,
-        chat_id: parsed.route.chat_id.clone(),
-        user: parsed.route.user.clone(),
-        text: click.key,
-        callback_key: parsed.dedup_key.clone(),
-    };
+    let inbound = parsed.inbound(click.key);
     // A click is short (one give and one page): answered inline, within WeCom's 5 s. Should
     // the request be dropped halfway, nothing is recorded and a retry runs afresh, which the
     // give's once-per-callback rule makes safe.
@@ -93,25 +87,50 @@ async fn push_update(
         enqueue_pieces(state, parsed, &pieces, false, "click").await;
         return;
     };
+    let content = CardUpdate {
+        response_code: response_code.to_string(),
+        template_card: template_card(card),
+    }
+    .to_content();
+    queue(
+        state,
+        parsed,
+        to_sender(parsed),
+        CARD_UPDATE_PUSH_FORMAT,
+        content,
+    )
+    .await;
+}
+
+/// The app member who sent the callback.
+fn to_sender(parsed: &Parsed) -> PushTarget {
+    PushTarget::User {
+        userid: parsed.route.user.clone(),
+    }
+}
+
+/// Queues a card push of `format` for `target`, once per callback (immediate, like every
+/// `reply/` push, even in quiet hours).
+pub(crate) async fn queue(
+    state: &CallbackState,
+    parsed: &Parsed,
+    target: PushTarget,
+    format: &str,
+    content: String,
+) {
     let now = state.clock.now();
     let push = NewPush {
         key: format!("reply/{}/card", parsed.dedup_key),
-        target: PushTarget::User {
-            userid: parsed.route.user.clone(),
-        },
-        format: CARD_UPDATE_PUSH_FORMAT.into(),
-        content: CardUpdate {
-            response_code: response_code.to_string(),
-            template_card: template_card(card),
-        }
-        .to_content(),
+        target,
+        format: format.into(),
+        content,
         mentions: Vec::new(),
         not_before: now,
         now,
     };
     match state.store.enqueue_push(&push).await {
         Ok(_) => state.wake.outbox(),
-        Err(e) => tracing::warn!(error = %e, "could not queue a card update"),
+        Err(e) => tracing::warn!(error = %e, "could not queue a card"),
     }
 }
 
@@ -165,20 +184,6 @@ pub(super) fn answer_with(
 
 /// Queues `card` for the app member who asked (`message/send`, once per callback).
 pub(super) async fn push_card(state: &CallbackState, parsed: &Parsed, card: &Card) {
-    let now = state.clock.now();
-    let push = NewPush {
-        key: format!("reply/{}/card", parsed.dedup_key),
-        target: PushTarget::User {
-            userid: parsed.route.user.clone(),
-        },
-        format: CARD_PUSH_FORMAT.into(),
-        content: template_card(card).to_string(),
-        mentions: Vec::new(),
-        not_before: now,
-        now,
-    };
-    match state.store.enqueue_push(&push).await {
-        Ok(_) => state.wake.outbox(),
-        Err(e) => tracing::warn!(error = %e, "could not queue a card"),
-    }
+    let content = template_card(card).to_string();
+    queue(state, parsed, to_sender(parsed), CARD_PUSH_FORMAT, content).await;
 }

@@ -5,7 +5,7 @@
 //! when the answer is not ready in time (the answer is then pushed through the outbox).
 
 pub(crate) mod answer;
-mod card;
+pub(crate) mod card;
 pub mod dedup;
 pub mod passive;
 pub mod query;

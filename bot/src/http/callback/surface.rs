@@ -134,6 +134,20 @@ pub struct Parsed {
     pub route: Route,
 }
 
+impl Parsed {
+    /// What the conversation is handed: `text` said (or a button's key clicked) by this
+    /// callback's sender, where it was said, under the callback's dedup key.
+    pub fn inbound(&self, text: String) -> rallybot_handlers::conversation::Inbound {
+        rallybot_handlers::conversation::Inbound {
+            chat_kind: self.route.chat_kind,
+            chat_id: self.route.chat_id.clone(),
+            user: self.route.user.clone(),
+            text,
+            callback_key: self.dedup_key.clone(),
+        }
+    }
+}
+
 impl Route {
     /// A route with no channel for later answers (the group robot's webhook, the AI bot's
     /// `response_url`).
