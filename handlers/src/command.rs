@@ -33,6 +33,7 @@ pub enum CommandKind {
     Left,
     Rank,
     Top,
+    Browse,
     Stage,
     Progress,
     Report,
@@ -198,6 +199,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: "榜单 [赛道] [N] [第K页]",
         summary: "查看赛道前 N 名（默认 10，最多 50），「第2页」接着往下看；只写 N 看各赛道前 N 名",
         example: "榜单 奋进故事 20",
+        who: Who::All,
+        private_only: false,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Browse,
+        word: "看看",
+        aliases: &["browse", "逛逛"],
+        usage: "看看 <赛道> [页]",
+        summary: "一页一页看赛道里通过审核的作品，在卡片上点按钮就能投票或点赞",
+        example: "看看 奋进故事 2",
         who: Who::All,
         private_only: false,
         needs: None,
@@ -400,6 +412,11 @@ pub enum Command {
         n: Option<u32>,
         page: u32,
     },
+    /// `看看`: a page (from 1) of a track's approved entries; `None` when no track was named.
+    Browse {
+        track: Option<String>,
+        page: u32,
+    },
     Stage,
     Progress {
         union: Option<String>,
@@ -444,6 +461,7 @@ impl Command {
             Command::Left => CommandKind::Left,
             Command::Rank { .. } => CommandKind::Rank,
             Command::Top { .. } => CommandKind::Top,
+            Command::Browse { .. } => CommandKind::Browse,
             Command::Stage => CommandKind::Stage,
             Command::Progress { .. } => CommandKind::Progress,
             Command::Report { .. } => CommandKind::Report,
@@ -900,6 +918,7 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
             track: args.joined(0, " "),
         },
         CommandKind::Top => top(args)?,
+        CommandKind::Browse => browse(args)?,
         CommandKind::Stage => Command::Stage,
         CommandKind::Progress => Command::Progress {
             union: args.joined(0, ""),
@@ -1018,6 +1037,26 @@ fn top(args: &Args<'_>) -> Result<Command, ParseError> {
     Ok(Command::Top {
         track: (!track.is_empty()).then_some(track),
         n,
+        page: page.unwrap_or(1),
+    })
+}
+
+/// `看看 [赛道] [页]`: a number standing alone (or `第K页`) is the page, the rest names the track.
+fn browse(args: &Args<'_>) -> Result<Command, ParseError> {
+    let mut page = None;
+    let mut track = Vec::new();
+    for word in (0..args.len()).filter_map(|i| args.get(i)) {
+        let number = page_word(&word).or_else(|| is_digits(&word).then_some(word.as_str()));
+        match number {
+            Some(number) if page.is_none() => {
+                page = Some(top_number(args, number, "页码", TOP_PAGE_MAX)?);
+            }
+            _ => track.push(word),
+        }
+    }
+    let track = track.join(" ");
+    Ok(Command::Browse {
+        track: (!track.is_empty()).then_some(track),
         page: page.unwrap_or(1),
     })
 }
@@ -1292,6 +1331,24 @@ mod tests {
             parse("提交 奋进故事").unwrap_err().problem,
             Problem::Missing("作品链接")
         );
+    }
+
+    #[test]
+    fn browse_takes_a_track_and_a_page() {
+        let browse = |track: Option<&str>, page| Command::Browse {
+            track: track.map(str::to_string),
+            page,
+        };
+        assert_eq!(parse("看看"), Ok(browse(None, 1)));
+        assert_eq!(parse("看看 C"), Ok(browse(Some("C"), 1)));
+        assert_eq!(
+            parse("@rallybot browse 奋进故事 3"),
+            Ok(browse(Some("奋进故事"), 3))
+        );
+        assert_eq!(parse("看看 C 第2页"), Ok(browse(Some("C"), 2)));
+        assert_eq!(parse("逛逛，C，２"), Ok(browse(Some("C"), 2)));
+        assert!(parse("看看 C 0").is_err());
+        assert_eq!(label(kind_of(&parse("看看 C"))), "看看");
     }
 
     #[test]

@@ -25,12 +25,16 @@
 //! [`client::ApiError::kind`] telling retryable, configuration, webhook and recipient errors
 //! apart; [`client::Backoff`] computes retry delays.
 //!
+//! Template cards: [`card::ButtonCard`] is the `button_interaction` card the bot sends; a click
+//! comes back as a `template_card_event` and the card is replaced for the clicker.
+//!
 //! Long connection: [`longconn::Frame`] builds and reads the AI bot's WebSocket frames.
 //!
 //! Text limits: [`text::fit_bytes`] and [`text::split_bytes`] cut at UTF-8 byte limits
 //! ([`text::APP_TEXT_LIMIT`], [`text::WEBHOOK_MARKDOWN_LIMIT`], …) without splitting a character.
 
 pub mod callback;
+pub mod card;
 pub mod client;
 pub mod crypto;
 pub mod envelope;

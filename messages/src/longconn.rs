@@ -28,6 +28,8 @@ pub const CMD_MSG_CALLBACK: &str = "aibot_msg_callback";
 pub const CMD_EVENT_CALLBACK: &str = "aibot_event_callback";
 /// The answer to a message, under its `req_id` (a stream or a template card).
 pub const CMD_RESPOND_MSG: &str = "aibot_respond_msg";
+/// The answer to a card click (`template_card_event`), under its `req_id`: the card replaced.
+pub const CMD_RESPOND_UPDATE: &str = "aibot_respond_update_msg";
 /// The answer to `enter_chat`, under its `req_id`.
 pub const CMD_RESPOND_WELCOME: &str = "aibot_respond_welcome_msg";
 /// A push to a chat or a person, on the bot's own initiative.
@@ -107,6 +109,46 @@ impl Frame {
         )
     }
 
+    /// A template card (`card` is the `template_card` object) answering the message `req_id`.
+    pub fn respond_card(req_id: &str, card: &Value) -> Frame {
+        Frame::request(
+            CMD_RESPOND_MSG,
+            req_id,
+            Some(json!({ "msgtype": "template_card", "template_card": card })),
+        )
+    }
+
+    /// A finished stream with a template card under it, answering the message `req_id`.
+    pub fn respond_stream_with_card(
+        req_id: &str,
+        stream_id: &str,
+        content: &str,
+        card: &Value,
+    ) -> Frame {
+        Frame::request(
+            CMD_RESPOND_MSG,
+            req_id,
+            Some(json!({
+                "msgtype": "stream_with_template_card",
+                "stream": {
+                    "id": stream_id,
+                    "finish": true,
+                    "content": fit_bytes(content, CONTENT_LIMIT),
+                },
+                "template_card": card,
+            })),
+        )
+    }
+
+    /// The clicked card replaced for `userids`, answering the click event `req_id`.
+    pub fn respond_update_card(req_id: &str, userids: &[String], card: &Value) -> Frame {
+        Frame::request(
+            CMD_RESPOND_UPDATE,
+            req_id,
+            Some(crate::card::aibot_update(userids, card)),
+        )
+    }
+
     /// The greeting answering an `enter_chat` event.
     pub fn respond_welcome(req_id: &str, content: &str) -> Frame {
         Frame::request(
@@ -130,6 +172,24 @@ impl Frame {
                 "markdown": { "content": fit_bytes(content, CONTENT_LIMIT) },
             })),
         )
+    }
+
+    /// A template card pushed to a group (`chatid`) or a person (their userid).
+    pub fn send_card(req_id: &str, chat_id: &str, card: &Value) -> Frame {
+        Frame::request(
+            CMD_SEND_MSG,
+            req_id,
+            Some(json!({
+                "chatid": chat_id,
+                "msgtype": "template_card",
+                "template_card": card,
+            })),
+        )
+    }
+
+    /// The `template_card` of a card answer, push or update.
+    pub fn template_card(&self) -> Option<&Value> {
+        self.body.as_ref()?.get("template_card")
     }
 
     /// WeCom's answer to the request `req_id`.

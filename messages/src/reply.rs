@@ -65,6 +65,30 @@ pub fn aibot_stream(stream_id: &str, content: &str, finish: bool) -> String {
     .to_string()
 }
 
+/// AI-bot template card reply to a message (`card` is a `template_card` object).
+pub fn aibot_template_card(card: &serde_json::Value) -> String {
+    json!({ "msgtype": "template_card", "template_card": card }).to_string()
+}
+
+/// AI-bot finished stream with a template card under it (`stream_with_template_card`).
+pub fn aibot_stream_with_card(stream_id: &str, content: &str, card: &serde_json::Value) -> String {
+    json!({
+        "msgtype": "stream_with_template_card",
+        "stream": {
+            "id": stream_id,
+            "finish": true,
+            "content": fit_bytes(content, AIBOT_CONTENT_LIMIT),
+        },
+        "template_card": card,
+    })
+    .to_string()
+}
+
+/// AI-bot answer to a `template_card_event`: the clicked card replaced for `userids`.
+pub fn aibot_update_card(userids: &[String], card: &serde_json::Value) -> String {
+    crate::card::aibot_update(userids, card).to_string()
+}
+
 /// AI-bot text reply: only accepted as the answer to an `enter_chat` event (a welcome text).
 pub fn aibot_text(content: &str) -> String {
     json!({

@@ -122,3 +122,63 @@ fn chat_on_a_campaign_without_tracks_starts_in_an_active_stage_and_says_so() {
     assert_eq!(out.matches("没有设置作品赛道").count(), 2, "{out}");
     assert!(!out.contains("可选赛道"), "{out}");
 }
+
+/// `看看` in the console shows the card; `/点 1` taps its button through a signed, encrypted
+/// `template_card_event`, and the replaced card shows what is left today — in private chat
+/// (the app) and in a group through the AI bot.
+#[test]
+fn a_card_is_shown_and_tapped_in_the_console() {
+    let script = format!(
+        "/点 1\n\
+         注册 张伟 {id1} {phone1} 哈尔滨\n\
+         确认\n\
+         提交 奋进故事 https://mp.weixin.qq.com/s/console-card 卡片故事\n\
+         审核 C0001 通过\n\
+         /as lisi\n\
+         注册 李四 {id2} {phone2} 齐齐哈尔\n\
+         确认\n\
+         看看 C\n\
+         /点 1\n\
+         /group\n\
+         /surface aibot\n\
+         看看 C\n\
+         /click 1\n\
+         /点 7\n\
+         /quit\n",
+        id1 = rallybot::devtools::local::sample_id_number(21),
+        phone1 = rallybot::devtools::local::sample_phone(21),
+        id2 = rallybot::devtools::local::sample_id_number(22),
+        phone2 = rallybot::devtools::local::sample_phone(22),
+    );
+    let mut child = Command::new(RALLYBOT)
+        .arg("chat")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RALLYBOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rallybot chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let output = child.wait_with_output().expect("rallybot chat ends");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    // Nothing to tap before a card was shown.
+    assert!(out.contains("还没有可以点的卡片"), "{out}");
+    // The app's card arrives as a pushed card with a numbered button.
+    let private = out.split("lisi@私聊> 看看 C").nth(1).unwrap_or("");
+    assert!(private.contains("[卡片 card]"), "{out}");
+    assert!(private.contains("[1] 投 C0001"), "{out}");
+    let tapped = private.split("lisi@私聊> /点 1").nth(1).unwrap_or("");
+    assert!(tapped.contains("[卡片已更新 card updated]"), "{out}");
+    assert!(tapped.contains("已投 C0001 · 今日还可投它 4 票"), "{out}");
+    // Through the AI bot in a group: the card is the answer, the tap replaces it.
+    let group = out.split("lisi@群:职工群> /click 1").nth(1).unwrap_or("");
+    assert!(group.contains("今日还可投它 3 票"), "{out}");
+    assert!(group.contains("用法 / usage: /点"), "{out}");
+}

@@ -35,6 +35,7 @@ mod retries;
 mod scheduled_pushes;
 mod several_instances;
 mod shutdown;
+mod vote_cards;
 mod voting;
 mod wecom_setup;
 mod wecom_simulator;

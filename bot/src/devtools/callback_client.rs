@@ -38,6 +38,10 @@ pub struct BotReply {
     pub text: Option<String>,
     /// Users the reply @-mentions (the group robot's list, the AI bot's `<@userid>`).
     pub mentions: Vec<String>,
+    /// The AI bot's answer as a template card (a card, or a clicked card replaced), as JSON.
+    pub card: Option<serde_json::Value>,
+    /// Whom a replaced card is replaced for (`userids` of an `update_template_card` answer).
+    pub card_users: Vec<String>,
 }
 
 /// A signed request ready to send: query string and body.
@@ -135,6 +139,40 @@ impl CallbackClient {
             SystemClock.now().timestamp(),
             self.agent_id
         )
+    }
+
+    /// A click by `user` on the button `key` of the app card `task_id`, carrying the
+    /// `response_code` WeCom hands out for it.
+    pub fn app_card_click_plain(
+        &self,
+        user: &str,
+        key: &str,
+        task_id: &str,
+        response_code: &str,
+    ) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><FromUserName><![CDATA[{}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event><EventKey>{}</EventKey><TaskId>{}</TaskId><CardType><![CDATA[button_interaction]]></CardType><ResponseCode>{}</ResponseCode><AgentID>{}</AgentID></xml>",
+            self.corp_id,
+            user,
+            SystemClock.now().timestamp(),
+            cdata(key),
+            cdata(task_id),
+            cdata(response_code),
+            self.agent_id
+        )
+    }
+
+    /// A click by `user` on the button `key` of the AI-bot card `task_id` (`chat_id` `None`:
+    /// in the single chat).
+    pub fn aibot_card_click_plain(
+        &self,
+        chat_id: Option<&str>,
+        user: &str,
+        key: &str,
+        task_id: &str,
+        msg_id: u64,
+    ) -> String {
+        aibot_card_click(chat_id, user, key, task_id, &format!("ev{msg_id}")).to_string()
     }
 
     /// A group-robot text message; `group` false means a single chat with the robot.
@@ -276,6 +314,8 @@ impl CallbackClient {
                 status: answered.status,
                 text: None,
                 mentions: Vec::new(),
+                card: None,
+                card_users: Vec::new(),
             });
         }
         let crypter = self.crypter(surface)?;
@@ -305,10 +345,24 @@ impl CallbackClient {
             }
         };
         let (text, mentions) = reply_text(surface, &plain)?;
+        let json = match surface {
+            Surface::Aibot => serde_json::from_str::<serde_json::Value>(&plain).ok(),
+            Surface::App | Surface::Robot => None,
+        };
+        let card = json.as_ref().and_then(|v| v.get("template_card").cloned());
+        let card_users = json
+            .as_ref()
+            .and_then(|v| v.get("userids")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
         Ok(BotReply {
             status: answered.status,
-            text: Some(text),
+            text: (card.is_none() || !text.is_empty()).then_some(text),
             mentions,
+            card,
+            card_users,
         })
     }
 }
@@ -370,6 +424,36 @@ pub fn aibot_mentions(text: &str) -> (Vec<String>, &str) {
         rest = tail.trim_start();
     }
     (mentions, rest)
+}
+
+/// The AI bot's `template_card_event` callback body (also a long-connection event's body).
+pub fn aibot_card_click(
+    chat_id: Option<&str>,
+    user: &str,
+    key: &str,
+    task_id: &str,
+    msgid: &str,
+) -> serde_json::Value {
+    let mut value = serde_json::json!({
+        "msgid": msgid,
+        "create_time": SystemClock.now().timestamp(),
+        "aibotid": "rallybot",
+        "chattype": if chat_id.is_some() { "group" } else { "single" },
+        "from": { "userid": user },
+        "msgtype": "event",
+        "event": {
+            "eventtype": "template_card_event",
+            "template_card_event": {
+                "card_type": "button_interaction",
+                "event_key": key,
+                "task_id": task_id,
+            },
+        },
+    });
+    if let Some(chat) = chat_id {
+        value["chatid"] = serde_json::Value::String(chat.to_string());
+    }
+    value
 }
 
 /// Wraps text in CDATA, splitting a `]]>` inside.

@@ -119,6 +119,7 @@ impl Conversation {
             Err(StoreError::NoSuchEntry) => return Ok(format!("没有找到作品 {code}。")),
             Err(e) => return Err(e),
         };
+        turn.note_given(outcome);
         let unit = track.rule.unit();
         let title = titled(&entry, 12);
         let (cap, left) = match limit {

@@ -48,6 +48,7 @@ pub fn needs_tracks(kind: CommandKind) -> bool {
             | CommandKind::Left
             | CommandKind::Rank
             | CommandKind::Top
+            | CommandKind::Browse
             | CommandKind::Review
             | CommandKind::Pending
     )

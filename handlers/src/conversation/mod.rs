@@ -3,6 +3,7 @@
 //! `Reply` also says which command the message was read as and whether pushes were queued.
 
 mod broadcast;
+pub mod cards;
 mod dialogue;
 mod entries;
 mod exports;
@@ -14,10 +15,11 @@ mod stage;
 mod standing;
 pub mod text;
 
+pub use cards::{ButtonKey, Card, CardButton, CardRow};
 pub use stage::{openings_text, stage_lines};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -26,7 +28,7 @@ use crate::clock::Clock;
 use crate::command::{self, Command, CommandKind, ParseError};
 use crate::identity::contains_personal_number;
 use crate::privacy::Privacy;
-use crate::store::{AuditEvent, MemberRecord, NewPush, Store, StoreError};
+use crate::store::{AuditEvent, GiveOutcome, MemberRecord, NewPush, Store, StoreError};
 
 use dialogue::{DialogueState, Loaded};
 
@@ -74,6 +76,9 @@ pub struct Reply {
     /// Whether answering queued pushes (a review result, a broadcast): the push sender should
     /// look at the outbox now rather than at its next poll.
     pub queued_pushes: bool,
+    /// The answer as a card, where the surface shows cards (`看看`); `text` says the same for
+    /// surfaces without. Answering a click, the card replaces the clicked one for the clicker.
+    pub card: Option<Card>,
 }
 
 impl Reply {
@@ -124,11 +129,29 @@ pub(crate) struct Turn<'a> {
     pub caller: Caller,
     /// Set by [`Conversation::enqueue`] when a push was newly queued.
     queued_pushes: &'a AtomicBool,
+    /// The card the answer offers, if any.
+    card: &'a Mutex<Option<Card>>,
+    /// What the store granted when this turn gave (`Conversation::give`).
+    given: Mutex<Option<GiveOutcome>>,
 }
 
 impl Turn<'_> {
     pub fn in_group(&self) -> bool {
         self.msg.chat_kind == ChatKind::Group
+    }
+
+    /// Offers the answer as a card too (the text stays the answer where there are no cards).
+    pub fn offer_card(&self, card: Card) {
+        *self.card.lock().unwrap_or_else(|e| e.into_inner()) = Some(card);
+    }
+
+    /// Notes what a give was granted, so a card click can say what it did.
+    pub fn note_given(&self, outcome: GiveOutcome) {
+        *self.given.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    }
+
+    pub fn given(&self) -> Option<GiveOutcome> {
+        *self.given.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -137,6 +160,7 @@ impl Turn<'_> {
 struct Notes {
     command: Option<CommandKind>,
     queued_pushes: AtomicBool,
+    card: Mutex<Option<Card>>,
 }
 
 impl Conversation {
@@ -184,6 +208,7 @@ impl Conversation {
             mention_sender: msg.chat_kind == ChatKind::Group,
             command: notes.command,
             queued_pushes: notes.queued_pushes.into_inner(),
+            card: notes.card.into_inner().unwrap_or_else(|e| e.into_inner()),
         }
     }
 
@@ -221,7 +246,7 @@ impl Conversation {
             }
             Err(_) => {}
         }
-        let turn = self.turn(msg, now, &notes.queued_pushes).await?;
+        let turn = self.turn(msg, now, notes).await?;
         match parsed {
             Ok(Command::Cancel | Command::Confirm) => Ok(help::nothing_pending()),
             Ok(command) => self.dispatch(&turn, command).await,
@@ -245,7 +270,7 @@ impl Conversation {
             }
         };
         notes.command = command::kind_of(&parsed);
-        let turn = self.turn(msg, now, &notes.queued_pushes).await?;
+        let turn = self.turn(msg, now, notes).await?;
         match loaded {
             Loaded::Replay(reply) => Ok(reply),
             Loaded::Active(state) => self.respond_in_dialogue(&turn, state, parsed).await,
@@ -306,7 +331,7 @@ impl Conversation {
         &self,
         msg: &'a Inbound,
         now: DateTime<Utc>,
-        queued_pushes: &'a AtomicBool,
+        notes: &'a Notes,
     ) -> Result<Turn<'a>, StoreError> {
         let member = self.store.member(&msg.user).await?;
         let organizer = self.roles.organizers.contains(&msg.user);
@@ -326,7 +351,9 @@ impl Conversation {
             msg,
             now,
             caller,
-            queued_pushes,
+            queued_pushes: &notes.queued_pushes,
+            card: &notes.card,
+            given: Mutex::new(None),
         })
     }
 
@@ -354,7 +381,8 @@ impl Conversation {
             Command::Read { minutes } => self.read(turn, minutes).await,
             Command::Left => self.left(turn).await,
             Command::Rank { track } => self.rank(turn, track.as_deref()).await,
-            Command::Top { track, n, page } => self.top(track.as_deref(), n, page, turn.now).await,
+            Command::Top { track, n, page } => self.top(turn, track.as_deref(), n, page).await,
+            Command::Browse { track, page } => self.browse(turn, track.as_deref(), page).await,
             Command::Stage => Ok(self.stage(turn.now)),
             Command::Progress { union } => self.progress(turn, union.as_deref()).await,
             Command::Report {

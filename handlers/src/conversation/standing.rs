@@ -107,11 +107,12 @@ impl Conversation {
     /// messages), or the top of every track when none is named.
     pub(super) async fn top(
         &self,
+        turn: &Turn<'_>,
         query: Option<&str>,
         n: Option<u32>,
         page: u32,
-        now: DateTime<Utc>,
     ) -> Answer {
+        let now = turn.now;
         let track = match (query, self.campaign.tracks.as_slice()) {
             (Some(q), _) => match self.find_track(q) {
                 Ok(track) => track,
@@ -148,6 +149,9 @@ impl Conversation {
             lines.push(self.frozen_note(frozen));
         }
         let (first, last) = shown.places();
+        if shown.frozen.is_none() {
+            self.offer_top_card(turn, track, first).await?;
+        }
         let header = if page == 1 {
             format!("{}榜单（前 {last}）：", track_name(track))
         } else {
@@ -160,7 +164,7 @@ impl Conversation {
     /// entry at all.
     /// Once voting is closed and the track's results are frozen, the page comes from the
     /// latest snapshot, not the live ranking.
-    async fn top_page(
+    pub(super) async fn top_page(
         &self,
         track: &Track,
         n: u32,
@@ -268,19 +272,7 @@ impl Conversation {
     /// `1. A0017 张三《标题》 35 票`: with the entrant's name, or the union for unit tracks.
     async fn top_line(&self, track: &Track, r: &Ranked) -> Result<String, StoreError> {
         let entry = &r.entry;
-        let who = match entry.entrant_kind {
-            EntrantKind::Unit => self
-                .campaign
-                .unions
-                .get(&entry.entrant_id)
-                .map_or_else(|| entry.entrant_id.clone(), |u| u.name.clone()),
-            EntrantKind::Member => self
-                .store
-                .member(&entry.entrant_id)
-                .await?
-                .map(|m| m.name)
-                .unwrap_or_default(),
-        };
+        let who = self.entrant_name(r).await?;
         Ok(format!(
             "{}. {} {who}{} {} {}",
             r.place,
@@ -293,14 +285,14 @@ impl Conversation {
 }
 
 /// One page of a track's standings.
-struct Page {
-    rows: Vec<Ranked>,
+pub(super) struct Page {
+    pub rows: Vec<Ranked>,
     /// Whether more entries follow the page.
-    more: bool,
+    pub more: bool,
     /// How many ranked entries were read (all there are when `more` is false).
-    total_seen: usize,
+    pub total_seen: usize,
     /// The snapshot the page was read from, once results are frozen.
-    frozen: Option<SnapshotHead>,
+    pub frozen: Option<SnapshotHead>,
 }
 
 impl Page {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod broadcast;
+mod cards;
 mod clear_errors;
 mod entries;
 mod help;

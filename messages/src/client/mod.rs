@@ -1,4 +1,5 @@
-//! Outbound WeCom API: access tokens, app messages (text, markdown, files), temporary media
+//! Outbound WeCom API: access tokens, app messages (text, markdown, files, template cards and
+//! their updates), temporary media
 //! uploads, app group chats, group-robot webhooks and AI-bot `response_url` answers, behind the
 //! [`WeComApi`] trait so the bot can fake it.
 //!
@@ -104,6 +105,20 @@ pub trait WeComApi: Send + Sync {
         to_users: &[String],
         media_id: &str,
     ) -> Result<SendReceipt, ApiError>;
+    /// `message/send` of a template card (`card` is the `template_card` object) to members.
+    async fn send_app_template_card(
+        &self,
+        to_users: &[String],
+        card: &Value,
+    ) -> Result<SendReceipt, ApiError>;
+    /// `message/update_template_card`: replaces a card for `userids`, spending the
+    /// `response_code` of the click (valid 72 hours, usable once).
+    async fn update_template_card(
+        &self,
+        userids: &[String],
+        response_code: &str,
+        card: &Value,
+    ) -> Result<(), ApiError>;
 }
 
 /// Uploads may take much longer than a message: up to 20 MB on a slow uplink.
@@ -426,6 +441,31 @@ impl WeComApi for WeComClient {
             json!({"msgtype": "file", "file": {"media_id": media_id}}),
         )
         .await
+    }
+
+    async fn send_app_template_card(
+        &self,
+        to_users: &[String],
+        card: &Value,
+    ) -> Result<SendReceipt, ApiError> {
+        self.send_app(
+            to_users,
+            json!({"msgtype": "template_card", "template_card": card}),
+        )
+        .await
+    }
+
+    async fn update_template_card(
+        &self,
+        userids: &[String],
+        response_code: &str,
+        card: &Value,
+    ) -> Result<(), ApiError> {
+        let mut body = crate::card::app_update(userids, response_code, card);
+        body["agentid"] = json!(self.config.agent_id);
+        self.post_with_token("/cgi-bin/message/update_template_card", &body)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -43,6 +43,15 @@ pub enum AppEvent {
     Click {
         event_key: String,
     },
+    /// A button of a template card the app sent was clicked (`template_card_event`).
+    TemplateCard {
+        /// The clicked button's key.
+        event_key: String,
+        task_id: String,
+        card_type: String,
+        /// Spent by `message/update_template_card` to replace the card (once, within 72 h).
+        response_code: String,
+    },
     /// Any other event, with the fields that tell occurrences apart.
     Other {
         event: String,
@@ -84,6 +93,18 @@ impl AppMessage {
                     AppEvent::Subscribe => ("subscribe", "", ""),
                     AppEvent::Unsubscribe => ("unsubscribe", "", ""),
                     AppEvent::Click { event_key } => ("click", event_key.as_str(), ""),
+                    // Each click on a card is its own callback, with its own response code.
+                    AppEvent::TemplateCard {
+                        event_key,
+                        task_id,
+                        response_code,
+                        ..
+                    } => {
+                        return format!(
+                            "app:card:{}:{}:{task_id}:{event_key}:{response_code}",
+                            self.from_user_name, self.create_time
+                        )
+                    }
                     AppEvent::Other {
                         event,
                         event_key,
@@ -128,6 +149,12 @@ pub fn parse_app_message(plaintext: &str) -> Result<AppMessage, ParseError> {
                 "unsubscribe" => AppEvent::Unsubscribe,
                 "click" => AppEvent::Click {
                     event_key: event_key.unwrap_or_default(),
+                },
+                "template_card_event" => AppEvent::TemplateCard {
+                    event_key: event_key.unwrap_or_default(),
+                    task_id: optional(&root, "TaskId").unwrap_or_default(),
+                    card_type: optional(&root, "CardType").unwrap_or_default(),
+                    response_code: optional(&root, "ResponseCode").unwrap_or_default(),
                 },
                 _ => AppEvent::Other {
                     event,
@@ -228,6 +255,27 @@ mod tests {
         .unwrap();
         assert_ne!(other2.dedup_key(), other_key);
         assert_ne!(click.dedup_key(), enter.dedup_key());
+    }
+
+    #[test]
+    fn template_card_clicks_are_read() {
+        let plain = "<xml><ToUserName><![CDATA[ww1]]></ToUserName><FromUserName><![CDATA[lisi]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[vote:C1:1]]></EventKey><TaskId><![CDATA[look-C-1-ab]]></TaskId><CardType><![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[rc-1]]></ResponseCode><AgentID>1</AgentID></xml>";
+        let msg = parse_app_message(plain).unwrap();
+        assert_eq!(
+            msg.kind,
+            AppMessageKind::Event(AppEvent::TemplateCard {
+                event_key: "vote:C1:1".into(),
+                task_id: "look-C-1-ab".into(),
+                card_type: "button_interaction".into(),
+                response_code: "rc-1".into(),
+            })
+        );
+        let again = parse_app_message(&plain.replace("rc-1", "rc-2")).unwrap();
+        assert_ne!(msg.dedup_key(), again.dedup_key(), "two clicks, two keys");
+        assert_eq!(
+            msg.dedup_key(),
+            parse_app_message(plain).unwrap().dedup_key()
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! the conversation answers within `server.reply_deadline_ms`, else a first stream frame at
 //! once and the finished one when the answer is ready. A reply that cannot go back on the
 //! connection it came from (dropped, or the stream expired) is pushed to the chat through the
-//! outbox (`aibot_send_msg`).
+//! outbox (`aibot_send_msg`). A card the conversation offers answers in time as an
+//! `aibot_respond_msg` template card; a click on one is counted by the same conversation and
+//! answered with `aibot_respond_update_msg`, the card replaced for the clicker only.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +18,9 @@ use rallybot_messages::longconn::Frame;
 
 use super::link::{Conn, SendError};
 use super::new_req_id;
+use crate::cards::{template_card, CARD_PUSH_FORMAT};
 use crate::http::callback::answer::{enqueue_pieces, record_answer};
+use crate::http::callback::card;
 use crate::http::callback::dedup::{Claimed, StoredReply};
 use crate::http::callback::surface::{self, Action, Parsed, Surface};
 use crate::http::callback::CallbackState;
@@ -71,8 +75,13 @@ impl Inbound {
             false => parsed.route.user.clone(),
         });
         let req_id = frame.req_id().to_owned();
+        let mut click = None;
         let text = match parsed.action.clone() {
             Action::Ignore => return ("-", "ignored"),
+            Action::Click { key, task_id, .. } => {
+                click = Some(task_id);
+                key
+            }
             Action::Welcome => {
                 let welcome = Frame::respond_welcome(&req_id, &state.welcome);
                 return match conn.request(welcome).await {
@@ -116,13 +125,12 @@ impl Inbound {
                 tracing::warn!(surface = SURFACE, %error, "could not remember a group");
             }
         }
-        let said = Said {
-            chat_kind: parsed.route.chat_kind,
-            chat_id: parsed.route.chat_id.clone(),
-            user: parsed.route.user.clone(),
-            text,
-            callback_key: parsed.dedup_key.clone(),
-        };
+        let said = parsed.inbound(text);
+        if let Some(task_id) = click {
+            return self
+                .click(conn, &req_id, &parsed, &said, &task_id, answering)
+                .await;
+        }
         // The conversation runs on its own task, never cancelled halfway.
         let task_state = state.clone();
         let mut running = tokio::spawn(async move {
@@ -141,6 +149,7 @@ impl Inbound {
                 .await
                 .ok(),
         };
+        let streamed = in_time.is_none();
         let reply = match in_time {
             Some(done) => done,
             None => {
@@ -157,6 +166,32 @@ impl Inbound {
             return ("-", "error");
         };
         let command = reply.command_label();
+        if let (Some(card), false) = (&reply.card, streamed) {
+            // No stream was started: the card is the answer (under the text, for `榜单`).
+            let mention = reply.mention_sender && parsed.route.is_group();
+            let answer = if card.with_text {
+                let text = parsed.route.mentioning(&reply.text, mention);
+                Frame::respond_stream_with_card(&req_id, &stream_id, &text, &template_card(card))
+            } else {
+                Frame::respond_card(&req_id, &template_card(card))
+            };
+            let stored = StoredReply {
+                text: reply.text.clone(),
+                mention,
+            };
+            return match conn.request(answer).await {
+                Ok(()) => {
+                    record_answer(answering, Some(stored), command);
+                    (command, "card_replied")
+                }
+                Err(error) => {
+                    tracing::info!(surface = SURFACE, command, %error, "card could not go back on its connection: pushed instead");
+                    record_answer(answering, None, command);
+                    push_card(state, &parsed, card).await;
+                    (command, outcome_of(&error))
+                }
+            };
+        }
         if reply.text.trim().is_empty() {
             record_answer(answering, None, command);
             return (command, "no_reply");
@@ -186,6 +221,55 @@ impl Inbound {
             }
         }
     }
+}
+
+impl Inbound {
+    /// A card click: counted by the conversation, answered with the card replaced for the
+    /// clicker. WeCom does not retry clicks; a redelivered frame gets nothing more.
+    async fn click(
+        &self,
+        conn: &Conn,
+        req_id: &str,
+        parsed: &Parsed,
+        said: &Said,
+        task_id: &str,
+        answering: Option<crate::http::callback::dedup::Answering>,
+    ) -> (&'static str, &'static str) {
+        let state = &self.state;
+        let reply = state.responder.click(said, task_id).await;
+        let command = reply.command_label();
+        state.metrics.command(command);
+        if reply.queued_pushes {
+            state.wake.outbox();
+        }
+        record_answer(answering, None, command);
+        let Some(card) = &reply.card else {
+            return (command, "no_card");
+        };
+        let users = [parsed.route.user.clone()];
+        let update = Frame::respond_update_card(req_id, &users, &template_card(card));
+        match conn.request(update).await {
+            Ok(()) => (command, "card_updated"),
+            Err(error) => {
+                tracing::info!(surface = SURFACE, command, %error, "card update could not be sent");
+                (command, outcome_of(&error))
+            }
+        }
+    }
+}
+
+/// A card that could not go back on its connection, pushed to the chat it answers.
+async fn push_card(
+    state: &CallbackState,
+    parsed: &Parsed,
+    card: &rallybot_handlers::conversation::Card,
+) {
+    let Some(chat_id) = parsed.route.aibot_chat.clone() else {
+        return;
+    };
+    let target = rallybot_handlers::store::PushTarget::Aibot { chat_id };
+    let content = template_card(card).to_string();
+    card::queue(state, parsed, target, CARD_PUSH_FORMAT, content).await;
 }
 
 fn outcome_of(error: &SendError) -> &'static str {

@@ -24,6 +24,7 @@ use rallybot_messages::client::{
 use rallybot_storage::{Database, PushRecord, TokenRecord};
 
 use crate::background::aibot_ws::{new_req_id, Link, SendError};
+use crate::cards::{CardUpdate, CARD_PUSH_FORMAT, CARD_UPDATE_PUSH_FORMAT};
 use crate::export::{ExportFailure, ExportJob, Exporter, Format};
 use rallybot_messages::longconn::Frame;
 
@@ -97,12 +98,17 @@ impl WeComTransport {
 
     /// `aibot_send_msg` of markdown to a chat or person, on the connection this instance holds.
     async fn send_aibot(&self, chat_id: &str, content: &str) -> Result<(), DeliveryError> {
+        let frame = Frame::send_markdown(&new_req_id("aibot_send_msg"), chat_id, content);
+        self.send_aibot_frame(frame).await
+    }
+
+    /// One `aibot_send_msg` frame on the connection this instance holds.
+    async fn send_aibot_frame(&self, frame: Frame) -> Result<(), DeliveryError> {
         let Some(link) = &self.aibot else {
             return Err(DeliveryError::Permanent(
                 "the AI bot's long connection is not configured (wecom.aibot.mode)".into(),
             ));
         };
-        let frame = Frame::send_markdown(&new_req_id("aibot_send_msg"), chat_id, content);
         link.request(frame).await.map_err(|e| match e {
             SendError::Errcode(45009) => DeliveryError::RateLimited(e.to_string()),
             // Not the chat's fault: another instance or a redial will carry it.
@@ -142,6 +148,9 @@ impl Transport for WeComTransport {
         if push.format == EXPORT_PUSH_FORMAT {
             return self.deliver_export(push).await;
         }
+        if push.format == CARD_PUSH_FORMAT || push.format == CARD_UPDATE_PUSH_FORMAT {
+            return self.deliver_card(push).await;
+        }
         let markdown = push.format == "markdown";
         let result = match &push.target {
             PushTarget::User { userid } if self.users_via_aibot => {
@@ -176,6 +185,51 @@ impl Transport for WeComTransport {
 }
 
 impl WeComTransport {
+    /// A template card to a person (`message/send`) or an AI-bot chat (`aibot_send_msg`), or
+    /// the replacement of a clicked app card (`message/update_template_card`).
+    async fn deliver_card(&self, push: &PushRecord) -> Result<(), DeliveryError> {
+        let unreadable =
+            |e: serde_json::Error| DeliveryError::Permanent(format!("unreadable card push: {e}"));
+        if push.format == CARD_UPDATE_PUSH_FORMAT {
+            let PushTarget::User { userid } = &push.target else {
+                return Err(DeliveryError::Permanent(
+                    "an app card is replaced for one person".to_string(),
+                ));
+            };
+            let update = CardUpdate::from_content(&push.content).map_err(unreadable)?;
+            return self
+                .api
+                .update_template_card(
+                    std::slice::from_ref(userid),
+                    &update.response_code,
+                    &update.template_card,
+                )
+                .await
+                .map_err(|e| delivery_error(&e));
+        }
+        let card: serde_json::Value = serde_json::from_str(&push.content).map_err(unreadable)?;
+        let req_id = new_req_id("aibot_send_msg");
+        match &push.target {
+            PushTarget::User { userid } if self.users_via_aibot => {
+                self.send_aibot_frame(Frame::send_card(&req_id, userid, &card))
+                    .await
+            }
+            PushTarget::User { userid } => self
+                .api
+                .send_app_template_card(std::slice::from_ref(userid), &card)
+                .await
+                .map(|_| ())
+                .map_err(|e| delivery_error(&e)),
+            PushTarget::Aibot { chat_id } => {
+                self.send_aibot_frame(Frame::send_card(&req_id, chat_id, &card))
+                    .await
+            }
+            PushTarget::Webhook { .. } | PushTarget::ResponseUrl { .. } => Err(
+                DeliveryError::Permanent("cards go to people and AI-bot chats only".to_string()),
+            ),
+        }
+    }
+
     /// Builds the export an organizer asked for and sends it to them as a file.
     async fn deliver_export(&self, push: &PushRecord) -> Result<(), DeliveryError> {
         let PushTarget::User { userid } = &push.target else {
@@ -418,6 +472,23 @@ mod tests {
                 .unwrap()
                 .push((to.to_vec(), media_id.to_string()));
             Ok(SendReceipt::default())
+        }
+
+        async fn send_app_template_card(
+            &self,
+            _: &[String],
+            _: &serde_json::Value,
+        ) -> Result<SendReceipt, ApiError> {
+            unreachable!("exports send no cards")
+        }
+
+        async fn update_template_card(
+            &self,
+            _: &[String],
+            _: &str,
+            _: &serde_json::Value,
+        ) -> Result<(), ApiError> {
+            unreachable!("exports send no cards")
         }
     }
 

@@ -50,6 +50,20 @@ pub struct Console {
     shown: u64,
     /// Everything goes through the AI bot's long connection.
     long_connection: bool,
+    /// The last card shown, whose buttons `/点 N` clicks.
+    card: Option<ShownCard>,
+}
+
+/// A card on screen: its task id and buttons, and where it came from (a click goes back the
+/// same way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShownCard {
+    task_id: String,
+    /// `(text, key)` of each button.
+    buttons: Vec<(String, String)>,
+    /// `None`: an app card in the private chat; `Some(chat)`: an AI-bot card, in a group
+    /// (`Some(Some(chatid))`) or the single chat (`Some(None)`).
+    aibot_chat: Option<Option<String>>,
 }
 
 pub const HELP: &str = "\
@@ -58,13 +72,14 @@ pub const HELP: &str = "\
   /group [群名]       到群里发言（默认“职工群”），消息会自动 @ 机器人 / talk in a group (the bot is @-mentioned for you)
   /private            回到与应用的私聊 / back to the private chat with the app
   /surface robot|aibot  群消息走群机器人回调或智能机器人 / which surface carries group messages
+  /点 <N>             点卡片上的第 N 个按钮（投票或点赞），也可 /click <N> / tap button N of the last card
   /clock              查看活动时钟 / show the campaign clock
   /clock set <时间>   例如 /clock set 2022-08-20T09:00:00+08:00
   /clock +24h         时钟前进（也可 +30m、+7d）/ move the clock forward
   /whoami             当前身份和位置 / who and where you are
   /help               本帮助 / this help
   /quit               退出（或 Ctrl-D）/ quit (or Ctrl-D)
-其他输入都作为聊天消息发给机器人，例如：帮助、注册、提交、投票 C0001、剩余、排名、榜单。
+其他输入都作为聊天消息发给机器人，例如：帮助、注册、提交、投票 C0001、剩余、排名、榜单、看看 C。
 Anything else is sent to the bot as a chat message, e.g. 帮助, 注册, 投票 C0001.";
 
 impl Console {
@@ -84,6 +99,7 @@ impl Console {
             groups: BTreeMap::new(),
             shown: 0,
             long_connection: surface == ChatSurface::AibotWs,
+            card: None,
         }
     }
 
@@ -107,15 +123,16 @@ impl Console {
         if let Some(chat) = chat {
             body["chatid"] = serde_json::Value::String(chat.to_owned());
         }
-        let text = session
-            .simulator
-            .aibot_exchange(body, std::time::Duration::from_secs(10))
-            .await;
-        BotReply {
-            status: 200,
-            text,
-            mentions: Vec::new(),
-        }
+        let Some(req_id) = session.simulator.aibot_deliver(body) else {
+            return BotReply {
+                status: 200,
+                text: None,
+                mentions: Vec::new(),
+                card: None,
+                card_users: Vec::new(),
+            };
+        };
+        final_answer(session, &req_id).await
     }
 
     /// The prompt: `zhangwei@私聊> ` or `zhangwei@群:职工群> `.
@@ -148,7 +165,7 @@ impl Console {
             return self.command(session, command).await;
         }
         let mut out = match self.say(session, line).await {
-            Ok(reply) => render_reply(&reply),
+            Ok(reply) => self.show_reply(&reply),
             Err(e) => format!("!! 发送失败 / could not send: {e:#}\n"),
         };
         session.settle().await;
@@ -197,6 +214,12 @@ impl Console {
                 }
             ),
             "clock" => self.clock(session, rest).await,
+            "点" | "click" | "tap" => {
+                let mut out = self.click(session, rest).await;
+                session.settle().await;
+                out.push_str(&self.new_pushes(session));
+                out
+            }
             _ => format!(
                 "未知的控制台命令 /{name}，输入 /help 查看 / unknown console command, try /help\n"
             ),
@@ -233,6 +256,117 @@ impl Console {
             "活动时钟 / campaign clock: {} · {stage}\n",
             now.format("%Y-%m-%d %H:%M %Z")
         )
+    }
+
+    /// A reply as printed; a card in it becomes the one `/点` clicks.
+    fn show_reply(&mut self, reply: &BotReply) -> String {
+        let Some(card) = &reply.card else {
+            return render_reply(reply);
+        };
+        let chat = match self.place.clone() {
+            Place::Group(name) => Some(format!("chat-{}", self.group_key(&name))),
+            Place::Private => None,
+        };
+        let mut out = match &reply.text {
+            Some(text) if !text.trim().is_empty() => render_reply(reply),
+            _ => String::new(),
+        };
+        out.push_str("bot › [卡片 card]\n");
+        out.push_str(&self.show_card(card, Some(chat)));
+        out
+    }
+
+    /// Prints `card` and remembers it for `/点`.
+    fn show_card(
+        &mut self,
+        card: &serde_json::Value,
+        aibot_chat: Option<Option<String>>,
+    ) -> String {
+        let shown = ShownCard {
+            task_id: str_of(card, "task_id").to_string(),
+            buttons: card
+                .get("button_list")
+                .and_then(serde_json::Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|b| (str_of(b, "text").to_string(), str_of(b, "key").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            aibot_chat,
+        };
+        let out = render_card(card);
+        if !shown.buttons.is_empty() {
+            self.card = Some(shown);
+        }
+        out
+    }
+
+    /// `/点 N`: clicks button N of the last card, through the real callback path.
+    async fn click(&mut self, session: &Session, rest: &str) -> String {
+        let Some(card) = self.card.clone() else {
+            return "还没有可以点的卡片，先发送「看看 赛道」/ no card yet, send 看看 <track> first\n"
+                .into();
+        };
+        let picked = rest
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| card.buttons.get(i));
+        let Some((text, key)) = picked else {
+            return format!(
+                "用法 / usage: /点 <1–{}>（按钮编号 / the button's number）\n",
+                card.buttons.len()
+            );
+        };
+        let client = &session.client;
+        let id = client.next_msg_id();
+        let answered = match &card.aibot_chat {
+            None => {
+                let code = session.simulator.card_click_code();
+                let plain = client.app_card_click_plain(&self.user, key, &card.task_id, &code);
+                client.exchange(Surface::App, &plain).await
+            }
+            Some(chat) if self.long_connection => {
+                let body = crate::devtools::callback_client::aibot_card_click(
+                    chat.as_deref(),
+                    &self.user,
+                    key,
+                    &card.task_id,
+                    &format!("wsev{id}"),
+                );
+                match session.simulator.aibot_deliver_event(body) {
+                    Some(req_id) => Ok(final_answer(session, &req_id).await),
+                    None => return "!! 长连接未连上 / the long connection is down\n".into(),
+                }
+            }
+            Some(chat) => {
+                let plain = client.aibot_card_click_plain(
+                    chat.as_deref(),
+                    &self.user,
+                    key,
+                    &card.task_id,
+                    id,
+                );
+                client.exchange(Surface::Aibot, &plain).await
+            }
+        };
+        let mut out = format!("（已点 / tapped「{text}」）\n");
+        match answered {
+            Ok(reply) if reply.card.is_some() => {
+                out.push_str("bot › [卡片已更新 card updated]\n");
+                if let Some(new) = &reply.card {
+                    out.push_str(&self.show_card(new, card.aibot_chat.clone()));
+                }
+            }
+            Ok(reply) if reply.text.is_some() => out.push_str(&render_reply(&reply)),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(out, "!! 发送失败 / could not send: {e:#}");
+            }
+        }
+        out
     }
 
     async fn say(&mut self, session: &Session, text: &str) -> anyhow::Result<BotReply> {
@@ -310,7 +444,25 @@ impl Console {
         out
     }
 
-    fn render_push(&self, session: &Session, received: &Received) -> String {
+    fn render_push(&mut self, session: &Session, received: &Received) -> String {
+        if let Some(card) = received.template_card() {
+            let (what, origin) = match received.endpoint {
+                Endpoint::UpdateTemplateCard => ("卡片已更新 card updated", None),
+                Endpoint::AibotSend => (
+                    "卡片 card",
+                    Some(received.key.clone().filter(|k| k.starts_with("chat-"))),
+                ),
+                _ => ("卡片 card", None),
+            };
+            let to = received
+                .destinations()
+                .join(" ")
+                .replace("user:", "私聊 ")
+                .replace("aibot:", "智能机器人 ");
+            let mut out = format!("  [推送 push → {to}] [{what}]\n");
+            out.push_str(&self.show_card(card, origin));
+            return out;
+        }
         let content = received.content().unwrap_or("");
         let to = match received.endpoint {
             Endpoint::MessageSend => format!("私聊 {}", received.recipients().join("|")),
@@ -330,6 +482,7 @@ impl Console {
             }
             // Answers to what was said are printed as the bot's replies.
             Endpoint::AibotRespond
+            | Endpoint::UpdateTemplateCard
             | Endpoint::GetToken
             | Endpoint::MediaUpload
             | Endpoint::AibotSubscribe
@@ -377,6 +530,73 @@ fn render_file(session: &Session, received: &Received) -> String {
         ),
         Err(e) => format!("[文件] {} ({size}), not saved: {e}", media.filename),
     }
+}
+
+/// The finished answer to the long-connection callback `req_id` (text or card), or an empty
+/// one when it is pushed later.
+async fn final_answer(session: &Session, req_id: &str) -> BotReply {
+    let frame = session
+        .simulator
+        .aibot_final_frame(req_id, std::time::Duration::from_secs(10))
+        .await;
+    BotReply {
+        status: 200,
+        text: frame.as_ref().and_then(|f| f.content().map(str::to_owned)),
+        mentions: Vec::new(),
+        card: frame.as_ref().and_then(|f| f.template_card().cloned()),
+        card_users: Vec::new(),
+    }
+}
+
+fn str_of<'a>(value: &'a serde_json::Value, field: &str) -> &'a str {
+    value
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+}
+
+/// A template card as console lines: title, rows, note, and numbered buttons for `/点 N`.
+pub fn render_card(card: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let title = card.get("main_title").cloned().unwrap_or_default();
+    let _ = writeln!(out, "  ┌ {}", str_of(&title, "title"));
+    if !str_of(&title, "desc").is_empty() {
+        let _ = writeln!(out, "  │ {}", str_of(&title, "desc"));
+    }
+    for row in card
+        .get("horizontal_content_list")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            out,
+            "  │ {}  {}",
+            str_of(row, "keyname"),
+            str_of(row, "value")
+        );
+    }
+    if !str_of(card, "sub_title_text").is_empty() {
+        let _ = writeln!(out, "  │ {}", str_of(card, "sub_title_text"));
+    }
+    let buttons: Vec<String> = card
+        .get("button_list")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, b)| format!("[{}] {}", i + 1, str_of(b, "text")))
+        .collect();
+    if buttons.is_empty() {
+        out.push_str("  └\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "  └ {}   （/点 N 点按钮 / tap with /点 N）",
+            buttons.join("  ")
+        );
+    }
+    out
 }
 
 fn render_reply(reply: &BotReply) -> String {

@@ -15,8 +15,9 @@ use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use futures::{SinkExt, StreamExt};
 use rallybot_messages::longconn::{
-    Frame, CMD_EVENT_CALLBACK, CMD_MSG_CALLBACK, CMD_PING, CMD_RESPOND_MSG, CMD_RESPOND_WELCOME,
-    CMD_SEND_MSG, CMD_SUBSCRIBE, CONTENT_LIMIT, DISCONNECTED_EVENT, ERR_STREAM_EXPIRED,
+    Frame, CMD_EVENT_CALLBACK, CMD_MSG_CALLBACK, CMD_PING, CMD_RESPOND_MSG, CMD_RESPOND_UPDATE,
+    CMD_RESPOND_WELCOME, CMD_SEND_MSG, CMD_SUBSCRIBE, CONTENT_LIMIT, DISCONNECTED_EVENT,
+    ERR_STREAM_EXPIRED,
 };
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -194,7 +195,7 @@ fn on_frame(shared: &Shared, id: u64, text: &str) -> Vec<Step> {
                 .chain([answer(&req_id, 0)])
                 .collect()
         }
-        CMD_RESPOND_MSG | CMD_RESPOND_WELCOME => {
+        CMD_RESPOND_MSG | CMD_RESPOND_WELCOME | CMD_RESPOND_UPDATE => {
             reply_or_push(&mut state, id, frame, Endpoint::AibotRespond, now)
         }
         CMD_SEND_MSG => reply_or_push(&mut state, id, frame, Endpoint::AibotSend, now),
@@ -309,10 +310,16 @@ fn reply_or_push(
         None => {}
     }
     let seq = state.next_seq;
-    let errcode = match endpoint {
+    let mut errcode = match endpoint {
         Endpoint::AibotSend => check_push(state, &frame, now, seq),
         _ => check_reply(state, id, &frame, now),
     };
+    if errcode == 0 && frame.template_card().is_some() {
+        let new = frame.cmd != CMD_RESPOND_UPDATE;
+        if let Err(code) = super::cards::check(state, frame.template_card(), new, now, seq) {
+            errcode = code;
+        }
+    }
     if errcode == 0 {
         if let Some(content) = frame.content() {
             if content.len() > CONTENT_LIMIT {
@@ -374,7 +381,7 @@ fn check_push(state: &mut State, frame: &Frame, now: DateTime<Utc>, seq: u64) ->
     let Some(chat) = frame.body_str("chatid").filter(|c| !c.is_empty()) else {
         return 40035;
     };
-    if frame.content().is_none() {
+    if frame.content().is_none() && frame.template_card().is_none() {
         return 44004;
     }
     let key = format!("aibot:{chat}");

@@ -1,4 +1,5 @@
-//! A local WeCom: `gettoken`, app messages (text, markdown, files), temporary media uploads,
+//! A local WeCom: `gettoken`, app messages (text, markdown, files, template cards and their
+//! updates), temporary media uploads,
 //! group chat messages, group robot webhooks, AI-bot response URLs and the AI bot's long
 //! connection (`aibot_ws`) on 127.0.0.1, with WeCom's rate limits, token expiry and injectable
 //! faults.
@@ -7,6 +8,7 @@
 //! so tests can assert on what was delivered, and wakes waiters on each one (no polling).
 
 mod aibot_ws;
+mod cards;
 mod faults;
 mod record;
 mod routes;
@@ -22,6 +24,7 @@ use rand::SeedableRng;
 use tokio::sync::{oneshot, watch};
 
 pub use aibot_ws::{ERR_SUBSCRIBE, STREAM_TTL_SECS};
+pub use cards::{ERR_BAD_CARD, RESPONSE_CODE_HOURS};
 pub use faults::{Fault, FaultTarget, Times};
 pub use record::{Endpoint, Media, Outcome, Received, Violation, ViolationKind};
 
@@ -96,6 +99,10 @@ pub(crate) struct State {
     pub response_codes: HashMap<String, (DateTime<Utc>, bool)>,
     /// Uploaded files by `media_id`.
     pub media: HashMap<String, Media>,
+    /// Card response codes (from `message/send` and from clicks) → (expiry, used).
+    pub card_codes: HashMap<String, (DateTime<Utc>, bool)>,
+    /// The task ids of the cards shown so far (each new card needs its own).
+    pub card_tasks: HashSet<String>,
     pub rng: StdRng,
     /// The long connection's connections, callbacks and streams.
     pub ws: aibot_ws::Hub,
@@ -154,6 +161,8 @@ impl Simulator {
             revoked_keys: HashSet::new(),
             response_codes: HashMap::new(),
             media: HashMap::new(),
+            card_codes: HashMap::new(),
+            card_tasks: HashSet::new(),
             rng: StdRng::seed_from_u64(options.seed),
             ws: aibot_ws::Hub::default(),
             aibot_windows: SlidingWindows::new(options.webhook_limit, options.window),
@@ -207,6 +216,30 @@ impl Simulator {
             "{}/cgi-bin/aibot/response?response_code={code}",
             self.base_url()
         )
+    }
+
+    /// The response code WeCom puts in a click on an app card: spent by the bot to replace
+    /// the card (once, within 72 hours).
+    pub fn card_click_code(&self) -> String {
+        let now = self.shared.now();
+        cards::issue_code(&mut self.shared.lock(), now)
+    }
+
+    /// The template cards delivered to `userid` by `message/send`, oldest first.
+    pub fn cards_sent_to(&self, userid: &str) -> Vec<serde_json::Value> {
+        self.delivered_to_user(userid)
+            .iter()
+            .filter(|r| r.endpoint == Endpoint::MessageSend)
+            .filter_map(|r| r.template_card().cloned())
+            .collect()
+    }
+
+    /// The cards that replaced a clicked app card for `userid`, oldest first.
+    pub fn card_updates_for(&self, userid: &str) -> Vec<Received> {
+        self.delivered_where(|r| {
+            r.endpoint == Endpoint::UpdateTemplateCard
+                && r.destinations().contains(&format!("user:{userid}"))
+        })
     }
 
     /// Every request so far, in arrival order.
@@ -373,6 +406,18 @@ impl Simulator {
         req_id: &str,
         within: std::time::Duration,
     ) -> Option<String> {
+        self.aibot_final_frame(req_id, within)
+            .await
+            .and_then(|r| r.content().map(str::to_owned))
+    }
+
+    /// Waits up to `within` for the frame that finishes the answer to the callback `req_id`:
+    /// a finished stream, a welcome, a card or a card update.
+    pub async fn aibot_final_frame(
+        &self,
+        req_id: &str,
+        within: std::time::Duration,
+    ) -> Option<Received> {
         let finished = |r: &Received| {
             r.endpoint == Endpoint::AibotRespond
                 && r.delivered()
@@ -387,7 +432,7 @@ impl Simulator {
             .iter()
             .rev()
             .find(|r| finished(r))
-            .and_then(|r| r.content().map(str::to_owned))
+            .cloned()
     }
 
     /// Every frame the bot sent answering the callback `req_id`, in order.

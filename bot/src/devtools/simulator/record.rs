@@ -11,6 +11,8 @@ pub enum Endpoint {
     GetToken,
     /// `POST /cgi-bin/message/send`: app message to members.
     MessageSend,
+    /// `POST /cgi-bin/message/update_template_card`: a clicked app card replaced.
+    UpdateTemplateCard,
     /// `POST /cgi-bin/appchat/send`: app message to a group the app created.
     AppchatSend,
     /// `POST /cgi-bin/webhook/send?key=`: group robot push.
@@ -108,9 +110,18 @@ impl Received {
             .and_then(Value::as_str)
     }
 
+    /// The template card a message, an AI-bot answer or a card update carries.
+    pub fn template_card(&self) -> Option<&Value> {
+        self.body.get("template_card")
+    }
+
     /// The text or markdown content of the message.
     pub fn content(&self) -> Option<&str> {
-        let msgtype = self.msgtype()?;
+        let msgtype = match self.msgtype()? {
+            // The text of a stream answered with a card under it.
+            "stream_with_template_card" => "stream",
+            other => other,
+        };
         self.body
             .get(msgtype)
             .and_then(|part| part.get("content"))
@@ -167,6 +178,18 @@ impl Received {
                 .into_iter()
                 .map(|u| format!("user:{u}"))
                 .collect(),
+            Endpoint::UpdateTemplateCard => self
+                .body
+                .get("userids")
+                .and_then(Value::as_array)
+                .map(|users| {
+                    users
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|u| format!("user:{u}"))
+                        .collect()
+                })
+                .unwrap_or_default(),
             Endpoint::Webhook => vec![format!("webhook:{}", self.key.as_deref().unwrap_or(""))],
             Endpoint::AppchatSend => vec![format!(
                 "chat:{}",
@@ -206,4 +229,6 @@ pub enum ViolationKind {
     RateLimit,
     /// Content longer than the surface accepts.
     Oversize,
+    /// A template card WeCom would refuse (too many buttons, a bad or reused task id, …).
+    BadCard,
 }

@@ -35,6 +35,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(super::aibot_ws::upgrade))
         .route("/cgi-bin/gettoken", get(gettoken))
         .route("/cgi-bin/message/send", post(message_send))
+        .route(
+            "/cgi-bin/message/update_template_card",
+            post(update_template_card),
+        )
         .route("/cgi-bin/appchat/send", post(appchat_send))
         .route("/cgi-bin/webhook/send", post(webhook_send))
         .route("/cgi-bin/aibot/response", post(aibot_response))
@@ -129,6 +133,14 @@ async fn message_send(
     body: Bytes,
 ) -> Response {
     handle(shared, Endpoint::MessageSend, q, body).await
+}
+
+async fn update_template_card(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Query(q): Params,
+    body: Bytes,
+) -> Response {
+    handle(shared, Endpoint::UpdateTemplateCard, q, body).await
 }
 
 async fn appchat_send(
@@ -391,6 +403,12 @@ fn process(
             }
             app_message(state, body, now, seq)
         }
+        Endpoint::UpdateTemplateCard => {
+            if let Err(code) = check_token(state, query, now) {
+                return error_body(code);
+            }
+            super::cards::update(state, body, now, seq)
+        }
         Endpoint::AppchatSend => {
             if let Err(code) = check_token(state, query, now) {
                 return error_body(code);
@@ -482,8 +500,17 @@ fn app_message(state: &mut State, body: &Value, now: DateTime<Utc>, seq: u64) ->
     if body.get("agentid").is_none() {
         return error_body(40035);
     }
-    let is_file = body.get("msgtype").and_then(Value::as_str) == Some("file");
-    let content = if is_file {
+    let msgtype = body.get("msgtype").and_then(Value::as_str);
+    let is_file = msgtype == Some("file");
+    let is_card = msgtype == Some("template_card");
+    if is_card {
+        if let Err(code) = super::cards::check(state, body.get("template_card"), true, now, seq) {
+            return error_body(code);
+        }
+    }
+    let content = if is_card {
+        ""
+    } else if is_file {
         let known = body
             .get("file")
             .and_then(|f| f.get("media_id"))
@@ -532,6 +559,9 @@ fn app_message(state: &mut State, body: &Value, now: DateTime<Utc>, seq: u64) ->
     let mut answer = error_body(0);
     answer["invaliduser"] = json!(invalid.join("|"));
     answer["msgid"] = json!(format!("simmsg{seq}"));
+    if is_card {
+        answer["response_code"] = json!(super::cards::issue_code(state, now));
+    }
     answer
 }
 

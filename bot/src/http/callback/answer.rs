@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rallybot_handlers::conversation::{Inbound, Reply};
+use rallybot_handlers::conversation::Reply;
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
 use tokio::sync::oneshot;
 
+use super::card;
 use super::dedup::{Answering, Finished, StoredReply};
 use super::passive::{Kind, Sealed, Sealer};
 use super::surface::{Parsed, Surface};
@@ -100,13 +101,7 @@ pub(super) async fn say(
     text: String,
     answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
-    let inbound = Inbound {
-        chat_kind: parsed.route.chat_kind,
-        chat_id: parsed.route.chat_id.clone(),
-        user: parsed.route.user.clone(),
-        text,
-        callback_key: parsed.dedup_key.clone(),
-    };
+    let inbound = parsed.inbound(text);
     // The conversation runs on its own task: if it is late, the request answers without it
     // and the task pushes the reply itself; it is never cancelled halfway. The task records
     // the answer either way (a panic drops `answering` unrecorded: a retry runs afresh).
@@ -120,8 +115,15 @@ pub(super) async fn say(
         if reply.queued_pushes {
             task_state.wake.outbox();
         }
+        // The app's card is a push, queued before the answer is recorded: a retry then gets
+        // an empty 200, and the card is on its way whether or not the request waited.
+        if let Some(card) = card::pushed(&task_parsed, &reply) {
+            card::push_card(&task_state, &task_parsed, card).await;
+        }
         let mention = reply.mention_sender && task_parsed.route.is_group();
-        let passive = (!reply.text.trim().is_empty()).then(|| StoredReply {
+        let text_answer =
+            !reply.text.trim().is_empty() && card::text_goes_too(&task_parsed, &reply);
+        let passive = text_answer.then(|| StoredReply {
             text: reply.text.clone(),
             mention,
         });
@@ -157,6 +159,11 @@ pub(super) async fn say(
         }
     };
     let command = reply.command_label();
+    if let Some(card) = card::as_card(&parsed, &reply) {
+        if let Some(answer) = card::answer_with(sealer, &parsed, card, &reply)? {
+            return Ok(answer);
+        }
+    }
     if reply.text.trim().is_empty() {
         return Ok(Answer::empty(command, "no_reply"));
     }
@@ -184,6 +191,9 @@ async fn deliver_late(state: &Arc<CallbackState>, parsed: &Parsed, reply: Reply)
         command,
         "reply missed the callback deadline: pushed instead"
     );
+    if !card::text_goes_too(parsed, &reply) {
+        return; // the app's card, queued by the task already
+    }
     if reply.text.trim().is_empty() {
         return;
     }

@@ -5,6 +5,7 @@
 //! when the answer is not ready in time (the answer is then pushed through the outbox).
 
 pub(crate) mod answer;
+pub(crate) mod card;
 pub mod dedup;
 pub mod passive;
 pub mod query;
@@ -230,7 +231,7 @@ async fn process(
     };
     // What is said is labelled by the conversation that reads it; the rest here.
     let label = match &parsed.action {
-        Action::Say(_) => NO_LABEL,
+        Action::Say(_) | Action::Click { .. } => NO_LABEL,
         Action::Welcome => "welcome",
         Action::Ignore => return Ok(Answer::empty(NO_LABEL, "ignored")),
     };
@@ -246,7 +247,7 @@ async fn process(
             Claimed::InFlight => return Ok(Answer::empty(label, "duplicate_in_flight")),
             Claimed::Done(finished) => {
                 let command = match parsed.action {
-                    Action::Say(_) => finished.command,
+                    Action::Say(_) | Action::Click { .. } => finished.command,
                     _ => label,
                 };
                 let Some(stored) = finished.reply else {
@@ -274,6 +275,18 @@ async fn process(
     match parsed.action.clone() {
         Action::Welcome => welcome(state, sealer, &parsed, answering).await,
         Action::Say(text) => say(state, sealer, parsed, text, answering).await,
+        Action::Click {
+            key,
+            task_id,
+            response_code,
+        } => {
+            let what = card::Click {
+                key,
+                task_id,
+                response_code,
+            };
+            card::click(state, sealer, &parsed, what, answering).await
+        }
         Action::Ignore => Ok(Answer::empty(NO_LABEL, "ignored")),
     }
 }

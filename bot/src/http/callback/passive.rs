@@ -23,6 +23,20 @@ pub enum Kind<'a> {
     Text { text: &'a str, mention: bool },
     /// A welcome on entering a chat.
     Welcome(&'a str),
+    /// A template card answering a message (AI bot), under the text when `with_text` (a
+    /// finished stream with the card), else alone.
+    Card {
+        card: &'a serde_json::Value,
+        text: &'a str,
+        mention: bool,
+        with_text: bool,
+    },
+    /// The clicked card replaced for the clicker (AI bot); `text` stands in elsewhere.
+    CardUpdate {
+        card: &'a serde_json::Value,
+        user: &'a str,
+        text: &'a str,
+    },
 }
 
 /// What every reply to one callback is sealed with.
@@ -42,8 +56,8 @@ impl Sealer<'_> {
     pub fn seal(&self, route: &Route, kind: Kind<'_>) -> Result<Sealed, CryptoError> {
         let timestamp = self.now.to_string();
         let (text, mention) = match kind {
-            Kind::Text { text, mention } => (text, mention),
-            Kind::Welcome(text) => (text, false),
+            Kind::Text { text, mention } | Kind::Card { text, mention, .. } => (text, mention),
+            Kind::Welcome(text) | Kind::CardUpdate { text, .. } => (text, false),
         };
         let text = route.mentioning(text, mention);
         let mut pieces = route.surface.reply_pieces(&text).into_iter();
@@ -68,6 +82,15 @@ impl Sealer<'_> {
                     // The stream is answered finished at once.
                     Kind::Text { .. } => reply::aibot_stream(&stream_id(), &first, true),
                     Kind::Welcome(_) => reply::aibot_text(&first),
+                    Kind::Card {
+                        card,
+                        with_text: true,
+                        ..
+                    } => reply::aibot_stream_with_card(&stream_id(), &first, card),
+                    Kind::Card { card, .. } => reply::aibot_template_card(card),
+                    Kind::CardUpdate { card, user, .. } => {
+                        reply::aibot_update_card(&[user.to_string()], card)
+                    }
                 };
                 let body = self.crypter.seal_json(&plain, self.nonce, &timestamp)?;
                 (body, "application/json")

@@ -14,6 +14,15 @@ pub enum Responder {
 }
 
 impl Responder {
+    /// A click on a card button (`msg.text` is the button's key): the conversation counts it;
+    /// the fixed responder answers as for anything else.
+    pub async fn click(&self, msg: &Inbound, task_id: &str) -> Reply {
+        match self {
+            Responder::Conversation(conversation) => conversation.click(msg, task_id).await,
+            Responder::Fixed(_) => self.handle(msg).await,
+        }
+    }
+
     pub async fn handle(&self, msg: &Inbound) -> Reply {
         match self {
             Responder::Conversation(conversation) => conversation.handle(msg).await,
@@ -22,6 +31,7 @@ impl Responder {
                 mention_sender: matches!(msg.chat_kind, ChatKind::Group),
                 command: None,
                 queued_pushes: false,
+                card: None,
             },
         }
     }

@@ -46,6 +46,11 @@ impl Surface {
         matches!(self, Surface::Aibot)
     }
 
+    /// Whether answers here may be template cards (the group robot has none).
+    pub fn has_cards(self) -> bool {
+        matches!(self, Surface::App | Surface::Aibot)
+    }
+
     /// The most bytes one reply text may hold here: app text for the app, webhook text for the
     /// group robot (its passive replies and later pushes alike), the stream content for the AI
     /// bot (its late replies go to `response_url` with the same limit).
@@ -76,6 +81,13 @@ pub enum Action {
     Say(String),
     /// Someone opened the chat or added the bot: greet them.
     Welcome,
+    /// A button of a card the bot sent was clicked: `key` is the button's, `task_id` the
+    /// card's; the app's click also carries the `response_code` that replaces the card.
+    Click {
+        key: String,
+        task_id: String,
+        response_code: Option<String>,
+    },
     /// Nothing to answer (stream refreshes, feedback, removal from a chat, …).
     Ignore,
 }
@@ -122,6 +134,20 @@ pub struct Parsed {
     pub route: Route,
 }
 
+impl Parsed {
+    /// What the conversation is handed: `text` said (or a button's key clicked) by this
+    /// callback's sender, where it was said, under the callback's dedup key.
+    pub fn inbound(&self, text: String) -> rallybot_handlers::conversation::Inbound {
+        rallybot_handlers::conversation::Inbound {
+            chat_kind: self.route.chat_kind,
+            chat_id: self.route.chat_id.clone(),
+            user: self.route.user.clone(),
+            text,
+            callback_key: self.dedup_key.clone(),
+        }
+    }
+}
+
 impl Route {
     /// A route with no channel for later answers (the group robot's webhook, the AI bot's
     /// `response_url`).
@@ -162,6 +188,16 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 AppMessageKind::Event(AppEvent::EnterAgent | AppEvent::Subscribe) => {
                     Action::Welcome
                 }
+                AppMessageKind::Event(AppEvent::TemplateCard {
+                    event_key,
+                    task_id,
+                    response_code,
+                    ..
+                }) => Action::Click {
+                    key: event_key.clone(),
+                    task_id: task_id.clone(),
+                    response_code: Some(response_code.clone()).filter(|c| !c.is_empty()),
+                },
                 AppMessageKind::Event(_) => Action::Ignore,
                 // Images, voice, …: answered like an unknown command, with a hint.
                 AppMessageKind::Unknown { .. } => unreadable(false),
@@ -212,6 +248,13 @@ pub fn parse(surface: Surface, plaintext: &str) -> Result<Parsed, ParseError> {
                 | AibotMessageKind::Voice { .. }
                 | AibotMessageKind::Mixed { .. } => Action::Say(msg.text().unwrap_or_default()),
                 AibotMessageKind::Event(AibotEvent::EnterChat) => Action::Welcome,
+                AibotMessageKind::Event(AibotEvent::TemplateCardEvent { event_key, task_id }) => {
+                    Action::Click {
+                        key: event_key.clone().unwrap_or_default(),
+                        task_id: task_id.clone().unwrap_or_default(),
+                        response_code: None,
+                    }
+                }
                 // Every answer is a finished stream, so refreshes only come from elsewhere.
                 AibotMessageKind::StreamRefresh { .. } | AibotMessageKind::Event(_) => {
                     Action::Ignore
@@ -276,6 +319,25 @@ mod tests {
         assert_eq!(parsed.route.chat_id, "c1");
         assert!(parsed.route.webhook_url.is_some());
         assert_eq!(parsed.action, Action::Say("@rallybot 排名".into()));
+    }
+
+    #[test]
+    fn card_clicks_are_clicks() {
+        let app = "<xml><ToUserName>ww1</ToUserName><FromUserName>lisi</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>vote:C0001:1</EventKey><TaskId>look-C-1-ab</TaskId><CardType>button_interaction</CardType><ResponseCode>rc1</ResponseCode><AgentID>1</AgentID></xml>";
+        let parsed = parse(Surface::App, app).unwrap();
+        assert_eq!(
+            parsed.action,
+            Action::Click {
+                key: "vote:C0001:1".into(),
+                task_id: "look-C-1-ab".into(),
+                response_code: Some("rc1".into()),
+            }
+        );
+        let aibot = r#"{"msgid":"ev1","aibotid":"b","chatid":"g1","chattype":"group","from":{"userid":"lisi"},"msgtype":"event","create_time":1700000000,"event":{"eventtype":"template_card_event","template_card_event":{"card_type":"button_interaction","event_key":"like:B0002:1","task_id":"look-B-1-cd"}}}"#;
+        let parsed = parse(Surface::Aibot, aibot).unwrap();
+        assert_eq!(parsed.dedup_key, "aibot:msg:ev1");
+        assert!(matches!(parsed.action, Action::Click { ref key, .. } if key == "like:B0002:1"));
+        assert!(parsed.route.is_group());
     }
 
     #[test]
