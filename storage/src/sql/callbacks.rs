@@ -115,7 +115,11 @@ mod tests {
         let named = |body: &str| digest(body);
         assert_eq!(
             recording.replies,
-            [("a", named("排名")), ("b", named("帮助")), ("c", named("帮助"))]
+            [
+                ("a", named("排名")),
+                ("b", named("帮助")),
+                ("c", named("帮助"))
+            ]
         );
         assert_ne!(named("帮助"), named("排名"));
     }

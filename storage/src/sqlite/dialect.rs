@@ -106,8 +106,7 @@ fn chunked(statement: &str, rows: usize) -> String {
 }
 
 static RECORD_BODIES_SQL: LazyLock<String> = LazyLock::new(|| chunked(RECORD_BODY, BODY_CHUNK));
-static RECORD_REPLIES_SQL: LazyLock<String> =
-    LazyLock::new(|| chunked(RECORD_REPLY, REPLY_CHUNK));
+static RECORD_REPLIES_SQL: LazyLock<String> = LazyLock::new(|| chunked(RECORD_REPLY, REPLY_CHUNK));
 
 /// A whole batch of replies in one transaction: the bodies, then the keys naming them, a chunk
 /// of rows per statement.

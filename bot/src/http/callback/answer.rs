@@ -11,10 +11,10 @@ use std::task::{Context, Poll};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
 use rallybot_handlers::conversation::{Inbound, Reply};
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
-use futures::FutureExt as _;
 use tokio::sync::oneshot;
 
 use super::dedup::{Answering, Finished, StoredReply};
