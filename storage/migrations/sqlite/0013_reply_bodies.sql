@@ -18,6 +18,10 @@ CREATE TEMP TABLE old_reply_bodies AS
 INSERT INTO callback_reply_bodies (digest, body, last_at)
     SELECT digest, body, last_at FROM old_reply_bodies;
 
+-- The hourly purge finds the bodies to forget without reading them all (replies that all
+-- differ, such as votes with the score in them, make as many bodies as callbacks).
+CREATE INDEX callback_reply_bodies_by_time ON callback_reply_bodies (last_at);
+
 -- The per-callback rows are small now: keyed by the callback in one B-tree, without a rowid.
 CREATE TABLE callback_reply_keys (
     key         TEXT PRIMARY KEY,
