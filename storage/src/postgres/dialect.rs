@@ -9,6 +9,7 @@ use rallybot_handlers::store::Timestamp;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::Row as _;
 
+use super::sql::callbacks::Recording;
 use crate::failure::Attempt;
 
 pub(super) use super::standings::standings;
@@ -72,33 +73,50 @@ pub(super) fn text_list<'a>(items: &[&'a str]) -> Attempt<Vec<&'a str>> {
 /// `<column> {IN_TEXT_LIST}` holds for the texts bound as `$1` with `text_list`.
 pub(super) const IN_TEXT_LIST: &str = "= ANY($1)";
 
-pub(super) const REPLIES_OF_KEYS: &str =
-    "SELECT key, reply FROM callback_replies WHERE key = ANY($1)";
+pub(super) const REPLIES_OF_KEYS: &str = "SELECT r.key, b.body AS reply FROM callback_replies r \
+     JOIN callback_reply_bodies b ON b.digest = r.body WHERE r.key = ANY($1)";
 
-/// A whole batch of replies in one INSERT; a key answered again keeps the last reply.
+/// A whole batch of replies in one transaction: the bodies (a body stored before only gets its
+/// `last_at` moved on), then the keys naming them (a key answered again keeps the last reply).
 pub(super) async fn record_replies(
     pool: &Pool,
-    answered: &[(String, String)],
+    recording: &Recording<'_>,
     now: Timestamp,
 ) -> Attempt<()> {
-    if answered.is_empty() {
+    if recording.replies.is_empty() {
         return Ok(());
     }
-    // One row per key: a statement may not update the same row twice.
-    let mut last = std::collections::HashMap::with_capacity(answered.len());
-    for (key, reply) in answered {
-        last.insert(key.as_str(), reply.as_str());
-    }
-    let (keys, replies): (Vec<&str>, Vec<&str>) = last.into_iter().unzip();
+    let (digests, bodies): (Vec<&[u8]>, Vec<&str>) = recording
+        .bodies
+        .iter()
+        .map(|(digest, body)| (&digest[..], *body))
+        .unzip();
+    let (keys, named): (Vec<&str>, Vec<&[u8]>) = recording
+        .replies
+        .iter()
+        .map(|(key, digest)| (*key, &digest[..]))
+        .unzip();
+    let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO callback_replies (key, reply, answered_at) \
-         SELECT k, r, $3 FROM UNNEST($1::text[], $2::text[]) AS v(k, r) \
-         ON CONFLICT (key) DO UPDATE SET reply = excluded.reply",
+        "INSERT INTO callback_reply_bodies (digest, body, last_at) \
+         SELECT d, b, $3 FROM UNNEST($1::bytea[], $2::text[]) AS v(d, b) \
+         ON CONFLICT (digest) DO UPDATE SET last_at = excluded.last_at",
+    )
+    .bind(&digests)
+    .bind(&bodies)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO callback_replies (key, body, answered_at) \
+         SELECT k, d, $3 FROM UNNEST($1::text[], $2::bytea[]) AS v(k, d) \
+         ON CONFLICT (key) DO UPDATE SET body = excluded.body",
     )
     .bind(&keys)
-    .bind(&replies)
+    .bind(&named)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -16,7 +16,7 @@
 
 use super::dialect;
 
-mod callbacks;
+pub(super) mod callbacks;
 mod chats;
 mod dashboard;
 mod effects;

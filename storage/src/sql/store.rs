@@ -231,7 +231,8 @@ impl Operations for BackendStore {
         answered: &[(String, String)],
         now: Timestamp,
     ) -> StoreResult<()> {
-        retrying(|| dialect::record_replies(self.writer(), answered, now)).await
+        let recording = callbacks::Recording::of(answered);
+        retrying(|| dialect::record_replies(self.writer(), &recording, now)).await
     }
 
     async fn purge_callbacks(&self, before: Timestamp) -> StoreResult<u64> {

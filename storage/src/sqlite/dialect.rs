@@ -11,6 +11,7 @@ use rallybot_handlers::store::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::Row as _;
 
+use super::sql::callbacks::Recording;
 use crate::failure::{Attempt, Failure};
 
 pub(super) use super::standings::standings;
@@ -80,42 +81,59 @@ pub(super) fn text_list(items: &[&str]) -> Attempt<String> {
 /// `<column> {IN_TEXT_LIST}` holds for the texts bound as `$1` with `text_list`.
 pub(super) const IN_TEXT_LIST: &str = "IN (SELECT value FROM json_each($1))";
 
-pub(super) const REPLIES_OF_KEYS: &str =
-    "SELECT key, reply FROM callback_replies WHERE key IN (SELECT value FROM json_each($1))";
+pub(super) const REPLIES_OF_KEYS: &str = "SELECT r.key, b.body AS reply FROM callback_replies r \
+     JOIN callback_reply_bodies b ON b.digest = r.body \
+     WHERE r.key IN (SELECT value FROM json_each($1))";
 
-/// Records replies; a key answered again keeps the last reply.
-const RECORD_REPLY: &str = "INSERT INTO callback_replies (key, reply, answered_at) \
-     VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET reply = excluded.reply";
+/// Stores reply bodies; a body stored before only gets its `last_at` moved on.
+const RECORD_BODY: &str = "INSERT INTO callback_reply_bodies (digest, body, last_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (digest) DO UPDATE SET last_at = excluded.last_at";
 
-/// Replies written per INSERT statement. Every statement has exactly this many rows (a short
-/// last chunk repeats its last reply, which writes the same reply twice), so one statement text
-/// covers every batch size and stays prepared; bound values are not parsed again, unlike JSON.
-const RECORD_CHUNK: usize = 64;
+/// Records which body answered each key; a key answered again keeps the last reply.
+const RECORD_REPLY: &str = "INSERT INTO callback_replies (key, body, answered_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET body = excluded.body";
 
-/// `RECORD_REPLY` with `RECORD_CHUNK` rows of values.
-static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
-    RECORD_REPLY.replacen(
-        "($1, $2, $3)",
-        &vec!["(?, ?, ?)"; RECORD_CHUNK].join(", "),
-        1,
-    )
-});
+/// Rows written per INSERT statement. Every statement has exactly this many rows (a short last
+/// chunk repeats its last row, which writes the same row twice), so one statement text covers
+/// every batch size and stays prepared; bound values are not parsed again, unlike JSON. Bodies
+/// come in small numbers (most replies repeat), so their chunks are short.
+const REPLY_CHUNK: usize = 64;
+const BODY_CHUNK: usize = 4;
 
-/// A whole batch of replies in one transaction, `RECORD_CHUNK` replies per statement.
+/// `statement` with `rows` rows of three values.
+fn chunked(statement: &str, rows: usize) -> String {
+    statement.replacen("($1, $2, $3)", &vec!["(?, ?, ?)"; rows].join(", "), 1)
+}
+
+static RECORD_BODIES_SQL: LazyLock<String> = LazyLock::new(|| chunked(RECORD_BODY, BODY_CHUNK));
+static RECORD_REPLIES_SQL: LazyLock<String> = LazyLock::new(|| chunked(RECORD_REPLY, REPLY_CHUNK));
+
+/// A whole batch of replies in one transaction: the bodies, then the keys naming them, a chunk
+/// of rows per statement.
 pub(super) async fn record_replies(
     pool: &Pool,
-    answered: &[(String, String)],
+    recording: &Recording<'_>,
     now: Timestamp,
 ) -> Attempt<()> {
-    let Some(last) = answered.last() else {
+    let (Some(last_body), Some(last_reply)) = (recording.bodies.last(), recording.replies.last())
+    else {
         return Ok(());
     };
+    let now = stamp(now);
     let mut tx = pool.begin().await?;
-    for chunk in answered.chunks(RECORD_CHUNK) {
-        let padding = std::iter::repeat_n(last, RECORD_CHUNK - chunk.len());
-        let mut query = sqlx::query(RECORD_SQL.as_str());
-        for (key, reply) in chunk.iter().chain(padding) {
-            query = query.bind(key).bind(reply).bind(stamp(now));
+    for chunk in recording.bodies.chunks(BODY_CHUNK) {
+        let padding = std::iter::repeat_n(last_body, BODY_CHUNK - chunk.len());
+        let mut query = sqlx::query(RECORD_BODIES_SQL.as_str());
+        for (digest, body) in chunk.iter().chain(padding) {
+            query = query.bind(&digest[..]).bind(*body).bind(now);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in recording.replies.chunks(REPLY_CHUNK) {
+        let padding = std::iter::repeat_n(last_reply, REPLY_CHUNK - chunk.len());
+        let mut query = sqlx::query(RECORD_REPLIES_SQL.as_str());
+        for (key, digest) in chunk.iter().chain(padding) {
+            query = query.bind(*key).bind(&digest[..]).bind(now);
         }
         query.execute(&mut *tx).await?;
     }

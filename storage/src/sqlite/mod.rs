@@ -98,12 +98,12 @@ impl SqliteStore {
             .await
             .map_err(StorageError::Connect)?;
         // The writer has created the file and switched it to WAL (a persistent setting).
-        let checkpoints = SqlitePoolOptions::new()
+        let checkpoints = pool_options()
             .max_connections(1)
             .connect_with(options.clone())
             .await
             .map_err(StorageError::Connect)?;
-        let readers = SqlitePoolOptions::new()
+        let readers = pool_options()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
             .await
@@ -207,9 +207,16 @@ fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
+/// Pool options for connections to a file of this process: no ping before a connection is
+/// handed out. A SQLite connection is a thread of this process over a file, not a socket that
+/// can drop; the ping would be one more hand-off to that thread and back per statement.
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().test_before_acquire(false)
+}
+
 /// The pool of the single writer connection, which carries the batch objects of `give_queue`.
 fn writer_pool() -> SqlitePoolOptions {
-    SqlitePoolOptions::new()
+    pool_options()
         .max_connections(1)
         .after_connect(create_batch_objects)
 }

@@ -1,5 +1,6 @@
-//! Callback replies: recorded and read back in batches, the last reply of a key kept, and
-//! forgotten with the once-per-message effects after the retention.
+//! Callback replies: recorded and read back in batches, the last reply of a key kept, a text
+//! shared by many callbacks kept while any of them is, and forgotten with the once-per-message
+//! effects after the retention.
 
 use chrono::Duration;
 use rallybot_handlers::clock::{Clock, SystemClock};
@@ -81,4 +82,53 @@ pub async fn purging_forgets_old_replies_and_effects(store: Whole) {
     store.purge_callbacks(recent).await.unwrap();
     let outcome = store.give(&give).await.unwrap();
     assert_eq!((outcome.granted, outcome.used_today), (1, 2));
+}
+
+/// Each text is stored once for all the callbacks it answered: purging the old callbacks keeps
+/// it for the recent ones, and it goes with the last of them.
+pub async fn a_reply_shared_by_old_and_recent_callbacks_lives_as_long_as_the_recent(store: Whole) {
+    let now = SystemClock.now();
+    let old = now - Duration::hours(30);
+    let recent = now + Duration::hours(1);
+    let same = "你可以发送：帮助、排名";
+    store
+        .record_callback_replies(&answered(&[("old-1", same), ("old-2", same)]), old)
+        .await
+        .unwrap();
+    store
+        .record_callback_replies(&answered(&[("new-1", same), ("new-2", "别的")]), recent)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .purge_callbacks(now - Duration::hours(24))
+            .await
+            .unwrap(),
+        2
+    );
+    let asked = keys(&["old-1", "old-2", "new-1", "new-2"]);
+    assert_eq!(
+        store.callback_replies(&asked).await.unwrap(),
+        vec![None, None, Some(same.to_owned()), Some("别的".to_owned())]
+    );
+    // Past the recent ones, everything goes; the same text answers a later callback again.
+    assert_eq!(
+        store
+            .purge_callbacks(recent + Duration::milliseconds(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.callback_replies(&asked).await.unwrap(),
+        vec![None, None, None, None]
+    );
+    store
+        .record_callback_replies(&answered(&[("later", same)]), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.callback_replies(&keys(&["later"])).await.unwrap(),
+        vec![Some(same.to_owned())]
+    );
 }

@@ -28,6 +28,7 @@ mod records;
 mod scoring;
 mod snapshots;
 mod upgrade;
+mod upgrade_replies;
 
 /// One backend's module of a suite: each case opens its store with `$open` (an `Option`:
 /// `None` skips the case) and is given `store.$given()`; `$given` is the store (`domain` for the
@@ -137,6 +138,7 @@ contract! {
     store =>
     callbacks::replies_are_recorded_and_read_back_in_batches,
     callbacks::purging_forgets_old_replies_and_effects,
+    callbacks::a_reply_shared_by_old_and_recent_callbacks_lives_as_long_as_the_recent,
     outbox::enqueueing_a_key_twice_is_a_no_op,
     outbox::due_pushes_are_claimed_in_order_under_a_lease,
     outbox::pushes_are_retried_sent_or_failed,

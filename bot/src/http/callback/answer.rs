@@ -1,12 +1,17 @@
 //! What a callback is answered with once it is authenticated and new: a greeting, or what the
-//! conversation says. The conversation runs on a task of its own; its reply goes back sealed
-//! in the HTTP answer (overflow queued for the push sender), or, when it misses the deadline,
-//! the request is answered with an empty 200 and the reply is pushed.
+//! conversation says. The conversation runs while the request waits, and on a task of its own
+//! once the request stops waiting (never cancelled halfway); its reply goes back sealed in the
+//! HTTP answer (overflow queued for the push sender), or, when it misses the deadline, the
+//! request is answered with an empty 200 and the reply is pushed.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
 use rallybot_handlers::conversation::Reply;
 use rallybot_handlers::store::{NewPush, PushTarget};
 use rallybot_messages::CryptoError;
@@ -102,13 +107,15 @@ pub(super) async fn say(
     answering: Option<Answering>,
 ) -> Result<Answer, HttpError> {
     let inbound = parsed.inbound(text);
-    // The conversation runs on its own task: if it is late, the request answers without it
-    // and the task pushes the reply itself; it is never cancelled halfway. The task records
-    // the answer either way (a panic drops `answering` unrecorded: a retry runs afresh).
+    // The conversation runs on the request's task while the request waits for it, and on a
+    // task of its own from the moment the request stops waiting (deadline passed, or the
+    // request dropped): if it is late, the request answers without it and the task pushes the
+    // reply itself; it is never cancelled halfway. It records the answer either way (a panic
+    // drops `answering` unrecorded: a retry runs afresh).
     let (tx, mut rx) = oneshot::channel::<Reply>();
     let task_state = state.clone();
     let task_parsed = parsed.clone();
-    tokio::spawn(async move {
+    let mut work = Work::new(async move {
         let reply = task_state.responder.handle(&inbound).await;
         let command = reply.command_label();
         task_state.metrics.command(command);
@@ -136,26 +143,21 @@ pub(super) async fn say(
             }
         }
     });
-    let reply = if state.reply_deadline.is_zero() {
-        None
-    } else {
-        match tokio::time::timeout(state.reply_deadline, &mut rx).await {
-            Ok(Ok(reply)) => Some(reply),
-            // The task ended without answering (it panicked): acknowledge, nothing to push.
-            Ok(Err(_)) => return Err(HttpError::Internal("conversation task failed".into())),
-            Err(_) => None,
+    if !state.reply_deadline.is_zero() {
+        // Done or late: which one, the channel says.
+        let _ = tokio::time::timeout(state.reply_deadline, &mut work).await;
+    }
+    let reply = match rx.try_recv() {
+        Ok(reply) => reply,
+        // The work ended without answering (it panicked): acknowledge, nothing to push.
+        Err(oneshot::error::TryRecvError::Closed) => {
+            return Err(HttpError::Internal("conversation task failed".into()))
         }
-    };
-    let reply = match reply {
-        Some(reply) => reply,
-        None => {
-            // Close first, then look: a reply that raced in is still ours to send; anything
-            // later fails to send and is pushed by the task.
+        Err(oneshot::error::TryRecvError::Empty) => {
+            // Close first, then let it go on alone: its reply fails to send and is pushed.
             rx.close();
-            match rx.try_recv() {
-                Ok(reply) => reply,
-                Err(_) => return Ok(Answer::empty(NO_LABEL, "deferred")),
-            }
+            work.detach();
+            return Ok(Answer::empty(NO_LABEL, "deferred"));
         }
     };
     let command = reply.command_label();
@@ -181,6 +183,56 @@ pub(super) async fn say(
         outcome: "replied",
         response: sealed_response(sealed),
     })
+}
+
+/// The conversation's work for one callback: polled by the request while it waits, and moved
+/// to a task of its own when the request stops waiting (`detach`, or the request dropped), so
+/// it always runs to its end. Running it on the request's task saves a task, a channel wake-up
+/// and usually a timer per callback (most answers are ready at the first poll). A panic in it
+/// ends it, as it would end a task, and the request learns it from the reply channel.
+struct Work(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Work {
+    fn new(work: impl Future<Output = ()> + Send + 'static) -> Self {
+        let caught = std::panic::AssertUnwindSafe(work)
+            .catch_unwind()
+            .map(|outcome| {
+                if outcome.is_err() {
+                    tracing::error!("the conversation panicked while answering a callback");
+                }
+            });
+        Work(Some(Box::pin(caught)))
+    }
+
+    /// Goes on on a task of its own (nothing to do once finished, or when the runtime is gone).
+    fn detach(&mut self) {
+        if let Some(work) = self.0.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(work);
+            }
+        }
+    }
+}
+
+impl Future for Work {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(work) = self.0.as_mut() else {
+            return Poll::Ready(());
+        };
+        let done = work.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        self.detach();
+    }
 }
 
 /// A reply that missed the passive deadline goes out through the push outbox.

@@ -239,6 +239,7 @@ impl Drop for Answering {
 async fn look_up(store: Arc<dyn Database>, mut lookups: mpsc::Receiver<Lookup>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while lookups.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        gather(&mut lookups, &mut batch).await;
         let keys: Vec<String> = batch.iter().map(|l| l.key.clone()).collect();
         match store.callback_replies(&keys).await {
             Ok(replies) if replies.len() == batch.len() => {
@@ -266,6 +267,23 @@ async fn look_up(store: Arc<dyn Database>, mut lookups: mpsc::Receiver<Lookup>) 
                         .send(Err(StoreError::Backend(message.clone())));
                 }
             }
+        }
+    }
+}
+
+/// Lets the requests that are ready to run queue their keys before a batch goes to the store:
+/// one yield to the scheduler, then whatever arrived meanwhile. Without it a batch holds the
+/// few keys that came while the last one was read, and every batch is a hand-off to the
+/// database's thread and back; with it, one hand-off answers every request of the round.
+async fn gather(lookups: &mut mpsc::Receiver<Lookup>, batch: &mut Vec<Lookup>) {
+    if batch.len() >= MAX_BATCH {
+        return;
+    }
+    tokio::task::yield_now().await;
+    while batch.len() < MAX_BATCH {
+        match lookups.try_recv() {
+            Ok(lookup) => batch.push(lookup),
+            Err(_) => break,
         }
     }
 }
