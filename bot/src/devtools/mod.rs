@@ -8,4 +8,5 @@ pub mod bench;
 pub mod callback_client;
 pub mod chat;
 pub mod local;
+pub mod rehearse;
 pub mod simulator;
