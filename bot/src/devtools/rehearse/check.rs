@@ -79,7 +79,9 @@ async fn entries(
     let mut listed = Vec::new();
     for (code, (entrant, score)) in &expected.scores {
         match seen.get(code) {
-            None => listed.push(format!("entry {code}: not found among the approved entries")),
+            None => listed.push(format!(
+                "entry {code}: not found among the approved entries"
+            )),
             Some((found_entrant, found, status)) => {
                 if found_entrant != entrant {
                     listed.push(format!(
@@ -143,7 +145,8 @@ async fn ledger(
             "ledger: {amount} from {member}, who was sent no counted give"
         ));
     }
-    let mut keys: Vec<&(u32, NaiveDate)> = expected.member_days.keys().chain(found.keys()).collect();
+    let mut keys: Vec<&(u32, NaiveDate)> =
+        expected.member_days.keys().chain(found.keys()).collect();
     keys.sort_unstable();
     keys.dedup();
     for key in keys {

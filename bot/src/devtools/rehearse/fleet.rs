@@ -43,8 +43,8 @@ impl Fleet {
         for n in 0..instances.max(1) {
             let port = free_port()?;
             let addr = format!("127.0.0.1:{port}");
-            let log = File::create(dir.join(format!("serve-{n}.log")))
-                .context("creating a log file")?;
+            let log =
+                File::create(dir.join(format!("serve-{n}.log"))).context("creating a log file")?;
             let mut command = Command::new(&exe);
             command.arg("--config").arg(&config).arg("serve");
             for (key, _) in std::env::vars() {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, TimeZone, Utc};
 use rallybot_handlers::campaign::{load_campaign, Campaign, Opening};
-use rallybot_handlers::clock::SystemClock;
+use rallybot_handlers::clock::RehearsalClock;
 use rallybot_handlers::identity::{IdNumber, Phone};
 use rallybot_handlers::privacy::Privacy;
 use rallybot_handlers::store::MemberRecord;
@@ -32,6 +32,7 @@ use rand::SeedableRng as _;
 use self::check::Expected;
 use self::plan::{DayPlanner, Entrant, PlannedEntry};
 use self::send::{Message, Sender, Sent};
+use crate::background::scheduler::{jobs, Job, JobKind};
 use crate::config::{GroupSettings, Secret};
 use crate::devtools::callback_client::CallbackClient;
 use crate::devtools::simulator::Simulator;
@@ -111,7 +112,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         }
         _ => scratch.url().to_string(),
     };
-    let simulator = Simulator::start(Arc::new(SystemClock)).await?;
+    let simulator_clock = Arc::new(RehearsalClock::new());
+    let start = season.at(season.first, TRAFFIC_HOUR);
+    simulator_clock
+        .set(start)
+        .map_err(|_| anyhow::anyhow!("{start} is outside the rehearsal clock's range"))?;
+    let simulator = Simulator::start(simulator_clock.clone()).await?;
     let mut settings =
         crate::devtools::local::local_settings(&url, &simulator.base_url(), &campaign_file);
     settings.log.level = "warn".into();
@@ -143,13 +149,20 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         options.connections,
         options.retry_share * 100.0
     );
-    println!("work directory: {} · load average {}", dir.display(), load_average());
+    println!(
+        "work directory: {} · load average {}",
+        dir.display(),
+        load_average()
+    );
 
     let store = rallybot_storage::open(&url)
         .await
         .context("opening the rehearsal database")?;
     let unions = plan::member_unions(&campaign);
-    let http_members = options.http_members.unwrap_or(options.members).min(options.members);
+    let http_members = options
+        .http_members
+        .unwrap_or(options.members)
+        .min(options.members);
     let mut expected = Expected::default();
     for i in 0..options.members {
         let union = &unions[i as usize % unions.len()];
@@ -158,7 +171,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     }
     if http_members < options.members {
         let t = Instant::now();
-        preload(&*store, &settings, &season, &unions, http_members..options.members).await?;
+        preload(
+            &*store,
+            &settings,
+            &season,
+            &unions,
+            http_members..options.members,
+        )
+        .await?;
         println!(
             "preloaded members {}–{} through the storage layer in {:.1?} (not through HTTP)",
             http_members,
@@ -178,10 +198,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         connections: options.connections,
         duplicate_share: options.retry_share,
     };
-    let admin = Admin {
+    let walk = Walk {
         http: reqwest::Client::new(),
         url: format!("http://{}/admin/clock", fleet.admin_addr),
         token: settings.admin.token.expose().to_string(),
+        simulator_clock,
+        jobs: jobs::jobs(&campaign).map_err(|e| anyhow::anyhow!("the campaign's jobs: {e}"))?,
         last: std::sync::Mutex::new(None),
     };
     let mut rng = StdRng::seed_from_u64(options.seed);
@@ -195,7 +217,17 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
 
     let mut day = season.first;
     while day <= season.last {
-        admin.set(season.at(day, TRAFFIC_HOUR)).await?;
+        let traffic_day = registration_days.contains(&day) || activity_days.contains(&day);
+        let next_morning = season.at(day, TRAFFIC_HOUR) + chrono::Duration::days(1);
+        if !traffic_day && !walk.pushes_due(&campaign, season.at(day, TRAFFIC_HOUR), next_morning) {
+            // Nothing to send and nothing scheduled: the clock jumps over the day (the hourly
+            // freeze checks after a voting stage would otherwise re-read the whole ledger at
+            // every step).
+            day = day.succ_opt().context("the calendar ended")?;
+            continue;
+        }
+        walk.move_to(season.at(day, TRAFFIC_HOUR), &campaign, &*store)
+            .await?;
         // Registration, spread over the days before the activity stage.
         if let Some(k) = registration_days.iter().position(|d| *d == day) {
             let (from, to) = share(http_members as u64, registration_days.len(), k);
@@ -207,7 +239,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                     text: plan::registration(i, &unions[i as usize % unions.len()]),
                 })
                 .collect();
-            totals.traffic(&sender, lines, &mut rng, Kind::Registration).await?;
+            totals
+                .traffic(&sender, lines, &mut rng, Kind::Registration)
+                .await?;
             let confirms = users
                 .iter()
                 .map(|&i| Message {
@@ -215,12 +249,21 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                     text: "确认".into(),
                 })
                 .collect();
-            totals.traffic(&sender, confirms, &mut rng, Kind::Registration).await?;
+            totals
+                .traffic(&sender, confirms, &mut rng, Kind::Registration)
+                .await?;
         }
         if let Some(k) = activity_days.iter().position(|d| *d == day) {
             if k == 0 {
-                codes = submit_and_approve(&campaign, &planned, &*store, &sender, &mut rng, &mut totals)
-                    .await?;
+                codes = submit_and_approve(
+                    &campaign,
+                    &planned,
+                    &*store,
+                    &sender,
+                    &mut rng,
+                    &mut totals,
+                )
+                .await?;
                 for (i, entry) in planned.iter().enumerate() {
                     let entrant = match &entry.entrant {
                         Entrant::Member(m) => plan::member_userid(*m),
@@ -244,7 +287,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                     let entry = &planned[g.entry as usize];
                     Message {
                         user: plan::member_userid(g.member),
-                        text: plan::give_text(&campaign.tracks[entry.track], &codes[g.entry as usize]),
+                        text: plan::give_text(
+                            &campaign.tracks[entry.track],
+                            &codes[g.entry as usize],
+                        ),
                     }
                 })
                 .collect();
@@ -257,17 +303,22 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                 *expected.participation.entry(union.clone()).or_default() += 1;
             }
             totals.counted += gives.iter().filter(|g| g.counted).count() as u64;
-            totals.traffic(&sender, messages, &mut rng, Kind::Participation).await?;
+            totals
+                .traffic(&sender, messages, &mut rng, Kind::Participation)
+                .await?;
         }
-        drain(&*store, &admin).await?;
+        walk.drain(&*store, Instant::now() + STEP_LIMIT).await?;
         // Through the rest of the day in steps, each step's pushes drained.
         let mut hour = TRAFFIC_HOUR as i64 + STEP_HOURS;
         while hour < 24 + TRAFFIC_HOUR as i64 {
-            admin.set(season.at(day, 0) + chrono::Duration::hours(hour)).await?;
-            drain(&*store, &admin).await?;
+            let at = season.at(day, 0) + chrono::Duration::hours(hour);
+            walk.move_to(at, &campaign, &*store).await?;
             hour += STEP_HOURS;
         }
-        if day == activity_days.last().copied().unwrap_or(day) || day.day0() == 0 {
+        if day == activity_days.last().copied().unwrap_or(day)
+            || day.day0() == 0
+            || day == season.first
+        {
             println!(
                 "{day}: {} callbacks so far ({} participations, {} registrations, {} entries), {:.0?} elapsed",
                 totals.sent.callbacks,
@@ -282,8 +333,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     if options.forget_one {
         anyhow::ensure!(forgotten, "no counted give to leave out");
     }
-    admin.set(season.at(day, TRAFFIC_HOUR)).await?;
-    drain(&*store, &admin).await?;
+    walk.move_to(season.at(day, TRAFFIC_HOUR), &campaign, &*store)
+        .await?;
     let elapsed = started.elapsed();
 
     let peaks: Vec<Option<u64>> = fleet
@@ -331,7 +382,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         totals.sent.callbacks as f64 / traffic_secs,
         totals.participations as f64 / totals.participation_time.as_secs_f64().max(1e-9)
     );
-    let mib = |kib: &Option<u64>| kib.map_or("unknown".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0));
+    let mib = |kib: &Option<u64>| {
+        kib.map_or("unknown".into(), |k| {
+            format!("{:.0} MiB", k as f64 / 1024.0)
+        })
+    };
     println!(
         "serve memory: peak VmHWM {} · VmRSS at the end {}",
         peaks.iter().map(mib).collect::<Vec<_>>().join(" / "),
@@ -412,11 +467,7 @@ impl Season {
     /// Days before the first activity day: members register then.
     fn registration_days(&self) -> Vec<NaiveDate> {
         let start = self.activity_days().first().copied().unwrap_or(self.last);
-        let days: Vec<NaiveDate> = self
-            .first
-            .iter_days()
-            .take_while(|d| *d < start)
-            .collect();
+        let days: Vec<NaiveDate> = self.first.iter_days().take_while(|d| *d < start).collect();
         if days.is_empty() {
             vec![self.first]
         } else {
@@ -509,7 +560,9 @@ async fn submit_and_approve(
             text: e.submission(campaign, n),
         })
         .collect();
-    totals.traffic(sender, submissions, rng, Kind::Entry).await?;
+    totals
+        .traffic(sender, submissions, rng, Kind::Entry)
+        .await?;
     let pending = store.pending_entries(u32::MAX).await?;
     let by_link: HashMap<&str, &str> = pending
         .iter()
@@ -551,8 +604,11 @@ async fn preload(
     unions: &[String],
     range: std::ops::Range<u32>,
 ) -> anyhow::Result<()> {
-    let privacy = Privacy::new(settings.privacy.pepper.expose(), settings.privacy.key.expose())
-        .map_err(|e| anyhow::anyhow!("the privacy keys: {e}"))?;
+    let privacy = Privacy::new(
+        settings.privacy.pepper.expose(),
+        settings.privacy.key.expose(),
+    )
+    .map_err(|e| anyhow::anyhow!("the privacy keys: {e}"))?;
     let at = season.at(season.first, TRAFFIC_HOUR);
     let today = at.with_timezone(&season.tz).date_naive();
     for i in range {
@@ -578,18 +634,37 @@ async fn preload(
     Ok(())
 }
 
-/// `POST /admin/clock` on one instance (the move is shared with the others through the
-/// database).
-struct Admin {
+/// The rehearsal clock's walk: `POST /admin/clock` on one instance (the move is shared with the
+/// others through the database), the simulator's clock moved alike (WeCom's rate windows run
+/// on the same time as the bot's sender), then a wait until the scheduler has handled every
+/// occurrence due by the new time and every push due has been delivered.
+struct Walk {
     http: reqwest::Client,
     url: String,
     token: String,
+    simulator_clock: Arc<RehearsalClock>,
+    jobs: Vec<Job>,
     /// The last time set, and when: the bot's clock runs on from there.
     last: std::sync::Mutex<Option<(DateTime<Utc>, Instant)>>,
 }
 
-impl Admin {
-    async fn set(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
+/// How long the scheduler and the sender may take over one step before the rehearsal fails.
+const STEP_LIMIT: Duration = Duration::from_secs(1800);
+
+impl Walk {
+    async fn move_to(
+        &self,
+        at: DateTime<Utc>,
+        campaign: &Campaign,
+        store: &dyn Database,
+    ) -> anyhow::Result<()> {
+        let before = self
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|(t, _)| t)
+            .or_else(|| jobs::origin(campaign))
+            .unwrap_or(at);
         let response = self
             .http
             .post(&self.url)
@@ -604,40 +679,65 @@ impl Admin {
             response.status(),
             response.text().await.unwrap_or_default()
         );
+        self.simulator_clock
+            .set(at)
+            .map_err(|_| anyhow::anyhow!("{at} is outside the rehearsal clock's range"))?;
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, Instant::now()));
-        Ok(())
+        let deadline = Instant::now() + STEP_LIMIT;
+        for job in &self.jobs {
+            let Some(due) = job.occurrences(campaign, before, at).pop() else {
+                continue;
+            };
+            while store
+                .job_mark(&job.name)
+                .await?
+                .is_none_or(|mark| mark < due.at)
+            {
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the scheduler did not handle {} at {} within {STEP_LIMIT:?}",
+                    job.name,
+                    due.at
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.drain(store, deadline).await
+    }
+
+    /// Whether a job that pushes has an occurrence in `(from, to]`.
+    fn pushes_due(&self, campaign: &Campaign, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        self.jobs
+            .iter()
+            .filter(|job| !matches!(job.kind, JobKind::Freeze { .. }))
+            .any(|job| !job.occurrences(campaign, from, to).is_empty())
     }
 
     /// The bot's clock now, as far as this side knows.
     fn now(&self) -> DateTime<Utc> {
         match *self.last.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some((at, when)) => {
-                at + chrono::Duration::from_std(when.elapsed()).unwrap_or_default()
-            }
+            Some((at, when)) => at + chrono::Duration::from_std(when.elapsed()).unwrap_or_default(),
             None => Utc::now(),
         }
     }
-}
 
-/// Waits until no push due by now is waiting to be sent (the scheduler is told of each clock
-/// move; a short pause first lets it queue what the move made due).
-async fn drain(store: &dyn Database, admin: &Admin) -> anyhow::Result<()> {
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    loop {
-        let mut waiting = store.pushes(Some(PushStatus::Pending), u32::MAX).await?;
-        waiting.extend(store.pushes(Some(PushStatus::Sending), u32::MAX).await?);
-        let now = admin.now();
-        waiting.retain(|p| p.not_before <= now);
-        if waiting.is_empty() {
-            return Ok(());
+    /// Waits until no push due by now is waiting to be sent.
+    async fn drain(&self, store: &dyn Database, deadline: Instant) -> anyhow::Result<()> {
+        loop {
+            let mut waiting = store.pushes(Some(PushStatus::Pending), u32::MAX).await?;
+            waiting.extend(store.pushes(Some(PushStatus::Sending), u32::MAX).await?);
+            let now = self.now();
+            waiting.retain(|p| p.not_before <= now);
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} pushes due were not delivered within {STEP_LIMIT:?}",
+                waiting.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} pushes due were not delivered within 30 minutes",
-            waiting.len()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

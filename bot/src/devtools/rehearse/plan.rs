@@ -232,19 +232,24 @@ impl<'a> DayPlanner<'a> {
                 })
                 .map_or(self.weights[0].0, |(t, _)| *t);
             let member = rng.gen_range(0..self.members);
-            let burst = rng.gen_bool(BURST_SHARE);
+            let mut burst = rng.gen_bool(BURST_SHARE);
             let limit = daily_limit(&self.campaign.tracks[track]);
+            if let Rule::Likes { .. } = self.campaign.tracks[track].rule {
+                // Which of a member's likes beyond the limit is refused depends on the order
+                // they arrive in, unless they all go to one entry: a member who has liked
+                // today likes no more, and a burst comes first and goes to one entry.
+                let used = rules.likes_used(member, track);
+                if used >= limit {
+                    continue;
+                }
+                burst &= used == 0;
+            }
             let repeat = if burst { limit + 1 } else { 1 };
-            let first = self.popular_entry(track, rng);
-            for k in 0..repeat {
+            let entry = self.popular_entry(track, rng);
+            for _ in 0..repeat {
                 if gives.len() as u64 >= count {
                     break;
                 }
-                // A burst of likes goes to several entries (the limit is the member's).
-                let entry = match self.campaign.tracks[track].rule {
-                    Rule::Likes { .. } if k > 0 => self.popular_entry(track, rng),
-                    _ => first,
-                };
                 let counted = rules.counts(self.campaign, self.entries, track, member, entry);
                 gives.push(Give {
                     member,
@@ -273,6 +278,10 @@ struct DayRules {
 }
 
 impl DayRules {
+    fn likes_used(&self, member: u32, track: usize) -> u32 {
+        self.per_member.get(&(member, track)).copied().unwrap_or(0)
+    }
+
     fn counts(
         &mut self,
         campaign: &Campaign,

@@ -104,9 +104,7 @@ impl Sender {
             queue: merged,
             next: AtomicUsize::new(0),
             failed: AtomicU64::new(0),
-            replies: replies.then(|| {
-                std::sync::Mutex::new(Vec::new())
-            }),
+            replies: replies.then(|| std::sync::Mutex::new(Vec::new())),
         });
         let mut tasks = Vec::with_capacity(self.connections);
         for _ in 0..self.connections.max(1) {
@@ -193,7 +191,11 @@ async fn connection(shared: &Shared, client: &CallbackClient, addr: &str) -> any
                 status: answer.status,
                 body: String::from_utf8_lossy(&answer.body).into_owned(),
             };
-            if let Some(text) = client.open(Surface::App, &answered).ok().and_then(|r| r.text) {
+            if let Some(text) = client
+                .open(Surface::App, &answered)
+                .ok()
+                .and_then(|r| r.text)
+            {
                 replies
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
