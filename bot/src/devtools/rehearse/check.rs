@@ -15,6 +15,8 @@ use crate::devtools::simulator::{Endpoint, Received};
 /// What the database must hold when nothing was lost and nothing doubled.
 #[derive(Debug, Default)]
 pub struct Expected {
+    /// Members `0..members` took part.
+    pub members: u32,
     /// Entry code → (entrant as the store keeps it, counted gives).
     pub scores: HashMap<String, (String, i64)>,
     /// (member index, local day) → counted gives.
@@ -114,10 +116,8 @@ async fn ledger(
     expected: &Expected,
     findings: &mut Findings,
 ) -> anyhow::Result<()> {
-    let members: HashMap<String, u32> = expected
-        .member_days
-        .keys()
-        .map(|(m, _)| (member_userid(*m), *m))
+    let members: HashMap<String, u32> = (0..expected.members)
+        .map(|m| (member_userid(m), m))
         .collect();
     let mut found: HashMap<(u32, NaiveDate), i64> = HashMap::new();
     let mut strangers: BTreeMap<String, i64> = BTreeMap::new();
@@ -142,7 +142,7 @@ async fn ledger(
     let mut listed = Vec::new();
     for (member, amount) in strangers {
         listed.push(format!(
-            "ledger: {amount} from {member}, who was sent no counted give"
+            "ledger: {amount} from {member}, who is not one of the members"
         ));
     }
     let mut keys: Vec<&(u32, NaiveDate)> =

@@ -163,7 +163,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         .http_members
         .unwrap_or(options.members)
         .min(options.members);
-    let mut expected = Expected::default();
+    let mut expected = Expected {
+        members: options.members,
+        ..Expected::default()
+    };
     for i in 0..options.members {
         let union = &unions[i as usize % unions.len()];
         *expected.registrations.entry(union.clone()).or_default() += 1;
@@ -736,7 +739,9 @@ impl Walk {
                 "{} pushes due were not delivered within {STEP_LIMIT:?}",
                 waiting.len()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            // Reading a long outbox often would slow the sender down.
+            let pause = 25 + (waiting.len() as u64 / 20).min(975);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 }
