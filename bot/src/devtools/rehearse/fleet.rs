@@ -20,8 +20,8 @@ pub struct Fleet {
     children: Vec<Child>,
     /// The address callbacks go to: the one process, or the proxy.
     pub addr: String,
-    /// One process's own address, for `/admin/clock`.
-    pub admin_addr: String,
+    /// Each process's own address, for `/admin/clock`.
+    pub own_addrs: Vec<String>,
     proxy: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -36,7 +36,7 @@ impl Fleet {
         let mut fleet = Fleet {
             children: Vec::new(),
             addr: String::new(),
-            admin_addr: String::new(),
+            own_addrs: Vec::new(),
             proxy: None,
         };
         let mut addrs = Vec::new();
@@ -63,7 +63,7 @@ impl Fleet {
             wait_ready(&addr, &mut fleet.children[n], dir, n).await?;
             addrs.push(addr);
         }
-        fleet.admin_addr = addrs[0].clone();
+        fleet.own_addrs = addrs.clone();
         if addrs.len() == 1 {
             fleet.addr = addrs[0].clone();
         } else {

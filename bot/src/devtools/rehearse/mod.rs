@@ -203,7 +203,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     };
     let walk = Walk {
         http: reqwest::Client::new(),
-        url: format!("http://{}/admin/clock", fleet.admin_addr),
+        urls: fleet
+            .own_addrs
+            .iter()
+            .map(|addr| format!("http://{addr}/admin/clock"))
+            .collect(),
         token: settings.admin.token.expose().to_string(),
         simulator_clock,
         jobs: jobs::jobs(&campaign).map_err(|e| anyhow::anyhow!("the campaign's jobs: {e}"))?,
@@ -637,13 +641,14 @@ async fn preload(
     Ok(())
 }
 
-/// The rehearsal clock's walk: `POST /admin/clock` on one instance (the move is shared with the
-/// others through the database), the simulator's clock moved alike (WeCom's rate windows run
+/// The rehearsal clock's walk: `POST /admin/clock` on every instance (each would follow a move
+/// made on another only at its next scheduler tick, and the day's traffic must find them all at
+/// the new time), the simulator's clock moved alike (WeCom's rate windows run
 /// on the same time as the bot's sender), then a wait until the scheduler has handled every
 /// occurrence due by the new time and every push due has been delivered.
 struct Walk {
     http: reqwest::Client,
-    url: String,
+    urls: Vec<String>,
     token: String,
     simulator_clock: Arc<RehearsalClock>,
     jobs: Vec<Job>,
@@ -668,20 +673,22 @@ impl Walk {
             .map(|(t, _)| t)
             .or_else(|| jobs::origin(campaign))
             .unwrap_or(at);
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&serde_json::json!({ "set": at.to_rfc3339() }))
-            .send()
-            .await
-            .context("POST /admin/clock")?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "POST /admin/clock {at}: {} {}",
-            response.status(),
-            response.text().await.unwrap_or_default()
-        );
+        for url in &self.urls {
+            let response = self
+                .http
+                .post(url)
+                .bearer_auth(&self.token)
+                .json(&serde_json::json!({ "set": at.to_rfc3339() }))
+                .send()
+                .await
+                .context("POST /admin/clock")?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "POST /admin/clock {at}: {} {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
+        }
         self.simulator_clock
             .set(at)
             .map_err(|_| anyhow::anyhow!("{at} is outside the rehearsal clock's range"))?;
