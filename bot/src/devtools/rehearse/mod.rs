@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, TimeZone, Utc};
+use futures::StreamExt as _;
 use rallybot_handlers::campaign::{load_campaign, Campaign, Opening};
 use rallybot_handlers::clock::RehearsalClock;
 use rallybot_handlers::identity::{IdNumber, Phone};
@@ -618,28 +619,42 @@ async fn preload(
     .map_err(|e| anyhow::anyhow!("the privacy keys: {e}"))?;
     let at = season.at(season.first, TRAFFIC_HOUR);
     let today = at.with_timezone(&season.tz).date_naive();
-    for i in range {
-        let id = IdNumber::parse(&crate::devtools::local::distinct_id_number(i), today)
-            .map_err(|e| anyhow::anyhow!("member {i}'s ID number: {e:?}"))?;
-        let phone = Phone::parse(&crate::devtools::local::sample_phone(i))
-            .map_err(|e| anyhow::anyhow!("member {i}'s phone: {e:?}"))?;
-        let member = MemberRecord {
-            userid: plan::member_userid(i),
-            name: plan::member_name(i),
-            id_hash: privacy.id_hash(&id),
-            id_mask: id.mask(),
-            phone_enc: privacy.encrypt_phone(&phone),
-            phone_mask: phone.mask(),
-            union_code: unions[i as usize % unions.len()].clone(),
-            registered_at: at,
-        };
-        store
-            .register_member(&member, &format!("rehearse/preload/{i}"))
-            .await
-            .with_context(|| format!("preloading member {i}"))?;
+    let register = |i: u32| {
+        let privacy = &privacy;
+        async move {
+            let id = IdNumber::parse(&crate::devtools::local::distinct_id_number(i), today)
+                .map_err(|e| anyhow::anyhow!("member {i}'s ID number: {e:?}"))?;
+            let phone = Phone::parse(&crate::devtools::local::sample_phone(i))
+                .map_err(|e| anyhow::anyhow!("member {i}'s phone: {e:?}"))?;
+            let member = MemberRecord {
+                userid: plan::member_userid(i),
+                name: plan::member_name(i),
+                id_hash: privacy.id_hash(&id),
+                id_mask: id.mask(),
+                phone_enc: privacy.encrypt_phone(&phone),
+                phone_mask: phone.mask(),
+                union_code: unions[i as usize % unions.len()].clone(),
+                registered_at: at,
+            };
+            store
+                .register_member(&member, &format!("rehearse/preload/{i}"))
+                .await
+                .with_context(|| format!("preloading member {i}"))?;
+            anyhow::Ok(())
+        }
+    };
+    // Several at a time, as the callbacks would come: the store commits them in groups.
+    let mut pending = futures::stream::iter(range)
+        .map(register)
+        .buffer_unordered(PRELOAD_IN_FLIGHT);
+    while let Some(done) = pending.next().await {
+        done?;
     }
     Ok(())
 }
+
+/// Members written at once while preloading.
+const PRELOAD_IN_FLIGHT: usize = 64;
 
 /// The rehearsal clock's walk: `POST /admin/clock` on every instance (each would follow a move
 /// made on another only at its next scheduler tick, and the day's traffic must find them all at
