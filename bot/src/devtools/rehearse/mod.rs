@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, TimeZone, Utc};
 use futures::StreamExt as _;
 use rallybot_handlers::campaign::{load_campaign, Campaign, Opening};
-use rallybot_handlers::clock::RehearsalClock;
+use rallybot_handlers::clock::{Clock as _, RehearsalClock, SystemClock};
 use rallybot_handlers::identity::{IdNumber, Phone};
 use rallybot_handlers::privacy::Privacy;
 use rallybot_handlers::store::MemberRecord;
@@ -742,7 +742,7 @@ impl Walk {
     fn now(&self) -> DateTime<Utc> {
         match *self.last.lock().unwrap_or_else(|e| e.into_inner()) {
             Some((at, when)) => at + chrono::Duration::from_std(when.elapsed()).unwrap_or_default(),
-            None => Utc::now(),
+            None => SystemClock.now(),
         }
     }
 
