@@ -347,7 +347,17 @@ mod tests {
             .iter()
             .filter(|e| matches!(e.entrant, Entrant::Unit { .. }))
             .count();
-        assert_eq!(units, 20, "every union of the file has an officer");
+        let with_officers = c
+            .unions
+            .list
+            .iter()
+            .filter(|u| !u.officers.is_empty())
+            .count();
+        assert!(with_officers > 10, "{with_officers}");
+        assert_eq!(
+            units, with_officers,
+            "one unit entry per union with an officer"
+        );
         let mut links: Vec<&str> = planned.iter().map(|e| e.link.as_str()).collect();
         links.sort_unstable();
         links.dedup();
