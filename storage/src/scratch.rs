@@ -83,6 +83,13 @@ impl Scratch {
         let Some(server) = postgres_server() else {
             return Ok(None);
         };
+        Scratch::postgres_on(&server).await.map(Some)
+    }
+
+    /// A fresh database on the PostgreSQL server `server` (a URL of a database there that
+    /// may create databases, e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+    pub async fn postgres_on(server: &str) -> Result<Scratch, ScratchError> {
+        let server = server.to_owned();
         let dir = tempfile::tempdir().map_err(ScratchError::TempDir)?;
         let name = unique_name();
         let mut admin = sqlx::PgConnection::connect(&server)
@@ -93,12 +100,12 @@ impl Scratch {
             .await
             .map_err(ScratchError::Postgres)?;
         let _ = admin.close().await;
-        Ok(Some(Scratch {
+        Ok(Scratch {
             url: database_url(&server, &name),
             kind: Kind::Postgres,
             dir,
             postgres: Some((server, name)),
-        }))
+        })
     }
 
     /// A scratch database of `kind`; `None` for PostgreSQL when no server is configured.

@@ -26,6 +26,7 @@ mod journey;
 mod late_replies;
 mod load_generator;
 mod monitoring;
+mod province_rehearsal;
 mod push_delivery_faults;
 mod quiet_hours;
 mod quota_nudges;

@@ -112,7 +112,9 @@ impl SharedRehearsal {
         let Some(stored) = self.store.rehearsal_clock().await? else {
             return Ok(false);
         };
-        if stored.version == self.applied.load(Ordering::SeqCst) {
+        // Versions only grow: one read before this instance published a move of its own is
+        // older than that move, and adopting it would set the clock back.
+        if stored.version <= self.applied.load(Ordering::SeqCst) {
             return Ok(false);
         }
         self.applied.store(stored.version, Ordering::SeqCst);

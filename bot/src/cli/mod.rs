@@ -1,6 +1,6 @@
 //! The `rallybot` command line: the clap definitions and the dispatch, one file per subcommand
 //! (`serve`, `migrate`, `check`, `schedule`, `outbox`, `export`, `verify-results`, `chat`,
-//! `bench`).
+//! `bench`, `rehearse`).
 
 mod bench;
 mod chat;
@@ -8,6 +8,7 @@ mod check;
 mod export;
 mod migrate;
 mod outbox;
+mod rehearse;
 mod schedule;
 mod serve;
 mod verify_results;
@@ -49,6 +50,8 @@ pub enum Command {
     Chat(ChatArgs),
     /// Load generator: signed, encrypted callbacks against 127.0.0.1.
     Bench(BenchArgs),
+    /// Replay a province season through real serve processes and check every count.
+    Rehearse(RehearseArgs),
     /// What the scheduler would push between two times; nothing is sent.
     Schedule(ScheduleArgs),
     /// The push outbox: pending, sent and failed pushes.
@@ -171,6 +174,47 @@ pub struct BenchArgs {
     pub aibot_ws_url: Option<String>,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct RehearseArgs {
+    /// Registered members, spread over the unions of the campaign.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub members: u32,
+    /// Entries submitted and approved.
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: u32,
+    /// Votes, likes and views over the activity stage.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub participations: u64,
+    /// Members registered through the callbacks (the rest through the storage layer before
+    /// the season); default: all of them.
+    #[arg(long)]
+    pub http_members: Option<u32>,
+    /// A PostgreSQL server to make a fresh database on (default: SQLite).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// serve processes behind one port (more than one needs --database-url).
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Concurrent HTTP connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Percent of callbacks WeCom sends again (two or three times, same msgid).
+    #[arg(long, default_value_t = 5.0)]
+    pub retry_percent: f64,
+    /// Seed of the generator, so a run can be repeated.
+    #[arg(long, default_value_t = 20_220_801)]
+    pub seed: u64,
+    /// Campaign file (default: the bundled 黑龙江 2022 campaign).
+    #[arg(long)]
+    pub campaign: Option<PathBuf>,
+    /// Keep the config, the serve logs and the SQLite database in this folder.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Leave one counted give out of the expectations, to see the check fail.
+    #[arg(long, hide = true)]
+    pub forget_one: bool,
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -193,6 +237,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Check => check::run(cli.config.as_deref()),
         Command::Chat(args) => report(chat::run(args).await),
         Command::Bench(args) => report(bench::run(args).await),
+        Command::Rehearse(args) => report(rehearse::run(args).await),
         command => {
             let Some(loaded) = load(cli.config.as_deref()) else {
                 return ExitCode::FAILURE;
@@ -214,7 +259,11 @@ async fn run_configured(command: Command, loaded: Loaded) -> anyhow::Result<()> 
         Command::Outbox(args) => outbox::run(&settings, args.status.as_deref(), args.limit).await,
         Command::Export(args) => export::run(&settings, &args).await,
         Command::VerifyResults => verify_results::run(&settings).await,
-        Command::Serve | Command::Check | Command::Chat(_) | Command::Bench(_) => Ok(()),
+        Command::Serve
+        | Command::Check
+        | Command::Chat(_)
+        | Command::Bench(_)
+        | Command::Rehearse(_) => Ok(()),
     }
 }
 

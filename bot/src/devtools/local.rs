@@ -58,6 +58,68 @@ pub fn local_settings(storage_url: &str, api_base: &str, campaign_file: &Path) -
     s
 }
 
+/// `settings` as a `rallybot.toml` for a `serve` process of this machine. Secrets serialise as
+/// `***` so that they never print; here they are written out in clear, and a secret this
+/// function does not know of is an error instead of reaching the process as `***`.
+pub fn config_file(settings: &Settings) -> anyhow::Result<String> {
+    let mut file = toml::Value::try_from(settings)?;
+    let wecom = &settings.wecom;
+    let mut secrets = vec![
+        (vec!["wecom", "app", "secret"], wecom.app.secret.expose()),
+        (vec!["wecom", "app", "token"], wecom.app.token.expose()),
+        (
+            vec!["wecom", "app", "encoding_aes_key"],
+            wecom.app.encoding_aes_key.expose(),
+        ),
+        (vec!["wecom", "aibot", "token"], wecom.aibot.token.expose()),
+        (
+            vec!["wecom", "aibot", "encoding_aes_key"],
+            wecom.aibot.encoding_aes_key.expose(),
+        ),
+        (
+            vec!["wecom", "aibot", "secret"],
+            wecom.aibot.secret.expose(),
+        ),
+        (vec!["wecom", "robot", "token"], wecom.robot.token.expose()),
+        (
+            vec!["wecom", "robot", "encoding_aes_key"],
+            wecom.robot.encoding_aes_key.expose(),
+        ),
+        (vec!["privacy", "pepper"], settings.privacy.pepper.expose()),
+        (vec!["privacy", "key"], settings.privacy.key.expose()),
+        (vec!["admin", "token"], settings.admin.token.expose()),
+    ];
+    let group_keys: Vec<(String, &str)> = wecom
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (i.to_string(), g.webhook_key.expose()))
+        .collect();
+    for (i, key) in &group_keys {
+        secrets.push((vec!["wecom", "groups", i, "webhook_key"], key));
+    }
+    for (path, value) in secrets {
+        let mut at = &mut file;
+        for step in &path {
+            at = match at {
+                toml::Value::Table(table) => table.get_mut(*step),
+                toml::Value::Array(items) => {
+                    step.parse().ok().and_then(|i: usize| items.get_mut(i))
+                }
+                _ => None,
+            }
+            .ok_or_else(|| anyhow::anyhow!("no setting {}", path.join(".")))?;
+        }
+        *at = toml::Value::String(value.to_owned());
+    }
+    let text = toml::to_string(&file)?;
+    anyhow::ensure!(
+        !text.contains("\"***\""),
+        "a secret setting is missing from `config_file`"
+    );
+    Ok(text)
+}
+
 /// A time when people can submit and vote: the tenth day of the first stage that opens voting,
 /// at 09:00 local time (or that stage's start if it is shorter).
 pub fn voting_time(campaign: &Campaign) -> Option<DateTime<Utc>> {
@@ -121,13 +183,27 @@ fn tenth_day(campaign: &Campaign, stage: &Stage) -> Option<DateTime<Utc>> {
 /// A valid-looking ID number (GB 11643 check digit) for rehearsals and tests: region 230103
 /// (哈尔滨市南岗区), born 1990-01-01 plus `n` days, sequence from `n`. Not a real person's.
 pub fn sample_id_number(n: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
     let birth = chrono::NaiveDate::from_ymd_opt(1990, 1, 1)
         .unwrap_or_default()
         .checked_add_days(chrono::Days::new(u64::from(n % 7000)))
         .unwrap_or_default();
-    let body = format!("230103{}{:03}", birth.format("%Y%m%d"), n % 1000);
+    with_check_digit(format!("230103{}{:03}", birth.format("%Y%m%d"), n % 1000))
+}
+
+/// A valid-looking ID number different for every `n` below 10,000,000 (born 1950-01-01 plus
+/// `n / 1000` days, sequence `n % 1000`), for rehearsals with many members. Not a real person's.
+pub fn distinct_id_number(n: u32) -> String {
+    let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1)
+        .unwrap_or_default()
+        .checked_add_days(chrono::Days::new(u64::from(n / 1000)))
+        .unwrap_or_default();
+    with_check_digit(format!("230103{}{:03}", birth.format("%Y%m%d"), n % 1000))
+}
+
+/// The 17 digits of `body` followed by their GB 11643 check digit.
+fn with_check_digit(body: String) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
     let sum: u32 = body
         .chars()
         .zip(WEIGHTS)
@@ -179,6 +255,15 @@ mod tests {
             assert!(rallybot_handlers::identity::Phone::parse(&sample_phone(n)).is_ok());
         }
         assert_ne!(sample_id_number(1), sample_id_number(2));
+        for n in [0, 999, 1000, 999_999, 5_000_000] {
+            let id = distinct_id_number(n);
+            assert!(
+                rallybot_handlers::identity::IdNumber::parse(&id, today).is_ok(),
+                "{id}"
+            );
+        }
+        assert_ne!(distinct_id_number(7000), distinct_id_number(0));
+        assert_eq!(sample_id_number(7000), sample_id_number(0));
     }
 
     #[test]

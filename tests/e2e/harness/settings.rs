@@ -34,62 +34,7 @@ pub fn campaign_path() -> PathBuf {
 /// they are written out in clear, and a secret this function does not know of fails loudly
 /// instead of reaching the process as `***`.
 pub fn config_file(settings: &Settings) -> String {
-    let mut file = toml::Value::try_from(settings).expect("settings serialise");
-    let wecom = &settings.wecom;
-    let mut secrets = vec![
-        (vec!["wecom", "app", "secret"], wecom.app.secret.expose()),
-        (vec!["wecom", "app", "token"], wecom.app.token.expose()),
-        (
-            vec!["wecom", "app", "encoding_aes_key"],
-            wecom.app.encoding_aes_key.expose(),
-        ),
-        (vec!["wecom", "aibot", "token"], wecom.aibot.token.expose()),
-        (
-            vec!["wecom", "aibot", "encoding_aes_key"],
-            wecom.aibot.encoding_aes_key.expose(),
-        ),
-        (
-            vec!["wecom", "aibot", "secret"],
-            wecom.aibot.secret.expose(),
-        ),
-        (vec!["wecom", "robot", "token"], wecom.robot.token.expose()),
-        (
-            vec!["wecom", "robot", "encoding_aes_key"],
-            wecom.robot.encoding_aes_key.expose(),
-        ),
-        (vec!["privacy", "pepper"], settings.privacy.pepper.expose()),
-        (vec!["privacy", "key"], settings.privacy.key.expose()),
-        (vec!["admin", "token"], settings.admin.token.expose()),
-    ];
-    let group_keys: Vec<(String, &str)> = wecom
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (i.to_string(), g.webhook_key.expose()))
-        .collect();
-    for (i, key) in &group_keys {
-        secrets.push((vec!["wecom", "groups", i, "webhook_key"], key));
-    }
-    for (path, value) in secrets {
-        let mut at = &mut file;
-        for step in &path {
-            at = match at {
-                toml::Value::Table(table) => table.get_mut(*step),
-                toml::Value::Array(items) => {
-                    step.parse().ok().and_then(|i: usize| items.get_mut(i))
-                }
-                _ => None,
-            }
-            .unwrap_or_else(|| panic!("no setting {}", path.join(".")));
-        }
-        *at = toml::Value::String(value.to_owned());
-    }
-    let text = toml::to_string(&file).expect("settings written as TOML");
-    assert!(
-        !text.contains("\"***\""),
-        "a secret setting is missing from `config_file`:\n{text}"
-    );
-    text
+    rallybot::devtools::local::config_file(settings).expect("settings written as TOML")
 }
 
 #[test]

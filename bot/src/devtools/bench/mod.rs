@@ -14,7 +14,7 @@
 //! generator is WeCom's end of the one WebSocket (`aibot_ws.rs`).
 
 mod aibot_ws;
-mod http1;
+pub(crate) mod http1;
 mod load;
 mod python;
 mod setup;
@@ -430,7 +430,7 @@ fn tree_cpu_seconds(root: u32) -> Option<f64> {
 
 /// A memory figure of a process in KiB (`VmRSS`, `VmHWM`), from `/proc/<pid>/status`; the
 /// target's own process only (for the Python peer, its gunicorn master).
-fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn memory_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|line| {
         line.strip_prefix(field)?
