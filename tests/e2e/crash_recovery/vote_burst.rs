@@ -1,9 +1,9 @@
-//! Votes survive a crash: 200 registered members vote at once, each message with a msgid of its
-//! own, and the `serve` process answering them is killed with SIGKILL after a random number of
-//! replies. Another process (a restarted one, or a second one that was running all along on the
-//! same PostgreSQL database) then gets WeCom's retries of every message that was not answered,
-//! with the same msgids. Every member's vote is counted exactly once, and every member gets an
-//! answer.
+//! Votes survive a crash: 200 registered members vote, 24 votes in flight at a time, each
+//! message with a msgid of its own, and the `serve` process answering them is killed with SIGKILL
+//! after a random number of replies. Another process (a restarted one, or a second one that was
+//! running all along on the same PostgreSQL database) then gets WeCom's retries of every message
+//! that was not answered, with the same msgids. Every member's vote is counted exactly once, and
+//! every member gets an answer.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use rallybot_handlers::clock::{Clock, SystemClock};
 use rallybot_handlers::link::Link;
 use rallybot_handlers::store::{MemberRecord, NewEntry, Review, ReviewStatus};
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::harness::processes::{Processes, Serve};
 use crate::harness::settings::campaign_path;
@@ -25,6 +25,9 @@ use crate::harness::Backend;
 
 /// Members voting at once, one vote each.
 const VOTERS: usize = 200;
+/// Votes in flight at once: enough to crowd the process, few enough that the kill always lands
+/// with votes still to come (a fast process could otherwise answer all of them first).
+const IN_FLIGHT: usize = 24;
 /// How long a process may take to start serving.
 const START: Duration = Duration::from_secs(60);
 
@@ -198,7 +201,7 @@ async fn vote(client: &CallbackClient, code: &str, i: usize) -> Option<BotReply>
     client.open(Surface::App, &answered).ok()
 }
 
-/// All votes at once; the process is killed once `kill_after` have been answered. Returns the
+/// All votes, `IN_FLIGHT` at a time; the process is killed once `kill_after` have been answered. Returns the
 /// members whose message was answered (a 200: WeCom would not send it again).
 async fn burst(
     processes: &Processes,
@@ -208,10 +211,13 @@ async fn burst(
     kill_after: usize,
 ) -> BTreeSet<usize> {
     let client = client(processes, base_url);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let (done, mut results) = mpsc::unbounded_channel();
     for i in 0..VOTERS {
         let (client, code, done) = (client.clone(), code.to_owned(), done.clone());
+        let in_flight = in_flight.clone();
         tokio::spawn(async move {
+            let _permit = in_flight.acquire_owned().await;
             let reply = vote(&client, &code, i).await;
             let _ = done.send((i, reply));
         });
