@@ -173,8 +173,7 @@ async fn the_connection_loop_is_in_healthz() {
     // A loop that panics at every turn is down, and comes back up with the connection.
     let status = app.loops.aibot_ws.clone().expect("websocket mode");
     status.fail_next_beats(u32::MAX);
-    let body = app.healthz_until(503).await;
-    assert!(body.starts_with("aibot-ws: down"), "{body}");
+    app.healthz_until_saying(503, "aibot-ws: down").await;
     status.fail_next_beats(0);
     assert_eq!(app.healthz_until(200).await, "ok");
     let answer = app.ws_say("sunqi", "帮助").await;

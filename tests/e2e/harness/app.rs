@@ -193,12 +193,19 @@ impl TestApp {
 
     /// Polls `/healthz` until it answers `status` (up to a minute); returns the body.
     pub async fn healthz_until(&self, status: u16) -> String {
+        self.healthz_until_saying(status, "").await
+    }
+
+    /// Polls `/healthz` until it answers `status` with a body that says `saying` (a loaded
+    /// machine can also be unhealthy for a slow database write, which is not what a test
+    /// waits for).
+    pub async fn healthz_until_saying(&self, status: u16, saying: &str) -> String {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             let response = self.get("/healthz").await;
             let answered = response.status().as_u16();
             let body = response.text().await.unwrap();
-            if answered == status {
+            if answered == status && body.contains(saying) {
                 return body;
             }
             assert!(
