@@ -512,6 +512,7 @@ mod tests {
                 missed_grace: Duration::hours(6),
                 leaderboard_cron: None,
             },
+            fair_play: FairPlay::default(),
             unions: Unions { list },
         }
     }
