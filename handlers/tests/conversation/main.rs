@@ -7,6 +7,7 @@
 mod broadcast;
 mod clear_errors;
 mod entries;
+mod fair_play;
 mod help;
 mod links;
 mod participation;
