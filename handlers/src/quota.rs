@@ -512,7 +512,7 @@ mod tests {
                 missed_grace: Duration::hours(6),
                 leaderboard_cron: None,
             },
-            fair_play: FairPlay::default(),
+            fair_play: crate::campaign::FairPlay::default(),
             unions: Unions { list },
         }
     }
