@@ -14,7 +14,7 @@
 //! scratch database on the server `RALLYBOT_TEST_DATABASE_URL` names; default a scratch SQLite
 //! file). A planted group counts as detected when at least half of its votes are flagged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
@@ -198,7 +198,9 @@ fn plan(args: &Args) -> Plan {
                 continue;
             }
             for k in 0..=rng.below(3) {
-                let own = &by_unit[&members[m as usize].1];
+                let own = by_unit
+                    .get(&members[m as usize].1)
+                    .map_or(&[][..], Vec::as_slice);
                 let entry = if !own.is_empty() && rng.chance(0.5) {
                     own[rng.below(own.len() as u64) as usize]
                 } else {
@@ -211,7 +213,7 @@ fn plan(args: &Args) -> Plan {
     }
     // Planted members are new, so a group is only what was planted (plus the organic votes
     // some of them also give).
-    let mut newcomer = |members: &mut Vec<(String, String, DateTime<Utc>)>, unit: String, at| {
+    let newcomer = |members: &mut Vec<(String, String, DateTime<Utc>)>, unit: String, at| {
         let m = members.len() as u64;
         members.push((userid(m), unit, at));
         m
@@ -438,6 +440,8 @@ async fn main() -> Result<(), Failure> {
     // Amount given and amount flagged per label, from the ledger.
     let mut given: BTreeMap<Label, (i64, i64)> = BTreeMap::new();
     let mut organic_rows = (0i64, 0i64);
+    // Per flag: whether it holds any planted give.
+    let mut flag_planted: HashMap<i64, bool> = HashMap::new();
     let mut after = 0;
     loop {
         let page = store.ledger_page(after, 5_000, Some(TRACK)).await?;
@@ -451,6 +455,9 @@ async fn main() -> Result<(), Failure> {
                 .cloned()
                 .unwrap_or(Label::Organic);
             let flagged = row.flag.is_some();
+            if let Some(flag) = &row.flag {
+                *flag_planted.entry(flag.id).or_default() |= label != Label::Organic;
+            }
             let sums = given.entry(label.clone()).or_default();
             sums.0 += row.amount;
             if flagged {
@@ -472,8 +479,6 @@ async fn main() -> Result<(), Failure> {
         }
     }
     let organic = given.get(&Label::Organic).copied().unwrap_or_default();
-    let planted_flags: HashSet<i64> = HashSet::new();
-    let _ = planted_flags;
     println!(
         "database: {}; {} members, {} entries, {} gives ({} organic) over {} days; seed {}",
         if args.postgres { "PostgreSQL" } else { "SQLite" },
@@ -504,6 +509,11 @@ async fn main() -> Result<(), Failure> {
         *by_kind.entry(flag.kind.as_str()).or_default() += 1;
     }
     println!("flags by signal: {by_kind:?}");
+    let false_flags = flag_planted.values().filter(|planted| !**planted).count();
+    println!(
+        "flags holding no planted give (false alarms): {false_flags} of {}",
+        flag_planted.len()
+    );
     println!(
         "false positives: {} of {} organic gives flagged ({:.2}%), {} of {} organic votes ({:.2}%)",
         organic_rows.1,

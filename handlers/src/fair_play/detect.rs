@@ -59,6 +59,11 @@ fn intern(names: &mut Vec<String>, ids: &mut HashMap<String, u32>, name: &str) -
     (id, true)
 }
 
+/// `12月7日`.
+pub(super) fn day_label(day: chrono::NaiveDate) -> String {
+    day.format("%-m月%-d日").to_string()
+}
+
 /// `12月7日 14:05` in the campaign's time zone.
 fn local(at: Timestamp, tz: Tz) -> String {
     at.with_timezone(&tz).format("%-m月%-d日 %H:%M").to_string()
@@ -106,10 +111,11 @@ pub(super) fn burst(code: &str, rates: Rates, from: i64, fair: &FairPlay, tz: Tz
     }
 }
 
-/// The concentration signal of `code`: `(total, fresh)` gives, the fresh voters, and when
-/// their gives were made (`[from, until)`).
+/// The concentration signal of `code` on `day` (`12月7日`): `(total, fresh)` gives that day,
+/// the fresh voters, and when their gives were made (`[from, until)`).
 pub(super) fn fresh(
     code: &str,
+    day: &str,
     (total, fresh): (i64, i64),
     members: Vec<String>,
     (from, until): (Timestamp, Timestamp),
@@ -119,7 +125,7 @@ pub(super) fn fresh(
         kind: SignalKind::Fresh,
         subject: code.to_owned(),
         reason: format!(
-            "作品 {code} 的 {total} 票中有 {fresh} 票（{}%）来自投票前 {} 分钟内才注册的会员。",
+            "作品 {code} {day}的 {total} 票中有 {fresh} 票（{}%）来自投票前 {} 分钟内才注册的会员。",
             percent(fresh, total),
             fair.fresh_within.num_minutes()
         ),
@@ -197,6 +203,7 @@ impl Votes {
         now: Timestamp,
     ) -> Vec<Signal> {
         let mut found = self.bursts(fair, tz, now);
+        found.extend(self.fresh_days(fair, tz));
         found.extend(self.concentrations(fair, unit_sizes));
         found.extend(self.rings(fair, tz));
         found.extend(self.timing(fair, tz));
@@ -207,10 +214,20 @@ impl Votes {
     /// of the whole track in that window (a reminder went out) raises what is usual.
     fn bursts(&self, fair: &FairPlay, tz: Tz, now: Timestamp) -> Vec<Signal> {
         let window = fair.burst_window.num_milliseconds().max(1);
+        // Windows on the clock, and windows half a window later, so that a burst straddling
+        // two windows is still seen whole in one.
+        let mut found = self.bursts_from(fair, tz, now, 0);
+        found.extend(self.bursts_from(fair, tz, now, window / 2));
+        found
+    }
+
+    /// Bursts in windows starting `offset` ms after the clock's.
+    fn bursts_from(&self, fair: &FairPlay, tz: Tz, now: Timestamp, offset: i64) -> Vec<Signal> {
+        let window = fair.burst_window.num_milliseconds().max(1);
         let Some(first) = self.votes.first() else {
             return Vec::new();
         };
-        let start = first.at - first.at.rem_euclid(window);
+        let start = first.at - (first.at - offset).rem_euclid(window);
         let windows = ((now.timestamp_millis() - start) / window + 1).max(1);
         let mut per: HashMap<(u32, i64), i64> = HashMap::new();
         let mut track_per: HashMap<i64, i64> = HashMap::new();
@@ -268,31 +285,61 @@ impl Votes {
         found
     }
 
-    /// An entry whose gives come almost all from members registered just before, or from one
-    /// small unit that is not the entry's own (colleagues voting for a colleague are usual).
+    /// An entry whose gives on one day come almost all from members registered just before.
+    fn fresh_days(&self, fair: &FairPlay, tz: Tz) -> Vec<Signal> {
+        #[derive(Default)]
+        struct Day {
+            total: i64,
+            fresh: i64,
+            voters: BTreeSet<u32>,
+            span: Option<(i64, i64)>,
+        }
+        let mut per: BTreeMap<(u32, chrono::NaiveDate), Day> = BTreeMap::new();
+        for v in &self.votes {
+            let day = stamp(v.at).with_timezone(&tz).date_naive();
+            let d = per.entry((v.entry, day)).or_default();
+            d.total += v.amount;
+            if v.fresh {
+                d.fresh += v.amount;
+                d.voters.insert(v.member);
+                let (from, until) = d.span.unwrap_or((v.at, v.at));
+                d.span = Some((from.min(v.at), until.max(v.at)));
+            }
+        }
+        let mut found = Vec::new();
+        for ((entry, day), d) in per {
+            #[allow(clippy::cast_precision_loss)]
+            let share = d.fresh as f64 / d.total.max(1) as f64;
+            let Some((from, until)) = d.span else { continue };
+            if d.total < i64::from(fair.concentration_min) || share < fair.fresh_share {
+                continue;
+            }
+            found.push(fresh(
+                &self.entries[entry as usize],
+                &day_label(day),
+                (d.total, d.fresh),
+                self.names(&d.voters),
+                (stamp(from), stamp(until + 1)),
+                fair,
+            ));
+        }
+        found
+    }
+
+    /// An entry whose gives come almost all from one small unit that is not the entry's own
+    /// (colleagues voting for a colleague are usual).
     fn concentrations(&self, fair: &FairPlay, unit_sizes: &HashMap<String, i64>) -> Vec<Signal> {
         struct Tally {
             total: i64,
-            fresh: i64,
-            fresh_voters: BTreeSet<u32>,
-            fresh_span: (i64, i64),
             by_unit: HashMap<String, (i64, BTreeSet<u32>, i64, i64)>,
         }
         let mut per: BTreeMap<u32, Tally> = BTreeMap::new();
         for v in &self.votes {
             let t = per.entry(v.entry).or_insert_with(|| Tally {
                 total: 0,
-                fresh: 0,
-                fresh_voters: BTreeSet::new(),
-                fresh_span: (i64::MAX, i64::MIN),
                 by_unit: HashMap::new(),
             });
             t.total += v.amount;
-            if v.fresh {
-                t.fresh += v.amount;
-                t.fresh_voters.insert(v.member);
-                t.fresh_span = (t.fresh_span.0.min(v.at), t.fresh_span.1.max(v.at));
-            }
             let unit = &self.member_unions[v.member as usize];
             let u = t
                 .by_unit
@@ -309,17 +356,6 @@ impl Votes {
                 continue;
             }
             let code = &self.entries[entry as usize];
-            #[allow(clippy::cast_precision_loss)]
-            let fresh_share = t.fresh as f64 / t.total as f64;
-            if fresh_share >= fair.fresh_share {
-                found.push(fresh(
-                    code,
-                    (t.total, t.fresh),
-                    self.names(&t.fresh_voters),
-                    (stamp(t.fresh_span.0), stamp(t.fresh_span.1 + 1)),
-                    fair,
-                ));
-            }
             let own_union = &self.entrants[entry as usize].1;
             let top = t
                 .by_unit

@@ -46,6 +46,8 @@ struct EntryRate {
     before: i64,
     /// The window a burst was last reported for.
     burst_reported: Option<i64>,
+    /// The local day the fresh counts are of.
+    day: chrono::NaiveDate,
     total: i64,
     fresh: i64,
     fresh_voters: BTreeSet<String>,
@@ -67,8 +69,8 @@ impl Watch {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one give; the signals it completes, if any (each reported once, a concentration
-    /// again when its fresh gives have doubled).
+    /// Counts one give; the signals it completes, if any (a burst once per window, a day's
+    /// concentration once and again when its fresh gives have doubled).
     pub fn observe(&self, seen: Seen<'_>, fair: &FairPlay, tz: Tz) -> Vec<Signal> {
         if !fair.enabled || seen.amount <= 0 {
             return Vec::new();
@@ -79,6 +81,7 @@ impl Watch {
         let mut state = self.state();
         let State { entries, tracks } = &mut *state;
         let is_new = !entries.contains_key(seen.entry);
+        let day = seen.at.with_timezone(&tz).date_naive();
         let track = tracks.entry(seen.track.to_owned()).or_insert(TrackRate {
             first_window: window,
             total: 0,
@@ -94,6 +97,7 @@ impl Watch {
             count: 0,
             before: 0,
             burst_reported: None,
+            day,
             total: 0,
             fresh: 0,
             fresh_voters: BTreeSet::new(),
@@ -104,6 +108,14 @@ impl Watch {
             rate.before += rate.count;
             rate.count = 0;
             rate.window = window;
+        }
+        if day != rate.day {
+            rate.day = day;
+            rate.total = 0;
+            rate.fresh = 0;
+            rate.fresh_voters.clear();
+            rate.fresh_from = None;
+            rate.fresh_reported = 0;
         }
         rate.count += seen.amount;
         rate.total += seen.amount;
@@ -146,6 +158,7 @@ impl Watch {
             let from = rate.fresh_from.unwrap_or(seen.at);
             found.push(detect::fresh(
                 seen.entry,
+                &detect::day_label(day),
                 (rate.total, rate.fresh),
                 rate.fresh_voters.iter().cloned().collect(),
                 (from, seen.at + chrono::Duration::milliseconds(1)),
