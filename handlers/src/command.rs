@@ -1543,7 +1543,10 @@ mod tests {
             }
         );
         assert_eq!(parse("核实").unwrap_err().problem, Problem::FlagNumber);
-        assert_eq!(parse("核实 A0017 有效").unwrap_err().problem, Problem::FlagNumber);
+        assert_eq!(
+            parse("核实 A0017 有效").unwrap_err().problem,
+            Problem::FlagNumber
+        );
         assert_eq!(parse("核实 3 也许").unwrap_err().problem, Problem::Validity);
         assert!(CommandKind::Verify.spec().private_only);
     }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rallybot_handlers::campaign::{
-    load_campaign, Audience, Campaign, FairPlay, EntrantKind, LoadError, MetricSource, Opening, Problem,
-    Rule, UnionLevel, UnionMatch,
+    load_campaign, Audience, Campaign, EntrantKind, FairPlay, LoadError, MetricSource, Opening,
+    Problem, Rule, UnionLevel, UnionMatch,
 };
 use rallybot_handlers::quota::{progress, DirectDone};
 
@@ -767,9 +767,34 @@ fn fair_play_thresholds_have_defaults_and_are_checked() {
         &[],
     );
     let e = load_err(&toml_path);
-    find(&e.problems, &toml_path, line_of(&toml, "every = \"often\""), "`every`");
-    find(&e.problems, &toml_path, line_of(&toml, "burst_factor = 0.5"), "burst_factor");
-    find(&e.problems, &toml_path, line_of(&toml, "unit_share = 2"), "share");
-    find(&e.problems, &toml_path, line_of(&toml, "ring_members = 1"), "ring_members");
-    find(&e.problems, &toml_path, line_of(&toml, "ring_size = 3"), "ring_size");
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "every = \"often\""),
+        "`every`",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "burst_factor = 0.5"),
+        "burst_factor",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "unit_share = 2"),
+        "share",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "ring_members = 1"),
+        "ring_members",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "ring_size = 3"),
+        "ring_size",
+    );
 }

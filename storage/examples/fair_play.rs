@@ -207,7 +207,13 @@ fn plan(args: &Args) -> Plan {
                     rng.skewed(args.entries)
                 };
                 let amount = 1 + rng.below(5) as u32;
-                gives.push((m, entry, amount, at + Duration::seconds(k as i64 * 20), Label::Organic));
+                gives.push((
+                    m,
+                    entry,
+                    amount,
+                    at + Duration::seconds(k as i64 * 20),
+                    Label::Organic,
+                ));
             }
         }
     }
@@ -272,13 +278,21 @@ fn plan(args: &Args) -> Plan {
             let unit = format!("U{:03}", rng.below(UNITS));
             let voter = newcomer(&mut members, unit, registered);
             let when = registered + Duration::seconds(60 + rng.below(1_200) as i64);
-            gives.push((voter, entry, 1 + rng.below(5) as u32, when, Label::Planted("fresh", g)));
+            gives.push((
+                voter,
+                entry,
+                1 + rng.below(5) as u32,
+                when,
+                Label::Planted("fresh", g),
+            ));
         }
     }
     // Identical timing: six scripted voters voting at the same four minutes on four days.
     for g in 0..args.timing {
         let script: Vec<DateTime<Utc>> = (0..4)
-            .map(|d| start() + Duration::days(d) + Duration::seconds(rng.below(86_400) as i64 / 60 * 60))
+            .map(|d| {
+                start() + Duration::days(d) + Duration::seconds(rng.below(86_400) as i64 / 60 * 60)
+            })
             .collect();
         let entry = rng.below(args.entries);
         for _ in 0..6 {
@@ -345,7 +359,9 @@ async fn load(store: &Arc<dyn Store>, plan: &Plan) -> Result<HashMap<String, Lab
             union_code: unit.clone(),
             registered_at: *registered,
         };
-        store.register_member(&member, &format!("register-{n}")).await?;
+        store
+            .register_member(&member, &format!("register-{n}"))
+            .await?;
     }
     let approved_at = start() - Duration::days(6);
     for (e, &author) in plan.entries.iter().enumerate() {
@@ -481,7 +497,11 @@ async fn main() -> Result<(), Failure> {
     let organic = given.get(&Label::Organic).copied().unwrap_or_default();
     println!(
         "database: {}; {} members, {} entries, {} gives ({} organic) over {} days; seed {}",
-        if args.postgres { "PostgreSQL" } else { "SQLite" },
+        if args.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         plan.members.len(),
         plan.entries.len(),
         plan.gives.len(),

@@ -33,9 +33,13 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
     for (n, (user, name)) in ring.iter().enumerate() {
         app.register(user, name, n as u32 + 1, "哈尔滨").await;
         let link = format!("https://mp.weixin.qq.com/s/ring{n}");
-        let submitted = app.say_text(user, &format!("提交 奋进故事 {link} 故事")).await;
+        let submitted = app
+            .say_text(user, &format!("提交 奋进故事 {link} 故事"))
+            .await;
         assert!(submitted.contains(&format!("C000{}", n + 1)), "{submitted}");
-        let approved = app.say_text("reviewer", &format!("审核 C000{} 通过", n + 1)).await;
+        let approved = app
+            .say_text("reviewer", &format!("审核 C000{} 通过", n + 1))
+            .await;
         assert!(approved.contains("已通过"), "{approved}");
     }
     app.register("zhaoliu", "赵六", 4, "大庆").await;
@@ -67,9 +71,17 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
     );
     assert!(listed.contains("张三（哈尔滨）"), "{listed}");
     let top = app.say_text("zhaoliu", "榜单 C").await;
-    assert!(top.contains("C0001 张三《故事》 2 票（另有疑票 30）"), "{top}");
-    assert!(top.contains("C0002 李四《故事》 0 票（另有疑票 30）"), "{top}");
-    let refused = app.say_text("zhaoliu", &format!("核实 {} 无效", flag.id)).await;
+    assert!(
+        top.contains("C0001 张三《故事》 2 票（另有疑票 30）"),
+        "{top}"
+    );
+    assert!(
+        top.contains("C0002 李四《故事》 0 票（另有疑票 30）"),
+        "{top}"
+    );
+    let refused = app
+        .say_text("zhaoliu", &format!("核实 {} 无效", flag.id))
+        .await;
     assert!(refused.contains("只有审核员"), "{refused}");
 
     // The activity stage ends on 2022-09-30 with the flag still open.

@@ -340,7 +340,10 @@ fn read_fair_play(root: &Fields<'_>, sink: &mut FileProblems) -> FairPlay {
                 Ok(v) if n.value >= min && n.value <= 1_000_000 => *into = v,
                 _ => sink.at_line(
                     n.line,
-                    format!("`{key}` must be a whole number from {min} to 1000000, found {}", n.value),
+                    format!(
+                        "`{key}` must be a whole number from {min} to 1000000, found {}",
+                        n.value
+                    ),
                 ),
             }
         }
@@ -359,7 +362,10 @@ fn read_fair_play(root: &Fields<'_>, sink: &mut FileProblems) -> FairPlay {
             } else {
                 sink.at_line(
                     n.line,
-                    format!("`{key}` is a share: more than 0 and at most 1, found {}", n.value),
+                    format!(
+                        "`{key}` is a share: more than 0 and at most 1, found {}",
+                        n.value
+                    ),
                 );
             }
         }

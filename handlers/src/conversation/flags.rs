@@ -39,8 +39,7 @@ impl Conversation {
             .observe(seen, &self.campaign.fair_play, self.campaign.timezone);
         for signal in signals {
             let kind = signal.kind.as_str();
-            match fair_play::raise(&*self.store, &self.campaign, &track.key, signal, turn.now)
-                .await
+            match fair_play::raise(&*self.store, &self.campaign, &track.key, signal, turn.now).await
             {
                 Ok(Some(flag)) => {
                     tracing::info!(flag = flag.id, kind, entry = %entry.code, "fair-play flag raised as votes arrive");
@@ -114,7 +113,9 @@ impl Conversation {
             callback_key: turn.msg.callback_key.clone(),
         };
         let Some(done) = self.store.decide_flag(&decision).await? else {
-            return Ok(format!("没有编号为 {id} 的疑票。发送「待核」查看待核实的疑票。"));
+            return Ok(format!(
+                "没有编号为 {id} 的疑票。发送「待核」查看待核实的疑票。"
+            ));
         };
         let flag = &done.flag;
         let unit = self

@@ -78,7 +78,14 @@ pub(super) async fn produce(
                 .map(|entry| {
                     let who = entrant(ctx, &members, entry);
                     let doubtful = doubtful.get(&entry.code).copied().unwrap_or(0);
-                    row(track, Cell::Empty, NOT_RANKED.to_string(), entry, who, doubtful)
+                    row(
+                        track,
+                        Cell::Empty,
+                        NOT_RANKED.to_string(),
+                        entry,
+                        who,
+                        doubtful,
+                    )
                 })
                 .collect();
             out.rows(rows).await?;

@@ -94,7 +94,11 @@ pub(super) fn burst(code: &str, rates: Rates, from: i64, fair: &FairPlay, tz: Tz
             rates.count
         ),
         evidence: vec![
-            format!("{} 起的 {minutes} 分钟：{} 票", local(stamp(from), tz), rates.count),
+            format!(
+                "{} 起的 {minutes} 分钟：{} 票",
+                local(stamp(from), tz),
+                rates.count
+            ),
             format!(
                 "平时每 {minutes} 分钟：本作品 {:.1} 票，赛道每件作品 {:.1} 票",
                 rates.own, rates.track
@@ -310,7 +314,9 @@ impl Votes {
         for ((entry, day), d) in per {
             #[allow(clippy::cast_precision_loss)]
             let share = d.fresh as f64 / d.total.max(1) as f64;
-            let Some((from, until)) = d.span else { continue };
+            let Some((from, until)) = d.span else {
+                continue;
+            };
             if d.total < i64::from(fair.concentration_min) || share < fair.fresh_share {
                 continue;
             }
@@ -341,10 +347,10 @@ impl Votes {
             });
             t.total += v.amount;
             let unit = &self.member_unions[v.member as usize];
-            let u = t
-                .by_unit
-                .entry(unit.clone())
-                .or_insert((0, BTreeSet::new(), i64::MAX, i64::MIN));
+            let u =
+                t.by_unit
+                    .entry(unit.clone())
+                    .or_insert((0, BTreeSet::new(), i64::MAX, i64::MIN));
             u.0 += v.amount;
             u.1.insert(v.member);
             u.2 = u.2.min(v.at);
@@ -479,7 +485,10 @@ impl Votes {
                     ring_days.insert(i64::from(day.to_epoch_days()));
                 }
             }
-            let total: i64 = group.iter().map(|m| given.get(m).copied().unwrap_or(0)).sum();
+            let total: i64 = group
+                .iter()
+                .map(|m| given.get(m).copied().unwrap_or(0))
+                .sum();
             #[allow(clippy::cast_precision_loss)]
             if total == 0 || (inside as f64 / total as f64) < fair.ring_share {
                 continue;
@@ -497,7 +506,10 @@ impl Votes {
                 ),
                 evidence: vec![
                     format!("圈内互投 {inside} 票，他们共投 {total} 票"),
-                    format!("涉及作品：{}", entries.iter().cloned().collect::<Vec<_>>().join("、")),
+                    format!(
+                        "涉及作品：{}",
+                        entries.iter().cloned().collect::<Vec<_>>().join("、")
+                    ),
                 ],
                 members: members.clone(),
                 scope: FlagScope {
@@ -515,12 +527,18 @@ impl Votes {
     fn timing(&self, fair: &FairPlay, tz: Tz) -> Vec<Signal> {
         let mut minutes: BTreeMap<u32, BTreeSet<i64>> = BTreeMap::new();
         for v in &self.votes {
-            minutes.entry(v.member).or_default().insert(v.at.div_euclid(60_000));
+            minutes
+                .entry(v.member)
+                .or_default()
+                .insert(v.at.div_euclid(60_000));
         }
         let mut groups: BTreeMap<Vec<i64>, Vec<u32>> = BTreeMap::new();
         for (member, set) in minutes {
             if set.len() >= fair.timing_minutes as usize {
-                groups.entry(set.into_iter().collect()).or_default().push(member);
+                groups
+                    .entry(set.into_iter().collect())
+                    .or_default()
+                    .push(member);
             }
         }
         let mut found = Vec::new();
@@ -556,7 +574,10 @@ impl Votes {
                 ),
                 evidence: vec![
                     format!("时间点：{}", stamps.join("、")),
-                    format!("涉及作品：{}", entries.iter().cloned().collect::<Vec<_>>().join("、")),
+                    format!(
+                        "涉及作品：{}",
+                        entries.iter().cloned().collect::<Vec<_>>().join("、")
+                    ),
                 ],
                 members: members.clone(),
                 scope: FlagScope {

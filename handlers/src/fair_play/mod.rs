@@ -53,7 +53,11 @@ pub async fn recent_votes(
 }
 
 /// The periodic pass: every signal in each counted track's recent gives, flagged.
-pub async fn pass(store: &dyn Store, campaign: &Campaign, now: Timestamp) -> StoreResult<PassReport> {
+pub async fn pass(
+    store: &dyn Store,
+    campaign: &Campaign,
+    now: Timestamp,
+) -> StoreResult<PassReport> {
     let fair = &campaign.fair_play;
     let mut report = PassReport::default();
     if !fair.enabled {
@@ -66,7 +70,10 @@ pub async fn pass(store: &dyn Store, campaign: &Campaign, now: Timestamp) -> Sto
         report.gives += votes.len();
         for signal in votes.signals(fair, &unit_sizes, campaign.timezone, now) {
             report.signals += 1;
-            if raise(store, campaign, &track.key, signal, now).await?.is_some() {
+            if raise(store, campaign, &track.key, signal, now)
+                .await?
+                .is_some()
+            {
                 report.flagged += 1;
             }
         }

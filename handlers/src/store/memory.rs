@@ -17,9 +17,10 @@ use chrono::NaiveDate;
 
 use super::{
     AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FlagDecided, FlagDecision,
-    FlagRecord, FlagStatus, FrozenPlace, Give, GiveOutcome, GroupRecord, NewFlag, VoteRow, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot,
-    Ranked, Reading, ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed,
-    SnapshotHead, Standing, StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
+    FlagRecord, FlagStatus, FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord,
+    NewEntry, NewFlag, NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome,
+    RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing,
+    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow, VoteRow,
 };
 use crate::scoring;
 
@@ -38,7 +39,10 @@ enum Effect {
     Register(RegisterOutcome),
     Submit(String),
     Review(bool),
-    Give { granted: i64, used_today: i64 },
+    Give {
+        granted: i64,
+        used_today: i64,
+    },
     Reading(ReadingOutcome),
     Report,
     /// A flag decision: whether it changed the flag.

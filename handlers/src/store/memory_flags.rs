@@ -15,7 +15,11 @@ impl State {
         let mut entries = BTreeSet::new();
         flag.gives = 0;
         flag.amount = 0;
-        for row in self.ledger.iter().filter(|r| held_by(r.flag.as_ref(), flag.id)) {
+        for row in self
+            .ledger
+            .iter()
+            .filter(|r| held_by(r.flag.as_ref(), flag.id))
+        {
             flag.gives += 1;
             flag.amount += row.amount;
             entries.insert(row.entry_code.clone());
@@ -36,7 +40,12 @@ impl State {
     }
 
     pub(super) fn raise_flag(&mut self, new: &NewFlag) -> StoreResult<Option<FlagRecord>> {
-        let entries: BTreeSet<String> = new.scope.entries.iter().map(|c| normalize_code(c)).collect();
+        let entries: BTreeSet<String> = new
+            .scope
+            .entries
+            .iter()
+            .map(|c| normalize_code(c))
+            .collect();
         let members: BTreeSet<&str> = new.scope.members.iter().map(String::as_str).collect();
         let taken: Vec<usize> = self
             .ledger

@@ -14,7 +14,8 @@ const NAMES: [&str; 9] = [
 /// Registers `m0`… as members of 哈尔滨 on 2022-08-10 09:00.
 async fn members(h: &Harness, n: usize) {
     for (i, name) in NAMES.iter().enumerate().take(n) {
-        h.register(&format!("m{i}"), i as u32 + 1, name, "哈尔滨").await;
+        h.register(&format!("m{i}"), i as u32 + 1, name, "哈尔滨")
+            .await;
     }
 }
 
@@ -38,7 +39,9 @@ async fn ring(h: &Harness) -> Vec<String> {
         for voter in 0..3 {
             for (owner, code) in codes.iter().enumerate() {
                 if owner != voter {
-                    let reply = h.group("g1", &format!("m{voter}"), &format!("投票 {code} 5")).await;
+                    let reply = h
+                        .group("g1", &format!("m{voter}"), &format!("投票 {code} 5"))
+                        .await;
                     assert!(reply.contains("投 5 票"), "{reply}");
                 }
             }
@@ -53,7 +56,10 @@ async fn a_ring_is_flagged_with_its_reason_and_voided_by_a_reviewer() {
     let h = Harness::shipped().await;
     let codes = ring(&h).await;
     assert_eq!(h.store.entry(&codes[0]).await.unwrap().unwrap().score, 32);
-    assert!(h.private(REVIEWER, "待核").await.contains("没有等待核实的疑票"));
+    assert!(h
+        .private(REVIEWER, "待核")
+        .await
+        .contains("没有等待核实的疑票"));
 
     let report = pass(&h).await;
     assert_eq!(report.flagged, 1, "{report:?}");
@@ -67,27 +73,48 @@ async fn a_ring_is_flagged_with_its_reason_and_voided_by_a_reviewer() {
     assert!(flags.contains("待核实的疑票 1 条"), "{flags}");
     assert!(flags.contains("#1 互投圈"), "{flags}");
     assert!(flags.contains("90 票（18 次）"), "{flags}");
-    assert!(flags.contains("3 名会员在 3 天里互相给对方的作品投票"), "{flags}");
+    assert!(
+        flags.contains("3 名会员在 3 天里互相给对方的作品投票"),
+        "{flags}"
+    );
     assert!(flags.contains("张三（哈尔滨）"), "{flags}");
     assert!(flags.contains(&codes.join("、")), "{flags}");
 
     let top = h.private("m3", "榜单 C").await;
     assert!(
-        top.contains(&format!("{} 张三《测试作品》 2 票（另有疑票 30）", codes[0])),
+        top.contains(&format!(
+            "{} 张三《测试作品》 2 票（另有疑票 30）",
+            codes[0]
+        )),
         "{top}"
     );
     let rank = h.private("m0", "排名 C").await;
-    assert!(rank.contains("2 票）") && rank.contains("另有疑票 30"), "{rank}");
+    assert!(
+        rank.contains("2 票）") && rank.contains("另有疑票 30"),
+        "{rank}"
+    );
 
     let void = h.private(REVIEWER, "核实 1 无效 三人互投刷票").await;
-    assert!(void.contains("已核实疑票 #1 无效：90 票（18 次）作废"), "{void}");
+    assert!(
+        void.contains("已核实疑票 #1 无效：90 票（18 次）作废"),
+        "{void}"
+    );
     assert_eq!(h.store.entry(&codes[0]).await.unwrap().unwrap().score, 2);
     let top = h.private("m3", "榜单 C").await;
-    assert!(!top.contains("疑票"), "void gives are not 疑 any more: {top}");
-    assert!(h.private(REVIEWER, "待核").await.contains("没有等待核实的疑票"));
+    assert!(
+        !top.contains("疑票"),
+        "void gives are not 疑 any more: {top}"
+    );
+    assert!(h
+        .private(REVIEWER, "待核")
+        .await
+        .contains("没有等待核实的疑票"));
 
     let again = h.private(REVIEWER, "核实 1 有效").await;
-    assert!(again.contains("已于") && again.contains("核实为无效"), "{again}");
+    assert!(
+        again.contains("已于") && again.contains("核实为无效"),
+        "{again}"
+    );
     assert_eq!(h.store.entry(&codes[0]).await.unwrap().unwrap().score, 2);
 
     let audit: Vec<_> = h
@@ -109,7 +136,10 @@ async fn clearing_a_flag_counts_its_gives_again() {
     let codes = ring(&h).await;
     pass(&h).await;
     let clear = h.private(REVIEWER, "verify 1 valid 同事互相支持").await;
-    assert!(clear.contains("已核实疑票 #1 有效：90 票（18 次）恢复计入"), "{clear}");
+    assert!(
+        clear.contains("已核实疑票 #1 有效：90 票（18 次）恢复计入"),
+        "{clear}"
+    );
     assert_eq!(h.store.entry(&codes[0]).await.unwrap().unwrap().score, 32);
     assert_eq!(h.store.entry(&codes[2]).await.unwrap().unwrap().score, 30);
     // Cleared gives are not flagged again by the next pass.
@@ -122,19 +152,28 @@ async fn clearing_a_flag_counts_its_gives_again() {
 async fn a_burst_is_flagged_as_the_votes_arrive() {
     let h = Harness::shipped().await;
     members(&h, 9).await;
-    let quiet = h.approved_entry("m0", "C", "https://example.org/quiet").await;
-    let loud = h.approved_entry("m1", "C", "https://example.org/loud").await;
+    let quiet = h
+        .approved_entry("m0", "C", "https://example.org/quiet")
+        .await;
+    let loud = h
+        .approved_entry("m1", "C", "https://example.org/loud")
+        .await;
     // A quiet afternoon: one vote an hour for each (m2's five a day).
     for hour in 11..16 {
         h.set_time(&format!("2022-08-10T{hour}:00:00+08:00"));
         h.group("g1", "m2", &format!("投票 {quiet}")).await;
         h.group("g1", "m2", &format!("投票 {loud}")).await;
     }
-    assert!(h.private(REVIEWER, "待核").await.contains("没有等待核实的疑票"));
+    assert!(h
+        .private(REVIEWER, "待核")
+        .await
+        .contains("没有等待核实的疑票"));
     // Then seven members give `loud` 5 votes each within a minute.
     h.set_time("2022-08-10T16:01:00+08:00");
     for voter in [3, 4, 5, 6, 7, 8, 0] {
-        let reply = h.group("g1", &format!("m{voter}"), &format!("投票 {loud} 5")).await;
+        let reply = h
+            .group("g1", &format!("m{voter}"), &format!("投票 {loud} 5"))
+            .await;
         assert!(reply.contains("投 5 票"), "{reply}");
     }
     let flags = h.private(REVIEWER, "待核").await;
@@ -168,5 +207,8 @@ async fn only_reviewers_decide_and_only_in_private() {
     let unknown = h.private(REVIEWER, "核实 7 无效").await;
     assert!(unknown.contains("没有编号为 7 的疑票"), "{unknown}");
     let unclear = h.private(REVIEWER, "核实 7").await;
-    assert!(unclear.contains("有效") && unclear.contains("无效"), "{unclear}");
+    assert!(
+        unclear.contains("有效") && unclear.contains("无效"),
+        "{unclear}"
+    );
 }

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use rallybot_handlers::store::{
-    FlagDecided, FlagDecision, FlagRecord, FlagStatus, NewFlag, ReviewedBy, SignalKind,
-    Timestamp, VoteRow,
+    FlagDecided, FlagDecision, FlagRecord, FlagStatus, NewFlag, ReviewedBy, SignalKind, Timestamp,
+    VoteRow,
 };
 use sqlx::Row as _;
 
@@ -84,10 +84,12 @@ async fn complete(conn: &mut Conn, mut flag: FlagRecord) -> Attempt<FlagRecord> 
 
 async fn lock_entries(conn: &mut Conn, codes: &[String]) -> Attempt<()> {
     for code in codes {
-        sqlx::query(&format!("SELECT code FROM entries WHERE code = $1{FOR_UPDATE}"))
-            .bind(code)
-            .fetch_optional(&mut *conn)
-            .await?;
+        sqlx::query(&format!(
+            "SELECT code FROM entries WHERE code = $1{FOR_UPDATE}"
+        ))
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -124,15 +126,16 @@ pub(super) async fn raise(pool: &Pool, new: &NewFlag) -> Attempt<Option<FlagReco
     );
     let mut tx = begin_write(pool).await?;
     lock_entries(&mut tx, &codes).await?;
-    let any: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM ledger WHERE {scope} LIMIT 1"))
-        .bind(&new.track)
-        .bind(text_list(&code_refs)?)
-        .bind(stamp(new.scope.from))
-        .bind(stamp(new.scope.until))
-        .bind(any_member)
-        .bind(text_list(&members)?)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let any: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT id FROM ledger WHERE {scope} LIMIT 1"))
+            .bind(&new.track)
+            .bind(text_list(&code_refs)?)
+            .bind(stamp(new.scope.from))
+            .bind(stamp(new.scope.until))
+            .bind(any_member)
+            .bind(text_list(&members)?)
+            .fetch_optional(&mut *tx)
+            .await?;
     if any.is_none() {
         return Ok(None);
     }
@@ -174,10 +177,12 @@ pub(super) async fn raise(pool: &Pool, new: &NewFlag) -> Attempt<Option<FlagReco
 }
 
 async fn read(conn: &mut Conn, id: i64) -> Attempt<Option<FlagRecord>> {
-    let row = sqlx::query(&format!("SELECT {FLAG_COLUMNS} FROM fair_flags WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {FLAG_COLUMNS} FROM fair_flags WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         Some(row) => Ok(Some(complete(conn, flag_row(&row)?).await?)),
         None => Ok(None),

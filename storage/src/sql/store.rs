@@ -6,15 +6,16 @@
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, FlagDecided, FlagDecision, FlagRecord, FlagStatus,
-    FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, NewFlag, VoteRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead,
-    Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewFlag,
+    NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome, RegisterOutcome,
+    Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing, StandingAsk, Store,
+    StoreResult, Timestamp, UsageRow, VoteRow,
 };
 
 use super::dialect::{self, BackendStore};
 use super::{
-    callbacks, chats, dashboard, entries, exports, fair_play, instances, members, outbox, ranking, records,
-    scoring, snapshots,
+    callbacks, chats, dashboard, entries, exports, fair_play, instances, members, outbox, ranking,
+    records, scoring, snapshots,
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
@@ -227,7 +228,11 @@ impl Store for BackendStore {
         let result = retrying(|| fair_play::decide(self.writer(), decision)).await;
         if let Some(cache) = self.cache() {
             // A failed decision may still have moved its (unknown) track.
-            let track = result.as_ref().ok().and_then(|d| d.as_ref()).map(|d| d.flag.track.as_str());
+            let track = result
+                .as_ref()
+                .ok()
+                .and_then(|d| d.as_ref())
+                .map(|d| d.flag.track.as_str());
             cache.ranking_moved(track);
         }
         result

@@ -41,12 +41,19 @@ fn decision(id: i64, valid: bool, now: Timestamp) -> FlagDecision {
 async fn gives(store: &Shared) {
     for (userid, unit) in [("v1", "U2"), ("v2", "U3")] {
         store
-            .register_member(&member(userid, &format!("hash-{userid}"), unit), &fresh_key())
+            .register_member(
+                &member(userid, &format!("hash-{userid}"), unit),
+                &fresh_key(),
+            )
             .await
             .unwrap();
     }
     approved_votes(store, 2, at(0)).await;
-    for (voter, code, amount, secs) in [("v1", "A0001", 3, 10), ("v2", "A0001", 2, 20), ("v1", "A0002", 1, 30)] {
+    for (voter, code, amount, secs) in [
+        ("v1", "A0001", 3, 10),
+        ("v2", "A0001", 2, 20),
+        ("v1", "A0002", 1, 30),
+    ] {
         store
             .give(&vote(voter, code, amount, day(0), at(secs)))
             .await
@@ -60,7 +67,11 @@ async fn score(store: &Shared, code: &str) -> i64 {
 
 pub async fn a_flag_takes_its_gives_out_of_the_score_as_doubtful(store: Shared) {
     gives(&store).await;
-    assert!(store.doubtful(&["A0001".to_owned()]).await.unwrap().is_empty());
+    assert!(store
+        .doubtful(&["A0001".to_owned()])
+        .await
+        .unwrap()
+        .is_empty());
     let raised = store
         .raise_flag(&flag(SignalKind::Fresh, "A0001", &["a0001"], &["v1"]))
         .await
@@ -101,7 +112,10 @@ pub async fn a_flag_takes_its_gives_out_of_the_score_as_doubtful(store: Shared) 
     late.scope.from = at(31);
     assert_eq!(store.raise_flag(&late).await.unwrap(), None);
 
-    assert_eq!(store.flags(Some(FlagStatus::Open), 10).await.unwrap(), vec![grown.clone()]);
+    assert_eq!(
+        store.flags(Some(FlagStatus::Open), 10).await.unwrap(),
+        vec![grown.clone()]
+    );
     assert_eq!(store.flag(grown.id).await.unwrap(), Some(grown.clone()));
     assert_eq!(store.flag(9_999).await.unwrap(), None);
     let ledger = store.ledger_page(0, 10, Some("votes")).await.unwrap();
@@ -114,7 +128,10 @@ pub async fn a_flag_takes_its_gives_out_of_the_score_as_doubtful(store: Shared) 
         vec![Some(GiveState::Doubtful), Some(GiveState::Doubtful), None]
     );
     let mark = ledger[0].flag.clone().unwrap();
-    assert_eq!((mark.id, mark.raised_at, mark.decided), (grown.id, at(500), None));
+    assert_eq!(
+        (mark.id, mark.raised_at, mark.decided),
+        (grown.id, at(500), None)
+    );
     // Before it was raised, the give counted.
     assert_eq!(mark.state(Some(at(499))), GiveState::Counted);
 }
@@ -132,7 +149,10 @@ pub async fn deciding_a_flag_clears_or_voids_it_once(store: Shared) {
         .unwrap()
         .unwrap();
     assert_ne!(a.id, b.id);
-    assert_eq!((score(&store, "A0001").await, score(&store, "A0002").await), (0, 0));
+    assert_eq!(
+        (score(&store, "A0001").await, score(&store, "A0002").await),
+        (0, 0)
+    );
 
     let clear = decision(a.id, true, at(600));
     let cleared = store.decide_flag(&clear).await.unwrap().unwrap();
@@ -146,27 +166,48 @@ pub async fn deciding_a_flag_clears_or_voids_it_once(store: Shared) {
     let retry = store.decide_flag(&clear).await.unwrap().unwrap();
     assert!(retry.changed);
     assert_eq!(score(&store, "A0001").await, 5);
-    let later = store.decide_flag(&decision(a.id, false, at(700))).await.unwrap().unwrap();
+    let later = store
+        .decide_flag(&decision(a.id, false, at(700)))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!later.changed);
     assert_eq!(later.flag.status, FlagStatus::Cleared);
     assert_eq!(score(&store, "A0001").await, 5);
 
-    let voided = store.decide_flag(&decision(b.id, false, at(650))).await.unwrap().unwrap();
+    let voided = store
+        .decide_flag(&decision(b.id, false, at(650)))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(voided.changed);
     assert_eq!(voided.flag.status, FlagStatus::Void);
     assert_eq!(score(&store, "A0002").await, 0);
     let codes = ["A0001".to_owned(), "A0002".to_owned()];
     assert!(store.doubtful(&codes).await.unwrap().is_empty());
-    assert!(store.flags(Some(FlagStatus::Open), 10).await.unwrap().is_empty());
+    assert!(store
+        .flags(Some(FlagStatus::Open), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.flags(None, 10).await.unwrap().len(), 2);
-    assert_eq!(store.decide_flag(&decision(9_999, true, at(600))).await.unwrap(), None);
+    assert_eq!(
+        store
+            .decide_flag(&decision(9_999, true, at(600)))
+            .await
+            .unwrap(),
+        None
+    );
 
     let ledger = store.ledger_page(0, 10, Some("votes")).await.unwrap();
     let states: Vec<GiveState> = ledger
         .iter()
         .map(|row| row.flag.as_ref().unwrap().state(None))
         .collect();
-    assert_eq!(states, vec![GiveState::Counted, GiveState::Counted, GiveState::Void]);
+    assert_eq!(
+        states,
+        vec![GiveState::Counted, GiveState::Counted, GiveState::Void]
+    );
     // As of before the decision, the voided give was 疑.
     assert_eq!(
         ledger[2].flag.as_ref().unwrap().state(Some(at(640))),
@@ -230,5 +271,9 @@ pub async fn the_pass_reads_recent_gives_with_voter_and_entrant(store: Shared) {
         paged.extend(page);
     }
     assert_eq!(paged, all);
-    assert!(store.vote_rows("likes", (at(0), 0), 10).await.unwrap().is_empty());
+    assert!(store
+        .vote_rows("likes", (at(0), 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::{fair_play, results};
 use rallybot_handlers::store::StoreError;
+use rallybot_handlers::{fair_play, results};
 use rallybot_storage::Database;
 
 pub use jobs::{Job, JobKind, Occurrence};
