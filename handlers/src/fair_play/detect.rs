@@ -600,3 +600,95 @@ impl Votes {
         names
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, member: &str, unit: &str, entry: &str, at_min: i64) -> VoteRow {
+        VoteRow {
+            id,
+            member: member.to_owned(),
+            member_union: unit.to_owned(),
+            registered_at: stamp(0),
+            entry_code: entry.to_owned(),
+            entrant: format!("author-{entry}"),
+            entry_union: "home".to_owned(),
+            amount: 5,
+            at: stamp(1_700_000_000_000 + at_min * 60_000 + id),
+            flagged: false,
+        }
+    }
+
+    fn signals(rows: &[VoteRow], sizes: &[(&str, i64)]) -> Vec<Signal> {
+        let fair = FairPlay::default();
+        let mut votes = Votes::default();
+        votes.extend(rows, &fair);
+        let sizes = sizes.iter().map(|(u, n)| ((*u).to_owned(), *n)).collect();
+        let now = stamp(1_700_000_000_000 + 10 * 86_400_000);
+        votes.signals(&fair, &sizes, chrono_tz::Asia::Shanghai, now)
+    }
+
+    fn kinds(found: &[Signal]) -> Vec<SignalKind> {
+        found.iter().map(|s| s.kind).collect()
+    }
+
+    #[test]
+    fn votes_from_one_small_unit_not_the_entrys_own_are_a_concentration() {
+        // Five members of a unit of five give A0001 25 votes, spread over days.
+        let rows: Vec<VoteRow> = (0..5)
+            .map(|i| row(i, &format!("s{i}"), "small", "A0001", i * 1_500))
+            .collect();
+        let found = signals(&rows, &[("small", 5)]);
+        assert_eq!(kinds(&found), [SignalKind::Unit]);
+        assert_eq!(found[0].scope.members, ["s0", "s1", "s2", "s3", "s4"]);
+        assert!(
+            found[0].reason.contains("25 票中有 25 票（100%）"),
+            "{}",
+            found[0].reason
+        );
+        // A large unit, or the entry's own, is usual.
+        assert!(signals(&rows, &[("small", 500)]).is_empty());
+        let own: Vec<VoteRow> = rows
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.member_union = "home".to_owned();
+                r
+            })
+            .collect();
+        assert!(signals(&own, &[("home", 5)]).is_empty());
+    }
+
+    #[test]
+    fn voters_giving_in_the_same_minutes_are_a_timing_group() {
+        let mut rows = Vec::new();
+        let mut id = 0;
+        for voter in 0..5 {
+            for minute in [0, 1_441, 2_883] {
+                id += 1;
+                rows.push(row(
+                    id,
+                    &format!("t{voter}"),
+                    &format!("u{voter}"),
+                    "B0001",
+                    minute,
+                ));
+            }
+        }
+        let found = signals(&rows, &[]);
+        assert_eq!(kinds(&found), [SignalKind::Timing]);
+        assert_eq!(found[0].scope.entries, ["B0001"]);
+        assert!(
+            found[0].reason.contains("5 名会员在完全相同的 3 个时间点"),
+            "{}",
+            found[0].reason
+        );
+        // Four voters are not many; one voter a minute off breaks the pattern.
+        let four: Vec<VoteRow> = rows.iter().filter(|r| r.member != "t4").cloned().collect();
+        assert!(signals(&four, &[]).is_empty());
+        let mut off = rows.clone();
+        off[14].at += chrono::Duration::minutes(1);
+        assert!(signals(&off, &[]).is_empty());
+    }
+}
