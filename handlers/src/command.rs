@@ -41,6 +41,8 @@ pub enum CommandKind {
     Pending,
     Broadcast,
     Export,
+    Flags,
+    Verify,
     Cancel,
     Confirm,
 }
@@ -292,6 +294,28 @@ pub const COMMANDS: &[CommandSpec] = &[
         needs: None,
     },
     CommandSpec {
+        kind: CommandKind::Flags,
+        word: "待核",
+        aliases: &["flags", "疑票"],
+        usage: "待核",
+        summary: "列出等待核实的可疑投票（疑票）及其原因和依据",
+        example: "待核",
+        who: Who::Reviewer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
+        kind: CommandKind::Verify,
+        word: "核实",
+        aliases: &["verify"],
+        usage: "核实 <编号> 有效|无效 [理由]",
+        summary: "核实一条可疑投票：有效则恢复计票，无效则作废",
+        example: "核实 3 无效 同一单位集中刷票",
+        who: Who::Reviewer,
+        private_only: true,
+        needs: None,
+    },
+    CommandSpec {
         kind: CommandKind::Cancel,
         word: "取消",
         aliases: &["cancel", "退出"],
@@ -441,6 +465,13 @@ pub enum Command {
         kind: Option<ExportKind>,
         track: Option<String>,
     },
+    Flags,
+    /// `valid`: 有效 (the gives count again) or 无效 (they stay out).
+    Verify {
+        id: i64,
+        valid: bool,
+        reason: Option<String>,
+    },
     Cancel,
     Confirm,
     /// Not a command: the reply is a short hint and `帮助`.
@@ -469,6 +500,8 @@ impl Command {
             Command::Pending => CommandKind::Pending,
             Command::Broadcast { .. } => CommandKind::Broadcast,
             Command::Export { .. } => CommandKind::Export,
+            Command::Flags => CommandKind::Flags,
+            Command::Verify { .. } => CommandKind::Verify,
             Command::Cancel => CommandKind::Cancel,
             Command::Confirm => CommandKind::Confirm,
             Command::Unknown => return None,
@@ -511,6 +544,10 @@ pub enum Problem {
     RegisterFields,
     /// `导出` names no export it knows.
     ExportKind,
+    /// `核实` without a flag number.
+    FlagNumber,
+    /// `核实` without 有效 or 无效.
+    Validity,
 }
 
 impl fmt::Display for Problem {
@@ -546,6 +583,10 @@ impl fmt::Display for Problem {
                 f.write_str("一行注册需要依次填写姓名、身份证号、手机号、工会四项")
             }
             Problem::ExportKind => f.write_str("请写明导出哪一种：获奖名单、统计表、成绩或明细"),
+            Problem::FlagNumber => {
+                f.write_str("请写明「待核」列表中的编号（数字），例如「核实 3 有效」")
+            }
+            Problem::Validity => f.write_str("请写明「有效」（恢复计票）或「无效」（作废）"),
         }
     }
 }
@@ -977,9 +1018,35 @@ fn build(kind: CommandKind, head: &str, args: &Args<'_>) -> Result<Command, Pars
                 track: args.joined(1, " "),
             },
         },
+        CommandKind::Flags => Command::Flags,
+        CommandKind::Verify => {
+            let number = args.get(0).ok_or_else(|| args.error(Problem::FlagNumber))?;
+            let id = number
+                .trim_start_matches(['#', '＃', '第'])
+                .trim_end_matches('号')
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| args.error(Problem::FlagNumber))?;
+            let word = args.get(1).ok_or_else(|| args.error(Problem::Validity))?;
+            Command::Verify {
+                id,
+                valid: validity_word(&word).ok_or_else(|| args.error(Problem::Validity))?,
+                reason: args.rest(2),
+            }
+        }
         CommandKind::Cancel => Command::Cancel,
         CommandKind::Confirm => Command::Confirm,
     })
+}
+
+/// `有效` → true (clear the flag), `无效` → false (void it).
+fn validity_word(word: &str) -> Option<bool> {
+    match word.to_lowercase().as_str() {
+        "有效" | "正常" | "valid" | "ok" => Some(true),
+        "无效" | "作废" | "invalid" | "void" => Some(false),
+        _ => None,
+    }
 }
 
 /// `提交 <赛道> <链接> [标题]`; a link given first, or a shared text with the link somewhere in
@@ -1510,6 +1577,35 @@ mod tests {
             parse("公告").unwrap_err().problem,
             Problem::Missing("公告内容")
         );
+    }
+
+    #[test]
+    fn flags_and_verify() {
+        assert_eq!(parse("待核").unwrap(), Command::Flags);
+        assert_eq!(parse("flags").unwrap(), Command::Flags);
+        assert_eq!(
+            parse("核实 12 无效 同一单位集中刷票").unwrap(),
+            Command::Verify {
+                id: 12,
+                valid: false,
+                reason: Some("同一单位集中刷票".into())
+            }
+        );
+        assert_eq!(
+            parse("verify #3 valid").unwrap(),
+            Command::Verify {
+                id: 3,
+                valid: true,
+                reason: None
+            }
+        );
+        assert_eq!(parse("核实").unwrap_err().problem, Problem::FlagNumber);
+        assert_eq!(
+            parse("核实 A0017 有效").unwrap_err().problem,
+            Problem::FlagNumber
+        );
+        assert_eq!(parse("核实 3 也许").unwrap_err().problem, Problem::Validity);
+        assert!(CommandKind::Verify.spec().private_only);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod command;
 pub mod conversation;
 pub mod export;
+pub mod fair_play;
 pub mod identity;
 pub mod link;
 pub mod privacy;

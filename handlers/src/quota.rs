@@ -512,6 +512,7 @@ mod tests {
                 missed_grace: Duration::hours(6),
                 leaderboard_cron: None,
             },
+            fair_play: crate::campaign::FairPlay::default(),
             unions: Unions { list },
         }
     }

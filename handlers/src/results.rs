@@ -2,10 +2,11 @@
 //! signed by a SHA-256 hash chained over the ledger rows counted (in id order) and then the
 //! places; and the check that a stored snapshot still matches the ledger (`verify`).
 //!
-//! A ledger row counts for a snapshot when it was given before the stage's end and was not
-//! withdrawn when the snapshot was frozen. A late change (an entry rejected after the close)
-//! makes the next freeze pass store a new version; the old one stays as it was, and still
-//! verifies against the ledger as it stood then.
+//! A ledger row counts for a snapshot when it was given before the stage's end, was not
+//! withdrawn when the snapshot was frozen, and no fair-play flag held it then (open: 疑, shown
+//! apart in each place's `doubtful`; voided: out). A late change (an entry rejected after the
+//! close, a flag raised, cleared or voided) makes the next freeze pass store a new version; the
+//! old one stays as it was, and still verifies against the ledger as it stood then.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::campaign::{Campaign, Opening, Rule, Stage, Track};
 use crate::scoring::{award_for_place, rank_entries};
 use crate::store::{
-    FrozenPlace, LedgerRow, NewSnapshot, SnapshotHead, Store, StoreResult, Timestamp,
+    FrozenPlace, GiveState, LedgerRow, NewSnapshot, SnapshotHead, Store, StoreResult, Timestamp,
 };
 
 /// Ledger rows read per page.
@@ -67,6 +68,18 @@ impl Chain {
         ]);
     }
 
+    /// A row held as 疑: chained too, marked, so the doubtful counts are signed as well.
+    fn doubtful_row(&mut self, row: &LedgerRow) {
+        self.step(&[
+            &row.id.to_string(),
+            &row.member,
+            &row.entry_code,
+            &row.amount.to_string(),
+            &row.at.timestamp_millis().to_string(),
+            "疑",
+        ]);
+    }
+
     fn place(&mut self, place: &FrozenPlace) {
         self.step(&[
             &place.place.to_string(),
@@ -90,10 +103,13 @@ struct Tally {
     last_id: i64,
     /// Per entry code: the sum counted and when the last counted row was given.
     scores: HashMap<String, (i64, Timestamp)>,
+    /// Per entry code: the sum held as 疑.
+    doubtful: HashMap<String, i64>,
 }
 
 /// Reads the ledger of `track` (ids up to `up_to` when given) and counts the rows given before
-/// `cutoff` and not withdrawn as of `as_of` (not withdrawn at all when `None`).
+/// `cutoff` and not withdrawn as of `as_of` (not withdrawn at all when `None`), those a flag
+/// held open then as 疑, those it voided not at all.
 async fn tally(
     store: &dyn Store,
     mut chain: Chain,
@@ -107,6 +123,7 @@ async fn tally(
         rows: 0,
         last_id: 0,
         scores: HashMap::new(),
+        doubtful: HashMap::new(),
     };
     let mut after = 0;
     'pages: loop {
@@ -125,6 +142,19 @@ async fn tally(
             };
             if row.at >= cutoff || withdrawn {
                 continue;
+            }
+            let state = row
+                .flag
+                .as_ref()
+                .map_or(GiveState::Counted, |flag| flag.state(as_of));
+            match state {
+                GiveState::Counted => {}
+                GiveState::Void => continue,
+                GiveState::Doubtful => {
+                    chain.doubtful_row(row);
+                    *tally.doubtful.entry(row.entry_code.clone()).or_default() += row.amount;
+                    continue;
+                }
             }
             chain.row(row);
             tally.rows += 1;
@@ -179,9 +209,9 @@ pub async fn snapshot(
             zone: award_for_place(&track.awards, r.place)
                 .map(|tier| tier.name.clone())
                 .unwrap_or_default(),
+            doubtful: tally.doubtful.get(&r.entry.code).copied().unwrap_or(0),
             code: r.entry.code,
             score: r.entry.score,
-            doubtful: 0,
         })
         .collect();
     for place in &places {
@@ -258,6 +288,13 @@ pub async fn verify(store: &dyn Store, head: &SnapshotHead) -> StoreResult<Verdi
             problems.push(format!(
                 "place {} ({}): score {} frozen, {} in the ledger",
                 place.place, place.code, place.score, score
+            ));
+        }
+        let doubtful = tally.doubtful.get(&place.code).copied().unwrap_or(0);
+        if doubtful != place.doubtful {
+            problems.push(format!(
+                "place {} ({}): {} doubtful (疑) frozen, {} in the ledger",
+                place.place, place.code, place.doubtful, doubtful
             ));
         }
         tally.chain.place(place);

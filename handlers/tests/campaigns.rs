@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rallybot_handlers::campaign::{
-    load_campaign, Audience, Campaign, EntrantKind, LoadError, MetricSource, Opening, Problem,
-    Rule, UnionLevel, UnionMatch,
+    load_campaign, Audience, Campaign, EntrantKind, FairPlay, LoadError, MetricSource, Opening,
+    Problem, Rule, UnionLevel, UnionMatch,
 };
 use rallybot_handlers::quota::{progress, DirectDone};
 
@@ -732,4 +732,69 @@ fn the_series_has_a_participation_target_of_five_million() {
     assert_eq!(c.unions.children("hlj").count(), 15);
     let statistics = c.deadlines.iter().find(|d| d.key == "statistics").unwrap();
     assert_eq!(statistics.due, at("2022-12-11T00:00:00+08:00"));
+}
+
+// ------------------------------------------------------------------ fair play
+
+#[test]
+fn fair_play_thresholds_have_defaults_and_are_checked() {
+    let shipped_one = load_ok(&shipped("longjiang-2022.toml"));
+    assert_eq!(shipped_one.fair_play, FairPlay::default());
+    assert!(shipped_one.fair_play.enabled);
+
+    let dir = tempfile::tempdir().unwrap();
+    let table = "\n[fair_play]\nevery = \"5m\"\nburst_min = 50\nburst_factor = 8\nring_days = 4\nfresh_share = 0.9\n\n[nudges]";
+    let (toml_path, _, _, _) = broken_copy(
+        dir.path(),
+        "longjiang-2022.toml",
+        "longjiang-2022-unions.csv",
+        &[("\n[nudges]", table)],
+        &[],
+    );
+    let tuned = load_ok(&toml_path).fair_play;
+    assert_eq!(tuned.every, chrono::Duration::minutes(5));
+    assert_eq!((tuned.burst_min, tuned.ring_days), (50, 4));
+    assert!((tuned.burst_factor - 8.0).abs() < f64::EPSILON);
+    assert!((tuned.fresh_share - 0.9).abs() < f64::EPSILON);
+    assert_eq!(tuned.ring_members, FairPlay::default().ring_members);
+
+    let bad = "\n[fair_play]\nevery = \"often\"\nburst_factor = 0.5\nunit_share = 2\nring_members = 1\nring_size = 3\n\n[nudges]";
+    let (toml_path, toml, _, _) = broken_copy(
+        dir.path(),
+        "longjiang-2022.toml",
+        "longjiang-2022-unions.csv",
+        &[("\n[nudges]", bad)],
+        &[],
+    );
+    let e = load_err(&toml_path);
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "every = \"often\""),
+        "`every`",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "burst_factor = 0.5"),
+        "burst_factor",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "unit_share = 2"),
+        "share",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "ring_members = 1"),
+        "ring_members",
+    );
+    find(
+        &e.problems,
+        &toml_path,
+        line_of(&toml, "ring_size = 3"),
+        "ring_size",
+    );
 }

@@ -47,7 +47,7 @@ async fn results_freeze_at_the_close_and_verify(backend: Backend) {
         .admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
         .await;
     assert_eq!(moved.status(), 200);
-    let heads = frozen(&app, 1).await;
+    let heads = frozen(&app, TRACKS).await;
     assert!(
         heads
             .iter()
@@ -86,7 +86,7 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
     app.say_text("lisi", "投票 C0001 3").await;
     app.admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
         .await;
-    let first = frozen(&app, 1).await;
+    let first = frozen(&app, TRACKS).await;
 
     // After the close the entry is found to break the rules and is rejected; its votes stay in
     // the ledger, marked withdrawn.
@@ -116,6 +116,10 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
     assert_eq!(mismatched, 0, "both versions match the ledger: {report}");
     app.stop().await;
 }
+
+/// The shipped campaign's tracks, all frozen at the close (one after the other: waiting for
+/// fewer would race the freeze of the track a test reads).
+const TRACKS: usize = 5;
 
 /// Waits until the scheduler has stored at least `n` snapshots.
 async fn frozen(app: &TestApp, n: usize) -> Vec<SnapshotHead> {

@@ -17,6 +17,7 @@ mod dashboard_browser;
 mod downtime;
 mod export_files;
 mod exports;
+mod fair_play;
 mod frozen_results;
 mod group_mentions;
 mod group_privacy;

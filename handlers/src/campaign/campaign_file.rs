@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use toml_edit::{ImDocument, Value};
 
 use super::model::{
-    Audience, AwardTier, Deadline, EntrantKind, Metric, MetricSource, Nudges, Opening, Rule, Stage,
-    Track,
+    Audience, AwardTier, Deadline, EntrantKind, FairPlay, Metric, MetricSource, Nudges, Opening,
+    Rule, Stage, Track,
 };
 use super::problems::FileProblems;
 use super::toml_fields::{inline_fields, At, Fields};
@@ -45,6 +45,7 @@ pub(crate) struct CampaignDraft {
     /// must have.
     pub(crate) metric_keys: Vec<At<String>>,
     pub(crate) nudges: Nudges,
+    pub(crate) fair_play: FairPlay,
     /// The unions CSV path as written (relative to the campaign file).
     pub(crate) unions_file: Option<At<String>>,
 }
@@ -71,6 +72,7 @@ pub(crate) fn read_campaign(text: &str, sink: &mut FileProblems) -> Option<Campa
             "timezone",
             "unions",
             "nudges",
+            "fair_play",
             "stages",
             "tracks",
             "deadlines",
@@ -93,6 +95,7 @@ pub(crate) fn read_campaign(text: &str, sink: &mut FileProblems) -> Option<Campa
     let unions_file = root.text(sink, "unions");
 
     let nudges = read_nudges(&root, sink);
+    let fair_play = read_fair_play(&root, sink);
     let (stages, stage_keys) = read_stages(&root, sink, timezone);
     let (tracks, track_keys) = read_tracks(&root, sink);
     let deadlines = read_deadlines(&root, sink, timezone, &nudges);
@@ -123,6 +126,7 @@ pub(crate) fn read_campaign(text: &str, sink: &mut FileProblems) -> Option<Campa
         metrics,
         metric_keys,
         nudges,
+        fair_play,
         unions_file,
     })
 }
@@ -285,6 +289,105 @@ fn read_nudges(root: &Fields<'_>, sink: &mut FileProblems) -> Nudges {
         missed_grace,
         leaderboard_cron,
     }
+}
+
+// ------------------------------------------------------------------ fair play
+
+fn read_fair_play(root: &Fields<'_>, sink: &mut FileProblems) -> FairPlay {
+    let mut fair = FairPlay::default();
+    let Some(table) = root.table(sink, "fair_play", false) else {
+        return fair;
+    };
+    table.reject_unknown(
+        sink,
+        &[
+            "enabled",
+            "every",
+            "lookback",
+            "burst_window",
+            "burst_min",
+            "burst_factor",
+            "concentration_min",
+            "fresh_share",
+            "fresh_within",
+            "unit_share",
+            "small_unit",
+            "ring_members",
+            "ring_days",
+            "ring_share",
+            "timing_voters",
+            "timing_minutes",
+        ],
+    );
+    if let Some(enabled) = table.bool(sink, "enabled") {
+        fair.enabled = enabled.value;
+    }
+    let duration = |sink: &mut FileProblems, key: &str, into: &mut Duration| {
+        if let Some(text) = table.str(sink, key, false) {
+            match parse_offset(&text.value) {
+                Ok(d) => *into = d,
+                Err(message) => sink.at_line(text.line, format!("`{key}`: {message}")),
+            }
+        }
+    };
+    duration(sink, "every", &mut fair.every);
+    duration(sink, "lookback", &mut fair.lookback);
+    duration(sink, "burst_window", &mut fair.burst_window);
+    duration(sink, "fresh_within", &mut fair.fresh_within);
+    let count = |sink: &mut FileProblems, key: &str, min: i64, into: &mut u32| {
+        if let Some(n) = table.int(sink, key, false) {
+            match u32::try_from(n.value) {
+                Ok(v) if n.value >= min && n.value <= 1_000_000 => *into = v,
+                _ => sink.at_line(
+                    n.line,
+                    format!(
+                        "`{key}` must be a whole number from {min} to 1000000, found {}",
+                        n.value
+                    ),
+                ),
+            }
+        }
+    };
+    count(sink, "burst_min", 1, &mut fair.burst_min);
+    count(sink, "concentration_min", 1, &mut fair.concentration_min);
+    count(sink, "small_unit", 1, &mut fair.small_unit);
+    count(sink, "ring_members", 2, &mut fair.ring_members);
+    count(sink, "ring_days", 1, &mut fair.ring_days);
+    count(sink, "timing_voters", 2, &mut fair.timing_voters);
+    count(sink, "timing_minutes", 1, &mut fair.timing_minutes);
+    let share = |sink: &mut FileProblems, key: &str, into: &mut f64| {
+        if let Some(n) = table.number(sink, key, false) {
+            if n.value > 0.0 && n.value <= 1.0 {
+                *into = n.value;
+            } else {
+                sink.at_line(
+                    n.line,
+                    format!(
+                        "`{key}` is a share: more than 0 and at most 1, found {}",
+                        n.value
+                    ),
+                );
+            }
+        }
+    };
+    share(sink, "fresh_share", &mut fair.fresh_share);
+    share(sink, "unit_share", &mut fair.unit_share);
+    share(sink, "ring_share", &mut fair.ring_share);
+    if let Some(n) = table.number(sink, "burst_factor", false) {
+        if n.value > 1.0 && n.value <= 1000.0 {
+            fair.burst_factor = n.value;
+        } else {
+            sink.at_line(
+                n.line,
+                format!(
+                    "`burst_factor` must be more than 1 and at most 1000, found {} \
+                     (5 flags an entry gaining five times its usual rate)",
+                    n.value
+                ),
+            );
+        }
+    }
+    fair
 }
 
 fn checked_cron(sink: &mut FileProblems, cron: At<String>) -> Option<String> {

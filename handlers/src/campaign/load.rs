@@ -96,6 +96,7 @@ pub fn load_campaign(path: &Path) -> Result<Campaign, LoadError> {
             deadlines: draft.deadlines,
             metrics: draft.metrics,
             nudges: draft.nudges,
+            fair_play: draft.fair_play,
             unions,
         }),
         _ => Err(LoadError { problems }),

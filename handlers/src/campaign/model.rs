@@ -22,6 +22,8 @@ pub struct Campaign {
     pub deadlines: Vec<Deadline>,
     pub metrics: Vec<Metric>,
     pub nudges: Nudges,
+    /// Fair-play signals' thresholds (`[fair_play]`, defaults when absent).
+    pub fair_play: FairPlay,
     pub unions: Unions,
 }
 
@@ -132,6 +134,64 @@ pub struct Nudges {
     pub missed_grace: Duration,
     /// Optional daily leaderboard digest per group (cron, local time).
     pub leaderboard_cron: Option<String>,
+}
+
+/// When gives are put in doubt (疑): the thresholds of the fair-play signals, per campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FairPlay {
+    /// Off: no signal is computed, nothing is flagged.
+    pub enabled: bool,
+    /// The periodic pass runs this often while voting is open, and once when it closes.
+    pub every: Duration,
+    /// How far back the periodic pass reads the ledger.
+    pub lookback: Duration,
+    /// Bursts: gives to one entry in one window of this length …
+    pub burst_window: Duration,
+    /// … at least this many …
+    pub burst_min: u32,
+    /// … and at least this many times its own and its track's usual rate per window.
+    pub burst_factor: f64,
+    /// Concentrations: an entry with at least this many gives …
+    pub concentration_min: u32,
+    /// … of which this share came from members registered at most `fresh_within` before
+    /// giving …
+    pub fresh_share: f64,
+    pub fresh_within: Duration,
+    /// … or this share from one unit (not the entry's own) of at most `small_unit` members.
+    pub unit_share: f64,
+    pub small_unit: u32,
+    /// Rings: at least this many members, each pair voting for each other's entries on at
+    /// least `ring_days` days, with at least `ring_share` of their gives inside the ring.
+    pub ring_members: u32,
+    pub ring_days: u32,
+    pub ring_share: f64,
+    /// Identical timing: at least `timing_voters` voters giving in exactly the same minutes,
+    /// at least `timing_minutes` different ones.
+    pub timing_voters: u32,
+    pub timing_minutes: u32,
+}
+
+impl Default for FairPlay {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every: Duration::minutes(10),
+            lookback: Duration::days(7),
+            burst_window: Duration::minutes(10),
+            burst_min: 30,
+            burst_factor: 5.0,
+            concentration_min: 20,
+            fresh_share: 0.8,
+            fresh_within: Duration::minutes(30),
+            unit_share: 0.9,
+            small_unit: 10,
+            ring_members: 3,
+            ring_days: 3,
+            ring_share: 0.5,
+            timing_voters: 5,
+            timing_minutes: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

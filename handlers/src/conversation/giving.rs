@@ -119,6 +119,7 @@ impl Conversation {
             Err(StoreError::NoSuchEntry) => return Ok(format!("没有找到作品 {code}。")),
             Err(e) => return Err(e),
         };
+        self.watch_give(turn, track, &entry, outcome.granted).await;
         turn.note_given(outcome);
         let unit = track.rule.unit();
         let title = titled(&entry, 12);
@@ -189,6 +190,7 @@ impl Conversation {
             Err(StoreError::NotApproved | StoreError::NoSuchEntry) => return Ok(heading),
             Err(e) => return Err(e),
         };
+        self.watch_give(turn, track, entry, outcome.granted).await;
         let cap = match limit {
             DailyLimit::PerWorkPerDay(n) | DailyLimit::PerMemberPerDay(n) => n,
         };

@@ -7,6 +7,7 @@ pub mod cards;
 mod dialogue;
 mod entries;
 mod exports;
+mod flags;
 mod giving;
 mod help;
 mod progress;
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 use crate::campaign::Campaign;
 use crate::clock::Clock;
 use crate::command::{self, Command, CommandKind, ParseError};
+use crate::fair_play::Watch;
 use crate::identity::contains_personal_number;
 use crate::privacy::Privacy;
 use crate::store::{AuditEvent, GiveOutcome, MemberRecord, NewPush, Store, StoreError};
@@ -105,6 +107,8 @@ pub struct Conversation {
     roles: Roles,
     /// The bot's own names, stripped from the start of group messages (`@rallybot`).
     bot_names: Vec<String>,
+    /// The fair-play checks made as gives arrive, shared by every clone.
+    watch: Arc<Watch>,
 }
 
 /// What the logic answers, or the store failure that stopped it.
@@ -178,6 +182,7 @@ impl Conversation {
             privacy,
             roles,
             bot_names: Vec::new(),
+            watch: Arc::new(Watch::default()),
         }
     }
 
@@ -400,6 +405,10 @@ impl Conversation {
                 self.preview_broadcast(turn, audience, &content).await
             }
             Command::Export { kind, track } => self.export(turn, kind, track.as_deref()).await,
+            Command::Flags => self.open_flags(turn).await,
+            Command::Verify { id, valid, reason } => {
+                self.verify(turn, id, valid, reason.as_deref()).await
+            }
             // Outside a dialogue there is nothing to cancel or confirm.
             Command::Cancel | Command::Confirm => Ok(help::nothing_pending()),
             Command::Unknown => Ok(help::unknown()),

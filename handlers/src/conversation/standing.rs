@@ -1,8 +1,11 @@
 //! Standings: `排名` (my place, award zone and the gap to the next zone, per track) and `榜单`
 //! (top N with award zones).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
+use super::flags::doubtful_note;
 use super::text::{fit, titled, track_name, whole};
 use super::{Answer, Conversation, Turn};
 use crate::campaign::{EntrantKind, Track};
@@ -84,7 +87,10 @@ impl Conversation {
             match &standing.ranked {
                 Some(ranked) => {
                     let line = rank_line(turn, track, ranked, standing.ahead.as_ref());
-                    lines.push(format!("{}{whose}{line}", track_name(track)));
+                    let code = std::slice::from_ref(&ranked.entry.code);
+                    let doubtful = self.doubtful_of(code, None).await?;
+                    let note = doubtful_note(doubtful.get(&ranked.entry.code));
+                    lines.push(format!("{}{whose}{line}{note}", track_name(track)));
                 }
                 None if explicit => lines.push(format!(
                     "{}{whose}还没有通过审核的作品。",
@@ -141,7 +147,8 @@ impl Conversation {
                 track.code_prefix
             ));
         }
-        let mut lines = self.top_lines(track, &shown.rows).await?;
+        let doubtful = self.page_doubtful(&shown).await?;
+        let mut lines = self.top_lines(track, &shown.rows, &doubtful).await?;
         if shown.more {
             lines.push(next_page_hint(track, n, page));
         }
@@ -210,7 +217,12 @@ impl Conversation {
     }
 
     /// The rows of a page with the award zone each begins, and the zone a page starts inside.
-    async fn top_lines(&self, track: &Track, rows: &[Ranked]) -> Result<Vec<String>, StoreError> {
+    async fn top_lines(
+        &self,
+        track: &Track,
+        rows: &[Ranked],
+        doubtful: &HashMap<String, i64>,
+    ) -> Result<Vec<String>, StoreError> {
         let zones = award_zones(&track.awards);
         let past_awards = zones.last().map(|z| z.last_place + 1);
         let mut lines = Vec::new();
@@ -228,7 +240,7 @@ impl Conversation {
                 }
                 _ => {}
             }
-            lines.push(self.top_line(track, r).await?);
+            lines.push(self.top_line(track, r, doubtful).await?);
         }
         Ok(lines)
     }
@@ -243,11 +255,12 @@ impl Conversation {
             match self.top_page(track, n, page, now).await? {
                 Some(shown) if !shown.rows.is_empty() => {
                     more |= shown.more;
+                    let doubtful = self.page_doubtful(&shown).await?;
                     if let Some(frozen) = &shown.frozen {
                         lines.push(format!("  {}", self.frozen_note(frozen)));
                     }
                     for r in &shown.rows {
-                        lines.push(format!("  {}", self.top_line(track, r).await?));
+                        lines.push(format!("  {}", self.top_line(track, r, &doubtful).await?));
                     }
                 }
                 _ => lines.push("  暂无作品".to_string()),
@@ -269,17 +282,31 @@ impl Conversation {
         Ok(whole(&header, &lines))
     }
 
-    /// `1. A0017 张三《标题》 35 票`: with the entrant's name, or the union for unit tracks.
-    async fn top_line(&self, track: &Track, r: &Ranked) -> Result<String, StoreError> {
+    /// The 疑 counts of a page's entries (as frozen, once results are).
+    async fn page_doubtful(&self, page: &Page) -> Result<HashMap<String, i64>, StoreError> {
+        let codes: Vec<String> = page.rows.iter().map(|r| r.entry.code.clone()).collect();
+        self.doubtful_of(&codes, page.frozen.as_ref().map(|head| head.id))
+            .await
+    }
+
+    /// `1. A0017 张三《标题》 35 票（另有疑票 4）`: with the entrant's name, or the union for
+    /// unit tracks, and the gives held as 疑 apart from the score.
+    async fn top_line(
+        &self,
+        track: &Track,
+        r: &Ranked,
+        doubtful: &HashMap<String, i64>,
+    ) -> Result<String, StoreError> {
         let entry = &r.entry;
         let who = self.entrant_name(r).await?;
         Ok(format!(
-            "{}. {} {who}{} {} {}",
+            "{}. {} {who}{} {} {}{}",
             r.place,
             entry.code,
             titled(entry, 10),
             entry.score,
-            track.rule.unit()
+            track.rule.unit(),
+            doubtful_note(doubtful.get(&entry.code))
         ))
     }
 }

@@ -1,7 +1,8 @@
 //! `成绩`: one sheet per track, every approved entry in the order `榜单` shows them
 //! (`Store::ranking`: score, then the earlier time it was reached, then the code), with place
 //! and award zone; then the approved entries that do not rank because their entrant has a
-//! better one, without a place.
+//! better one, without a place. Gives held as 疑 by an open fair-play flag are not in the score:
+//! they have a column of their own (as frozen, once results are).
 
 use std::collections::HashMap;
 
@@ -33,9 +34,25 @@ pub(super) async fn produce(
             Some(head) => ctx.store.frozen_ranking(head.id, None).await?,
             None => ctx.store.ranking(&track.key).await?,
         };
+        let frozen_doubtful: Option<HashMap<String, i64>> = match &frozen {
+            Some(head) => Some(
+                ctx.store
+                    .snapshot_places(head.id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.doubtful > 0)
+                    .map(|p| (p.code, p.doubtful))
+                    .collect(),
+            ),
+            None => None,
+        };
         for page in ranked.chunks(PAGE_ROWS as usize) {
             let entries: Vec<&EntryRecord> = page.iter().map(|r| &r.entry).collect();
             let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let doubtful = match &frozen_doubtful {
+                Some(frozen) => frozen.clone(),
+                None => doubtful_of(ctx, &entries).await?,
+            };
             let rows = page
                 .iter()
                 .map(|r| {
@@ -44,7 +61,8 @@ pub(super) async fn produce(
                         .unwrap_or_default();
                     let place = i64::try_from(r.place).unwrap_or(i64::MAX);
                     let who = entrant(ctx, &members, &r.entry);
-                    row(track, Cell::Int(place), zone, &r.entry, who)
+                    let doubtful = doubtful.get(&r.entry.code).copied().unwrap_or(0);
+                    row(track, Cell::Int(place), zone, &r.entry, who, doubtful)
                 })
                 .collect();
             out.rows(rows).await?;
@@ -54,11 +72,20 @@ pub(super) async fn produce(
         for page in unranked.chunks(PAGE_ROWS as usize) {
             let entries: Vec<&EntryRecord> = page.iter().collect();
             let members = members_of(ctx.store, member_ids(&entries)).await?;
+            let doubtful = doubtful_of(ctx, &entries).await?;
             let rows = page
                 .iter()
                 .map(|entry| {
                     let who = entrant(ctx, &members, entry);
-                    row(track, Cell::Empty, NOT_RANKED.to_string(), entry, who)
+                    let doubtful = doubtful.get(&entry.code).copied().unwrap_or(0);
+                    row(
+                        track,
+                        Cell::Empty,
+                        NOT_RANKED.to_string(),
+                        entry,
+                        who,
+                        doubtful,
+                    )
                 })
                 .collect();
             out.rows(rows).await?;
@@ -66,6 +93,15 @@ pub(super) async fn produce(
         out.notes(notes(track, frozen.as_ref())).await?;
     }
     Ok(())
+}
+
+/// The 疑 amount of each entry as it stands.
+async fn doubtful_of(
+    ctx: &ExportContext<'_>,
+    entries: &[&EntryRecord],
+) -> Result<HashMap<String, i64>, ExportError> {
+    let codes: Vec<String> = entries.iter().map(|e| e.code.clone()).collect();
+    Ok(ctx.store.doubtful(&codes).await?.into_iter().collect())
 }
 
 fn member_ids(entries: &[&EntryRecord]) -> Vec<String> {
@@ -117,6 +153,7 @@ fn head(ctx: &ExportContext<'_>, track: &Track) -> SheetHead {
             Column::new("所属工会", ColumnKind::Text, 20),
             Column::new("得分", ColumnKind::Integer, 9),
             Column::new("计分", ColumnKind::Text, 7),
+            Column::new("疑票", ColumnKind::Integer, 7),
             Column::new("作品链接", ColumnKind::Link, 48),
         ],
         freeze_columns: 0,
@@ -129,6 +166,7 @@ fn row(
     zone: String,
     entry: &EntryRecord,
     who: (String, String),
+    doubtful: i64,
 ) -> Row {
     vec![
         Cell::text(&track.name),
@@ -140,6 +178,7 @@ fn row(
         Cell::Text(who.1),
         Cell::Int(entry.score),
         Cell::text(track.rule.unit()),
+        Cell::Int(doubtful),
         Cell::text(&entry.link),
     ]
 }
@@ -153,6 +192,10 @@ fn notes(track: &Track, frozen: Option<&SnapshotHead>) -> Vec<String> {
         "注：名次与「榜单」一致：得分高者在前，得分相同时先达到该得分者在前，再按作品号排列。\
          {who}只取得分最高的一个作品参加排名，其余作品列于表末，标为「{NOT_RANKED}」。"
     )];
+    notes.push(
+        "「疑票」是公平性检查标记、等待审核员核实的投票，暂不计入得分；核实有效后恢复计入，无效则作废。"
+            .to_string(),
+    );
     if let Some(head) = frozen {
         notes.push(format!(
             "名次与得分为投票截止时冻结的结果（快照 #{}，第 {} 版，校验值 {}）。",

@@ -16,12 +16,16 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::NaiveDate;
 
 use super::{
-    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FrozenPlace, Give,
-    GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot,
-    Ranked, Reading, ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed,
-    SnapshotHead, Standing, StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FlagDecided, FlagDecision,
+    FlagRecord, FlagStatus, FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord,
+    NewEntry, NewFlag, NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome,
+    RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing,
+    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow, VoteRow,
 };
 use crate::scoring;
+
+#[path = "memory_flags.rs"]
+mod flags;
 
 /// A store that lives as long as the value: nothing is written anywhere.
 #[derive(Debug, Default)]
@@ -35,9 +39,14 @@ enum Effect {
     Register(RegisterOutcome),
     Submit(String),
     Review(bool),
-    Give { granted: i64, used_today: i64 },
+    Give {
+        granted: i64,
+        used_today: i64,
+    },
     Reading(ReadingOutcome),
     Report,
+    /// A flag decision: whether it changed the flag.
+    Verify(bool),
 }
 
 /// A daily counter: (member, day, track, scope), the scope being the entry code for a per-work
@@ -74,6 +83,8 @@ struct State {
     ledger: Vec<LedgerRow>,
     /// Frozen results; snapshot `n` has id `n + 1`.
     snapshots: Vec<(SnapshotHead, Vec<FrozenPlace>)>,
+    /// Fair-play flags (their counts worked out when read); flag `n` has id `n + 1`.
+    flags: Vec<FlagRecord>,
 }
 
 impl MemoryStore {
@@ -136,6 +147,7 @@ impl State {
             at,
             callback_key: Some(key.to_owned()),
             withdrawn: None,
+            flag: None,
         });
     }
 
@@ -762,6 +774,35 @@ impl Store for MemoryStore {
             })
             .take(limit.map_or(usize::MAX, |n| n as usize))
             .collect())
+    }
+
+    async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {
+        self.state()?.raise_flag(flag)
+    }
+
+    async fn flags(&self, status: Option<FlagStatus>, limit: u32) -> StoreResult<Vec<FlagRecord>> {
+        Ok(self.state()?.flags_with(status, limit))
+    }
+
+    async fn flag(&self, id: i64) -> StoreResult<Option<FlagRecord>> {
+        Ok(self.state()?.find_flag(id))
+    }
+
+    async fn decide_flag(&self, decision: &FlagDecision) -> StoreResult<Option<FlagDecided>> {
+        Ok(self.state()?.decide_flag(decision))
+    }
+
+    async fn doubtful(&self, codes: &[String]) -> StoreResult<Vec<(String, i64)>> {
+        Ok(self.state()?.doubtful_of(codes))
+    }
+
+    async fn vote_rows(
+        &self,
+        track: &str,
+        after: (Timestamp, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<VoteRow>> {
+        Ok(self.state()?.vote_rows_of(track, after, limit))
     }
 
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {

@@ -12,11 +12,16 @@
 //!   it saw no answer to; the bot runs the command again) gets the first outcome back instead
 //!   of applying twice, also when both run at once on two instances.
 
+mod flags;
 mod memory;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use flags::{
+    FlagDecided, FlagDecision, FlagRecord, FlagScope, FlagStatus, GiveFlag, GiveState, NewFlag,
+    ReviewedBy, SignalKind, VoteRow,
+};
 pub use memory::MemoryStore;
 
 use crate::link::Link;
@@ -427,6 +432,8 @@ pub struct LedgerRow {
     /// When the entry was rejected after this give was counted, and why: the give is kept,
     /// but the entry no longer ranks.
     pub withdrawn: Option<(Timestamp, String)>,
+    /// The fair-play flag that holds this give, if any (see `GiveFlag::state`).
+    pub flag: Option<GiveFlag>,
 }
 
 // ---------------------------------------------------------------- frozen results
@@ -437,7 +444,8 @@ pub struct FrozenPlace {
     pub place: u64,
     pub code: String,
     pub score: i64,
-    /// Gives counted as 疑 (doubtful) for this entry; 0 until fair-play signals exist.
+    /// Gives held as 疑 (doubtful) by an open fair-play flag for this entry when it was
+    /// frozen: not in `score`, shown apart.
     pub doubtful: i64,
     /// The award tier's name, empty outside the award zones.
     pub zone: String,
@@ -609,6 +617,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// but each with the place and score it was frozen with; places whose entry is gone are
     /// left out.
     async fn frozen_ranking(&self, id: i64, limit: Option<u32>) -> StoreResult<Vec<Ranked>>;
+
+    // fair play
+    /// Records a signal: the gives of `flag.scope` that no flag holds yet go to the open flag
+    /// of its kind and subject (opened now when there is none, else its reason and evidence
+    /// refreshed), and leave their entries' scores as 疑. `None` when no such give is left:
+    /// nothing is written then.
+    async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>>;
+    /// Flags with `status` (any when `None`), oldest first, at most `limit`.
+    async fn flags(&self, status: Option<FlagStatus>, limit: u32) -> StoreResult<Vec<FlagRecord>>;
+    async fn flag(&self, id: i64) -> StoreResult<Option<FlagRecord>>;
+    /// Clears (`valid`: the gives count again) or voids (they stay out) an open flag; a flag
+    /// decided before is left as it is (`changed` false). Once per `callback_key`. `None` for
+    /// an unknown id.
+    async fn decide_flag(&self, decision: &FlagDecision) -> StoreResult<Option<FlagDecided>>;
+    /// The 疑 amount (gives held by open flags) per entry among `codes`, in code order;
+    /// entries without any are left out.
+    async fn doubtful(&self, codes: &[String]) -> StoreResult<Vec<(String, i64)>>;
+    /// The gives of `track` after `after` in (time, id) order, at most `limit`: keyset pages
+    /// for the periodic fair-play pass (start with `(since, 0)`).
+    async fn vote_rows(
+        &self,
+        track: &str,
+        after: (Timestamp, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<VoteRow>>;
 
     // outbox (the conversation queues review results and broadcasts)
     /// Enqueues a push; returns false when a push with the same key already exists.

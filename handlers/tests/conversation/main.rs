@@ -8,6 +8,7 @@ mod broadcast;
 mod cards;
 mod clear_errors;
 mod entries;
+mod fair_play;
 mod help;
 mod links;
 mod participation;

@@ -176,6 +176,35 @@ impl Store for Flaky {
         self.up()?;
         self.inner.frozen_ranking(id, limit).await
     }
+    async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {
+        self.up()?;
+        self.inner.raise_flag(flag).await
+    }
+    async fn flags(&self, status: Option<FlagStatus>, limit: u32) -> StoreResult<Vec<FlagRecord>> {
+        self.up()?;
+        self.inner.flags(status, limit).await
+    }
+    async fn flag(&self, id: i64) -> StoreResult<Option<FlagRecord>> {
+        self.up()?;
+        self.inner.flag(id).await
+    }
+    async fn decide_flag(&self, decision: &FlagDecision) -> StoreResult<Option<FlagDecided>> {
+        self.up()?;
+        self.inner.decide_flag(decision).await
+    }
+    async fn doubtful(&self, codes: &[String]) -> StoreResult<Vec<(String, i64)>> {
+        self.up()?;
+        self.inner.doubtful(codes).await
+    }
+    async fn vote_rows(
+        &self,
+        track: &str,
+        after: (Timestamp, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<VoteRow>> {
+        self.up()?;
+        self.inner.vote_rows(track, after, limit).await
+    }
     async fn enqueue_push(&self, push: &NewPush) -> StoreResult<bool> {
         self.up()?;
         self.inner.enqueue_push(push).await

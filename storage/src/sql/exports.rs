@@ -2,7 +2,7 @@
 //! entries that do not rank, and the ledger in keyset pages (by id, so a page costs the same
 //! at the end of ten million rows as at the start).
 
-use rallybot_handlers::store::{EntryRecord, LedgerRow, MemberRecord};
+use rallybot_handlers::store::{EntryRecord, GiveFlag, LedgerRow, MemberRecord};
 use sqlx::Row as _;
 
 use super::dialect::{read_optional_stamp, read_stamp, text_list, Pool, IN_TEXT_LIST};
@@ -35,8 +35,10 @@ pub(super) async fn unranked(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecor
     found.iter().map(rows::entry).collect()
 }
 
-const LEDGER_COLUMNS: &str =
-    "id, track, member, entry_code, amount, at, callback_key, withdrawn_at, withdrawn_reason";
+const LEDGER_COLUMNS: &str = "l.id, l.track, l.member, l.entry_code, l.amount, l.at, \
+     l.callback_key, l.withdrawn_at, l.withdrawn_reason, l.flag_id, f.raised_at AS flag_raised_at, \
+     f.decided_at AS flag_decided_at, f.status AS flag_status";
+const LEDGER_FROM: &str = "ledger l LEFT JOIN fair_flags f ON f.id = l.flag_id";
 
 pub(super) async fn ledger_page(
     pool: &Pool,
@@ -47,7 +49,7 @@ pub(super) async fn ledger_page(
     let found = match track {
         None => {
             sqlx::query(&format!(
-                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > $1 ORDER BY id LIMIT $2"
+                "SELECT {LEDGER_COLUMNS} FROM {LEDGER_FROM} WHERE l.id > $1 ORDER BY l.id LIMIT $2"
             ))
             .bind(after)
             .bind(i64::from(limit))
@@ -56,8 +58,8 @@ pub(super) async fn ledger_page(
         }
         Some(track) => {
             sqlx::query(&format!(
-                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > $1 AND track = $3 \
-                 ORDER BY id LIMIT $2"
+                "SELECT {LEDGER_COLUMNS} FROM {LEDGER_FROM} WHERE l.id > $1 AND l.track = $3 \
+                 ORDER BY l.id LIMIT $2"
             ))
             .bind(after)
             .bind(i64::from(limit))
@@ -71,6 +73,19 @@ pub(super) async fn ledger_page(
         .map(|row| {
             let withdrawn_at = read_optional_stamp(row, "withdrawn_at")?;
             let reason: Option<String> = row.try_get("withdrawn_reason")?;
+            let flag = match row.try_get::<Option<i64>, _>("flag_id")? {
+                None => None,
+                Some(id) => {
+                    let status: Option<String> = row.try_get("flag_status")?;
+                    let decided = read_optional_stamp(row, "flag_decided_at")?
+                        .map(|at| (at, status.as_deref() == Some("cleared")));
+                    Some(GiveFlag {
+                        id,
+                        raised_at: read_stamp(row, "flag_raised_at")?,
+                        decided,
+                    })
+                }
+            };
             Ok(LedgerRow {
                 id: row.try_get("id")?,
                 track: row.try_get("track")?,
@@ -80,6 +95,7 @@ pub(super) async fn ledger_page(
                 at: read_stamp(row, "at")?,
                 callback_key: row.try_get("callback_key")?,
                 withdrawn: withdrawn_at.map(|at| (at, reason.unwrap_or_default())),
+                flag,
             })
         })
         .collect()

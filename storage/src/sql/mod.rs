@@ -22,6 +22,7 @@ mod dashboard;
 mod effects;
 mod entries;
 mod exports;
+mod fair_play;
 mod instances;
 pub(super) mod link_keys;
 mod members;

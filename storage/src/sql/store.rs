@@ -5,16 +5,17 @@
 
 use chrono::NaiveDate;
 use rallybot_handlers::store::{
-    AuditEvent, DialogueRecord, EntryRecord, FrozenPlace, Give, GiveOutcome, GroupRecord,
-    LedgerRow, MemberRecord, NewEntry, NewPush, NewReport, NewSnapshot, Ranked, Reading,
-    ReadingOutcome, RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead,
-    Standing, StandingAsk, Store, StoreResult, Timestamp, UsageRow,
+    AuditEvent, DialogueRecord, EntryRecord, FlagDecided, FlagDecision, FlagRecord, FlagStatus,
+    FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewFlag,
+    NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome, RegisterOutcome,
+    Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing, StandingAsk, Store,
+    StoreResult, Timestamp, UsageRow, VoteRow,
 };
 
 use super::dialect::{self, BackendStore};
 use super::{
-    callbacks, chats, dashboard, entries, exports, instances, members, outbox, ranking, records,
-    scoring, snapshots,
+    callbacks, chats, dashboard, entries, exports, fair_play, instances, members, outbox, ranking,
+    records, scoring, snapshots,
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
@@ -205,6 +206,49 @@ impl Store for BackendStore {
 
     async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
         retrying(|| snapshots::freeze(self.writer(), snapshot)).await
+    }
+
+    async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {
+        let result = retrying(|| fair_play::raise(self.writer(), flag)).await;
+        if let Some(cache) = self.cache() {
+            cache.ranking_moved(Some(&flag.track));
+        }
+        result
+    }
+
+    async fn flags(&self, status: Option<FlagStatus>, limit: u32) -> StoreResult<Vec<FlagRecord>> {
+        retrying(|| fair_play::list(self.reader(), status, limit)).await
+    }
+
+    async fn flag(&self, id: i64) -> StoreResult<Option<FlagRecord>> {
+        retrying(|| fair_play::get(self.reader(), id)).await
+    }
+
+    async fn decide_flag(&self, decision: &FlagDecision) -> StoreResult<Option<FlagDecided>> {
+        let result = retrying(|| fair_play::decide(self.writer(), decision)).await;
+        if let Some(cache) = self.cache() {
+            // A failed decision may still have moved its (unknown) track.
+            let track = result
+                .as_ref()
+                .ok()
+                .and_then(|d| d.as_ref())
+                .map(|d| d.flag.track.as_str());
+            cache.ranking_moved(track);
+        }
+        result
+    }
+
+    async fn doubtful(&self, codes: &[String]) -> StoreResult<Vec<(String, i64)>> {
+        retrying(|| fair_play::doubtful(self.reader(), codes)).await
+    }
+
+    async fn vote_rows(
+        &self,
+        track: &str,
+        after: (Timestamp, i64),
+        limit: u32,
+    ) -> StoreResult<Vec<VoteRow>> {
+        retrying(|| fair_play::vote_rows(self.reader(), track, after, limit)).await
     }
 
     async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {

@@ -17,6 +17,7 @@ mod dashboard;
 mod entries;
 mod exports;
 mod fixtures;
+mod flags;
 mod harness;
 mod instances;
 mod lock;
@@ -127,7 +128,10 @@ contract! {
     exports::unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with,
     exports::the_ledger_reads_in_keyset_pages_with_the_message_of_each_give,
     snapshots::a_changed_snapshot_is_a_new_version_never_an_edit,
-    snapshots::frozen_rankings_keep_the_frozen_places_and_scores;
+    snapshots::frozen_rankings_keep_the_frozen_places_and_scores,
+    flags::a_flag_takes_its_gives_out_of_the_score_as_doubtful,
+    flags::deciding_a_flag_clears_or_voids_it_once,
+    flags::the_pass_reads_recent_gives_with_voter_and_entrant;
     seeded =>
     chats::groups_are_learned_and_refreshed,
     outbox::a_push_key_is_queued_once,

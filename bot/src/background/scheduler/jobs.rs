@@ -21,6 +21,9 @@ pub enum JobKind {
     /// Freezes the results of a stage that counts votes when it ends, then checks hourly for
     /// late changes (a new snapshot version each time something changed). Pushes nothing.
     Freeze { stage: usize },
+    /// The periodic fair-play pass: every `fair_play.every` while voting is open, and once
+    /// when each voting stage ends (before its results are frozen). Pushes nothing.
+    FairPlay,
 }
 
 /// One job: its stable name (used in job marks and idempotency keys) and what it does.
@@ -69,6 +72,14 @@ pub fn jobs(campaign: &Campaign) -> Result<Vec<Job>, JobError> {
                 schedule: None,
             });
         }
+    }
+    // Before the freeze jobs: at a stage's end the last signals are flagged first.
+    if campaign.fair_play.enabled && campaign.stages.iter().any(results::freezes) {
+        out.push(Job {
+            name: "fair-play".into(),
+            kind: JobKind::FairPlay,
+            schedule: None,
+        });
     }
     for (i, stage) in campaign.stages.iter().enumerate() {
         if results::freezes(stage) {
@@ -174,6 +185,13 @@ impl Job {
                 })
                 .into_iter()
                 .collect(),
+            JobKind::FairPlay => latest_fair_play(campaign, after, until)
+                .map(|at| Occurrence {
+                    at,
+                    before_due: None,
+                })
+                .into_iter()
+                .collect(),
         };
         out.sort_by_key(|o| o.at);
         out.dedup_by_key(|o| o.at);
@@ -227,6 +245,31 @@ fn latest_freeze(
     let passes = (until - ends).num_seconds() / REFREEZE_EVERY.num_seconds();
     let at = ends + REFREEZE_EVERY * i32::try_from(passes).unwrap_or(i32::MAX);
     (at > after).then_some(at)
+}
+
+/// The latest fair-play pass in `(after, until]`: every `fair_play.every` from the start of
+/// each voting stage, and at its end. Passes missed meanwhile are one pass.
+fn latest_fair_play(
+    campaign: &Campaign,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let every = campaign.fair_play.every.num_seconds().max(60);
+    campaign
+        .stages
+        .iter()
+        .filter(|stage| results::freezes(stage) && stage.starts <= until)
+        .filter_map(|stage| {
+            let last = until.min(stage.ends);
+            let steps = (last - stage.starts).num_seconds() / every;
+            let at = if last == stage.ends {
+                stage.ends
+            } else {
+                stage.starts + Duration::seconds(steps * every)
+            };
+            (at > after).then_some(at)
+        })
+        .max()
 }
 
 /// The last moment anything can happen: the end of the last stage or quota window.

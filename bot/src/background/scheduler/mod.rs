@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 use rallybot_handlers::campaign::Campaign;
 use rallybot_handlers::clock::Clock;
-use rallybot_handlers::results;
 use rallybot_handlers::store::StoreError;
+use rallybot_handlers::{fair_play, results};
 use rallybot_storage::Database;
 
 pub use jobs::{Job, JobKind, Occurrence};
@@ -231,6 +231,10 @@ impl Scheduler {
                 report.occurrences += self.freeze(job, stage, mark, now).await?;
                 continue;
             }
+            if job.kind == JobKind::FairPlay {
+                report.occurrences += self.fair_play(job, mark, now).await?;
+                continue;
+            }
             let mut skipped: Vec<DateTime<Utc>> = Vec::new();
             for occurrence in job.occurrences(&self.campaign, mark, now) {
                 // A push held by quiet hours was never "missed" before they end.
@@ -293,6 +297,31 @@ impl Scheduler {
                     "results frozen"
                 );
             }
+        }
+        self.store.set_job_mark(&job.name, due.at).await?;
+        self.cache().marks.insert(job.name.clone(), due.at);
+        Ok(1)
+    }
+
+    /// A fair-play pass when one is due: the signals in the recent gives flagged, then the job
+    /// marked. Never skipped as missed: a late pass reads the ledger as it is.
+    async fn fair_play(
+        &self,
+        job: &Job,
+        mark: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, SchedulerError> {
+        let Some(due) = job.occurrences(&self.campaign, mark, now).pop() else {
+            return Ok(0);
+        };
+        let report = fair_play::pass(self.store.as_ref(), &self.campaign, now).await?;
+        if report.flagged > 0 {
+            tracing::info!(
+                gives = report.gives,
+                signals = report.signals,
+                flagged = report.flagged,
+                "fair-play pass flagged gives"
+            );
         }
         self.store.set_job_mark(&job.name, due.at).await?;
         self.cache().marks.insert(job.name.clone(), due.at);

@@ -157,7 +157,7 @@ impl<'a> Planner<'a> {
             }
             JobKind::Nudge => self.nudges(occurrence.at).await?,
             // Freezing results pushes nothing (the scheduler stores the snapshots).
-            JobKind::Freeze { .. } => return Ok(Vec::new()),
+            JobKind::Freeze { .. } | JobKind::FairPlay => return Ok(Vec::new()),
             JobKind::Leaderboard => {
                 let Some(content) = self.leaderboard(occurrence.at).await? else {
                     return Ok(Vec::new());
