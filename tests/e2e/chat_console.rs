@@ -34,22 +34,7 @@ fn a_piped_script_registers_submits_approves_and_votes() {
         id2 = rallybot::devtools::local::sample_id_number(12),
         phone2 = rallybot::devtools::local::sample_phone(12),
     );
-    let mut child = Command::new(RALLYBOT)
-        .arg("chat")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("RALLYBOT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rallybot chat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let output = child.wait_with_output().expect("rallybot chat ends");
+    let output = run_chat(&["chat"], &script);
     let out = String::from_utf8_lossy(&output.stdout);
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -99,22 +84,10 @@ fn a_piped_script_registers_submits_approves_and_votes() {
 /// campaign has no tracks instead of listing none.
 #[test]
 fn chat_on_a_campaign_without_tracks_starts_in_an_active_stage_and_says_so() {
-    let mut child = Command::new(RALLYBOT)
-        .args(["chat", "--campaign", "deploy/campaigns/linfen-2020.toml"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("RALLYBOT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rallybot chat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all("/clock\n阶段\n榜单\n提交 微视频 https://example.org/v/1\n/quit\n".as_bytes())
-        .expect("script written");
-    let output = child.wait_with_output().expect("rallybot chat ends");
+    let output = run_chat(
+        &["chat", "--campaign", "deploy/campaigns/linfen-2020.toml"],
+        "/clock\n阶段\n榜单\n提交 微视频 https://example.org/v/1\n/quit\n",
+    );
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("2020-06-24 09:"), "{out}");
@@ -150,22 +123,7 @@ fn a_card_is_shown_and_tapped_in_the_console() {
         id2 = rallybot::devtools::local::sample_id_number(22),
         phone2 = rallybot::devtools::local::sample_phone(22),
     );
-    let mut child = Command::new(RALLYBOT)
-        .arg("chat")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("RALLYBOT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rallybot chat starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let output = child.wait_with_output().expect("rallybot chat ends");
+    let output = run_chat(&["chat"], &script);
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{out}");
     // Nothing to tap before a card was shown.
@@ -181,4 +139,25 @@ fn a_card_is_shown_and_tapped_in_the_console() {
     let group = out.split("lisi@群:职工群> /click 1").nth(1).unwrap_or("");
     assert!(group.contains("今日还可投它 3 票"), "{out}");
     assert!(group.contains("用法 / usage: /点"), "{out}");
+}
+
+/// Runs `rallybot chat` with `args` from the repository's root and the default config, the
+/// script piped in; returns what it printed and how it ended.
+fn run_chat(args: &[&str], script: &str) -> std::process::Output {
+    let mut child = Command::new(RALLYBOT)
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RALLYBOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rallybot chat starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    child.wait_with_output().expect("rallybot chat ends")
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use rallybot_handlers::store::{FlagRecord, FlagStatus, SnapshotHead};
+use rallybot_handlers::store::{FlagRecord, FlagStatus};
 
 use crate::harness::{postgres, spawn_app_with, Backend, TestApp, TestOptions};
 
@@ -87,7 +87,7 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
     // The activity stage ends on 2022-09-30 with the flag still open.
     app.admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
         .await;
-    let first = frozen(&app, "stories", 1).await;
+    let first = app.frozen(Some("stories"), 1).await;
     let places = app.store.snapshot_places(first[0].id).await.unwrap();
     let doubtful: Vec<(&str, i64, i64)> = places
         .iter()
@@ -100,7 +100,7 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
     let frozen_top = app.say_text("zhaoliu", "榜单 C").await;
     assert!(frozen_top.contains("冻结"), "{frozen_top}");
     assert!(frozen_top.contains("2 票（另有疑票 30）"), "{frozen_top}");
-    let (mismatched, report) = verify(&app).await;
+    let (mismatched, report) = app.verify_results().await;
     assert_eq!(mismatched, 0, "{report}");
 
     // The reviewer voids the ring after the close: the next hourly pass stores version 2
@@ -110,7 +110,7 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
         .await;
     assert!(voided.contains("无效：90 票（18 次）作废"), "{voided}");
     app.admin_clock(serde_json::json!({"advance": "2h"})).await;
-    let heads = frozen(&app, "stories", 2).await;
+    let heads = app.frozen(Some("stories"), 2).await;
     assert_eq!(heads[0], first[0], "version 1 is kept as it was");
     assert_eq!(heads[1].version, 2);
     let places = app.store.snapshot_places(heads[1].id).await.unwrap();
@@ -118,7 +118,7 @@ async fn a_ring_is_flagged_shown_as_doubtful_and_voided_after_the_close(backend:
     assert_eq!(places[0].score, 2);
     let top = app.say_text("zhaoliu", "榜单 C").await;
     assert!(top.contains("第 2 版") && !top.contains("疑票"), "{top}");
-    let (mismatched, report) = verify(&app).await;
+    let (mismatched, report) = app.verify_results().await;
     assert_eq!(mismatched, 0, "{report}");
     assert!(report.contains("version 2"), "{report}");
 
@@ -142,30 +142,4 @@ async fn open_flag(app: &TestApp) -> FlagRecord {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the fair-play pass flagged nothing");
-}
-
-/// Waits until the scheduler has stored at least `n` snapshots of `track`.
-async fn frozen(app: &TestApp, track: &str, n: usize) -> Vec<SnapshotHead> {
-    for _ in 0..200 {
-        let heads = app.store.snapshots(Some(track)).await.unwrap();
-        if heads.len() >= n {
-            return heads;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} snapshots of {track} were frozen");
-}
-
-async fn verify(app: &TestApp) -> (usize, String) {
-    let mut out = Vec::new();
-    let mismatched = rallybot::cli::verify_results(
-        app.store.as_ref(),
-        rallybot::app::open_campaign(&app.settings)
-            .unwrap()
-            .timezone,
-        &mut out,
-    )
-    .await
-    .unwrap();
-    (mismatched, String::from_utf8(out).unwrap())
 }

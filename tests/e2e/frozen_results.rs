@@ -3,9 +3,6 @@
 //! behind the bot's back makes it report the mismatch; a rejection after the close becomes a
 //! second version while the first still verifies.
 
-use std::time::Duration;
-
-use rallybot_handlers::store::SnapshotHead;
 use sqlx::Connection as _;
 
 use crate::harness::{postgres, spawn_app_with, Backend, TestApp, TestOptions};
@@ -47,7 +44,7 @@ async fn results_freeze_at_the_close_and_verify(backend: Backend) {
         .admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
         .await;
     assert_eq!(moved.status(), 200);
-    let heads = frozen(&app, TRACKS).await;
+    let heads = app.frozen(None, TRACKS).await;
     assert!(
         heads
             .iter()
@@ -60,13 +57,13 @@ async fn results_freeze_at_the_close_and_verify(backend: Backend) {
     assert!(top.contains("冻结"), "{top}");
     assert!(top.contains("快照 #"), "{top}");
 
-    let (mismatched, report) = verify(&app).await;
+    let (mismatched, report) = app.verify_results().await;
     assert_eq!(mismatched, 0, "{report}");
     assert!(report.contains("matches"), "{report}");
 
     // Someone edits a counted vote in the database.
     tamper(&app, backend).await;
-    let (mismatched, report) = verify(&app).await;
+    let (mismatched, report) = app.verify_results().await;
     assert!(mismatched >= 1, "{report}");
     assert!(report.contains("DOES NOT MATCH"), "{report}");
     app.stop().await;
@@ -86,7 +83,7 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
     app.say_text("lisi", "投票 C0001 3").await;
     app.admin_clock(serde_json::json!({"set": "2022-10-02T10:00:00+08:00"}))
         .await;
-    let first = frozen(&app, TRACKS).await;
+    let first = app.frozen(None, TRACKS).await;
 
     // After the close the entry is found to break the rules and is rejected; its votes stay in
     // the ledger, marked withdrawn.
@@ -99,7 +96,7 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
 
     // The next hourly pass stores version 2; version 1 is kept as it was.
     app.admin_clock(serde_json::json!({"advance": "2h"})).await;
-    let heads = frozen(&app, first.len() + 1).await;
+    let heads = app.frozen(None, first.len() + 1).await;
     assert!(first.iter().all(|h| h.version == 1), "{first:?}");
     // C0001 is in 奋进故事 (`stories`).
     let versions: Vec<i64> = heads
@@ -112,7 +109,7 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
     assert!(!top.contains("C0001"), "the rejected entry is out: {top}");
     assert!(top.contains("第 2 版"), "{top}");
 
-    let (mismatched, report) = verify(&app).await;
+    let (mismatched, report) = app.verify_results().await;
     assert_eq!(mismatched, 0, "both versions match the ledger: {report}");
     app.stop().await;
 }
@@ -120,32 +117,6 @@ async fn a_late_rejection_is_a_new_version_and_the_first_still_verifies() {
 /// The shipped campaign's tracks, all frozen at the close (one after the other: waiting for
 /// fewer would race the freeze of the track a test reads).
 const TRACKS: usize = 5;
-
-/// Waits until the scheduler has stored at least `n` snapshots.
-async fn frozen(app: &TestApp, n: usize) -> Vec<SnapshotHead> {
-    for _ in 0..200 {
-        let heads = app.store.snapshots(None).await.unwrap();
-        if heads.len() >= n {
-            return heads;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no results were frozen after the close");
-}
-
-async fn verify(app: &TestApp) -> (usize, String) {
-    let mut out = Vec::new();
-    let mismatched = rallybot::cli::verify_results(
-        app.store.as_ref(),
-        rallybot::app::open_campaign(&app.settings)
-            .unwrap()
-            .timezone,
-        &mut out,
-    )
-    .await
-    .unwrap();
-    (mismatched, String::from_utf8(out).unwrap())
-}
 
 async fn tamper(app: &TestApp, backend: Backend) {
     let url = &app.settings.storage.url;

@@ -11,6 +11,7 @@ use rallybot::devtools::simulator::Simulator;
 use rallybot::http::callback::surface::Surface;
 use rallybot::{App, Settings};
 use rallybot_handlers::clock::{Clock, SystemClock};
+use rallybot_handlers::store::SnapshotHead;
 use rallybot_storage::scratch::Scratch;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -117,6 +118,32 @@ pub(super) async fn start(
 }
 
 impl TestApp {
+    /// Waits until the scheduler has stored at least `n` result snapshots (of `track`, or of
+    /// every track).
+    pub async fn frozen(&self, track: Option<&str>, n: usize) -> Vec<SnapshotHead> {
+        for _ in 0..200 {
+            let heads = self.store.snapshots(track).await.unwrap();
+            if heads.len() >= n {
+                return heads;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} snapshots ({track:?}) were frozen");
+    }
+
+    /// `rallybot verify-results` on this app's database: the snapshots that do not match, and
+    /// the report.
+    pub async fn verify_results(&self) -> (usize, String) {
+        let mut out = Vec::new();
+        let timezone = rallybot::app::open_campaign(&self.settings)
+            .unwrap()
+            .timezone;
+        let mismatched = rallybot::cli::verify_results(self.store.as_ref(), timezone, &mut out)
+            .await
+            .unwrap();
+        (mismatched, String::from_utf8(out).unwrap())
+    }
+
     /// A private (app) message from `user`; returns the decrypted reply.
     pub async fn say(&self, user: &str, text: &str) -> BotReply {
         let plain = self
