@@ -336,7 +336,7 @@ async fn measure(options: &TargetOptions, load: &LoadOptions) -> anyhow::Result<
 }
 
 /// Asks a process to stop (SIGTERM), as a service manager would.
-fn terminate(pid: u32) {
+pub(crate) fn terminate(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

@@ -81,9 +81,7 @@ impl Fleet {
     /// Asks every process to stop (SIGTERM) and waits for it.
     pub fn stop(mut self) -> anyhow::Result<()> {
         for child in &self.children {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            crate::devtools::bench::terminate(child.id());
         }
         for child in &mut self.children {
             let status = child.wait().context("waiting for serve")?;
