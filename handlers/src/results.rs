@@ -59,25 +59,23 @@ impl Chain {
     }
 
     fn row(&mut self, row: &LedgerRow) {
-        self.step(&[
-            &row.id.to_string(),
-            &row.member,
-            &row.entry_code,
-            &row.amount.to_string(),
-            &row.at.timestamp_millis().to_string(),
-        ]);
+        self.row_marked(row, None);
     }
 
     /// A row held as 疑: chained too, marked, so the doubtful counts are signed as well.
     fn doubtful_row(&mut self, row: &LedgerRow) {
-        self.step(&[
-            &row.id.to_string(),
-            &row.member,
-            &row.entry_code,
-            &row.amount.to_string(),
-            &row.at.timestamp_millis().to_string(),
-            "疑",
-        ]);
+        self.row_marked(row, Some("疑"));
+    }
+
+    fn row_marked(&mut self, row: &LedgerRow, mark: Option<&str>) {
+        let (id, amount, at) = (
+            row.id.to_string(),
+            row.amount.to_string(),
+            row.at.timestamp_millis().to_string(),
+        );
+        let mut fields = vec![id.as_str(), &row.member, &row.entry_code, &amount, &at];
+        fields.extend(mark);
+        self.step(&fields);
     }
 
     fn place(&mut self, place: &FrozenPlace) {
