@@ -1,6 +1,6 @@
 //! The read cache of a serving SQLite store, for what messages look up most: the sender's
-//! member record, their open dialogue, and the answers of `排名` (`standings`) and `榜单`
-//! (`top`). Only for a database this process alone writes (SQLite opened by
+//! member record, their open dialogue, the entry a vote names, and the answers of `排名`
+//! (`standings`) and `榜单` (`top`). Only for a database this process alone writes (SQLite opened by
 //! `open_for_serving`, which holds the serving lock): every write to those records goes
 //! through the same store and tells the cache, so it is never stale. With several instances on
 //! PostgreSQL another process could write, so it is never used there.
@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rallybot_handlers::store::{
-    DialogueRecord, MemberRecord, Ranked, Standing, StandingAsk, StoreError, StoreResult,
+    DialogueRecord, EntryRecord, MemberRecord, Ranked, Standing, StandingAsk, StoreError,
+    StoreResult, Timestamp,
 };
+
+use crate::codec;
 
 /// Entries kept per cache before it starts over (bounded memory with a million members).
 const CAPACITY: usize = 100_000;
@@ -66,6 +69,25 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         entries.remove(key);
     }
 
+    /// After a write whose keys are not known.
+    fn clear(&self) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+    }
+
+    /// After a write to `key` whose effect is known: the cached value, if any, is changed by
+    /// `apply` instead of being read again (`apply` returns `false` to drop it instead).
+    fn update(&self, key: &K, apply: impl FnOnce(&mut V) -> bool) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(value) = entries.get_mut(key) {
+            if !apply(value) {
+                entries.remove(key);
+            }
+        }
+    }
+
     /// The cached value of `key`, or what `read` (not started yet) finds, kept for next time.
     async fn read_through(
         &self,
@@ -114,13 +136,17 @@ impl RankingVersions {
     }
 }
 
-/// Cached `member`, `dialogue`, `standings` and `top` answers. Reads pass the store's own read
+/// Cached `member`, `dialogue`, `entry`, `standings` and `top` answers. Reads pass the store's own read
 /// as a future that has not started, so the cache can note the generation first; writes call
 /// the matching `…_written`/`ranking_moved` after they finish, committed or not.
 #[derive(Debug)]
 pub(crate) struct ReadCache {
     members: Cache<String, Option<MemberRecord>>,
     dialogues: Cache<(String, String), Option<DialogueRecord>>,
+    /// Under the normalized code.
+    entries: Cache<String, Option<EntryRecord>>,
+    /// Bumped by every write to entries other than a give (see `entry_given`).
+    entry_writes: AtomicU64,
     rankings: RankingVersions,
     standings: Cache<(RankingVersion, StandingAsk), Standing>,
     tops: Cache<(RankingVersion, String, u32), Vec<Ranked>>,
@@ -131,6 +157,8 @@ impl ReadCache {
         Self {
             members: Cache::new(),
             dialogues: Cache::new(),
+            entries: Cache::new(),
+            entry_writes: AtomicU64::new(0),
             rankings: RankingVersions::default(),
             standings: Cache::new(),
             tops: Cache::new(),
@@ -162,6 +190,52 @@ impl ReadCache {
     pub(crate) fn dialogue_written(&self, chat: &str, user: &str) {
         self.dialogues
             .invalidate(&(chat.to_owned(), user.to_owned()));
+    }
+
+    pub(crate) async fn entry(
+        &self,
+        code: &str,
+        read: impl Future<Output = StoreResult<Option<EntryRecord>>>,
+    ) -> StoreResult<Option<EntryRecord>> {
+        self.entries
+            .read_through(codec::normalize_code(code), read)
+            .await
+    }
+
+    /// After a write that may change entry `code` (`None`: entries not known, so every one).
+    pub(crate) fn entry_written(&self, code: Option<&str>) {
+        self.entry_writes.fetch_add(1, Ordering::SeqCst);
+        match code {
+            Some(code) => self.entries.invalidate(&codec::normalize_code(code)),
+            None => self.entries.clear(),
+        }
+    }
+
+    /// What a give notes before it starts, for `entry_given`.
+    pub(crate) fn give_starts(&self) -> u64 {
+        self.entry_writes.load(Ordering::SeqCst)
+    }
+
+    /// After a give to `code` that left its score at `score`. Scores only grow by gives
+    /// between other writes (a fair-play flag takes votes out of one), so while no other write
+    /// came since the give started (`started`, from `give_starts`): a higher score was reached
+    /// at `at`, an equal one is the cached one (the give added nothing), and a lower one is an
+    /// older give's answer arriving late. Anything else, and the entry is read again.
+    pub(crate) fn entry_given(&self, code: &str, score: i64, at: Timestamp, started: u64) {
+        let code = codec::normalize_code(code);
+        if self.give_starts() != started {
+            self.entries.invalidate(&code);
+            return;
+        }
+        self.entries.update(&code, |cached| match cached {
+            Some(entry) if score > entry.score => {
+                entry.score = score;
+                entry.score_reached_at = Some(at);
+                true
+            }
+            Some(entry) => score == entry.score,
+            None => false,
+        });
     }
 
     pub(crate) async fn top(
@@ -410,6 +484,85 @@ mod tests {
         assert_eq!(
             places(cached.as_ref(), &asks).await,
             [Some((1, 2)), Some((1, 1))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_entry_follows_gives_and_reviews_made_through_the_store() {
+        let (behind, cached, _dir) = stores().await;
+        let code = approved_entry(cached.as_ref(), "votes", "A", "zhang").await;
+        let lower = code.to_lowercase();
+        assert_eq!(cached.entry(&lower).await.unwrap().unwrap().score, 0);
+
+        // Served from memory: a give behind the cache's back is not seen…
+        behind.give(&vote("votes", &code, "v1")).await.unwrap();
+        assert_eq!(cached.entry(&code).await.unwrap().unwrap().score, 0);
+        // …and one through it moves the cached score to what the store answered.
+        let mut given = vote("votes", &code, "v2");
+        given.now += chrono::Duration::minutes(5);
+        let outcome = cached.give(&given).await.unwrap();
+        assert_eq!(outcome.entry_score, 2);
+        let entry = cached.entry(&lower).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.score, entry.score_reached_at),
+            (2, Some(given.now)),
+            "the score and when it was reached, as the store keeps them"
+        );
+        assert_eq!(Some(entry), behind.entry(&code).await.unwrap());
+
+        // A retry of that give adds nothing and changes nothing.
+        assert_eq!(cached.give(&given).await.unwrap().entry_score, 2);
+        assert_eq!(cached.entry(&code).await.unwrap().unwrap().score, 2);
+
+        // A review is read again.
+        cached
+            .review_entry(&Review {
+                code: code.clone(),
+                approve: false,
+                reason: Some("重复".into()),
+                reviewer: "reviewer".into(),
+                now: given.now,
+                callback_key: key(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            cached.entry(&code).await.unwrap().unwrap().status,
+            ReviewStatus::Rejected
+        );
+        // An entry not found is remembered until one is submitted under that code.
+        assert_eq!(cached.entry("A0002").await.unwrap(), None);
+        let second = approved_entry(cached.as_ref(), "votes", "A", "li").await;
+        assert_eq!(second, "A0002");
+        assert!(cached.entry(&second).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_give_that_races_with_another_write_reads_the_entry_again() {
+        let (behind, cached, _dir) = stores().await;
+        let code = approved_entry(cached.as_ref(), "votes", "A", "zhang").await;
+        let cache = ReadCache::new();
+        let read = |store: Arc<dyn Database>, code: String| async move { store.entry(&code).await };
+        let entry = cache
+            .entry(&code, read(behind.clone(), code.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.score, 0);
+        let started = cache.give_starts();
+        // Another write (a flag taking votes out, say) lands while the give is applied.
+        cache.entry_written(None);
+        let refilled = cache
+            .entry(&code, read(behind.clone(), code.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(refilled.score, 0);
+        cache.entry_given(&code, 7, chrono::DateTime::UNIX_EPOCH, started);
+        let after = cache.entry(&code, async { Ok(None) }).await.unwrap();
+        assert_eq!(
+            after, None,
+            "read again instead of trusting the late answer"
         );
     }
 

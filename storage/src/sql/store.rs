@@ -19,6 +19,7 @@ use super::{
 };
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
+use crate::read_cache::ReadCache;
 
 #[async_trait::async_trait]
 impl Store for BackendStore {
@@ -52,18 +53,23 @@ impl Store for BackendStore {
 
     async fn submit_entry(&self, entry: &NewEntry) -> StoreResult<EntryRecord> {
         let result = retrying(|| entries::submit(self.writer(), entry)).await;
-        // An entry created approved (a points track's) ranks at once.
-        if let Some(cache) = self
-            .cache()
-            .filter(|_| entry.status == ReviewStatus::Approved)
-        {
-            cache.ranking_moved(Some(&entry.track));
+        if let Some(cache) = self.cache() {
+            // The code is the store's to choose: a lookup of it may have found nothing.
+            cache.entry_written(result.as_ref().ok().map(|done| done.code.as_str()));
+            // An entry created approved (a points track's) ranks at once.
+            if entry.status == ReviewStatus::Approved {
+                cache.ranking_moved(Some(&entry.track));
+            }
         }
         result
     }
 
     async fn entry(&self, code: &str) -> StoreResult<Option<EntryRecord>> {
-        retrying(|| entries::find(self.reader(), code)).await
+        let read = retrying(|| entries::find(self.reader(), code));
+        match self.cache() {
+            Some(cache) => cache.entry(code, read).await,
+            None => read.await,
+        }
     }
 
     async fn pending_entries(&self, limit: u32) -> StoreResult<Vec<EntryRecord>> {
@@ -73,6 +79,7 @@ impl Store for BackendStore {
     async fn review_entry(&self, review: &Review) -> StoreResult<Reviewed> {
         let result = retrying(|| entries::review(self.writer(), review)).await;
         if let Some(cache) = self.cache() {
+            cache.entry_written(Some(&review.code));
             // A failed review may still have changed its (unknown) track.
             cache.ranking_moved(result.as_ref().ok().map(|done| done.entry.track.as_str()));
         }
@@ -80,7 +87,11 @@ impl Store for BackendStore {
     }
 
     async fn resubmit_entry(&self, again: &Resubmission) -> StoreResult<Option<EntryRecord>> {
-        retrying(|| entries::resubmit(self.writer(), again)).await
+        let result = retrying(|| entries::resubmit(self.writer(), again)).await;
+        if let Some(cache) = self.cache() {
+            cache.entry_written(Some(&again.code));
+        }
+        result
     }
 
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>> {
@@ -92,8 +103,15 @@ impl Store for BackendStore {
     }
 
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
+        let started = self.cache().map(ReadCache::give_starts);
         let result = self.apply_give(give).await;
-        if let Some(cache) = self.cache() {
+        if let (Some(cache), Some(started)) = (self.cache(), started) {
+            match &result {
+                Ok(outcome) => {
+                    cache.entry_given(&give.entry_code, outcome.entry_score, give.now, started)
+                }
+                Err(_) => cache.entry_written(Some(&give.entry_code)),
+            }
             cache.ranking_moved(Some(&give.track));
         }
         result
@@ -102,6 +120,8 @@ impl Store for BackendStore {
     async fn add_reading(&self, reading: &Reading) -> StoreResult<ReadingOutcome> {
         let result = retrying(|| scoring::add_reading(self.writer(), reading)).await;
         if let Some(cache) = self.cache() {
+            // A failed reading may have made the member's entry (of a code not known).
+            cache.entry_written(result.as_ref().ok().map(|done| done.entry_code.as_str()));
             cache.ranking_moved(Some(&reading.track));
         }
         result
@@ -211,6 +231,7 @@ impl Store for BackendStore {
     async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {
         let result = retrying(|| fair_play::raise(self.writer(), flag)).await;
         if let Some(cache) = self.cache() {
+            cache.entry_written(None);
             cache.ranking_moved(Some(&flag.track));
         }
         result
@@ -227,6 +248,7 @@ impl Store for BackendStore {
     async fn decide_flag(&self, decision: &FlagDecision) -> StoreResult<Option<FlagDecided>> {
         let result = retrying(|| fair_play::decide(self.writer(), decision)).await;
         if let Some(cache) = self.cache() {
+            cache.entry_written(None);
             // A failed decision may still have moved its (unknown) track.
             let track = result
                 .as_ref()
