@@ -41,6 +41,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read-only connections; reads never wait for the writer in WAL mode.
 const READERS: u32 = 4;
 
+/// Page caches (SQLite's `cache_size`, in KiB). The writer's keeps the indexes every vote
+/// inserts into (usage, effects, ledger, audit) warm. A reader's is dropped whole whenever
+/// another connection has committed since its last read, which under a stream of votes is
+/// every read: a big one only costs the time to empty it. The checkpointer keeps a small one.
+const WRITER_CACHE_KIB: u32 = 256 * 1024;
+const READER_CACHE_KIB: u32 = 4 * 1024;
+
+fn cache_size(kib: u32) -> String {
+    format!("-{kib}")
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, Clone)]
@@ -70,7 +81,7 @@ impl SqliteStore {
             // No memory-mapped reads: a reader whose snapshot is older than the last commit
             // drops its whole mapping at the start of its next read (one munmap, with a TLB
             // shootdown on every core, per read transaction while writes stream in).
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", cache_size(WRITER_CACHE_KIB));
         if is_in_memory(url) {
             // Each connection to `:memory:` would be a database of its own: keep exactly one,
             // for ever.
@@ -100,12 +111,20 @@ impl SqliteStore {
         // The writer has created the file and switched it to WAL (a persistent setting).
         let checkpoints = pool_options()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", cache_size(READER_CACHE_KIB)),
+            )
             .await
             .map_err(StorageError::Connect)?;
         let readers = pool_options()
             .max_connections(READERS)
-            .connect_with(options.read_only(true))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .pragma("cache_size", cache_size(READER_CACHE_KIB)),
+            )
             .await
             .map_err(StorageError::Connect)?;
         Ok(Self::new(
