@@ -164,6 +164,10 @@ impl Store for Flaky {
         self.up()?;
         self.inner.freeze_results(snapshot).await
     }
+    async fn result_inputs(&self, track: &str, cutoff: Timestamp) -> StoreResult<ResultInputs> {
+        self.up()?;
+        self.inner.result_inputs(track, cutoff).await
+    }
     async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {
         self.up()?;
         self.inner.snapshots(track).await

@@ -8,8 +8,8 @@ use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, FlagDecided, FlagDecision, FlagRecord, FlagStatus,
     FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewFlag,
     NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing, StandingAsk, Store,
-    StoreResult, Timestamp, UsageRow, VoteRow,
+    Resubmission, ResultInputs, Review, ReviewStatus, Reviewed, SnapshotHead, Standing,
+    StandingAsk, Store, StoreResult, Timestamp, UsageRow, VoteRow,
 };
 
 use super::dialect::{self, BackendStore};
@@ -206,6 +206,10 @@ impl Store for BackendStore {
 
     async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
         retrying(|| snapshots::freeze(self.writer(), snapshot)).await
+    }
+
+    async fn result_inputs(&self, track: &str, cutoff: Timestamp) -> StoreResult<ResultInputs> {
+        retrying(|| snapshots::inputs(self.reader(), track, cutoff)).await
     }
 
     async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {
