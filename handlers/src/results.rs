@@ -213,13 +213,9 @@ pub async fn snapshot(
     let cutoff = stage.ends;
     let chain = Chain::new(&stage.key, &track.key, cutoff);
     let mut tally = tally(store, chain, &track.key, cutoff, None, None).await?;
-    let mut entries = store
-        .ranking(&track.key)
-        .await?
-        .into_iter()
-        .map(|r| r.entry)
-        .collect::<Vec<_>>();
-    entries.extend(store.unranked_entries(&track.key).await?);
+    // One read of the whole list: read as ranked and unranked apart, gives landing between the
+    // two (a later stage voting in this track) could move an entry from one to the other.
+    let mut entries = store.approved_entries(&track.key).await?;
     for entry in &mut entries {
         match tally.scores.get(&entry.code) {
             Some((score, at)) if *score != 0 => {

@@ -404,6 +404,16 @@ impl Store for MemoryStore {
         ))
     }
 
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        let state = self.state()?;
+        Ok(state
+            .entries
+            .values()
+            .filter(|e| e.track == track && e.status == ReviewStatus::Approved)
+            .cloned()
+            .collect())
+    }
+
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
         let mut state = self.state()?;
         let code = normalize_code(&give.entry_code);

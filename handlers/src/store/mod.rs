@@ -551,6 +551,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>>;
     /// Approved entries per union code of one track.
     async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Every approved entry of a track, ranked or not, by code, read at one moment: gives
+    /// arriving meanwhile may move the scores, never an entry in or out of the list.
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>>;
 
     // scoring
     /// Counts votes/likes/views within the daily limit, atomically. The entry must be approved

@@ -2,13 +2,15 @@
 //! something its standings are worked out from changed — a late ledger row before the cutoff,
 //! a review (withdrawn gives, an entry back to 待审核), a fair-play flag raised or decided —
 //! and then stores a new version where the standings changed; a pass with nothing changed
-//! reads no ledger and stores nothing.
+//! reads no ledger and stores nothing. Votes of a later stage in the same track, arriving
+//! while a snapshot is worked out, leave it as it would be without them.
 
 use rallybot_handlers::results::{self, FreezePass};
 use rallybot_handlers::store::{
-    FlagDecision, FlagScope, NewFlag, Resubmission, Review, SignalKind,
+    DailyLimit, FlagDecision, FlagScope, Give, NewFlag, Resubmission, Review, SignalKind,
 };
 
+use crate::store_failure::Flaky;
 use crate::support::{at, Harness, REVIEWER};
 
 const STORIES: &str = "stories";
@@ -203,4 +205,63 @@ async fn a_pass_left_unread_stores_what_a_full_read_would() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].hash, fresh.hash);
     assert_eq!(fresh.places[0].score, 4);
+}
+
+#[tokio::test]
+async fn votes_arriving_while_a_snapshot_is_worked_out_leave_it_as_it_was() {
+    let h = Harness::shipped().await;
+    h.register("m1", 1, "张三", "哈尔滨").await;
+    h.register("m2", 2, "李四", "哈尔滨").await;
+    let best = h
+        .approved_entry("m1", "奋进故事", "https://example.org/story/1")
+        .await;
+    let other = h
+        .approved_entry("m1", "奋进故事", "https://example.org/story/2")
+        .await;
+    let third = h
+        .approved_entry("m2", "奋进故事", "https://example.org/story/3")
+        .await;
+    // Frozen: m1 ranks with `best` (3), ahead of m2 (2); `other` (1) does not rank.
+    h.group("g1", "m2", &format!("投票 {best} 3")).await;
+    h.group("g1", "m2", &format!("投票 {other} 1")).await;
+    h.group("g1", "m1", &format!("投票 {third} 2")).await;
+    h.set_time("2022-10-02T00:00:00+08:00");
+    let campaign = h.conversation.campaign();
+    let stage = campaign
+        .stages
+        .iter()
+        .find(|s| s.key == "activity")
+        .unwrap();
+    let track = campaign.tracks.iter().find(|t| t.key == STORIES).unwrap();
+    let frozen = results::snapshot(&*h.store, stage, track, String::new(), h.clock_now())
+        .await
+        .unwrap();
+    let places: Vec<(&str, i64)> = frozen
+        .places
+        .iter()
+        .map(|p| (p.code.as_str(), p.score))
+        .collect();
+    assert_eq!(places, [(best.as_str(), 3), (third.as_str(), 2)]);
+
+    // A later stage votes in the track while the snapshot is worked out, one vote before each
+    // store call: which of m1's entries ranks live goes to `other`, stays, then back to `best`
+    // (read as ranked, then unranked, `best` would be in neither list).
+    let store = Flaky::around(h.store.clone());
+    let later = |n: i64, code: &str, amount: u32| Give {
+        track: STORIES.to_owned(),
+        member: format!("later{n}"),
+        entry_code: code.to_owned(),
+        amount,
+        limit: DailyLimit::PerWorkPerDay(5),
+        day: chrono::NaiveDate::from_ymd_opt(2022, 10, 2).unwrap(),
+        now: h.clock_now() + chrono::Duration::seconds(n),
+        action: "vote".to_owned(),
+        callback_key: format!("later/{n}"),
+    };
+    store.meanwhile([later(1, &other, 3), later(2, &third, 1), later(3, &best, 2)]);
+    let again = results::snapshot(&store, stage, track, String::new(), h.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(again.places, frozen.places);
+    assert_eq!(again.hash, frozen.hash);
 }

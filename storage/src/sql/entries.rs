@@ -315,3 +315,13 @@ pub(super) async fn approved_by_union(pool: &Pool, track: &str) -> Attempt<Vec<(
     .fetch_all(pool)
     .await?)
 }
+
+/// One statement, so the list is of one moment however gives move the scores meanwhile.
+pub(super) async fn approved(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecord>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.track = $1 AND e.status = 'approved' \
+         ORDER BY e.code"
+    );
+    let found = sqlx::query(&sql).bind(track).fetch_all(pool).await?;
+    found.iter().map(rows::entry).collect()
+}

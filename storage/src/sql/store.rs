@@ -91,6 +91,10 @@ impl Store for BackendStore {
         retrying(|| entries::approved_by_union(self.reader(), track)).await
     }
 
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        retrying(|| entries::approved(self.reader(), track)).await
+    }
+
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
         let result = self.apply_give(give).await;
         if let Some(cache) = self.cache() {

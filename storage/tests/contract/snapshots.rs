@@ -1,8 +1,9 @@
 //! Frozen results: a snapshot is stored once per stage, track and version, a changed one is
 //! the next version (the old one stays as it was), and the frozen places read back with their
 //! entries but the scores they were frozen with; a snapshot found current again notes the
-//! inputs it is current for; and the inputs a freeze pass compares move with every write that
-//! can change a track's frozen results, and only with those.
+//! inputs it is current for; the inputs a freeze pass compares move with every write that can
+//! change a track's frozen results, and only with those; and the approved entries a snapshot
+//! is worked out from are listed whole, each once, however votes move the ranking meanwhile.
 
 use rallybot_handlers::store::{
     FlagDecision, FlagScope, FrozenPlace, NewFlag, NewSnapshot, Resubmission, ResultInputs, Review,
@@ -137,6 +138,151 @@ pub async fn frozen_rankings_keep_the_frozen_places_and_scores(store: Shared) {
     let first = store.frozen_ranking(head.id, Some(1)).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].place, 1);
+}
+
+/// The codes `approved_entries` lists for `track`.
+async fn approved_codes(store: &Shared, track: &str) -> Vec<String> {
+    store
+        .approved_entries(track)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.code)
+        .collect()
+}
+
+pub async fn approved_entries_are_every_approved_entry_of_a_track_ranked_or_not(store: Shared) {
+    // author1's A0001 and A0002 (one of them ranks), author2's A0003.
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/1",
+        at(0),
+    )
+    .await;
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/2",
+        at(1),
+    )
+    .await;
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author2",
+        "https://a.example/3",
+        at(2),
+    )
+    .await;
+    // Pending and rejected entries, and other tracks', are left out.
+    store
+        .submit_entry(&submission(
+            "votes",
+            "A",
+            "author1",
+            "https://a.example/pending",
+            at(3),
+        ))
+        .await
+        .unwrap(); // A0004
+    let rejected = approved(
+        &store,
+        "votes",
+        "A",
+        "author2",
+        "https://a.example/5",
+        at(4),
+    )
+    .await;
+    store
+        .review_entry(&rejection(&rejected.code, 5))
+        .await
+        .unwrap();
+    approved(
+        &store,
+        "likes",
+        "B",
+        "author1",
+        "https://b.example/1",
+        at(6),
+    )
+    .await;
+    store
+        .give(&vote("v1", "A0002", 2, day(0), at(10)))
+        .await
+        .unwrap();
+
+    let listed = store.approved_entries("votes").await.unwrap();
+    let codes: Vec<&str> = listed.iter().map(|e| e.code.as_str()).collect();
+    assert_eq!(codes, ["A0001", "A0002", "A0003"]);
+    assert!(listed.iter().all(|e| e.status == ReviewStatus::Approved));
+    // With their live scores: what the ranking reads too.
+    assert_eq!((listed[0].score, listed[1].score), (0, 2));
+    assert_eq!(approved_codes(&store, "likes").await, ["B0001"]);
+    assert!(approved_codes(&store, "nothing").await.is_empty());
+}
+
+pub async fn approved_entries_read_amid_votes_list_every_entry_once(store: Shared) {
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/1",
+        at(0),
+    )
+    .await;
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author1",
+        "https://a.example/2",
+        at(0),
+    )
+    .await;
+    approved(
+        &store,
+        "votes",
+        "A",
+        "author2",
+        "https://a.example/3",
+        at(0),
+    )
+    .await;
+    // Every vote puts the trailing one of author1's two entries ahead: which of them ranks
+    // flips with each one, as when a later stage votes in a track frozen earlier.
+    let voting = tokio::spawn({
+        let store = store.clone();
+        async move {
+            for n in 0..200 {
+                let (code, amount) = match n {
+                    0 => ("A0001", 1),
+                    n if n % 2 == 1 => ("A0002", 2),
+                    _ => ("A0001", 2),
+                };
+                let give = vote(&format!("v{n}"), code, amount, day(0), at(10 + n));
+                assert_eq!(store.give(&give).await.unwrap().granted, amount);
+            }
+        }
+    });
+    let mut reads = 0;
+    while !voting.is_finished() {
+        assert_eq!(
+            approved_codes(&store, "votes").await,
+            ["A0001", "A0002", "A0003"],
+            "read {reads}"
+        );
+        reads += 1;
+    }
+    voting.await.unwrap();
+    assert_eq!(store.entry("A0002").await.unwrap().unwrap().score, 200);
 }
 
 /// Reads the `votes` inputs for a stage ending at `at(100)`.
