@@ -108,7 +108,7 @@ impl Drop for Fleet {
         if let Some(proxy) = self.proxy.take() {
             proxy.abort();
         }
-        for child in &self.children {
+        for child in &mut self.children {
             if matches!(child.try_wait(), Ok(None)) {
                 crate::devtools::bench::terminate(child.id());
             }
