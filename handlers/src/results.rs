@@ -7,6 +7,12 @@
 //! apart in each place's `doubtful`; voided: out). A late change (an entry rejected after the
 //! close, a flag raised, cleared or voided) makes the next freeze pass store a new version; the
 //! old one stays as it was, and still verifies against the ledger as it stood then.
+//!
+//! A pass reads a track's ledger again only when something it reads may have changed since the
+//! latest version was found current: the store's `ResultInputs` (the ledger rows before the
+//! cutoff, counted, and the track's change count), with the stage's end and the track's award
+//! tiers, make a key kept with that version (`inputs_key`). The key is read before the ledger,
+//! so a change made while a pass reads is seen by the next one.
 
 use std::collections::HashMap;
 
@@ -16,11 +22,16 @@ use sha2::{Digest, Sha256};
 use crate::campaign::{Campaign, Opening, Rule, Stage, Track};
 use crate::scoring::{award_for_place, rank_entries};
 use crate::store::{
-    FrozenPlace, GiveState, LedgerRow, NewSnapshot, SnapshotHead, Store, StoreResult, Timestamp,
+    FrozenPlace, GiveState, LedgerRow, NewSnapshot, ResultInputs, SnapshotHead, Store, StoreResult,
+    Timestamp,
 };
 
 /// Ledger rows read per page.
 const LEDGER_PAGE: u32 = 5_000;
+
+/// Names the way a snapshot is worked out and signed: the first record of every hash chain,
+/// and part of every inputs key, so a new way reads every ledger again.
+const RESULTS_FORMAT: &str = "rallybot-results-v1";
 
 /// Whether a stage's end freezes results: it counts votes, likes or views.
 pub fn freezes(stage: &Stage) -> bool {
@@ -39,7 +50,7 @@ impl Chain {
     fn new(stage: &str, track: &str, cutoff: Timestamp) -> Self {
         let mut chain = Chain([0; 32]);
         chain.step(&[
-            "rallybot-results-v1",
+            RESULTS_FORMAT,
             stage,
             track,
             &cutoff.timestamp_millis().to_string(),
@@ -171,23 +182,40 @@ async fn tally(
     Ok(tally)
 }
 
-/// The standings of `track` at the end of `stage`, from the ledger, ready to store.
+/// The key of what a snapshot of `track` at the end of `stage` is worked out from, besides the
+/// entries' order rules: the store's `inputs` and what the campaign file says (the stage's end,
+/// the track's award tiers). Equal keys, equal snapshots.
+pub fn inputs_key(inputs: &ResultInputs, stage: &Stage, track: &Track) -> String {
+    let mut rules = Chain::new(&stage.key, &track.key, stage.ends);
+    for tier in &track.awards {
+        rules.step(&[&tier.name, &tier.count.to_string()]);
+    }
+    let ResultInputs {
+        ledger_rows,
+        last_ledger_id,
+        changes,
+    } = inputs;
+    format!(
+        "{ledger_rows}/{last_ledger_id}/{changes}/{}",
+        &rules.hex()[..16]
+    )
+}
+
+/// The standings of `track` at the end of `stage`, from the ledger, ready to store with
+/// `inputs` (the `inputs_key` read before the ledger).
 pub async fn snapshot(
     store: &dyn Store,
     stage: &Stage,
     track: &Track,
+    inputs: String,
     now: Timestamp,
 ) -> StoreResult<NewSnapshot> {
     let cutoff = stage.ends;
     let chain = Chain::new(&stage.key, &track.key, cutoff);
     let mut tally = tally(store, chain, &track.key, cutoff, None, None).await?;
-    let mut entries = store
-        .ranking(&track.key)
-        .await?
-        .into_iter()
-        .map(|r| r.entry)
-        .collect::<Vec<_>>();
-    entries.extend(store.unranked_entries(&track.key).await?);
+    // One read of the whole list: read as ranked and unranked apart, gives landing between the
+    // two (a later stage voting in this track) could move an entry from one to the other.
+    let mut entries = store.approved_entries(&track.key).await?;
     for entry in &mut entries {
         match tally.scores.get(&entry.code) {
             Some((score, at)) if *score != 0 => {
@@ -224,25 +252,50 @@ pub async fn snapshot(
         last_ledger_id: tally.last_id,
         hash: tally.chain.hex(),
         places,
+        inputs,
     })
 }
 
+/// What one freeze pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FreezePass {
+    /// Tracks whose ledger was read (their inputs changed, or nothing was frozen yet).
+    pub read: usize,
+    /// Tracks left unread: nothing they are worked out from changed since their latest
+    /// version was found current.
+    pub unchanged: usize,
+    /// The snapshots stored (a read track whose standings came out as before stores none).
+    pub stored: Vec<SnapshotHead>,
+}
+
 /// Freezes every frozen track at the end of `stage`: a new version where anything changed
-/// since the last one. Returns the snapshots stored.
+/// since the last one, reading the ledger only of the tracks whose inputs changed.
 pub async fn freeze_stage(
     store: &dyn Store,
     campaign: &Campaign,
     stage: &Stage,
     now: Timestamp,
-) -> StoreResult<Vec<SnapshotHead>> {
-    let mut stored = Vec::new();
+) -> StoreResult<FreezePass> {
+    let mut pass = FreezePass::default();
     for track in campaign.tracks.iter().filter(|t| frozen_track(t)) {
-        let snapshot = snapshot(store, stage, track, now).await?;
+        let inputs = store.result_inputs(&track.key, stage.ends).await?;
+        let inputs = inputs_key(&inputs, stage, track);
+        let latest = store
+            .snapshots(Some(&track.key))
+            .await?
+            .into_iter()
+            .rfind(|head| head.stage == stage.key);
+        if latest.is_some_and(|head| head.inputs.as_deref() == Some(inputs.as_str())) {
+            pass.unchanged += 1;
+            continue;
+        }
+        pass.read += 1;
+        let snapshot = snapshot(store, stage, track, inputs, now).await?;
         if let Some(head) = store.freeze_results(&snapshot).await? {
-            stored.push(head);
+            pass.stored.push(head);
         }
     }
-    Ok(stored)
+    Ok(pass)
 }
 
 /// What `verify` found for one snapshot.

@@ -1,13 +1,16 @@
 //! `rallybot rehearse` end to end at a small size: the season through real `serve` processes
 //! (one on SQLite; two on one PostgreSQL database behind the rehearsal's proxy), and the check
 //! at the end saying nothing was lost or doubled — or, with one counted give left out of what
-//! it expects, that one entry, one member-day and one union differ.
+//! it expects, that one entry, one member-day and one union differ. The `serve` processes it
+//! starts do not outlive it: each stops when its stdin, a pipe from the rehearsal, ends.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use rallybot_storage::scratch::{postgres_server, SERVER_VAR};
 
-use crate::harness::processes::RALLYBOT;
+use crate::harness::processes::{Processes, RALLYBOT};
+use crate::harness::Backend;
 
 fn rehearse(args: &[&str]) -> (Output, String) {
     let output = Command::new(RALLYBOT)
@@ -85,4 +88,29 @@ fn a_give_the_check_was_not_told_of_is_found() {
     assert!(differences[0].contains("counted gives"), "{report}");
     assert!(differences[1].contains(" counted, sent "), "{report}");
     assert!(differences[2].contains(": participation "), "{report}");
+}
+
+/// What `rallybot rehearse` sets for its `serve` processes: stop when stdin ends.
+const STOP_WITH_PARENT: &str = "RALLYBOT_STOP_WITH_PARENT";
+
+#[tokio::test]
+async fn a_serve_process_of_a_rehearsal_stops_when_the_rehearsal_is_gone() {
+    let processes = Processes::new(Backend::Sqlite, "http://127.0.0.1:9", |_, _| {}).await;
+    let env = [(STOP_WITH_PARENT.to_owned(), "1".to_owned())];
+    let mut serve = processes.serve("child", &env);
+    serve.base_url(Duration::from_secs(60));
+    serve.assert_running();
+    // A rehearsal's end, SIGKILL included, closes the pipe: the same as this.
+    serve.close_stdin();
+    let status = serve
+        .wait_for_exit(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("serve kept running:\n{}", serve.log_text()));
+    assert!(status.success(), "{status}:\n{}", serve.log_text());
+    assert!(
+        serve.log_text().contains("the parent process is gone"),
+        "{}",
+        serve.log_text()
+    );
+    drop(serve);
+    processes.finish().await;
 }

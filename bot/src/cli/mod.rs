@@ -10,7 +10,7 @@ mod migrate;
 mod outbox;
 mod rehearse;
 mod schedule;
-mod serve;
+pub(crate) mod serve;
 mod verify_results;
 
 use std::path::{Path, PathBuf};

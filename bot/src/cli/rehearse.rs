@@ -28,7 +28,13 @@ pub async fn run(args: RehearseArgs) -> anyhow::Result<()> {
         dir: args.dir,
         forget_one: args.forget_one,
     };
-    let report = rehearse::run(&options).await?;
+    // On Ctrl-C or SIGTERM the rehearsal is dropped, and its serve processes stopped with it.
+    let report = tokio::select! {
+        report = rehearse::run(&options) => report?,
+        () = super::serve::shutdown_signal() => {
+            anyhow::bail!("rehearsal stopped by a signal; its serve processes were stopped")
+        }
+    };
     anyhow::ensure!(
         report.clean(),
         "{} differences between what was sent and what the bot counted",

@@ -19,8 +19,8 @@ use super::{
     AuditEvent, DailyLimit, DialogueRecord, EntrantKind, EntryRecord, FlagDecided, FlagDecision,
     FlagRecord, FlagStatus, FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord,
     NewEntry, NewFlag, NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome,
-    RegisterOutcome, Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing,
-    StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow, VoteRow,
+    RegisterOutcome, Resubmission, ResultInputs, Review, ReviewStatus, Reviewed, SnapshotHead,
+    Standing, StandingAsk, Store, StoreError, StoreResult, Timestamp, UsageRow, VoteRow,
 };
 use crate::scoring;
 
@@ -85,6 +85,8 @@ struct State {
     snapshots: Vec<(SnapshotHead, Vec<FrozenPlace>)>,
     /// Fair-play flags (their counts worked out when read); flag `n` has id `n + 1`.
     flags: Vec<FlagRecord>,
+    /// By track: the change count of `ResultInputs::changes`.
+    result_changes: HashMap<String, i64>,
 }
 
 impl MemoryStore {
@@ -152,6 +154,11 @@ impl State {
     }
 
     /// Hands out the next code of a prefix: `A` → `A0001`, `A0002`…; past 9999 codes get wider.
+    /// Something a frozen snapshot of `track` reads changed (see `ResultInputs::changes`).
+    fn results_changed(&mut self, track: &str) {
+        *self.result_changes.entry(track.to_owned()).or_default() += 1;
+    }
+
     fn next_code(&mut self, prefix: &str) -> String {
         let prefix = normalize_code(prefix);
         let last = self.sequences.entry(prefix.clone()).or_insert(0);
@@ -282,6 +289,9 @@ impl Store for MemoryStore {
         state.links.insert(link, code.clone());
         state.entries.insert(code.clone(), record.clone());
         state.effects.insert(once, Effect::Submit(code));
+        if record.status == ReviewStatus::Approved {
+            state.results_changed(&record.track);
+        }
         Ok(record)
     }
 
@@ -338,6 +348,7 @@ impl Store for MemoryStore {
                     give.withdrawn = mark.clone();
                 }
             }
+            state.results_changed(&entry.track);
         }
         state.effects.insert(once, Effect::Review(changed));
         Ok(Reviewed { entry, changed })
@@ -368,6 +379,9 @@ impl Store for MemoryStore {
         }
         let entry = reopen.then(|| entry.clone());
         state.effects.insert(once, Effect::Review(reopen));
+        if let Some(entry) = &entry {
+            state.results_changed(&entry.track);
+        }
         Ok(entry)
     }
 
@@ -388,6 +402,16 @@ impl Store for MemoryStore {
                 .filter(|e| e.track == track && e.status == ReviewStatus::Approved)
                 .map(|e| (e.union_code.as_str(), 1)),
         ))
+    }
+
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        let state = self.state()?;
+        Ok(state
+            .entries
+            .values()
+            .filter(|e| e.track == track && e.status == ReviewStatus::Approved)
+            .cloned()
+            .collect())
     }
 
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
@@ -713,27 +737,43 @@ impl Store for MemoryStore {
         let latest = state
             .snapshots
             .iter()
-            .rev()
-            .map(|(head, _)| head)
-            .find(|head| head.stage == snapshot.stage && head.track == snapshot.track);
-        if latest.is_some_and(|head| head.hash == snapshot.hash) {
+            .rposition(|(head, _)| head.stage == snapshot.stage && head.track == snapshot.track);
+        if let Some(i) = latest.filter(|&i| state.snapshots[i].0.hash == snapshot.hash) {
+            state.snapshots[i].0.inputs = Some(snapshot.inputs.clone());
             return Ok(None);
         }
+        let version = latest.map_or(1, |i| state.snapshots[i].0.version + 1);
         let head = SnapshotHead {
             id: state.snapshots.len() as i64 + 1,
             stage: snapshot.stage.clone(),
             track: snapshot.track.clone(),
-            version: latest.map_or(1, |head| head.version + 1),
+            version,
             cutoff: snapshot.cutoff,
             frozen_at: snapshot.frozen_at,
             ledger_rows: snapshot.ledger_rows,
             last_ledger_id: snapshot.last_ledger_id,
             hash: snapshot.hash.clone(),
+            inputs: Some(snapshot.inputs.clone()),
         };
         state
             .snapshots
             .push((head.clone(), snapshot.places.clone()));
         Ok(Some(head))
+    }
+
+    async fn result_inputs(&self, track: &str, cutoff: Timestamp) -> StoreResult<ResultInputs> {
+        let state = self.state()?;
+        let before = state
+            .ledger
+            .iter()
+            .filter(|row| row.track == track && row.at < cutoff);
+        let (ledger_rows, last_ledger_id) =
+            before.fold((0, 0), |(rows, last), row| (rows + 1, last.max(row.id)));
+        Ok(ResultInputs {
+            ledger_rows,
+            last_ledger_id,
+            changes: state.result_changes.get(track).copied().unwrap_or(0),
+        })
     }
 
     async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>> {

@@ -104,6 +104,7 @@ impl State {
             let (code, amount) = (row.entry_code.clone(), row.amount);
             self.rescore(&code, -amount);
         }
+        self.results_changed(&new.track);
         Ok(self.flag_record(index))
     }
 
@@ -142,10 +143,12 @@ impl State {
                 reason: decision.reason.clone(),
             });
             let id = flag.id;
+            let mut tracks: BTreeSet<String> = BTreeSet::from([flag.track.clone()]);
             let mut restored: Vec<(String, i64)> = Vec::new();
             for row in &mut self.ledger {
                 if let Some(mark) = row.flag.as_mut().filter(|m| m.id == id) {
                     mark.decided = Some((decision.now, decision.valid));
+                    tracks.insert(row.track.clone());
                     if decision.valid {
                         restored.push((row.entry_code.clone(), row.amount));
                     }
@@ -153,6 +156,9 @@ impl State {
             }
             for (code, amount) in restored {
                 self.rescore(&code, amount);
+            }
+            for track in &tracks {
+                self.results_changed(track);
             }
         }
         self.effects.insert(once, Effect::Verify(changed));

@@ -466,6 +466,25 @@ pub struct NewSnapshot {
     /// SHA-256 (hex) chained over the counted ledger rows in id order, then the places.
     pub hash: String,
     pub places: Vec<FrozenPlace>,
+    /// What the freeze pass read before working this snapshot out (`results::inputs_key`):
+    /// stored with it, or on the latest version when that has the same hash.
+    pub inputs: String,
+}
+
+/// What can change a track's frozen results, read without reading its ledger
+/// (`Store::result_inputs`): a freeze pass that finds these as they were when the latest
+/// snapshot was found current has nothing new to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultInputs {
+    /// The track's ledger rows given before the cutoff. Rows are never deleted, so any new
+    /// one raises this, whatever its id (ids are not handed out in commit order everywhere).
+    pub ledger_rows: i64,
+    /// The greatest id among them (0 when there is none).
+    pub last_ledger_id: i64,
+    /// The track's change count: raised by every write that changes what a snapshot reads
+    /// besides new ledger rows — an entry's review status (with its gives' withdrawn marks),
+    /// an entry created approved, a fair-play flag raised or decided.
+    pub changes: i64,
 }
 
 /// A stored snapshot, without its places.
@@ -482,6 +501,10 @@ pub struct SnapshotHead {
     pub ledger_rows: i64,
     pub last_ledger_id: i64,
     pub hash: String,
+    /// The inputs as of the latest freeze pass that found this snapshot current (see
+    /// `NewSnapshot::inputs`); not part of the snapshot, which never changes. `None` for one
+    /// stored before they were kept.
+    pub inputs: Option<String>,
 }
 
 /// The persistence the conversation needs. One implementation per backend in `storage` and one
@@ -528,6 +551,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn entries_of(&self, submitter_or_entrant: &str) -> StoreResult<Vec<EntryRecord>>;
     /// Approved entries per union code of one track.
     async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Every approved entry of a track, ranked or not, by code, read at one moment: gives
+    /// arriving meanwhile may move the scores, never an entry in or out of the list.
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>>;
 
     // scoring
     /// Counts votes/likes/views within the daily limit, atomically. The entry must be approved
@@ -606,9 +632,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // frozen results
     /// Stores `snapshot` as the next version of its stage and track, unless the latest one has
-    /// the same hash (nothing changed); `None` then, or when another instance stored that
-    /// version at the same moment. A snapshot is never changed once stored.
+    /// the same hash (nothing changed): `None` then, and the latest one's `inputs` become the
+    /// snapshot's; `None` as well when another instance stored that version at the same
+    /// moment. A snapshot's places, counts and hash never change once stored.
     async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>>;
+    /// What can change the frozen results of `track` for a stage ending at `cutoff`, read
+    /// without reading its ledger rows themselves.
+    async fn result_inputs(&self, track: &str, cutoff: Timestamp) -> StoreResult<ResultInputs>;
     /// Stored snapshots, of one track or all, oldest first.
     async fn snapshots(&self, track: Option<&str>) -> StoreResult<Vec<SnapshotHead>>;
     /// The places of snapshot `id`, in order.

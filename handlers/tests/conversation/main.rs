@@ -9,6 +9,7 @@ mod cards;
 mod clear_errors;
 mod entries;
 mod fair_play;
+mod frozen_results;
 mod help;
 mod links;
 mod participation;

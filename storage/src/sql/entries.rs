@@ -1,5 +1,6 @@
 //! Entries: submission with atomic code allocation, review, lookups. The ranking follows
-//! approvals and rejections by itself (triggers on `entries`).
+//! approvals and rejections by itself (triggers on `entries`); frozen results learn of them
+//! from the track's change count.
 
 use rallybot_handlers::store::{
     EntryRecord, NewEntry, Resubmission, Review, ReviewStatus, Reviewed, StoreError, Timestamp,
@@ -8,6 +9,7 @@ use rallybot_handlers::store::{
 use super::dialect::{begin_write, stamp, Conn, Pool, FOR_UPDATE};
 use super::effects::{self, Claim};
 use super::rows::{self, ENTRY_COLUMNS};
+use super::snapshots::results_changed;
 use crate::codec;
 use crate::failure::Attempt;
 
@@ -68,6 +70,9 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
                 .await?;
         return Err(StoreError::DuplicateLink { code }.into());
     }
+    if approved {
+        results_changed(&mut tx, &new.track).await?;
+    }
     effects::settle(&mut tx, key, "submit", &code).await?;
     tx.commit().await?;
     Ok(EntryRecord {
@@ -89,7 +94,8 @@ pub(super) async fn submit(pool: &Pool, new: &NewEntry) -> Attempt<EntryRecord> 
     })
 }
 
-/// Creates the linkless, approved reading entry of a member in a points track.
+/// Creates the linkless, approved reading entry of a member in a points track. No change
+/// counted for frozen results: a points track's are never frozen (`results::frozen_track`).
 pub(super) async fn create_reading_entry(
     conn: &mut Conn,
     track: &str,
@@ -200,6 +206,7 @@ pub(super) async fn review(pool: &Pool, review: &Review) -> Attempt<Reviewed> {
         score_reached_at: reached_at,
         ..before
     };
+    results_changed(&mut tx, &after.track).await?;
     effects::settle(&mut tx, key, "review", &true).await?;
     tx.commit().await?;
     Ok(Reviewed {
@@ -275,6 +282,7 @@ pub(super) async fn resubmit(pool: &Pool, again: &Resubmission) -> Attempt<Optio
     .bind(stamp(again.now))
     .execute(&mut *tx)
     .await?;
+    results_changed(&mut tx, &before.track).await?;
     effects::settle(&mut tx, key, "resubmit", &true).await?;
     tx.commit().await?;
     Ok(Some(EntryRecord {
@@ -306,4 +314,14 @@ pub(super) async fn approved_by_union(pool: &Pool, track: &str) -> Attempt<Vec<(
     .bind(track)
     .fetch_all(pool)
     .await?)
+}
+
+/// One statement, so the list is of one moment however gives move the scores meanwhile.
+pub(super) async fn approved(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecord>> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.track = $1 AND e.status = 'approved' \
+         ORDER BY e.code"
+    );
+    let found = sqlx::query(&sql).bind(track).fetch_all(pool).await?;
+    found.iter().map(rows::entry).collect()
 }

@@ -16,6 +16,7 @@ use super::dialect::{
     IN_TEXT_LIST,
 };
 use super::effects::{self, Claim};
+use super::snapshots::results_changed;
 use crate::codec;
 use crate::failure::{Attempt, Failure};
 
@@ -172,6 +173,7 @@ pub(super) async fn raise(pool: &Pool, new: &NewFlag) -> Attempt<Option<FlagReco
     }
     rescore(&mut tx, &deltas).await?;
     let flag = read(&mut tx, id).await?;
+    results_changed(&mut tx, &new.track).await?;
     tx.commit().await?;
     Ok(flag)
 }
@@ -283,6 +285,18 @@ pub(super) async fn decide(pool: &Pool, decision: &FlagDecision) -> Attempt<Opti
     let flag = read(&mut tx, decision.id)
         .await?
         .ok_or_else(|| Failure::Corrupt("a decided flag vanished".to_owned()))?;
+    // The gives it holds are of its track, unless an open flag of the same kind and subject
+    // took some of another.
+    let tracks: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT track FROM ledger WHERE flag_id = $1 \
+         UNION SELECT track FROM fair_flags WHERE id = $1 ORDER BY 1",
+    )
+    .bind(decision.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for track in &tracks {
+        results_changed(&mut tx, track).await?;
+    }
     tx.commit().await?;
     Ok(Some(FlagDecided {
         flag,

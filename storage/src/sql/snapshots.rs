@@ -1,15 +1,19 @@
 //! Frozen results: snapshots of a track's standings when a voting stage ended, each stored once
-//! as the next version of its stage and track and never changed afterwards.
+//! as the next version of its stage and track and never changed afterwards (but for the note of
+//! the inputs it was last found current for); and each track's change count, which tells a
+//! freeze pass whether to read the ledger again.
 
-use rallybot_handlers::store::{FrozenPlace, NewSnapshot, Ranked, SnapshotHead};
+use rallybot_handlers::store::{
+    FrozenPlace, NewSnapshot, Ranked, ResultInputs, SnapshotHead, Timestamp,
+};
 use sqlx::Row as _;
 
-use super::dialect::{begin_write, read_stamp, row_limit, stamp, Pool, Row};
+use super::dialect::{begin_write, read_stamp, row_limit, stamp, Conn, Pool, Row};
 use super::rows::{self, ENTRY_COLUMNS};
 use crate::failure::Attempt;
 
 const HEAD_COLUMNS: &str =
-    "id, stage, track, version, cutoff, frozen_at, ledger_rows, last_ledger_id, hash";
+    "id, stage, track, version, cutoff, frozen_at, ledger_rows, last_ledger_id, hash, inputs";
 
 fn head(row: &Row) -> Attempt<SnapshotHead> {
     Ok(SnapshotHead {
@@ -22,32 +26,73 @@ fn head(row: &Row) -> Attempt<SnapshotHead> {
         ledger_rows: row.try_get("ledger_rows")?,
         last_ledger_id: row.try_get("last_ledger_id")?,
         hash: row.try_get("hash")?,
+        inputs: row.try_get("inputs")?,
+    })
+}
+
+/// Raises the change count of `track` (`ResultInputs::changes`), inside the caller's
+/// transaction. Called last in it: the count's row lock comes after the entries' and flags'.
+pub(super) async fn results_changed(conn: &mut Conn, track: &str) -> Attempt<()> {
+    sqlx::query(
+        "INSERT INTO result_changes (track, changes) VALUES ($1, 1) \
+         ON CONFLICT (track) DO UPDATE SET changes = result_changes.changes + 1",
+    )
+    .bind(track)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// In one statement, so the count, the last id and the change count are of one moment. The
+/// count reads the `(track, at, id)` index, not the rows.
+pub(super) async fn inputs(pool: &Pool, track: &str, cutoff: Timestamp) -> Attempt<ResultInputs> {
+    let (ledger_rows, last_ledger_id, changes): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0), \
+         COALESCE((SELECT changes FROM result_changes WHERE track = $1), 0) \
+         FROM ledger WHERE track = $1 AND at < $2",
+    )
+    .bind(track)
+    .bind(stamp(cutoff))
+    .fetch_one(pool)
+    .await?;
+    Ok(ResultInputs {
+        ledger_rows,
+        last_ledger_id,
+        changes,
     })
 }
 
 pub(super) async fn freeze(pool: &Pool, snapshot: &NewSnapshot) -> Attempt<Option<SnapshotHead>> {
     let mut tx = begin_write(pool).await?;
-    let latest: Option<(i64, String)> = sqlx::query_as(
-        "SELECT version, hash FROM result_snapshots WHERE stage = $1 AND track = $2 \
+    let latest: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, version, hash FROM result_snapshots WHERE stage = $1 AND track = $2 \
          ORDER BY version DESC LIMIT 1",
     )
     .bind(&snapshot.stage)
     .bind(&snapshot.track)
     .fetch_optional(&mut *tx)
     .await?;
-    if latest
+    if let Some((id, _, _)) = latest
         .as_ref()
-        .is_some_and(|(_, hash)| *hash == snapshot.hash)
+        .filter(|(_, _, hash)| *hash == snapshot.hash)
     {
+        // Nothing changed: the latest version is current for these inputs. Should another
+        // instance store a newer version meanwhile, this notes an older one: never skipped.
+        sqlx::query("UPDATE result_snapshots SET inputs = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&snapshot.inputs)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         return Ok(None);
     }
-    let version = latest.map_or(1, |(version, _)| version + 1);
+    let version = latest.map_or(1, |(_, version, _)| version + 1);
     // Two instances freezing at once both try this version: the unique key stops the second,
     // whose retry then finds the first's snapshot.
     let row = sqlx::query(&format!(
         "INSERT INTO result_snapshots \
-         (stage, track, version, cutoff, frozen_at, ledger_rows, last_ledger_id, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {HEAD_COLUMNS}"
+         (stage, track, version, cutoff, frozen_at, ledger_rows, last_ledger_id, hash, inputs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {HEAD_COLUMNS}"
     ))
     .bind(&snapshot.stage)
     .bind(&snapshot.track)
@@ -57,6 +102,7 @@ pub(super) async fn freeze(pool: &Pool, snapshot: &NewSnapshot) -> Attempt<Optio
     .bind(snapshot.ledger_rows)
     .bind(snapshot.last_ledger_id)
     .bind(&snapshot.hash)
+    .bind(&snapshot.inputs)
     .fetch_one(&mut *tx)
     .await?;
     let stored = head(&row)?;

@@ -8,8 +8,8 @@ use rallybot_handlers::store::{
     AuditEvent, DialogueRecord, EntryRecord, FlagDecided, FlagDecision, FlagRecord, FlagStatus,
     FrozenPlace, Give, GiveOutcome, GroupRecord, LedgerRow, MemberRecord, NewEntry, NewFlag,
     NewPush, NewReport, NewSnapshot, Ranked, Reading, ReadingOutcome, RegisterOutcome,
-    Resubmission, Review, ReviewStatus, Reviewed, SnapshotHead, Standing, StandingAsk, Store,
-    StoreResult, Timestamp, UsageRow, VoteRow,
+    Resubmission, ResultInputs, Review, ReviewStatus, Reviewed, SnapshotHead, Standing,
+    StandingAsk, Store, StoreResult, Timestamp, UsageRow, VoteRow,
 };
 
 use super::dialect::{self, BackendStore};
@@ -100,6 +100,10 @@ impl Store for BackendStore {
 
     async fn approved_entries_by_union(&self, track: &str) -> StoreResult<Vec<(String, i64)>> {
         retrying(|| entries::approved_by_union(self.reader(), track)).await
+    }
+
+    async fn approved_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
+        retrying(|| entries::approved(self.reader(), track)).await
     }
 
     async fn give(&self, give: &Give) -> StoreResult<GiveOutcome> {
@@ -226,6 +230,10 @@ impl Store for BackendStore {
 
     async fn freeze_results(&self, snapshot: &NewSnapshot) -> StoreResult<Option<SnapshotHead>> {
         retrying(|| snapshots::freeze(self.writer(), snapshot)).await
+    }
+
+    async fn result_inputs(&self, track: &str, cutoff: Timestamp) -> StoreResult<ResultInputs> {
+        retrying(|| snapshots::inputs(self.reader(), track, cutoff)).await
     }
 
     async fn raise_flag(&self, flag: &NewFlag) -> StoreResult<Option<FlagRecord>> {

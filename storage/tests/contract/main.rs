@@ -129,6 +129,9 @@ contract! {
     exports::the_ledger_reads_in_keyset_pages_with_the_message_of_each_give,
     snapshots::a_changed_snapshot_is_a_new_version_never_an_edit,
     snapshots::frozen_rankings_keep_the_frozen_places_and_scores,
+    snapshots::result_inputs_move_with_every_write_that_can_change_frozen_results,
+    snapshots::approved_entries_are_every_approved_entry_of_a_track_ranked_or_not,
+    snapshots::approved_entries_read_amid_votes_list_every_entry_once,
     flags::a_flag_takes_its_gives_out_of_the_score_as_doubtful,
     flags::deciding_a_flag_clears_or_voids_it_once,
     flags::the_pass_reads_recent_gives_with_voter_and_entrant;

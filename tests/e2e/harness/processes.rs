@@ -96,7 +96,9 @@ impl Serve {
         }
         let child = command
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            // A pipe nobody writes to, as `rallybot rehearse` gives its processes: it ends when
+            // the test does, or at `close_stdin`.
+            .stdin(Stdio::piped())
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -121,6 +123,11 @@ impl Serve {
     pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL the serve process");
         self.child.wait().expect("reap the serve process");
+    }
+
+    /// Closes the process's stdin, as the end of the process that started it would.
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
     }
 
     /// Panics with the process's log if it has exited on its own.

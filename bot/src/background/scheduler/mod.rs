@@ -272,7 +272,8 @@ impl Scheduler {
     }
 
     /// A freeze pass when one is due: the stage's standings stored as a new snapshot version
-    /// wherever they changed, then the job marked. Never skipped as missed: a late pass still
+    /// wherever they changed (a track whose inputs did not change is not read), then the job
+    /// marked. Never skipped as missed: a late pass still
     /// freezes the ledger as it stood at the stage's end.
     async fn freeze(
         &self,
@@ -285,9 +286,15 @@ impl Scheduler {
             return Ok(0);
         };
         if let Some(stage) = self.campaign.stages.get(stage) {
-            let stored =
+            let pass =
                 results::freeze_stage(self.store.as_ref(), &self.campaign, stage, now).await?;
-            for head in stored {
+            tracing::debug!(
+                stage = %stage.key,
+                read = pass.read,
+                unchanged = pass.unchanged,
+                "freeze pass"
+            );
+            for head in pass.stored {
                 tracing::info!(
                     snapshot = head.id,
                     stage = %head.stage,

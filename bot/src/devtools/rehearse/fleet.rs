@@ -2,6 +2,10 @@
 //! with one config file, each on a port of its own, and with several of them a round-robin TCP
 //! proxy in front, so the generator sees one address as WeCom sees one callback URL behind a
 //! load balancer.
+//!
+//! The processes do not outlive the rehearsal: dropping the fleet (an error, or `rehearse`
+//! stopped by Ctrl-C or SIGTERM) stops them, and each watches a pipe from this process as its
+//! stdin (`STOP_WITH_PARENT_ENV`), which ends when this process does, even by SIGKILL.
 
 use std::fs::File;
 use std::path::Path;
@@ -13,7 +17,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::cli::serve::STOP_WITH_PARENT_ENV;
 use crate::config::Settings;
+
+/// How long a `serve` process is given to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// The running `serve` processes, stopped when dropped.
 pub struct Fleet {
@@ -52,9 +60,12 @@ impl Fleet {
                     command.env_remove(key);
                 }
             }
+            // The pipe's other end stays in `Child::stdin`, never written to, until this
+            // process ends.
             let child = command
                 .env("RALLYBOT_SERVER__LISTEN", &addr)
-                .stdin(Stdio::null())
+                .env(STOP_WITH_PARENT_ENV, "1")
+                .stdin(Stdio::piped())
                 .stdout(log.try_clone().context("sharing the log file")?)
                 .stderr(log)
                 .spawn()
@@ -98,6 +109,15 @@ impl Drop for Fleet {
             proxy.abort();
         }
         for child in &mut self.children {
+            if matches!(child.try_wait(), Ok(None)) {
+                crate::devtools::bench::terminate(child.id());
+            }
+        }
+        let deadline = std::time::Instant::now() + STOP_GRACE;
+        for child in &mut self.children {
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             if matches!(child.try_wait(), Ok(None)) {
                 let _ = child.kill();
                 let _ = child.wait();

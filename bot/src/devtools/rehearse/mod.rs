@@ -229,8 +229,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         let next_morning = season.at(day, TRAFFIC_HOUR) + chrono::Duration::days(1);
         if !traffic_day && !walk.pushes_due(&campaign, season.at(day, TRAFFIC_HOUR), next_morning) {
             // Nothing to send and nothing scheduled: the clock jumps over the day (the hourly
-            // freeze checks after a voting stage would otherwise re-read the whole ledger at
-            // every step).
+            // freeze checks after a voting stage would otherwise run at every step, each
+            // counting the ledger's rows before the close).
             day = day.succ_opt().context("the calendar ended")?;
             continue;
         }
