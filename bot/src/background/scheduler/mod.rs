@@ -273,8 +273,8 @@ impl Scheduler {
 
     /// A freeze pass when one is due: the stage's standings stored as a new snapshot version
     /// wherever they changed (a track whose inputs did not change is not read), then the job
-    /// marked. Never skipped as missed: a late pass still
-    /// freezes the ledger as it stood at the stage's end.
+    /// marked. Never skipped as missed: a late pass still freezes the ledger as it stood at the
+    /// stage's end.
     async fn freeze(
         &self,
         job: &Job,
