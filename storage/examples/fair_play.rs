@@ -450,7 +450,9 @@ async fn main() -> Result<(), Failure> {
 
     let now = start() + Duration::days(args.days);
     let began = Instant::now();
-    let report = fair_play::pass(store.as_ref(), &campaign, now).await?;
+    let report = fair_play::Recent::default()
+        .pass(store.as_ref(), &campaign, now)
+        .await?;
     let pass_secs = began.elapsed().as_secs_f64();
 
     // Amount given and amount flagged per label, from the ledger.

@@ -3,6 +3,7 @@
 //! timing. Each signal says in plain Chinese why, with the figures, and which gives it doubts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -11,13 +12,17 @@ use sha2::{Digest, Sha256};
 use crate::campaign::FairPlay;
 use crate::store::{FlagScope, SignalKind, Timestamp, VoteRow};
 
-/// One give, compacted: members and entries are numbers into `Votes`' name lists.
+/// One give, compacted: members, entries and units are numbers into `Votes`' name lists.
 #[derive(Debug, Clone, Copy)]
 struct Vote {
+    /// The ledger row's id: with `at`, a give's place in time order.
+    id: i64,
     member: u32,
     entry: u32,
     /// Milliseconds since the epoch.
     at: i64,
+    /// The local day it was given on (days since 1970-01-01 in the campaign's time zone).
+    day: i32,
     amount: i64,
     /// Given within `fresh_within` of the voter's registration.
     fresh: bool,
@@ -26,15 +31,20 @@ struct Vote {
 /// A track's gives in time order, as the pass read them.
 #[derive(Debug, Default)]
 pub struct Votes {
+    /// In (`at`, `id`) order, each ledger row once.
     votes: Vec<Vote>,
-    members: Vec<String>,
-    member_ids: HashMap<String, u32>,
-    /// Per member number: its union.
-    member_unions: Vec<String>,
-    entries: Vec<String>,
-    entry_ids: HashMap<String, u32>,
-    /// Per entry number: its entrant (userid or union code) and its union.
-    entrants: Vec<(String, String)>,
+    members: Vec<Arc<str>>,
+    member_ids: HashMap<Arc<str>, u32>,
+    /// Per member number: its unit's number.
+    member_units: Vec<u32>,
+    units: Vec<Arc<str>>,
+    unit_ids: HashMap<Arc<str>, u32>,
+    entries: Vec<Arc<str>>,
+    entry_ids: HashMap<Arc<str>, u32>,
+    /// Per entry number: its entrant (userid or union code) and its unit's number.
+    entrants: Vec<(Arc<str>, u32)>,
+    /// Gives forgotten since the name lists were last rebuilt.
+    forgotten: usize,
 }
 
 /// A signal found: why, and which gives it doubts.
@@ -49,19 +59,25 @@ pub struct Signal {
     pub scope: FlagScope,
 }
 
-fn intern(names: &mut Vec<String>, ids: &mut HashMap<String, u32>, name: &str) -> (u32, bool) {
+fn intern(names: &mut Vec<Arc<str>>, ids: &mut HashMap<Arc<str>, u32>, name: &str) -> (u32, bool) {
     if let Some(id) = ids.get(name) {
         return (*id, false);
     }
     let id = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    names.push(name.to_owned());
-    ids.insert(name.to_owned(), id);
+    let name: Arc<str> = Arc::from(name);
+    names.push(name.clone());
+    ids.insert(name, id);
     (id, true)
 }
 
 /// `12月7日`.
 pub(super) fn day_label(day: chrono::NaiveDate) -> String {
     day.format("%-m月%-d日").to_string()
+}
+
+/// The local day of `at` in days since 1970-01-01.
+fn local_day(at: Timestamp, tz: Tz) -> i32 {
+    at.with_timezone(&tz).date_naive().to_epoch_days()
 }
 
 /// `12月7日 14:05` in the campaign's time zone.
@@ -167,27 +183,86 @@ fn digest(prefix: &str, parts: &[&str]) -> String {
 }
 
 impl Votes {
-    /// Adds gives read in (time, id) order.
-    pub fn extend(&mut self, rows: &[VoteRow], fair: &FairPlay) {
+    /// Adds the gives not held yet, keeping (time, id) order; returns how many were new.
+    pub fn extend(&mut self, rows: &[VoteRow], fair: &FairPlay, tz: Tz) -> usize {
+        let mut added = 0;
         for row in rows {
-            let (member, new) = intern(&mut self.members, &mut self.member_ids, &row.member);
-            if new {
-                self.member_unions.push(row.member_union.clone());
+            let (at, id) = (row.at.timestamp_millis(), row.id);
+            let place = self.votes.partition_point(|v| (v.at, v.id) < (at, id));
+            if self.votes.get(place).is_some_and(|v| v.id == id) {
+                continue;
             }
-            let (entry, new) = intern(&mut self.entries, &mut self.entry_ids, &row.entry_code);
-            if new {
-                self.entrants
-                    .push((row.entrant.clone(), row.entry_union.clone()));
-            }
+            let member = self.member_number(&row.member, &row.member_union);
+            let entry = self.entry_number(&row.entry_code, &row.entrant, &row.entry_union);
             let since = row.at - row.registered_at;
+            let vote = Vote {
+                id,
+                member,
+                entry,
+                at,
+                day: local_day(row.at, tz),
+                amount: row.amount,
+                fresh: since >= chrono::Duration::zero() && since <= fair.fresh_within,
+            };
+            self.votes.insert(place, vote);
+            added += 1;
+        }
+        added
+    }
+
+    /// Forgets the gives made before `cutoff`; rebuilds the name lists once most of what they
+    /// name is gone.
+    pub fn forget_before(&mut self, cutoff: Timestamp) {
+        let cutoff = cutoff.timestamp_millis();
+        let gone = self.votes.partition_point(|v| v.at < cutoff);
+        if gone == 0 {
+            return;
+        }
+        self.votes.drain(..gone);
+        self.forgotten += gone;
+        if self.forgotten > self.votes.len() {
+            self.rebuild_names();
+        }
+    }
+
+    fn rebuild_names(&mut self) {
+        let old = std::mem::take(self);
+        self.votes.reserve(old.votes.len());
+        for vote in &old.votes {
+            let m = vote.member as usize;
+            let e = vote.entry as usize;
+            let member =
+                self.member_number(&old.members[m], &old.units[old.member_units[m] as usize]);
+            let (entrant, unit) = &old.entrants[e];
+            let entry = self.entry_number(&old.entries[e], entrant, &old.units[*unit as usize]);
             self.votes.push(Vote {
                 member,
                 entry,
-                at: row.at.timestamp_millis(),
-                amount: row.amount,
-                fresh: since >= chrono::Duration::zero() && since <= fair.fresh_within,
+                ..*vote
             });
         }
+    }
+
+    fn unit_number(&mut self, unit: &str) -> u32 {
+        intern(&mut self.units, &mut self.unit_ids, unit).0
+    }
+
+    fn member_number(&mut self, userid: &str, unit: &str) -> u32 {
+        let (member, new) = intern(&mut self.members, &mut self.member_ids, userid);
+        if new {
+            let unit = self.unit_number(unit);
+            self.member_units.push(unit);
+        }
+        member
+    }
+
+    fn entry_number(&mut self, code: &str, entrant: &str, unit: &str) -> u32 {
+        let (entry, new) = intern(&mut self.entries, &mut self.entry_ids, code);
+        if new {
+            let unit = self.unit_number(unit);
+            self.entrants.push((Arc::from(entrant), unit));
+        }
+        entry
     }
 
     pub fn len(&self) -> usize {
@@ -207,9 +282,9 @@ impl Votes {
         now: Timestamp,
     ) -> Vec<Signal> {
         let mut found = self.bursts(fair, tz, now);
-        found.extend(self.fresh_days(fair, tz));
+        found.extend(self.fresh_days(fair));
         found.extend(self.concentrations(fair, unit_sizes));
-        found.extend(self.rings(fair, tz));
+        found.extend(self.rings(fair));
         found.extend(self.timing(fair, tz));
         found
     }
@@ -290,7 +365,7 @@ impl Votes {
     }
 
     /// An entry whose gives on one day come almost all from members registered just before.
-    fn fresh_days(&self, fair: &FairPlay, tz: Tz) -> Vec<Signal> {
+    fn fresh_days(&self, fair: &FairPlay) -> Vec<Signal> {
         #[derive(Default)]
         struct Day {
             total: i64,
@@ -298,10 +373,9 @@ impl Votes {
             voters: BTreeSet<u32>,
             span: Option<(i64, i64)>,
         }
-        let mut per: BTreeMap<(u32, chrono::NaiveDate), Day> = BTreeMap::new();
+        let mut per: BTreeMap<(u32, i32), Day> = BTreeMap::new();
         for v in &self.votes {
-            let day = stamp(v.at).with_timezone(&tz).date_naive();
-            let d = per.entry((v.entry, day)).or_default();
+            let d = per.entry((v.entry, v.day)).or_default();
             d.total += v.amount;
             if v.fresh {
                 d.fresh += v.amount;
@@ -320,6 +394,9 @@ impl Votes {
             if d.total < i64::from(fair.concentration_min) || share < fair.fresh_share {
                 continue;
             }
+            let Some(day) = chrono::NaiveDate::from_epoch_days(day) else {
+                continue;
+            };
             found.push(fresh(
                 &self.entries[entry as usize],
                 &day_label(day),
@@ -337,7 +414,8 @@ impl Votes {
     fn concentrations(&self, fair: &FairPlay, unit_sizes: &HashMap<String, i64>) -> Vec<Signal> {
         struct Tally {
             total: i64,
-            by_unit: HashMap<String, (i64, BTreeSet<u32>, i64, i64)>,
+            /// Per unit number: gives, voters, first and last give.
+            by_unit: HashMap<u32, (i64, BTreeSet<u32>, i64, i64)>,
         }
         let mut per: BTreeMap<u32, Tally> = BTreeMap::new();
         for v in &self.votes {
@@ -346,11 +424,11 @@ impl Votes {
                 by_unit: HashMap::new(),
             });
             t.total += v.amount;
-            let unit = &self.member_unions[v.member as usize];
-            let u =
-                t.by_unit
-                    .entry(unit.clone())
-                    .or_insert((0, BTreeSet::new(), i64::MAX, i64::MIN));
+            let unit = self.member_units[v.member as usize];
+            let u = t
+                .by_unit
+                .entry(unit)
+                .or_insert((0, BTreeSet::new(), i64::MAX, i64::MIN));
             u.0 += v.amount;
             u.1.insert(v.member);
             u.2 = u.2.min(v.at);
@@ -361,17 +439,18 @@ impl Votes {
             if t.total < i64::from(fair.concentration_min) {
                 continue;
             }
-            let code = &self.entries[entry as usize];
-            let own_union = &self.entrants[entry as usize].1;
+            let code = self.entries[entry as usize].to_string();
+            let own_unit = self.entrants[entry as usize].1;
             let top = t
                 .by_unit
                 .iter()
-                .filter(|(unit, _)| *unit != own_union)
-                .max_by_key(|(unit, u)| (u.0, std::cmp::Reverse((*unit).clone())));
+                .filter(|(unit, _)| **unit != own_unit)
+                .max_by_key(|(unit, u)| (u.0, std::cmp::Reverse(&self.units[**unit as usize])));
             let Some((unit, (amount, voters, from, until))) = top else {
                 continue;
             };
-            let size = unit_sizes.get(unit).copied().unwrap_or(0);
+            let unit = &self.units[*unit as usize];
+            let size = unit_sizes.get(&**unit).copied().unwrap_or(0);
             #[allow(clippy::cast_precision_loss)]
             let share = *amount as f64 / t.total as f64;
             if share >= fair.unit_share && size <= i64::from(fair.small_unit) {
@@ -387,7 +466,7 @@ impl Votes {
                     evidence: vec![format!("单位 {unit}：{} 名投票人", members.len())],
                     members: members.clone(),
                     scope: FlagScope {
-                        entries: vec![code.clone()],
+                        entries: vec![code],
                         members,
                         from: stamp(*from),
                         until: stamp(until + 1),
@@ -402,13 +481,13 @@ impl Votes {
     /// `ring_days` days or more, grouped, kept when every member has two such partners in the
     /// group (or the group is a pair when `ring_members` is 2) and most of their gives stay
     /// inside it.
-    fn rings(&self, fair: &FairPlay, tz: Tz) -> Vec<Signal> {
+    fn rings(&self, fair: &FairPlay) -> Vec<Signal> {
         let entrant_member: Vec<Option<u32>> = self
             .entrants
             .iter()
-            .map(|(entrant, _)| self.member_ids.get(entrant).copied())
+            .map(|(entrant, _)| self.member_ids.get(&**entrant).copied())
             .collect();
-        let mut days: HashMap<(u32, u32), HashSet<i64>> = HashMap::new();
+        let mut days: HashMap<(u32, u32), HashSet<i32>> = HashMap::new();
         let mut given: HashMap<u32, i64> = HashMap::new();
         for v in &self.votes {
             *given.entry(v.member).or_default() += v.amount;
@@ -416,10 +495,7 @@ impl Votes {
                 continue;
             };
             if to != v.member {
-                let day = stamp(v.at).with_timezone(&tz).date_naive();
-                days.entry((v.member, to))
-                    .or_default()
-                    .insert(i64::from(day.to_epoch_days()));
+                days.entry((v.member, to)).or_default().insert(v.day);
             }
         }
         let enough = |a: u32, b: u32| {
@@ -472,7 +548,7 @@ impl Votes {
                 continue;
             }
             let (mut inside, mut from, mut until) = (0, i64::MAX, i64::MIN);
-            let mut ring_days: HashSet<i64> = HashSet::new();
+            let mut ring_days: HashSet<i32> = HashSet::new();
             let mut entries = BTreeSet::new();
             for v in &self.votes {
                 let to = entrant_member[v.entry as usize];
@@ -480,9 +556,8 @@ impl Votes {
                     inside += v.amount;
                     from = from.min(v.at);
                     until = until.max(v.at);
-                    entries.insert(self.entries[v.entry as usize].clone());
-                    let day = stamp(v.at).with_timezone(&tz).date_naive();
-                    ring_days.insert(i64::from(day.to_epoch_days()));
+                    entries.insert(self.entries[v.entry as usize].to_string());
+                    ring_days.insert(v.day);
                 }
             }
             let total: i64 = group
@@ -551,7 +626,7 @@ impl Votes {
                 .votes
                 .iter()
                 .filter(|v| group.contains(&v.member))
-                .map(|v| self.entries[v.entry as usize].clone())
+                .map(|v| self.entries[v.entry as usize].to_string())
                 .collect();
             let members = self.names(&group);
             let (Some(first), Some(last)) = (pattern.first(), pattern.last()) else {
@@ -594,7 +669,7 @@ impl Votes {
     fn names(&self, ids: &BTreeSet<u32>) -> Vec<String> {
         let mut names: Vec<String> = ids
             .iter()
-            .map(|&m| self.members[m as usize].clone())
+            .map(|&m| self.members[m as usize].to_string())
             .collect();
         names.sort();
         names
@@ -623,7 +698,7 @@ mod tests {
     fn signals(rows: &[VoteRow], sizes: &[(&str, i64)]) -> Vec<Signal> {
         let fair = FairPlay::default();
         let mut votes = Votes::default();
-        votes.extend(rows, &fair);
+        votes.extend(rows, &fair, chrono_tz::Asia::Shanghai);
         let sizes = sizes.iter().map(|(u, n)| ((*u).to_owned(), *n)).collect();
         let now = stamp(1_700_000_000_000 + 10 * 86_400_000);
         votes.signals(&fair, &sizes, chrono_tz::Asia::Shanghai, now)
@@ -690,5 +765,55 @@ mod tests {
         let mut off = rows.clone();
         off[14].at += chrono::Duration::minutes(1);
         assert!(signals(&off, &[]).is_empty());
+    }
+
+    #[test]
+    fn gives_are_held_once_in_time_order_and_forgotten_by_age() {
+        let fair = FairPlay::default();
+        let tz = chrono_tz::Asia::Shanghai;
+        let rows: Vec<VoteRow> = (0..6)
+            .map(|i| row(i, &format!("v{i}"), "u", "A0001", i * 60))
+            .collect();
+        let mut votes = Votes::default();
+        // Read out of order, and read again: each row is held once, in time order.
+        assert_eq!(votes.extend(&rows[3..], &fair, tz), 3);
+        assert_eq!(votes.extend(&rows, &fair, tz), 3);
+        assert_eq!(votes.extend(&rows[2..4], &fair, tz), 0);
+        let ids: Vec<i64> = votes.votes.iter().map(|v| v.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
+        // Forgetting most of them rebuilds the name lists around what is left.
+        votes.forget_before(rows[4].at);
+        assert_eq!(votes.len(), 2);
+        assert_eq!(votes.members.len(), 2);
+        let names: BTreeSet<u32> = votes.votes.iter().map(|v| v.member).collect();
+        assert_eq!(votes.names(&names), ["v4", "v5"]);
+        assert_eq!(&*votes.entries[votes.votes[0].entry as usize], "A0001");
+    }
+
+    #[test]
+    fn signals_are_the_same_after_the_name_lists_are_rebuilt() {
+        let fair = FairPlay::default();
+        let tz = chrono_tz::Asia::Shanghai;
+        // Old gives of other members, then five members of a unit of five giving A0001.
+        let mut rows: Vec<VoteRow> = (0..20)
+            .map(|i| row(i, &format!("old{i}"), "big", "Z0001", -20_000 + i))
+            .collect();
+        rows.extend((0..5).map(|i| row(100 + i, &format!("s{i}"), "small", "A0001", i * 1_500)));
+        let sizes: HashMap<String, i64> = [("small".to_owned(), 5)].into();
+        let now = stamp(1_700_000_000_000 + 10 * 86_400_000);
+        let mut fresh_read = Votes::default();
+        fresh_read.extend(&rows[20..], &fair, tz);
+        let mut kept = Votes::default();
+        kept.extend(&rows, &fair, tz);
+        kept.forget_before(rows[20].at);
+        assert_eq!(kept.members.len(), 5, "the old members' names are dropped");
+        assert_eq!(
+            kept.signals(&fair, &sizes, tz, now),
+            fresh_read.signals(&fair, &sizes, tz, now)
+        );
+        assert_eq!(
+            kinds(&kept.signals(&fair, &sizes, tz, now)),
+            [SignalKind::Unit]
+        );
     }
 }

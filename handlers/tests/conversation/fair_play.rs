@@ -20,7 +20,8 @@ async fn members(h: &Harness, n: usize) {
 }
 
 async fn pass(h: &Harness) -> fair_play::PassReport {
-    fair_play::pass(&*h.store, h.conversation.campaign(), h.clock_now())
+    fair_play::Recent::default()
+        .pass(&*h.store, h.conversation.campaign(), h.clock_now())
         .await
         .unwrap()
 }
@@ -29,11 +30,7 @@ async fn pass(h: &Harness) -> fair_play::PassReport {
 /// m3 gives m0's story 2 votes. Returns the three codes.
 async fn ring(h: &Harness) -> Vec<String> {
     members(h, 4).await;
-    let mut codes = Vec::new();
-    for i in 0..3 {
-        let link = format!("https://example.org/ring/{i}");
-        codes.push(h.approved_entry(&format!("m{i}"), "C", &link).await);
-    }
+    let codes = stories(h).await;
     for day in 10..13 {
         h.set_time(&format!("2022-08-{day}T12:00:00+08:00"));
         for voter in 0..3 {
@@ -211,4 +208,97 @@ async fn only_reviewers_decide_and_only_in_private() {
         unclear.contains("有效") && unclear.contains("无效"),
         "{unclear}"
     );
+}
+
+/// The counted tracks a pass examines.
+fn counted_tracks(h: &Harness) -> usize {
+    let campaign = h.conversation.campaign();
+    campaign
+        .tracks
+        .iter()
+        .filter(|t| rallybot_handlers::results::frozen_track(t))
+        .count()
+}
+
+#[tokio::test]
+async fn passes_kept_between_read_only_the_new_gives_and_still_see_a_ring() {
+    let h = Harness::shipped().await;
+    members(&h, 4).await;
+    let codes = stories(&h).await;
+    let tracks = counted_tracks(&h);
+    let mut recent = fair_play::Recent::default();
+    let mut examined = 0;
+    for day in 10..13 {
+        h.set_time(&format!("2022-08-{day}T12:00:00+08:00"));
+        for voter in 0..3 {
+            for (owner, code) in codes.iter().enumerate() {
+                if owner != voter {
+                    h.group("g1", &format!("m{voter}"), &format!("投票 {code} 5"))
+                        .await;
+                }
+            }
+        }
+        let now = h.clock_now();
+        let report = recent
+            .pass(&*h.store, h.conversation.campaign(), now)
+            .await
+            .unwrap();
+        examined += 6;
+        // Each pass reads the day's six gives, and the day before's six again: they were the
+        // last read, and the settling overlap reads the five minutes before the last read.
+        // Earlier days are held, not read again.
+        let read = if day == 10 { 6 } else { 12 };
+        assert_eq!(report.read, read, "day {day}: {report:?}");
+        assert_eq!(report.gives, examined, "day {day}: {report:?}");
+        assert_eq!(
+            report.flagged,
+            usize::from(day == 12),
+            "day {day}: {report:?}"
+        );
+        // With nothing new, the next pass reads the settling overlap and examines nothing.
+        let again = recent
+            .pass(&*h.store, h.conversation.campaign(), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.gives, again.unchanged, again.flagged),
+            (0, tracks, 0),
+            "{again:?}"
+        );
+    }
+    assert_eq!(h.store.entry(&codes[0]).await.unwrap().unwrap().score, 0);
+
+    // A give whose time is before the last one read (it committed late) is still added once.
+    let now = h.clock_now() + chrono::Duration::minutes(3);
+    h.set_time("2022-08-12T11:58:00+08:00");
+    h.group("g1", "m3", &format!("投票 {} 1", codes[1])).await;
+    let late = recent
+        .pass(&*h.store, h.conversation.campaign(), now)
+        .await
+        .unwrap();
+    assert_eq!(late.gives, examined + 1, "{late:?}");
+    let again = recent
+        .pass(&*h.store, h.conversation.campaign(), now)
+        .await
+        .unwrap();
+    assert_eq!(again.unchanged, tracks, "{again:?}");
+
+    // Eight days on, the ring's gives are out of the lookback: only the new give is examined.
+    h.set_time("2022-08-20T12:00:00+08:00");
+    h.group("g1", "m3", &format!("投票 {} 1", codes[2])).await;
+    let later = recent
+        .pass(&*h.store, h.conversation.campaign(), h.clock_now())
+        .await
+        .unwrap();
+    assert_eq!((later.read, later.gives), (1, 1), "{later:?}");
+}
+
+/// m0, m1 and m2 each enter a story; their codes.
+async fn stories(h: &Harness) -> Vec<String> {
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let link = format!("https://example.org/ring/{i}");
+        codes.push(h.approved_entry(&format!("m{i}"), "C", &link).await);
+    }
+    codes
 }

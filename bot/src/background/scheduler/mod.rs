@@ -102,6 +102,8 @@ pub struct Scheduler {
     /// Job marks as of our last tick, valid while we hold the lease without a gap (nobody else
     /// writes them then); saves a read per job per tick.
     marks: Mutex<MarkCache>,
+    /// The gives the fair-play passes have read, so that each pass reads only the new ones.
+    fair_play: tokio::sync::Mutex<fair_play::Recent>,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +131,7 @@ impl Scheduler {
             status: LoopStatus::new("scheduler", std::time::Duration::MAX),
             rehearsal: None,
             marks: Mutex::new(MarkCache::default()),
+            fair_play: tokio::sync::Mutex::default(),
         })
     }
 
@@ -321,7 +324,18 @@ impl Scheduler {
         let Some(due) = job.occurrences(&self.campaign, mark, now).pop() else {
             return Ok(0);
         };
-        let report = fair_play::pass(self.store.as_ref(), &self.campaign, now).await?;
+        let report = self
+            .fair_play
+            .lock()
+            .await
+            .pass(self.store.as_ref(), &self.campaign, now)
+            .await?;
+        tracing::debug!(
+            read = report.read,
+            examined = report.gives,
+            unchanged = report.unchanged,
+            "fair-play pass"
+        );
         if report.flagged > 0 {
             tracing::info!(
                 gives = report.gives,
