@@ -27,17 +27,28 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     // Before anything opens a file: the connection cap is sized from this limit.
     crate::http::server::files::raise_open_files_limit();
     let app = App::build(loaded.settings).await?;
-    if std::env::var_os(STOP_WITH_PARENT_ENV).is_some() {
-        let parent_gone = stdin_closed();
-        let stop = async {
-            tokio::select! {
-                () = shutdown_signal() => {},
-                () = parent_gone => tracing::info!("the parent process is gone: shutting down"),
-            }
-        };
-        return app.run_until_stopped(stop).await;
+    let parent_gone = parent_gone();
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = parent_gone => tracing::info!("the parent process is gone: shutting down"),
+        }
+    };
+    app.run_until_stopped(stop).await
+}
+
+/// Resolves when the parent that asked for it (`STOP_WITH_PARENT_ENV`) is gone; never when
+/// none asked.
+fn parent_gone() -> impl Future<Output = ()> {
+    let closed = std::env::var_os(STOP_WITH_PARENT_ENV)
+        .is_some()
+        .then(stdin_closed);
+    async move {
+        match closed {
+            Some(closed) => closed.await,
+            None => std::future::pending().await,
+        }
     }
-    app.run_until_stopped(shutdown_signal()).await
 }
 
 /// Resolves when stdin ends (or fails). Read on a thread of its own, not tokio's: a blocking
