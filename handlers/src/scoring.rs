@@ -2,7 +2,7 @@
 //! still give today, and the ranking order the database uses too.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::campaign::{AwardTier, Rule};
 use crate::store::{EntryRecord, Ranked, ReviewStatus, Timestamp, UsageRow};
@@ -136,6 +136,18 @@ pub fn rank_entries(entries: &[EntryRecord]) -> Vec<Ranked> {
             entry: entry.clone(),
         })
         .collect()
+}
+
+/// The approved entries of `entries` that `ranked` leaves out (their entrant ranks with a
+/// better one), in `compare_entries` order.
+pub fn unranked_entries<'a>(entries: &'a [EntryRecord], ranked: &[Ranked]) -> Vec<&'a EntryRecord> {
+    let placed: HashSet<&str> = ranked.iter().map(|r| r.entry.code.as_str()).collect();
+    let mut unranked: Vec<&EntryRecord> = entries
+        .iter()
+        .filter(|e| e.status == ReviewStatus::Approved && !placed.contains(e.code.as_str()))
+        .collect();
+    unranked.sort_by(|a, b| compare_entries(a, b));
+    unranked
 }
 
 /// How many more points an entrant needs to rank above `other`, scoring from now on.
@@ -358,6 +370,29 @@ mod tests {
             .map(|r| (r.place, r.entry.code.as_str()))
             .collect();
         assert_eq!(got, [(1, "A0003"), (2, "A0002")]);
+        // The rest of the approved entries, in ranking order; the rejected one is neither.
+        let rest: Vec<&str> = unranked_entries(&entries, &ranked)
+            .iter()
+            .map(|e| e.code.as_str())
+            .collect();
+        assert_eq!(rest, ["A0001"]);
+    }
+
+    #[test]
+    fn unranked_entries_come_in_ranking_order() {
+        let entries = vec![
+            entry("A0001", "m1", 1, Some(12)),
+            entry("A0002", "m1", 9, Some(0)),
+            entry("A0003", "m1", 1, Some(11)),
+            entry("A0004", "m2", 4, Some(0)),
+        ];
+        let ranked = rank_entries(&entries);
+        let rest: Vec<&str> = unranked_entries(&entries, &ranked)
+            .iter()
+            .map(|e| e.code.as_str())
+            .collect();
+        // Score 1 reached at 11 before score 1 reached at 12.
+        assert_eq!(rest, ["A0003", "A0001"]);
     }
 
     #[test]

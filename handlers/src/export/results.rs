@@ -1,7 +1,8 @@
-//! `成绩`: one sheet per track, every approved entry in the order `榜单` shows them
-//! (`Store::ranking`: score, then the earlier time it was reached, then the code), with place
-//! and award zone; then the approved entries that do not rank because their entrant has a
-//! better one, without a place. Gives held as 疑 by an open fair-play flag are not in the score:
+//! `成绩`: one sheet per track, every approved entry in the order `榜单` shows them (score,
+//! then the earlier time it was reached, then the code), with place and award zone; then the
+//! approved entries that do not rank because their entrant has a better one, without a place.
+//! Both come from one read of the approved entries, so a give arriving meanwhile cannot list
+//! an entry twice or leave it out. Gives held as 疑 by an open fair-play flag are not in the score:
 //! they have a column of their own (as frozen, once results are).
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use super::table::{Cell, Column, ColumnKind, Row, SheetHead};
 use super::{members_of, title, tracks, ExportContext, ExportError, Output, PAGE_ROWS};
 use crate::campaign::{EntrantKind, Track};
 use crate::results;
-use crate::scoring::award_for_place;
+use crate::scoring::{award_for_place, rank_entries, unranked_entries};
 use crate::store::{EntryRecord, MemberRecord, SnapshotHead};
 
 /// The 奖项 of an approved entry that does not rank.
@@ -29,10 +30,10 @@ pub(super) async fn produce(
         out.sheet(head(ctx, track)).await?;
         // Once voting is closed, the places and scores frozen at its end.
         let frozen = results::frozen_now(ctx.store, ctx.campaign, &track.key, ctx.now).await?;
-        // A page at a time: the members of a page are read with it, its rows handed on.
+        let approved = ctx.store.approved_entries(&track.key).await?;
         let ranked = match &frozen {
             Some(head) => ctx.store.frozen_ranking(head.id, None).await?,
-            None => ctx.store.ranking(&track.key).await?,
+            None => rank_entries(&approved),
         };
         let frozen_doubtful: Option<HashMap<String, i64>> = match &frozen {
             Some(head) => Some(
@@ -46,6 +47,7 @@ pub(super) async fn produce(
             ),
             None => None,
         };
+        // A page at a time: the members of a page are read with it, its rows handed on.
         for page in ranked.chunks(PAGE_ROWS as usize) {
             let entries: Vec<&EntryRecord> = page.iter().map(|r| &r.entry).collect();
             let members = members_of(ctx.store, member_ids(&entries)).await?;
@@ -67,12 +69,9 @@ pub(super) async fn produce(
                 .collect();
             out.rows(rows).await?;
         }
-        drop(ranked);
-        let unranked = ctx.store.unranked_entries(&track.key).await?;
-        for page in unranked.chunks(PAGE_ROWS as usize) {
-            let entries: Vec<&EntryRecord> = page.iter().collect();
-            let members = members_of(ctx.store, member_ids(&entries)).await?;
-            let doubtful = doubtful_of(ctx, &entries).await?;
+        for page in unranked_entries(&approved, &ranked).chunks(PAGE_ROWS as usize) {
+            let members = members_of(ctx.store, member_ids(page)).await?;
+            let doubtful = doubtful_of(ctx, page).await?;
             let rows = page
                 .iter()
                 .map(|entry| {

@@ -697,25 +697,6 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
-        let state = self.state()?;
-        let ranked: Vec<String> = state
-            .ranking(track)
-            .into_iter()
-            .map(|r| r.entry.code)
-            .collect();
-        let mut unranked: Vec<EntryRecord> = state
-            .entries
-            .values()
-            .filter(|e| {
-                e.track == track && e.status == ReviewStatus::Approved && !ranked.contains(&e.code)
-            })
-            .cloned()
-            .collect();
-        unranked.sort_by(scoring::compare_entries);
-        Ok(unranked)
-    }
-
     async fn ledger_page(
         &self,
         after: i64,

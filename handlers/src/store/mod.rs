@@ -618,9 +618,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // exports (the organizers' files: results, winners, ledger)
     /// Members with these userids, in any order; unknown userids are left out.
     async fn members_by_userid(&self, userids: &[String]) -> StoreResult<Vec<MemberRecord>>;
-    /// Approved entries of a track that do not rank because their entrant has a better one,
-    /// in ranking order (score, then the time it was reached, then code).
-    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>>;
     /// Ledger rows with an id above `after`, oldest first, at most `limit`, only of `track`
     /// when given: keyset pages, so an export never holds the whole ledger.
     async fn ledger_page(

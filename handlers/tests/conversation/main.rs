@@ -17,6 +17,7 @@ mod privacy_rule;
 mod progress;
 mod reading;
 mod register;
+mod results_export;
 mod retries;
 mod review_again;
 mod stages;

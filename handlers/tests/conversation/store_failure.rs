@@ -170,10 +170,6 @@ impl Store for Flaky {
         self.up().await?;
         self.inner.members_by_userid(userids).await
     }
-    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
-        self.up().await?;
-        self.inner.unranked_entries(track).await
-    }
     async fn ledger_page(
         &self,
         after: i64,

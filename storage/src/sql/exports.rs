@@ -2,11 +2,11 @@
 //! entries that do not rank, and the ledger in keyset pages (by id, so a page costs the same
 //! at the end of ten million rows as at the start).
 
-use rallybot_handlers::store::{EntryRecord, GiveFlag, LedgerRow, MemberRecord};
+use rallybot_handlers::store::{GiveFlag, LedgerRow, MemberRecord};
 use sqlx::Row as _;
 
 use super::dialect::{read_optional_stamp, read_stamp, text_list, Pool, IN_TEXT_LIST};
-use super::rows::{self, ENTRY_COLUMNS, MEMBER_COLUMNS};
+use super::rows::{self, MEMBER_COLUMNS};
 use crate::failure::Attempt;
 
 pub(super) async fn members(pool: &Pool, userids: &[String]) -> Attempt<Vec<MemberRecord>> {
@@ -20,19 +20,6 @@ pub(super) async fn members(pool: &Pool, userids: &[String]) -> Attempt<Vec<Memb
         .fetch_all(pool)
         .await?;
     found.iter().map(rows::member).collect()
-}
-
-pub(super) async fn unranked(pool: &Pool, track: &str) -> Attempt<Vec<EntryRecord>> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries e \
-         WHERE e.track = $1 AND e.status = 'approved' AND NOT EXISTS ( \
-            SELECT 1 FROM entrant_best b WHERE b.track = e.track \
-            AND b.entrant_kind = e.entrant_kind AND b.entrant_id = e.entrant_id \
-            AND b.code = e.code) \
-         ORDER BY e.score DESC, COALESCE(e.score_reached_at, e.submitted_at), e.code"
-    );
-    let found = sqlx::query(&sql).bind(track).fetch_all(pool).await?;
-    found.iter().map(rows::entry).collect()
 }
 
 const LEDGER_COLUMNS: &str = "l.id, l.track, l.member, l.entry_code, l.amount, l.at, \

@@ -215,10 +215,6 @@ impl Store for BackendStore {
         retrying(|| exports::members(self.reader(), userids)).await
     }
 
-    async fn unranked_entries(&self, track: &str) -> StoreResult<Vec<EntryRecord>> {
-        retrying(|| exports::unranked(self.reader(), track)).await
-    }
-
     async fn ledger_page(
         &self,
         after: i64,

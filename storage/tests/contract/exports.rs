@@ -1,11 +1,9 @@
-//! What the organizers' exports read: members in batches, the approved entries that do not
-//! rank, and the ledger in keyset pages with the message behind each counted give.
+//! What the organizers' exports read: members in batches, and the ledger in keyset pages with
+//! the message behind each counted give.
 
-use rallybot_handlers::store::{Reading, ReviewStatus};
+use rallybot_handlers::store::Reading;
 
-use crate::fixtures::{
-    approved, approved_votes, at, day, fresh_key, member, submission, vote, Shared,
-};
+use crate::fixtures::{approved_votes, at, day, fresh_key, member, vote, Shared};
 
 pub async fn members_are_read_by_userid_in_batches(store: Shared) {
     for (userid, hash) in [("m1", "h1"), ("m2", "h2"), ("m3", "h3")] {
@@ -22,92 +20,6 @@ pub async fn members_are_read_by_userid_in_batches(store: Shared) {
     assert_eq!(found[0], member("m1", "h1", "U1"));
     assert_eq!(found[1].userid, "m3");
     assert_eq!(found[1].phone_enc, "ciphertext-m3");
-}
-
-pub async fn unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with(store: Shared) {
-    // author1 has three approved entries; only the best ranks.
-    approved_votes(&store, 1, at(0)).await; // A0001 by author1
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/x",
-        at(1),
-    )
-    .await; // A0002
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author1",
-        "https://a.example/y",
-        at(2),
-    )
-    .await; // A0003
-    approved(
-        &store,
-        "votes",
-        "A",
-        "author2",
-        "https://a.example/z",
-        at(3),
-    )
-    .await; // A0004
-            // Pending and rejected entries never appear.
-    store
-        .submit_entry(&submission(
-            "votes",
-            "A",
-            "author1",
-            "https://a.example/pending",
-            at(4),
-        ))
-        .await
-        .unwrap(); // A0005
-    let rejected = store
-        .submit_entry(&submission(
-            "votes",
-            "A",
-            "author1",
-            "https://a.example/rejected",
-            at(5),
-        ))
-        .await
-        .unwrap(); // A0006
-    let mut review = crate::fixtures::approval(&rejected.code, at(6));
-    review.approve = false;
-    store.review_entry(&review).await.unwrap();
-
-    store
-        .give(&vote("v1", "A0002", 4, day(0), at(10)))
-        .await
-        .unwrap();
-    store
-        .give(&vote("v1", "A0003", 1, day(0), at(11)))
-        .await
-        .unwrap();
-    store
-        .give(&vote("v2", "A0001", 1, day(0), at(12)))
-        .await
-        .unwrap();
-
-    let ranked: Vec<String> = store
-        .ranking("votes")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.entry.code)
-        .collect();
-    assert_eq!(ranked, ["A0002", "A0004"]);
-    let unranked = store.unranked_entries("votes").await.unwrap();
-    let codes: Vec<&str> = unranked.iter().map(|e| e.code.as_str()).collect();
-    // Score 1 reached at 11 s before score 1 reached at 12 s.
-    assert_eq!(codes, ["A0003", "A0001"]);
-    assert!(unranked
-        .iter()
-        .all(|e| e.status == ReviewStatus::Approved && e.entrant_id == "author1"));
-    assert!(store.unranked_entries("likes").await.unwrap().is_empty());
 }
 
 pub async fn the_ledger_reads_in_keyset_pages_with_the_message_of_each_give(store: Shared) {

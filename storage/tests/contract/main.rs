@@ -125,7 +125,6 @@ contract! {
     once::retried_writes_take_effect_once,
     once::twins_racing_take_effect_once,
     exports::members_are_read_by_userid_in_batches,
-    exports::unranked_entries_are_the_approved_ones_an_entrant_does_not_rank_with,
     exports::the_ledger_reads_in_keyset_pages_with_the_message_of_each_give,
     snapshots::a_changed_snapshot_is_a_new_version_never_an_edit,
     snapshots::frozen_rankings_keep_the_frozen_places_and_scores,

@@ -69,11 +69,7 @@ async fn entries(
 ) -> anyhow::Result<()> {
     let mut seen: HashMap<String, (String, i64, ReviewStatus)> = HashMap::new();
     for track in &campaign.tracks {
-        for ranked in store.ranking(&track.key).await? {
-            let e = ranked.entry;
-            seen.insert(e.code, (e.entrant_id, e.score, e.status));
-        }
-        for e in store.unranked_entries(&track.key).await? {
+        for e in store.approved_entries(&track.key).await? {
             seen.insert(e.code, (e.entrant_id, e.score, e.status));
         }
     }
