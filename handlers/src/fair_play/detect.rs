@@ -160,6 +160,31 @@ pub(super) fn fresh(
     }
 }
 
+/// A signal about a group of members (a ring, a timing group): why, one line of evidence of
+/// its own, the entries they gave to, and the time their gives span (`[from, until)`, ms).
+fn group_signal(
+    (kind, subject, reason): (SignalKind, String, String),
+    evidence: String,
+    entries: BTreeSet<String>,
+    members: Vec<String>,
+    (from, until): (i64, i64),
+) -> Signal {
+    let listed: Vec<&str> = entries.iter().map(String::as_str).collect();
+    Signal {
+        kind,
+        subject,
+        reason,
+        evidence: vec![evidence, format!("涉及作品：{}", listed.join("、"))],
+        members: members.clone(),
+        scope: FlagScope {
+            entries: entries.into_iter().collect(),
+            members,
+            from: stamp(from),
+            until: stamp(until),
+        },
+    }
+}
+
 pub(super) fn stamp(ms: i64) -> Timestamp {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -570,30 +595,19 @@ impl Votes {
             }
             let members = self.names(&group);
             let refs: Vec<&str> = members.iter().map(String::as_str).collect();
-            found.push(Signal {
-                kind: SignalKind::Ring,
-                subject: digest("ring", &refs),
-                reason: format!(
-                    "{} 名会员在 {} 天里互相给对方的作品投票，他们的票有 {}% 投给了圈内。",
-                    members.len(),
-                    ring_days.len(),
-                    percent(inside, total)
-                ),
-                evidence: vec![
-                    format!("圈内互投 {inside} 票，他们共投 {total} 票"),
-                    format!(
-                        "涉及作品：{}",
-                        entries.iter().cloned().collect::<Vec<_>>().join("、")
-                    ),
-                ],
-                members: members.clone(),
-                scope: FlagScope {
-                    entries: entries.into_iter().collect(),
-                    members,
-                    from: stamp(from),
-                    until: stamp(until + 1),
-                },
-            });
+            let reason = format!(
+                "{} 名会员在 {} 天里互相给对方的作品投票，他们的票有 {}% 投给了圈内。",
+                members.len(),
+                ring_days.len(),
+                percent(inside, total)
+            );
+            found.push(group_signal(
+                (SignalKind::Ring, digest("ring", &refs), reason),
+                format!("圈内互投 {inside} 票，他们共投 {total} 票"),
+                entries,
+                members,
+                (from, until + 1),
+            ));
         }
         found
     }
@@ -639,29 +653,18 @@ impl Votes {
                 .collect();
             let key: Vec<String> = pattern.iter().map(i64::to_string).collect();
             let refs: Vec<&str> = key.iter().map(String::as_str).collect();
-            found.push(Signal {
-                kind: SignalKind::Timing,
-                subject: digest("timing", &refs),
-                reason: format!(
-                    "{} 名会员在完全相同的 {} 个时间点（精确到分钟）投票。",
-                    members.len(),
-                    pattern.len()
-                ),
-                evidence: vec![
-                    format!("时间点：{}", stamps.join("、")),
-                    format!(
-                        "涉及作品：{}",
-                        entries.iter().cloned().collect::<Vec<_>>().join("、")
-                    ),
-                ],
-                members: members.clone(),
-                scope: FlagScope {
-                    entries: entries.into_iter().collect(),
-                    members,
-                    from: stamp(first * 60_000),
-                    until: stamp((last + 1) * 60_000),
-                },
-            });
+            let reason = format!(
+                "{} 名会员在完全相同的 {} 个时间点（精确到分钟）投票。",
+                members.len(),
+                pattern.len()
+            );
+            found.push(group_signal(
+                (SignalKind::Timing, digest("timing", &refs), reason),
+                format!("时间点：{}", stamps.join("、")),
+                entries,
+                members,
+                (first * 60_000, (last + 1) * 60_000),
+            ));
         }
         found
     }
