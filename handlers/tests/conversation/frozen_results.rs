@@ -210,21 +210,8 @@ async fn a_pass_left_unread_stores_what_a_full_read_would() {
 #[tokio::test]
 async fn votes_arriving_while_a_snapshot_is_worked_out_leave_it_as_it_was() {
     let h = Harness::shipped().await;
-    h.register("m1", 1, "张三", "哈尔滨").await;
-    h.register("m2", 2, "李四", "哈尔滨").await;
-    let best = h
-        .approved_entry("m1", "奋进故事", "https://example.org/story/1")
-        .await;
-    let other = h
-        .approved_entry("m1", "奋进故事", "https://example.org/story/2")
-        .await;
-    let third = h
-        .approved_entry("m2", "奋进故事", "https://example.org/story/3")
-        .await;
     // Frozen: m1 ranks with `best` (3), ahead of m2 (2); `other` (1) does not rank.
-    h.group("g1", "m2", &format!("投票 {best} 3")).await;
-    h.group("g1", "m2", &format!("投票 {other} 1")).await;
-    h.group("g1", "m1", &format!("投票 {third} 2")).await;
+    let (best, other, third) = two_entrants(&h).await;
     h.set_time("2022-10-02T00:00:00+08:00");
     let campaign = h.conversation.campaign();
     let stage = campaign
@@ -247,21 +234,50 @@ async fn votes_arriving_while_a_snapshot_is_worked_out_leave_it_as_it_was() {
     // store call: which of m1's entries ranks live goes to `other`, stays, then back to `best`
     // (read as ranked, then unranked, `best` would be in neither list).
     let store = Flaky::around(h.store.clone());
-    let later = |n: i64, code: &str, amount: u32| Give {
-        track: STORIES.to_owned(),
-        member: format!("later{n}"),
-        entry_code: code.to_owned(),
-        amount,
-        limit: DailyLimit::PerWorkPerDay(5),
-        day: chrono::NaiveDate::from_ymd_opt(2022, 10, 2).unwrap(),
-        now: h.clock_now() + chrono::Duration::seconds(n),
-        action: "vote".to_owned(),
-        callback_key: format!("later/{n}"),
-    };
-    store.meanwhile([later(1, &other, 3), later(2, &third, 1), later(3, &best, 2)]);
+    store.meanwhile([
+        later_vote(&h, 1, &other, 3),
+        later_vote(&h, 2, &third, 1),
+        later_vote(&h, 3, &best, 2),
+    ]);
     let again = results::snapshot(&store, stage, track, String::new(), h.clock_now())
         .await
         .unwrap();
     assert_eq!(again.places, frozen.places);
     assert_eq!(again.hash, frozen.hash);
+}
+
+/// m1 enters `best` and `other`, m2 `third`, all approved in 奋进故事; they get 3, 1 and 2
+/// votes, so m1 ranks with `best`, ahead of m2, and `other` does not rank. The three codes.
+pub(crate) async fn two_entrants(h: &Harness) -> (String, String, String) {
+    h.register("m1", 1, "张三", "哈尔滨").await;
+    h.register("m2", 2, "李四", "哈尔滨").await;
+    let best = h
+        .approved_entry("m1", "奋进故事", "https://example.org/story/1")
+        .await;
+    let other = h
+        .approved_entry("m1", "奋进故事", "https://example.org/story/2")
+        .await;
+    let third = h
+        .approved_entry("m2", "奋进故事", "https://example.org/story/3")
+        .await;
+    h.group("g1", "m2", &format!("投票 {best} 3")).await;
+    h.group("g1", "m2", &format!("投票 {other} 1")).await;
+    h.group("g1", "m1", &format!("投票 {third} 2")).await;
+    (best, other, third)
+}
+
+/// The `n`th vote of a member nobody else knows, `n` seconds after the harness's time, for a
+/// store to give while something else reads (`Flaky::meanwhile`).
+pub(crate) fn later_vote(h: &Harness, n: i64, code: &str, amount: u32) -> Give {
+    Give {
+        track: STORIES.to_owned(),
+        member: format!("later{n}"),
+        entry_code: code.to_owned(),
+        amount,
+        limit: DailyLimit::PerWorkPerDay(5),
+        day: h.clock_now().date_naive(),
+        now: h.clock_now() + chrono::Duration::seconds(n),
+        action: "vote".to_owned(),
+        callback_key: format!("later/{n}"),
+    }
 }
