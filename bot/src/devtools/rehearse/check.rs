@@ -1,12 +1,14 @@
 //! The end of a rehearsal: every count in the database against what the generator sent (per
 //! entry, per member and day, per union), and every push in the outbox against what the
 //! simulator received (each delivered exactly once). Differences are listed, never fixed up.
+//! Gives that fair play holds as 疑 (an open flag) are in the ledger but out of their entry's
+//! score: an entry's score and its 疑 together must make what was sent.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use rallybot_handlers::campaign::Campaign;
-use rallybot_handlers::store::{PushTarget, ReviewStatus};
+use rallybot_handlers::store::{GiveState, PushTarget, ReviewStatus};
 use rallybot_storage::{Database, PushStatus};
 
 use super::plan::member_userid;
@@ -35,6 +37,10 @@ pub struct Findings {
     pub entries: u64,
     pub pushes: u64,
     pub delivered: u64,
+    /// Entry code → amount held as 疑 by an open fair-play flag, from the ledger.
+    pub doubtful: HashMap<String, i64>,
+    /// Ledger rows held as 疑.
+    pub doubtful_rows: u64,
     pub differences: Vec<String>,
 }
 
@@ -54,8 +60,8 @@ pub async fn check(
     received: &[Received],
 ) -> anyhow::Result<Findings> {
     let mut findings = Findings::default();
-    entries(store, campaign, expected, &mut findings).await?;
     ledger(store, campaign, expected, &mut findings).await?;
+    entries(store, campaign, expected, &mut findings).await?;
     unions(store, expected, &mut findings).await?;
     pushes(store, received, &mut findings).await?;
     Ok(findings)
@@ -89,9 +95,10 @@ async fn entries(
                 if *status != ReviewStatus::Approved {
                     listed.push(format!("entry {code}: status {status:?}, approved"));
                 }
-                if found != score {
+                let held = findings.doubtful.get(code).copied().unwrap_or(0);
+                if found + held != *score {
                     listed.push(format!(
-                        "entry {code}: score {found}, sent {score} counted gives"
+                        "entry {code}: score {found} and {held} 疑, sent {score} counted gives"
                     ));
                 }
             }
@@ -126,6 +133,11 @@ async fn ledger(
         after = last.id;
         for row in page {
             findings.ledger_rows += 1;
+            let state = row.flag.as_ref().map(|flag| flag.state(None));
+            if row.withdrawn.is_none() && state == Some(GiveState::Doubtful) {
+                findings.doubtful_rows += 1;
+                *findings.doubtful.entry(row.entry_code.clone()).or_default() += row.amount;
+            }
             let day = row.at.with_timezone(&campaign.timezone).date_naive();
             match members.get(&row.member) {
                 Some(&m) if row.withdrawn.is_none() => {

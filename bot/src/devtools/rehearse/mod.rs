@@ -410,6 +410,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         findings.delivered,
         load_average()
     );
+    println!(
+        "疑 (held by open fair-play flags: in the ledger, shown apart from the scores): {} gives to {} entries",
+        findings.doubtful_rows,
+        findings.doubtful.len()
+    );
     if findings.differences.is_empty() {
         println!("nothing lost, nothing doubled");
     } else {
