@@ -27,38 +27,34 @@ const LEDGER_COLUMNS: &str = "l.id, l.track, l.member, l.entry_code, l.amount, l
      f.decided_at AS flag_decided_at, f.status AS flag_status";
 const LEDGER_FROM: &str = "ledger l LEFT JOIN fair_flags f ON f.id = l.flag_id";
 
+/// A page of the ledger in id order: `$1` the id after, `$2` the limit, `$3` the track when
+/// `by_track`. The track is compared as an expression (`|| ''`), which no index serves:
+/// through the track's index every page would read and sort all the track's rows past `$1`
+/// (the whole ledger of a track, for the first page); in id order the page is read straight
+/// off the primary key, skipping the other tracks' rows.
+pub(in super::super) fn ledger_page_statement(by_track: bool) -> String {
+    let track = if by_track {
+        "AND (l.track || '') = $3"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {LEDGER_COLUMNS} FROM {LEDGER_FROM} WHERE l.id > $1 {track} ORDER BY l.id LIMIT $2"
+    )
+}
+
 pub(super) async fn ledger_page(
     pool: &Pool,
     after: i64,
     limit: u32,
     track: Option<&str>,
 ) -> Attempt<Vec<LedgerRow>> {
-    let found = match track {
-        None => {
-            sqlx::query(&format!(
-                "SELECT {LEDGER_COLUMNS} FROM {LEDGER_FROM} WHERE l.id > $1 ORDER BY l.id LIMIT $2"
-            ))
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        }
-        Some(track) => {
-            // The track is compared as an expression (`|| ''`), which no index serves: through
-            // the track's index every page would read and sort all the track's rows past
-            // `after` (the whole ledger of a track, for the first page); in id order the page
-            // is read straight off the primary key, skipping the other tracks' rows.
-            sqlx::query(&format!(
-                "SELECT {LEDGER_COLUMNS} FROM {LEDGER_FROM} \
-                 WHERE l.id > $1 AND (l.track || '') = $3 ORDER BY l.id LIMIT $2"
-            ))
-            .bind(after)
-            .bind(i64::from(limit))
-            .bind(track)
-            .fetch_all(pool)
-            .await?
-        }
-    };
+    let statement = ledger_page_statement(track.is_some());
+    let mut query = sqlx::query(&statement).bind(after).bind(i64::from(limit));
+    if let Some(track) = track {
+        query = query.bind(track);
+    }
+    let found = query.fetch_all(pool).await?;
     found
         .iter()
         .map(|row| {

@@ -21,7 +21,7 @@ mod chats;
 mod dashboard;
 mod effects;
 mod entries;
-mod exports;
+pub(super) mod exports;
 mod fair_play;
 mod instances;
 pub(super) mod link_keys;

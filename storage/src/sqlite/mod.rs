@@ -263,4 +263,30 @@ mod tests {
         assert!(store.serve_lock.is_none());
         assert!(store.cache.is_some());
     }
+
+    #[tokio::test]
+    async fn a_tracks_ledger_pages_are_ranges_of_the_primary_key_not_sorts() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let statement = sql::exports::ledger_page_statement(true);
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
+            .bind(0_i64)
+            .bind(5_000_i64)
+            .bind("stories")
+            .fetch_all(store.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH l USING INTEGER PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
 }
