@@ -1,6 +1,7 @@
 //! Fair-play signals: gives that look organised are put in doubt (疑), not dropped. Signals
 //! are found as gives arrive (`watch`, in memory, cheap) and by a periodic pass over the ledger
-//! (`pass`, run by the scheduler's `fair-play` job); each becomes a flag with a plain Chinese
+//! (`Recent::pass`, run by the scheduler's `fair-play` job, which keeps the recent gives
+//! between passes and reads only the new ones); each becomes a flag with a plain Chinese
 //! reason and its evidence (`Store::raise_flag`), and a reviewer clears or voids it (`核实`).
 //! Thresholds come from the campaign file's `[fair_play]`.
 
@@ -59,14 +60,14 @@ struct Window {
 
 impl Window {
     /// Reads the gives made since the last read (and the settling overlap before it) and
-    /// forgets those before the lookback; returns the rows read and the gives added.
+    /// forgets those before the lookback; returns the rows read.
     async fn catch_up(
         &mut self,
         store: &dyn Store,
         campaign: &Campaign,
         track: &Track,
         now: Timestamp,
-    ) -> StoreResult<(usize, usize)> {
+    ) -> StoreResult<usize> {
         let fair = &campaign.fair_play;
         let horizon = now - fair.lookback;
         if self.horizon.is_some_and(|before| horizon < before) {
@@ -96,7 +97,7 @@ impl Window {
         if added > 0 {
             self.examined = false;
         }
-        Ok((read, added))
+        Ok(read)
     }
 }
 
@@ -117,8 +118,7 @@ impl Recent {
         let mut unit_sizes: Option<HashMap<String, i64>> = None;
         for track in campaign.tracks.iter().filter(|t| frozen_track(t)) {
             let window = self.tracks.entry(track.key.clone()).or_default();
-            let (read, _) = window.catch_up(store, campaign, track, now).await?;
-            report.read += read;
+            report.read += window.catch_up(store, campaign, track, now).await?;
             if window.examined {
                 report.unchanged += 1;
                 continue;
