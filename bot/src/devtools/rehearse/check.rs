@@ -60,8 +60,11 @@ pub async fn check(
     received: &[Received],
 ) -> anyhow::Result<Findings> {
     let mut findings = Findings::default();
-    ledger(store, campaign, expected, &mut findings).await?;
+    // The ledger first: it tells what fair play holds as 疑, which the entries need. Its
+    // differences are listed after the entries'.
+    let member_days = ledger(store, campaign, expected, &mut findings).await?;
     entries(store, campaign, expected, &mut findings).await?;
+    report(&mut findings, "member-days", member_days);
     unions(store, expected, &mut findings).await?;
     pushes(store, received, &mut findings).await?;
     Ok(findings)
@@ -113,12 +116,13 @@ async fn entries(
     Ok(())
 }
 
+/// Reads the whole ledger: the 疑 into `findings`; returns the member-days that differ.
 async fn ledger(
     store: &dyn Database,
     campaign: &Campaign,
     expected: &Expected,
     findings: &mut Findings,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let members: HashMap<String, u32> = (0..expected.members)
         .map(|m| (member_userid(m), m))
         .collect();
@@ -168,8 +172,7 @@ async fn ledger(
             ));
         }
     }
-    report(findings, "member-days", listed);
-    Ok(())
+    Ok(listed)
 }
 
 async fn unions(

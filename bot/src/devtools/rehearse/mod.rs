@@ -3,8 +3,9 @@
 //! rehearsal clock walks the campaign day by day (`POST /admin/clock`): members register in the
 //! mobilisation stage (`注册 …` then `确认`), entries are submitted and approved on the first
 //! day of the activity stage, then each day of that stage brings its share of votes, likes and
-//! views (`plan`), a part of every batch sent again as WeCom retries (`send`); between days the
-//! clock moves in steps of three hours and the pushes then due are drained into the simulator.
+//! views (`plan`), spread over the day's steps, a part of every batch sent again as WeCom
+//! retries (`send`); the clock moves through each day in steps of three hours and the pushes
+//! then due are drained into the simulator.
 //! At the end every count is checked against what was sent (`check`).
 
 mod check;
@@ -12,7 +13,7 @@ mod fleet;
 mod plan;
 mod send;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,10 @@ const ORGANIZER: &str = "rehearse_organizer";
 /// How far the clock moves at a time between the days' traffic: well inside the scheduler's
 /// `missed_grace` (6 h by default), so no scheduled push is skipped.
 const STEP_HOURS: i64 = 3;
-/// When each day's traffic is sent, local time.
+/// When each day's traffic starts, local time. A day's gives are spread over the steps from
+/// here to midnight (9:00, 12:00, 15:00, 18:00, 21:00), as a real day's are: sent at one
+/// moment of the clock, every voter of a day would give in the same minute, and fair play's
+/// identical-timing signal would find members who give on the same days.
 const TRAFFIC_HOUR: u32 = 9;
 
 #[derive(Debug, Clone)]
@@ -224,6 +228,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let mut forgotten = false;
 
     let mut day = season.first;
+    // The day's gives still to send at its later steps.
+    let mut later: VecDeque<Vec<Message>> = VecDeque::new();
     while day <= season.last {
         let traffic_day = registration_days.contains(&day) || activity_days.contains(&day);
         let next_morning = season.at(day, TRAFFIC_HOUR) + chrono::Duration::days(1);
@@ -311,18 +317,28 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                 *expected.participation.entry(union.clone()).or_default() += 1;
             }
             totals.counted += gives.iter().filter(|g| g.counted).count() as u64;
-            totals
-                .traffic(&sender, messages, &mut rng, Kind::Participation)
-                .await?;
+            later = spread(messages, day_steps());
+            if let Some(first) = later.pop_front() {
+                totals
+                    .traffic(&sender, first, &mut rng, Kind::Participation)
+                    .await?;
+            }
         }
         walk.drain(&*store, Instant::now() + STEP_LIMIT).await?;
-        // Through the rest of the day in steps, each step's pushes drained.
+        // Through the rest of the day in steps, each step's pushes drained and, before
+        // midnight, its share of the day's gives sent.
         let mut hour = TRAFFIC_HOUR as i64 + STEP_HOURS;
         while hour < 24 + TRAFFIC_HOUR as i64 {
             let at = season.at(day, 0) + chrono::Duration::hours(hour);
             walk.move_to(at, &campaign, &*store).await?;
+            if let Some(share) = later.pop_front() {
+                totals
+                    .traffic(&sender, share, &mut rng, Kind::Participation)
+                    .await?;
+            }
             hour += STEP_HOURS;
         }
+        anyhow::ensure!(later.is_empty(), "gives of {day} left for another day");
         if day == activity_days.last().copied().unwrap_or(day)
             || day.day0() == 0
             || day == season.first
@@ -609,6 +625,25 @@ async fn submit_and_approve(
     Ok(codes)
 }
 
+/// The steps of a traffic day before midnight: `TRAFFIC_HOUR`, then every `STEP_HOURS`.
+fn day_steps() -> usize {
+    let hours = 24 - i64::from(TRAFFIC_HOUR);
+    usize::try_from((hours + STEP_HOURS - 1) / STEP_HOURS).unwrap_or(1)
+}
+
+/// `messages` in `parts` runs of nearly equal length, in order (the planner's order is random
+/// over members, so each run is a random share of the day's voters).
+fn spread(mut messages: Vec<Message>, parts: usize) -> VecDeque<Vec<Message>> {
+    let parts = parts.max(1);
+    let mut runs = VecDeque::with_capacity(parts);
+    for left in (1..=parts).rev() {
+        let take = messages.len().div_ceil(left);
+        let rest = messages.split_off(take);
+        runs.push_back(std::mem::replace(&mut messages, rest));
+    }
+    runs
+}
+
 /// Members `range` written through the storage layer, as `确认` would have registered them.
 async fn preload(
     store: &dyn Database,
@@ -779,4 +814,36 @@ fn load_average() -> String {
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_days_gives_are_spread_over_its_steps_in_order() {
+        assert_eq!(day_steps(), 5, "9:00, 12:00, 15:00, 18:00 and 21:00");
+        let messages: Vec<Message> = (0..11)
+            .map(|i| Message {
+                user: format!("u{i}"),
+                text: "投票".into(),
+            })
+            .collect();
+        let runs = spread(messages, day_steps());
+        let users: Vec<Vec<&str>> = runs
+            .iter()
+            .map(|run| run.iter().map(|m| m.user.as_str()).collect())
+            .collect();
+        assert_eq!(
+            users,
+            [
+                vec!["u0", "u1", "u2"],
+                vec!["u3", "u4"],
+                vec!["u5", "u6"],
+                vec!["u7", "u8"],
+                vec!["u9", "u10"],
+            ]
+        );
+        assert!(spread(Vec::new(), 5).iter().all(Vec::is_empty));
+    }
 }
