@@ -173,13 +173,13 @@ impl Instance {
 
     /// `POST /admin/clock {"set": …}` on this instance.
     async fn set(&self, to: &str) {
-        self.shared.clock().set(at(to)).unwrap();
+        self.shared.move_here(|clock| clock.set(at(to))).unwrap();
         self.shared.publish().await.unwrap();
     }
 
     /// `POST /admin/clock {"advance": …}` on this instance.
     async fn advance(&self, by: Duration) {
-        self.shared.clock().advance(by).unwrap();
+        self.shared.move_here(|clock| clock.advance(by)).unwrap();
         self.shared.publish().await.unwrap();
     }
 }
@@ -267,5 +267,49 @@ async fn moving_the_clock_back_reopens_what_follows_once_on_sqlite() {
 async fn moving_the_clock_back_reopens_what_follows_once_on_postgres() {
     if let Some(backend) = postgres() {
         moving_back_reopens_once_across_instances(backend).await;
+    }
+}
+
+/// An instance whose scheduler is reading the shared clock when a move is made on it (the
+/// admin endpoint's) does not adopt what it read: that is the other instance's earlier move,
+/// and adopting it set the clock back a whole step, long enough for a registration begun there
+/// to have expired when it was confirmed on the other instance. PostgreSQL only: several
+/// instances share a database only there (and a SQLite read may be answered at once, before a
+/// move can be made during it).
+async fn a_move_made_while_following_is_not_undone(backend: Backend) {
+    let h = Harness::new(backend, at("2022-07-20T00:00:00+08:00")).await;
+    let a = Instance::join(&h, h.another_store().await, "instance-a").await;
+    let b = Instance::join(&h, h.another_store().await, "instance-b").await;
+    // The walk's step to 9:00 on both; `a` has not followed `b`'s publication of it.
+    a.set("2022-07-21T09:00:00+08:00").await;
+    b.set("2022-07-21T09:00:00+08:00").await;
+    // `a`'s scheduler starts reading the shared clock; the next step lands on `a` meanwhile.
+    let follow = a.shared.follow();
+    tokio::pin!(follow);
+    assert!(
+        futures::poll!(&mut follow).is_pending(),
+        "the read must be under way"
+    );
+    a.shared
+        .move_here(|clock| clock.set(at("2022-07-21T12:00:00+08:00")))
+        .unwrap();
+    assert!(!follow.await.unwrap(), "nothing adopted");
+    assert!(close_to(
+        a.shared.clock().as_ref(),
+        at("2022-07-21T12:00:00+08:00")
+    ));
+    // Published, the move is followed by the other instance as before.
+    a.shared.publish().await.unwrap();
+    assert!(b.shared.follow().await.unwrap());
+    assert!(close_to(
+        b.shared.clock().as_ref(),
+        at("2022-07-21T12:00:00+08:00")
+    ));
+}
+
+#[tokio::test]
+async fn a_move_made_while_following_is_not_undone_on_postgres() {
+    if let Some(backend) = postgres() {
+        a_move_made_while_following_is_not_undone(backend).await;
     }
 }

@@ -3,16 +3,17 @@
 //! before each scheduler tick.
 //!
 //! A move is stored as the clock's offset from real time with a version one higher than the
-//! last; an instance adopts a version it has not applied yet. Moves made in-process without
-//! publishing (the console and tests set the clock directly) stay local until the next
-//! published move.
+//! last; an instance adopts a version it has not applied yet, unless it moved its own clock
+//! since it read that version (`move_here`): what it read is then older than its own move, and
+//! adopting it would set the clock back. Moves made in-process without publishing (the console
+//! and tests set the clock directly) stay local until the next published move.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 use rallybot_handlers::campaign::{parse_instant, Campaign};
-use rallybot_handlers::clock::{Clock, RehearsalClock, SystemClock};
+use rallybot_handlers::clock::{Clock, OutOfRange, RehearsalClock, SystemClock};
 use rallybot_handlers::store::StoreError;
 use rallybot_storage::Database;
 
@@ -26,6 +27,8 @@ pub struct SharedRehearsal {
     origin: String,
     /// The version of the last move this instance applied or made.
     applied: AtomicI64,
+    /// Moves made here (`move_here`); held while one is made, and while `follow` decides.
+    local_moves: Mutex<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,7 @@ impl SharedRehearsal {
             store,
             origin: start.trim().to_owned(),
             applied: AtomicI64::new(0),
+            local_moves: Mutex::new(0),
         };
         if let Some(stored) = shared.store.rehearsal_clock().await? {
             if stored.origin == shared.origin
@@ -107,11 +111,35 @@ impl SharedRehearsal {
         Ok(())
     }
 
+    /// Moves this instance's clock with `change` (then `publish` it). A `follow` that read the
+    /// shared clock before this move adopts nothing it read.
+    pub fn move_here(
+        &self,
+        change: impl FnOnce(&RehearsalClock) -> Result<DateTime<Utc>, OutOfRange>,
+    ) -> Result<DateTime<Utc>, OutOfRange> {
+        let mut moves = self.lock_moves();
+        let moved = change(&self.clock)?;
+        *moves += 1;
+        Ok(moved)
+    }
+
+    fn lock_moves(&self) -> MutexGuard<'_, u64> {
+        // A poisoned lock only means a panic while a plain counter was held.
+        self.local_moves.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adopts a move another instance published since; true when the clock moved.
     pub async fn follow(&self) -> Result<bool, StoreError> {
+        let moves_before = *self.lock_moves();
         let Some(stored) = self.store.rehearsal_clock().await? else {
             return Ok(false);
         };
+        let moves = self.lock_moves();
+        // A move made here while reading is newer than what was read, whatever its version
+        // (the move's own may not be stored yet).
+        if *moves != moves_before {
+            return Ok(false);
+        }
         // Versions only grow: one read before this instance published a move of its own is
         // older than that move, and adopting it would set the clock back.
         if stored.version <= self.applied.load(Ordering::SeqCst) {

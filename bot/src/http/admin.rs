@@ -123,7 +123,7 @@ fn move_clock(
     body: &[u8],
 ) -> Result<chrono::DateTime<chrono::Utc>, ClockRefused> {
     // 404 before auth: without rehearsal mode the endpoint does not exist at all.
-    let Some(clock) = state.rehearsal.as_ref().map(|r| r.clock()) else {
+    let Some(rehearsal) = state.rehearsal.as_ref() else {
         return Err(HttpError::NotFound.into());
     };
     authorize(headers, &state.token)?;
@@ -133,11 +133,11 @@ fn move_clock(
         (Some(at), None) => {
             let at: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(at.trim())
                 .map_err(|_| HttpError::BadRequest("bad_clock_time"))?;
-            clock.set(at.to_utc())
+            rehearsal.move_here(|clock| clock.set(at.to_utc()))
         }
         (None, Some(by)) => {
             let by = parse_offset(&by).ok_or(HttpError::BadRequest("bad_clock_offset"))?;
-            clock.advance(by)
+            rehearsal.move_here(|clock| clock.advance(by))
         }
         _ => return Err(HttpError::BadRequest("bad_clock_request").into()),
     };
