@@ -19,6 +19,7 @@ pub mod postgres;
 mod read_cache;
 pub mod scratch;
 pub mod sqlite;
+mod writes;
 
 use std::path::PathBuf;
 use std::sync::Arc;

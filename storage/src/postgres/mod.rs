@@ -1,7 +1,7 @@
 //! The store on PostgreSQL: one pool; limits and claims rely on row locks, conditional
 //! upserts and `FOR UPDATE SKIP LOCKED`, so several bot instances can share one database. The
 //! statements shared with SQLite are in `sql/`, compiled here against `dialect`; a give is one
-//! statement of its own (`give`). Nothing is cached: another instance may write at any time.
+//! statement of its own (`give`), and what SQLite group-commits is in `writes`. Nothing is cached: another instance may write at any time.
 
 mod dialect;
 mod give;
@@ -10,14 +10,16 @@ mod give;
 #[path = "../sql/mod.rs"]
 mod sql;
 mod standings;
+mod writes;
 
 use std::str::FromStr;
 
-use rallybot_handlers::store::{Give, GiveOutcome, StoreResult};
+use rallybot_handlers::store::{Give, GiveOutcome, MemberRecord, RegisterOutcome, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::failure::retrying;
 use crate::read_cache::ReadCache;
+use crate::writes::Record;
 use crate::StorageError;
 
 /// Connections per instance; several instances share the server's `max_connections`.
@@ -78,6 +80,26 @@ impl PostgresStore {
 
     async fn apply_give(&self, give: &Give) -> StoreResult<GiveOutcome> {
         retrying(|| give::give(&self.pool, give)).await
+    }
+
+    async fn apply_register(
+        &self,
+        member: &MemberRecord,
+        callback_key: &str,
+    ) -> StoreResult<RegisterOutcome> {
+        retrying(|| writes::register(&self.pool, member, callback_key)).await
+    }
+
+    async fn apply_record(&self, record: Record) -> StoreResult<()> {
+        match &record {
+            Record::SaveDialogue(dialogue) => {
+                retrying(|| writes::save_dialogue(&self.pool, dialogue)).await
+            }
+            Record::ClearDialogue { chat, user } => {
+                retrying(|| writes::clear_dialogue(&self.pool, chat, user)).await
+            }
+            Record::Audit(event) => retrying(|| writes::audit(&self.pool, event)).await,
+        }
     }
 
     async fn disconnect(&self) {

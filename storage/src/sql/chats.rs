@@ -1,4 +1,5 @@
-//! Registration dialogues and known group chats.
+//! Registration dialogues as stored (saving one is the backend's own write, `apply_record`)
+//! and known group chats.
 
 use rallybot_handlers::store::{DialogueRecord, GroupRecord};
 use sqlx::Row as _;
@@ -30,34 +31,6 @@ pub(super) async fn dialogue(
         callback_key: row.try_get("callback_key")?,
         reply: row.try_get("reply")?,
     }))
-}
-
-pub(super) async fn save_dialogue(pool: &Pool, dialogue: &DialogueRecord) -> Attempt<()> {
-    sqlx::query(
-        "INSERT INTO dialogues (chat, userid, state, updated_at, callback_key, reply) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (chat, userid) DO UPDATE SET state = excluded.state, \
-            updated_at = excluded.updated_at, callback_key = excluded.callback_key, \
-            reply = excluded.reply",
-    )
-    .bind(&dialogue.chat)
-    .bind(&dialogue.user)
-    .bind(&dialogue.state)
-    .bind(stamp(dialogue.updated_at))
-    .bind(&dialogue.callback_key)
-    .bind(&dialogue.reply)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn clear_dialogue(pool: &Pool, chat: &str, user: &str) -> Attempt<()> {
-    sqlx::query("DELETE FROM dialogues WHERE chat = $1 AND userid = $2")
-        .bind(chat)
-        .bind(user)
-        .execute(pool)
-        .await?;
-    Ok(())
 }
 
 pub(super) async fn upsert_group(pool: &Pool, group: &GroupRecord) -> Attempt<()> {

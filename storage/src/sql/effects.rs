@@ -14,14 +14,14 @@ use super::dialect::Conn;
 use crate::failure::Attempt;
 
 /// What claiming a write found.
-pub(super) enum Claim<T> {
+pub(crate) enum Claim<T> {
     /// First time: write, then `settle`.
     New,
     /// Written before under this message: its outcome.
     Done(T),
 }
 
-pub(super) async fn claim<T: DeserializeOwned>(
+pub(crate) async fn claim<T: DeserializeOwned>(
     conn: &mut Conn,
     callback_key: &str,
     kind: &str,
@@ -47,7 +47,7 @@ pub(super) async fn claim<T: DeserializeOwned>(
 }
 
 /// Records the outcome of a claimed write, in the same transaction.
-pub(super) async fn settle<T: Serialize>(
+pub(crate) async fn settle<T: Serialize>(
     conn: &mut Conn,
     callback_key: &str,
     kind: &str,

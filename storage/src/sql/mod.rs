@@ -5,8 +5,9 @@
 //! name no backend type; what they take from the dialect is:
 //! - types: `Pool`, `Conn`, `Row`, and `BackendStore`, the backend's store struct, with
 //!   `reader()`, `writer()` (the same pool on PostgreSQL), `cache()` (the read cache of a
-//!   serving SQLite store, else `None`), `apply_give()` (SQLite's group-committed queue,
-//!   PostgreSQL's one-statement give) and `disconnect()`;
+//!   serving SQLite store, else `None`), `apply_give()`, `apply_register()` and
+//!   `apply_record()` (SQLite's group-committed queue; PostgreSQL's one-statement give and
+//!   its `writes`) and `disconnect()`;
 //! - values: `stamp` / `read_stamp` / `read_optional_stamp` (timestamps), `day`, `row_limit`,
 //!   `text_list` (a list of texts bound as one parameter) and `IN_TEXT_LIST` (matching one);
 //! - transactions and locks: `begin_write`, `FOR_UPDATE`, `SKIP_LOCKED`, `serialize_reading`;
@@ -19,7 +20,7 @@ use super::dialect;
 pub(super) mod callbacks;
 mod chats;
 mod dashboard;
-mod effects;
+pub(super) mod effects;
 mod entries;
 pub(super) mod exports;
 mod fair_play;

@@ -1,4 +1,5 @@
-//! Quota reports and the append-only audit log.
+//! Quota reports and the append-only audit log (appending to it is the backend's own write,
+//! `apply_record`).
 
 use rallybot_handlers::store::{AuditEvent, NewReport};
 use sqlx::Row as _;
@@ -56,22 +57,6 @@ pub(super) async fn participation_by_union(pool: &Pool) -> Attempt<Vec<(String, 
     )
     .fetch_all(pool)
     .await?)
-}
-
-pub(super) async fn audit(pool: &Pool, event: &AuditEvent) -> Attempt<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, subject, detail, callback_key) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(stamp(event.at))
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.subject)
-    .bind(&event.detail)
-    .bind(&event.callback_key)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn audit_log(

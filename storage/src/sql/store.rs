@@ -20,6 +20,7 @@ use super::{
 use crate::failure::retrying;
 use crate::operations::{Operations, PushRecord, PushStatus, RehearsalRecord, TokenRecord};
 use crate::read_cache::ReadCache;
+use crate::writes::Record;
 
 #[async_trait::async_trait]
 impl Store for BackendStore {
@@ -28,7 +29,7 @@ impl Store for BackendStore {
         member: &MemberRecord,
         callback_key: &str,
     ) -> StoreResult<RegisterOutcome> {
-        let result = retrying(|| members::register(self.writer(), member, callback_key)).await;
+        let result = self.apply_register(member, callback_key).await;
         if let Some(cache) = self.cache() {
             cache.member_written(&member.userid);
         }
@@ -172,7 +173,7 @@ impl Store for BackendStore {
     }
 
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        retrying(|| records::audit(self.writer(), event)).await
+        self.apply_record(Record::Audit(event.clone())).await
     }
 
     async fn audit_log(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, AuditEvent)>> {
@@ -188,7 +189,9 @@ impl Store for BackendStore {
     }
 
     async fn save_dialogue(&self, dialogue: &DialogueRecord) -> StoreResult<()> {
-        let result = retrying(|| chats::save_dialogue(self.writer(), dialogue)).await;
+        let result = self
+            .apply_record(Record::SaveDialogue(dialogue.clone()))
+            .await;
         if let Some(cache) = self.cache() {
             cache.dialogue_written(&dialogue.chat, &dialogue.user);
         }
@@ -196,7 +199,12 @@ impl Store for BackendStore {
     }
 
     async fn clear_dialogue(&self, chat: &str, user: &str) -> StoreResult<()> {
-        let result = retrying(|| chats::clear_dialogue(self.writer(), chat, user)).await;
+        let result = self
+            .apply_record(Record::ClearDialogue {
+                chat: chat.to_owned(),
+                user: user.to_owned(),
+            })
+            .await;
         if let Some(cache) = self.cache() {
             cache.dialogue_written(chat, user);
         }

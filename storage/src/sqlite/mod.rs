@@ -6,13 +6,13 @@
 
 mod checkpoint;
 mod dialect;
-mod give_queue;
 mod serve_lock;
 // Compiled once per backend on purpose: see `sql/mod.rs`.
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
 mod standings;
+mod write_queue;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rallybot_handlers::store::{Give, GiveOutcome, StoreResult};
+use rallybot_handlers::store::{Give, GiveOutcome, MemberRecord, RegisterOutcome, StoreResult};
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -29,10 +29,11 @@ use sqlx::sqlite::{
 
 use crate::failure::retrying;
 use crate::read_cache::ReadCache;
+use crate::writes::Record;
 use crate::StorageError;
 use checkpoint::Checkpointer;
-use give_queue::GiveQueue;
 use serve_lock::ServeLock;
+use write_queue::WriteQueue;
 
 /// How long one statement waits for another process's write lock before reporting busy
 /// (and being retried by the store).
@@ -60,8 +61,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections; the writer itself for an in-memory database.
     readers: SqlitePool,
-    /// Gives, applied in batches on the writer.
-    gives: GiveQueue,
+    /// Gives, registrations and records, applied in batches on the writer.
+    writes: WriteQueue,
     /// Cached reads, only in a store opened for serving (this process alone writes the file).
     cache: Option<Arc<ReadCache>>,
     /// The serving lock of the database file, until `close`; `None` when not serving or in
@@ -136,7 +137,7 @@ impl SqliteStore {
 
     fn new(writer: SqlitePool, readers: SqlitePool, checkpointer: Option<Checkpointer>) -> Self {
         Self {
-            gives: GiveQueue::start(writer.clone(), checkpointer),
+            writes: WriteQueue::start(writer.clone(), checkpointer),
             writer,
             readers,
             cache: None,
@@ -160,12 +161,12 @@ impl SqliteStore {
     }
 
     /// Applies the migrations on the writer connection, then fills in what they could not
-    /// compute in SQL. Its batch trigger (`give_queue`) is set aside meanwhile: SQLite checks
-    /// every trigger when a migration alters a table, and the trigger may name tables that
+    /// compute in SQL. Its batch triggers (`write_queue`) are set aside meanwhile: SQLite checks
+    /// every trigger when a migration alters a table, and the triggers may name tables that
     /// only a later migration creates.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         let mut conn = self.writer.acquire().await.map_err(StorageError::Connect)?;
-        sqlx::query(give_queue::TEARDOWN)
+        sqlx::query(write_queue::TEARDOWN)
             .execute(&mut *conn)
             .await
             .map_err(StorageError::Connect)?;
@@ -173,7 +174,7 @@ impl SqliteStore {
             .run(&mut *conn)
             .await
             .map_err(StorageError::Migrate);
-        sqlx::query(give_queue::SETUP)
+        sqlx::query(write_queue::SETUP)
             .execute(&mut *conn)
             .await
             .map_err(StorageError::Connect)?;
@@ -198,9 +199,21 @@ impl SqliteStore {
         self.cache.as_deref()
     }
 
-    /// Through the give queue, which applies waiting gives in batches (and retries them).
+    /// Through the write queue, which applies waiting writes in batches (and retries them).
     async fn apply_give(&self, give: &Give) -> StoreResult<GiveOutcome> {
-        self.gives.give(give).await
+        self.writes.give(give).await
+    }
+
+    async fn apply_register(
+        &self,
+        member: &MemberRecord,
+        callback_key: &str,
+    ) -> StoreResult<RegisterOutcome> {
+        self.writes.register(member, callback_key).await
+    }
+
+    async fn apply_record(&self, record: Record) -> StoreResult<()> {
+        self.writes.record(record).await
     }
 
     /// Closes the pools, then lets go of the serving lock.
@@ -233,7 +246,7 @@ fn pool_options() -> SqlitePoolOptions {
     SqlitePoolOptions::new().test_before_acquire(false)
 }
 
-/// The pool of the single writer connection, which carries the batch objects of `give_queue`.
+/// The pool of the single writer connection, which carries the batch objects of `write_queue`.
 fn writer_pool() -> SqlitePoolOptions {
     pool_options()
         .max_connections(1)
@@ -246,7 +259,7 @@ fn create_batch_objects(
 ) -> BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         // Several statements in one query: SQLite runs them in turn.
-        sqlx::query(give_queue::SETUP).execute(conn).await?;
+        sqlx::query(write_queue::SETUP).execute(conn).await?;
         Ok(())
     })
 }

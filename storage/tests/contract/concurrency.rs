@@ -234,6 +234,14 @@ pub async fn many_concurrent_writers_all_succeed(store: Whole) {
     // Each user's counted vote is audited by the give, then once more explicitly.
     assert_eq!(store.audit_log(0, 1000).await.unwrap().len(), 128);
     assert_eq!(store.pushes(None, 1000).await.unwrap().len(), 64);
+    let users: Vec<String> = (0..64).map(|n| format!("user{n}")).collect();
+    assert_eq!(store.members_by_userid(&users).await.unwrap().len(), 64);
+    for user in &users {
+        assert!(
+            store.dialogue("chat", user).await.unwrap().is_some(),
+            "{user}"
+        );
+    }
 }
 
 pub async fn concurrent_claimers_never_share_a_push(store: Whole) {

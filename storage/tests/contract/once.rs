@@ -166,4 +166,28 @@ pub async fn twins_racing_take_effect_once(store: Shared) {
     }))
     .await;
     assert!(readings.iter().all(|r| r.minutes_today == 30));
+
+    // A registration's copies, at once: one member, every copy answered as the first.
+    let wang = member("wangwu", "hash-raced", "U1");
+    let registrations = join_all((0..20).map(|_| {
+        let store = store.clone();
+        let wang = wang.clone();
+        async move {
+            store
+                .register_member(&wang, "register-raced")
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert!(
+        registrations
+            .iter()
+            .all(|r| *r == RegisterOutcome::Registered),
+        "{registrations:?}"
+    );
+    assert_eq!(
+        store.member("wangwu").await.unwrap().map(|m| m.id_hash),
+        Some("hash-raced".to_owned())
+    );
 }
