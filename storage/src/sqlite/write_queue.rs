@@ -1,7 +1,7 @@
 //! Writes on SQLite, with group commit: concurrent gives, registrations and records (dialogue
 //! states, audit rows) queue up for one task that applies all that are waiting in a single
-//! write transaction and one statement list per kind, so a burst of messages pays for one
-//! commit (and one write of each touched page) and a few hand-offs to the writer's thread,
+//! write transaction, sent as one statement list: a burst of messages pays for one commit
+//! (and one write of each touched page) and one hand-off to the writer's thread and back,
 //! instead of a transaction and several round trips each.
 
 use rallybot_handlers::store::{
@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
-use super::dialect::{begin_write, day, stamp, Conn};
+use super::dialect::{day, stamp};
 use crate::codec;
 use crate::failure::{retrying, Attempt, Failure};
 use crate::writes::Record;
@@ -161,35 +161,75 @@ pub(super) const TEARDOWN: &str = "DROP TRIGGER IF EXISTS temp.give_batch_apply;
      DROP TRIGGER IF EXISTS temp.write_batch_clear_dialogue; \
      DROP TRIGGER IF EXISTS temp.write_batch_audit";
 
-/// Applies the writes in one transaction: the gives in order, then the others in order (a
-/// give and another write in one batch come from different messages, which no order binds).
-/// A refused give or registration is an outcome, not a failure.
+/// The whole transaction as one statement list, so a batch is one round trip to the writer's
+/// thread: the gives into `give_batch` (`$1`), whose trigger applies each row as it is
+/// inserted, in order; then the registrations and records into `write_batch` (`$2`), whose
+/// triggers apply each by its kind; then each table's outcomes, as one JSON row each. A give
+/// and another write in one batch come from different messages, which no order binds.
+const APPLY_BATCH: &str = "BEGIN IMMEDIATE; \
+     DELETE FROM give_batch; \
+     INSERT INTO give_batch \
+         (seq, member, day, track, scope, code, amount, day_limit, at, action, callback_key) \
+     SELECT key, value ->> 'member', value ->> 'day', value ->> 'track', value ->> 'scope', \
+            value ->> 'code', value ->> 'amount', value ->> 'limit', value ->> 'at', \
+            value ->> 'action', value ->> 'callback_key' \
+     FROM json_each($1) ORDER BY key; \
+     DELETE FROM write_batch; \
+     INSERT INTO write_batch (seq, kind, args) \
+     SELECT key, value ->> 'kind', value -> 'args' FROM json_each($2) ORDER BY key; \
+     SELECT json_group_array(json_array(status, used, score, granted, replayed)) \
+     FROM (SELECT * FROM give_batch ORDER BY seq); \
+     SELECT json_group_array(json_array(kind, outcome)) \
+     FROM (SELECT * FROM write_batch ORDER BY seq); \
+     COMMIT";
+
+/// Applies the writes in one transaction. A refused give or registration is an outcome, not a
+/// failure.
 async fn apply(writer: &SqlitePool, writes: &[&Write]) -> Attempt<Vec<StoreResult<Written>>> {
     let (gives, others): (Vec<(usize, &Write)>, Vec<(usize, &Write)>) = writes
         .iter()
         .copied()
         .enumerate()
         .partition(|(_, write)| matches!(write, Write::Give(_)));
-    let mut tx = begin_write(writer).await?;
-    let give_outcomes = if gives.is_empty() {
-        Vec::new()
-    } else {
-        apply_gives(&mut tx, gives.iter().map(|(_, write)| *write)).await?
+    let give_rows: Vec<serde_json::Value> = gives.iter().filter_map(|(_, w)| give_row(w)).collect();
+    let other_rows: Vec<serde_json::Value> =
+        others.iter().filter_map(|(_, w)| other_row(w)).collect();
+    let mut conn = writer.acquire().await?;
+    let applied: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(APPLY_BATCH)
+        .bind(serde_json::Value::Array(give_rows).to_string())
+        .bind(serde_json::Value::Array(other_rows).to_string())
+        .fetch_all(&mut *conn)
+        .await;
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(error) => {
+            // The list stopped at the failing statement: undo what it began, if anything.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(error.into());
+        }
     };
-    let other_outcomes = if others.is_empty() {
-        Vec::new()
-    } else {
-        apply_others(&mut tx, others.iter().map(|(_, write)| *write)).await?
+    // Committed: from here on an error must not make the batch be applied again.
+    let unread = || {
+        writes
+            .iter()
+            .map(|_| {
+                Err(StoreError::Backend(
+                    "a write's outcome could not be read".to_owned(),
+                ))
+            })
+            .collect()
     };
-    // Checked before committing: a batch that failed after its commit would be applied twice.
+    let (Some(give_outcomes), Some(other_outcomes)) = (applied.first(), applied.get(1)) else {
+        return Ok(unread());
+    };
+    let (Ok(give_outcomes), Ok(other_outcomes)) =
+        (read_gives(give_outcomes), read_others(other_outcomes))
+    else {
+        return Ok(unread());
+    };
     if give_outcomes.len() != gives.len() || other_outcomes.len() != others.len() {
-        return Err(Failure::Corrupt(format!(
-            "{} writes applied for {} asked",
-            give_outcomes.len() + other_outcomes.len(),
-            writes.len()
-        )));
+        return Ok(unread());
     }
-    tx.commit().await?;
     let mut outcomes: Vec<Option<StoreResult<Written>>> = writes.iter().map(|_| None).collect();
     for ((at, _), outcome) in gives
         .iter()
@@ -206,53 +246,29 @@ async fn apply(writer: &SqlitePool, writes: &[&Write]) -> Attempt<Vec<StoreResul
         .collect())
 }
 
-/// The gives of a batch, in order: the trigger of `give_batch` applies each row as it is
-/// inserted.
-async fn apply_gives<'a>(
-    tx: &mut Conn,
-    gives: impl Iterator<Item = &'a Write>,
-) -> Attempt<Vec<StoreResult<Written>>> {
-    let batch: Vec<serde_json::Value> = gives
-        .filter_map(|write| match write {
-            Write::Give(give) => Some(give),
-            _ => None,
-        })
-        .map(|give| {
-            let code = codec::normalize_code(&give.entry_code);
-            let (scope, limit) = codec::usage_scope(give.limit, &code);
-            serde_json::json!({
-                "member": give.member,
-                "day": day(give.day),
-                "track": give.track,
-                "scope": scope,
-                "code": code,
-                "amount": give.amount,
-                "limit": limit,
-                "at": stamp(give.now),
-                "action": give.action,
-                "callback_key": give.callback_key,
-            })
-        })
-        .collect();
-    // One round trip: empty the table, hand over the whole batch (the trigger applies it row by
-    // row, in order) and read all outcomes back as one JSON row. `fetch_all` runs every
-    // statement of the list.
-    let outcomes: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM give_batch; \
-         INSERT INTO give_batch \
-             (seq, member, day, track, scope, code, amount, day_limit, at, action, \
-              callback_key) \
-         SELECT key, value ->> 'member', value ->> 'day', value ->> 'track', \
-                value ->> 'scope', value ->> 'code', value ->> 'amount', value ->> 'limit', \
-                value ->> 'at', value ->> 'action', value ->> 'callback_key' \
-         FROM json_each($1) ORDER BY key; \
-         SELECT json_group_array(json_array(status, used, score, granted, replayed)) \
-         FROM (SELECT * FROM give_batch ORDER BY seq)",
-    )
-    .bind(serde_json::Value::Array(batch).to_string())
-    .fetch_all(&mut *tx)
-    .await?;
-    let outcomes = outcomes.first().map_or("[]", String::as_str);
+/// A give as a row of `give_batch`.
+fn give_row(write: &Write) -> Option<serde_json::Value> {
+    let Write::Give(give) = write else {
+        return None;
+    };
+    let code = codec::normalize_code(&give.entry_code);
+    let (scope, limit) = codec::usage_scope(give.limit, &code);
+    Some(serde_json::json!({
+        "member": give.member,
+        "day": day(give.day),
+        "track": give.track,
+        "scope": scope,
+        "code": code,
+        "amount": give.amount,
+        "limit": limit,
+        "at": stamp(give.now),
+        "action": give.action,
+        "callback_key": give.callback_key,
+    }))
+}
+
+/// The gives' outcomes, in order.
+fn read_gives(outcomes: &str) -> Attempt<Vec<StoreResult<Written>>> {
     let applied: Vec<(Option<String>, i64, i64, i64, i64)> = serde_json::from_str(outcomes)?;
     Ok(applied
         .into_iter()
@@ -275,24 +291,8 @@ async fn apply_gives<'a>(
         .collect())
 }
 
-/// Registrations and records, in order: the triggers of `write_batch` apply each row by its
-/// kind as it is inserted.
-async fn apply_others<'a>(
-    tx: &mut Conn,
-    writes: impl Iterator<Item = &'a Write>,
-) -> Attempt<Vec<StoreResult<Written>>> {
-    let batch: Vec<serde_json::Value> = writes.filter_map(row_of).collect();
-    let outcomes: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM write_batch; \
-         INSERT INTO write_batch (seq, kind, args) \
-         SELECT key, value ->> 'kind', value -> 'args' FROM json_each($1) ORDER BY key; \
-         SELECT json_group_array(json_array(kind, outcome)) \
-         FROM (SELECT * FROM write_batch ORDER BY seq)",
-    )
-    .bind(serde_json::Value::Array(batch).to_string())
-    .fetch_all(&mut *tx)
-    .await?;
-    let outcomes = outcomes.first().map_or("[]", String::as_str);
+/// The registrations' and records' outcomes, in order.
+fn read_others(outcomes: &str) -> Attempt<Vec<StoreResult<Written>>> {
     let applied: Vec<(String, Option<String>)> = serde_json::from_str(outcomes)?;
     applied
         .into_iter()
@@ -314,9 +314,8 @@ async fn apply_others<'a>(
         .collect()
 }
 
-/// A registration or record as a row of `write_batch`: its kind and its values. Gives have a
-/// table of their own.
-fn row_of(write: &Write) -> Option<serde_json::Value> {
+/// A registration or record as a row of `write_batch`: its kind and its values.
+fn other_row(write: &Write) -> Option<serde_json::Value> {
     let (kind, args) = match write {
         Write::Register {
             member,
