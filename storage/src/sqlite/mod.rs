@@ -88,8 +88,6 @@ impl SqliteStore {
             // for ever.
             let pool = writer_pool()
                 .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
                 .connect_with(options)
                 .await
                 .map_err(StorageError::Connect)?;
@@ -240,10 +238,15 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 /// Pool options for connections to a file of this process: no ping before a connection is
-/// handed out. A SQLite connection is a thread of this process over a file, not a socket that
-/// can drop; the ping would be one more hand-off to that thread and back per statement.
+/// handed out, and connections kept for good. A SQLite connection is a thread of this process
+/// over a file, not a socket that can drop or go stale: the ping would be one more hand-off to
+/// that thread and back per statement, and closing one after a lifetime or an idle spell (the
+/// pool's defaults) would throw its page cache away, the writer's warm indexes with it.
 fn pool_options() -> SqlitePoolOptions {
-    SqlitePoolOptions::new().test_before_acquire(false)
+    SqlitePoolOptions::new()
+        .test_before_acquire(false)
+        .max_lifetime(None)
+        .idle_timeout(None)
 }
 
 /// The pool of the single writer connection, which carries the batch objects of `write_queue`.
@@ -275,6 +278,17 @@ mod tests {
             .unwrap();
         assert!(store.serve_lock.is_none());
         assert!(store.cache.is_some());
+    }
+
+    #[tokio::test]
+    async fn connections_to_a_file_are_never_recycled() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kept.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        for pool in [store.writer(), store.reader()] {
+            assert_eq!(pool.options().get_max_lifetime(), None);
+            assert_eq!(pool.options().get_idle_timeout(), None);
+        }
     }
 
     #[tokio::test]
