@@ -1,7 +1,8 @@
 //! The store on PostgreSQL: one pool; limits and claims rely on row locks, conditional
 //! upserts and `FOR UPDATE SKIP LOCKED`, so several bot instances can share one database. The
 //! statements shared with SQLite are in `sql/`, compiled here against `dialect`; a give is one
-//! statement of its own (`give`), and what SQLite group-commits is in `writes`. Nothing is cached: another instance may write at any time.
+//! statement of its own (`give`), and the other writes SQLite group-commits are in `writes`.
+//! Nothing is cached: another instance may write at any time.
 
 mod dialect;
 mod give;

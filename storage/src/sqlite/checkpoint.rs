@@ -1,5 +1,5 @@
 //! WAL checkpoints off the write path: copying the WAL back into the database (and syncing it)
-//! runs on a connection of its own, a few times a second and whenever the give queue asks, so
+//! runs on a connection of its own, a few times a second and whenever the write queue asks, so
 //! no write waits behind it. The writer's own automatic checkpoint is only a backstop.
 
 use std::time::Duration;

@@ -1,8 +1,9 @@
 //! The store on SQLite: one writer connection (so writers queue in the process instead of
 //! failing with "database is locked") and a few read-only connections, in WAL mode. The
-//! statements shared with PostgreSQL are in `sql/`, compiled here against `dialect`; gives, the
-//! hot write, are group-committed by `give_queue`. One process owns a database file (serving
-//! holds `serve_lock` and caches reads); several instances share a PostgreSQL database instead.
+//! statements shared with PostgreSQL are in `sql/`, compiled here against `dialect`; gives (the
+//! hot write), registrations and records are group-committed by `write_queue`. One process
+//! owns a database file (serving holds `serve_lock` and caches reads); several instances share
+//! a PostgreSQL database instead.
 
 mod checkpoint;
 mod dialect;
@@ -72,7 +73,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite:` URL. Must run inside the Tokio
-    /// runtime that will use the store: the give queue and the checkpointer are tasks on it.
+    /// runtime that will use the store: the write queue and the checkpointer are tasks on it.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StorageError::Connect)?
