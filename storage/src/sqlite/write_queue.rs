@@ -183,10 +183,13 @@ const APPLY_BATCH: &str = "BEGIN IMMEDIATE; \
      FROM (SELECT * FROM write_batch ORDER BY seq); \
      COMMIT";
 
+/// Writes with their place in the batch.
+type Positioned<'a> = Vec<(usize, &'a Write)>;
+
 /// Applies the writes in one transaction. A refused give or registration is an outcome, not a
 /// failure.
 async fn apply(writer: &SqlitePool, writes: &[&Write]) -> Attempt<Vec<StoreResult<Written>>> {
-    let (gives, others): (Vec<(usize, &Write)>, Vec<(usize, &Write)>) = writes
+    let (gives, others): (Positioned, Positioned) = writes
         .iter()
         .copied()
         .enumerate()
